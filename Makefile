@@ -1,0 +1,48 @@
+# Amiable — two commands: `make run` (the demo on SQLite) and `make test` (the whole suite).
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+export DJANGO_SETTINGS_MODULE ?= config.settings.dev
+
+.PHONY: install run test test-sqlite test-pg test-browser lint format check-migrations check-deploy bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 est requis ($(PYTHON) introuvable)."; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+run: install
+	mkdir -p var
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	PORT=$(PORT) ./scripts/run.sh
+
+test: install test-sqlite
+
+test-sqlite: install
+	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/pytest -q
+
+test-pg: install
+	./scripts/with-postgres.sh $(VENV)/bin/pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+check-migrations: install
+	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py makemigrations --check --dry-run
+
+check-deploy: install
+	DJANGO_SETTINGS_MODULE=config.settings.prod DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$$(head -c 48 /dev/urandom | base64)} \
+	DJANGO_ALLOWED_HOSTS=$${DJANGO_ALLOWED_HOSTS:-amiable.example} $(PY) manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,135 @@
+"""People who log in to Amiable: agency staff and creditor staff, each with a personal account."""
+
+from functools import cached_property
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    """What a person may do; agency roles work cases, creditor roles follow their own creditor's cases."""
+
+    AGENT = "agent", "Gestionnaire (agence)"
+    SUPERVISOR = "supervisor", "Référent / superviseur (agence)"
+    AGENCY_ADMIN = "agency_admin", "Administrateur (agence)"
+    CREDITOR_COLLABORATOR = "creditor_collaborator", "Collaborateur (créancier)"
+    CREDITOR_APPROVER = "creditor_approver", "Valideur (créancier)"
+    CREDITOR_ADMIN = "creditor_admin", "Administrateur (créancier)"
+
+
+AGENCY_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR, Role.AGENCY_ADMIN})
+CREDITOR_ROLES = frozenset({Role.CREDITOR_COLLABORATOR, Role.CREDITOR_APPROVER, Role.CREDITOR_ADMIN})
+
+
+class UserManager(BaseUserManager):
+    """Creates users by e-mail; the e-mail is the login."""
+
+    use_in_migrations = True
+
+    def _create(self, email: str, password: str | None, **fields) -> "User":
+        if not email:
+            raise ValueError("L'adresse e-mail est obligatoire.")
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.full_clean(exclude=["password"])
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **fields) -> "User":
+        fields.setdefault("is_staff", False)
+        fields.setdefault("is_superuser", False)
+        return self._create(email, password, **fields)
+
+    def create_superuser(self, email: str, password: str | None = None, **fields) -> "User":
+        fields.setdefault("role", Role.AGENCY_ADMIN)
+        fields["is_staff"] = True
+        fields["is_superuser"] = True
+        return self._create(email, password, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """One person's account. Creditor staff belong to exactly one creditor and may be limited to some
+    of its structures; agency staff belong to none."""
+
+    email = models.EmailField("adresse e-mail", unique=True)
+    first_name = models.CharField("prénom", max_length=150, blank=True)
+    last_name = models.CharField("nom", max_length=150, blank=True)
+    role = models.CharField("rôle", max_length=32, choices=Role.choices)
+    creditor = models.ForeignKey(
+        "creditors.Creditor",
+        verbose_name="créancier",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="users",
+    )
+    structures = models.ManyToManyField(
+        "creditors.Structure",
+        verbose_name="structures autorisées",
+        blank=True,
+        related_name="limited_users",
+        help_text="Vide : toutes les structures du créancier.",
+    )
+    is_active = models.BooleanField("actif", default=True)
+    is_staff = models.BooleanField("accès à l'administration technique", default=False)
+    date_joined = models.DateTimeField("créé le", default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        verbose_name = "utilisateur"
+        verbose_name_plural = "utilisateurs"
+        ordering = ["last_name", "first_name", "email"]
+        constraints = [
+            # A creditor role without a creditor, or an agency role with one, would break isolation.
+            models.CheckConstraint(
+                name="user_creditor_matches_role",
+                condition=(
+                    Q(role__in=sorted(r.value for r in CREDITOR_ROLES), creditor__isnull=False)
+                    | (~Q(role__in=sorted(r.value for r in CREDITOR_ROLES)) & Q(creditor__isnull=True))
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.email
+
+    def get_full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def get_short_name(self) -> str:
+        return self.first_name or self.email
+
+    @property
+    def is_agency(self) -> bool:
+        return self.is_active and self.role in AGENCY_ROLES
+
+    @property
+    def is_creditor_user(self) -> bool:
+        return self.is_active and self.role in CREDITOR_ROLES and self.creditor_id is not None
+
+    @property
+    def can_decide(self) -> bool:
+        """Creditor approvers and admins take the creditor's decisions; collaborators only see."""
+        return self.is_creditor_user and self.role in {Role.CREDITOR_APPROVER, Role.CREDITOR_ADMIN}
+
+    @property
+    def can_manage_colleagues(self) -> bool:
+        return self.is_creditor_user and self.role == Role.CREDITOR_ADMIN
+
+    @property
+    def is_agency_admin(self) -> bool:
+        return self.is_agency and self.role == Role.AGENCY_ADMIN
+
+    @cached_property
+    def allowed_structure_ids(self) -> list[int] | None:
+        """The structures a creditor user is limited to, or None when not limited (read once per request)."""
+        ids = list(self.structures.values_list("pk", flat=True))
+        return ids or None

@@ -1,0 +1,122 @@
+"""Writes on user accounts; role and scope changes are audited."""
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from amiable.accounts.models import AGENCY_ROLES, CREDITOR_ROLES, Role, User
+from amiable.audit.services import audit_record
+from amiable.core.exceptions import ApplicationError
+
+
+def _check_scope(*, role: str, creditor, structures) -> None:
+    if role not in Role.values:
+        raise ApplicationError(f"Rôle inconnu : « {role} ».")
+    if role in CREDITOR_ROLES and creditor is None:
+        raise ApplicationError("Un utilisateur du créancier doit être rattaché à un créancier.")
+    if role in AGENCY_ROLES and creditor is not None:
+        raise ApplicationError("Un membre de l'agence ne peut pas être rattaché à un créancier.")
+    for structure in structures:
+        if creditor is None or structure.creditor_id != creditor.pk:
+            raise ApplicationError(f"La structure {structure.code} n'appartient pas au créancier de l'utilisateur.")
+
+
+@transaction.atomic
+def user_create(
+    *,
+    email: str,
+    password: str | None,
+    role: str,
+    actor,
+    first_name: str = "",
+    last_name: str = "",
+    creditor=None,
+    structures=(),
+    is_staff: bool = False,
+    is_superuser: bool = False,
+) -> User:
+    """Create a personal account; the password must pass the validators (12 characters minimum…)."""
+    email = User.objects.normalize_email(email).strip().lower()
+    structures = list(structures)
+    _check_scope(role=role, creditor=creditor, structures=structures)
+    if User.objects.filter(email__iexact=email).exists():
+        raise ApplicationError(f"Un compte existe déjà pour {email}.")
+    user = User(
+        email=email,
+        role=role,
+        first_name=first_name,
+        last_name=last_name,
+        creditor=creditor,
+        is_staff=is_staff,
+        is_superuser=is_superuser,
+    )
+    if password is not None:
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise ApplicationError(" ".join(exc.messages)) from exc
+    user.set_password(password)
+    user.save()
+    user.structures.set(structures)
+    audit_record(
+        actor=actor,
+        verb="user.created",
+        target=user,
+        creditor_pk=creditor.pk if creditor else None,
+        after={
+            "email": email,
+            "role": role,
+            "creditor": creditor.slug if creditor else None,
+            "structures": [s.code for s in structures],
+        },
+    )
+    return user
+
+
+@transaction.atomic
+def user_set_role(*, user: User, role: str, actor, creditor=None, structures=()) -> User:
+    """Change what a person may do and see."""
+    structures = list(structures)
+    creditor = creditor if creditor is not None else (user.creditor if role in CREDITOR_ROLES else None)
+    _check_scope(role=role, creditor=creditor, structures=structures)
+    before = {
+        "role": user.role,
+        "creditor": user.creditor.slug if user.creditor else None,
+        "structures": sorted(user.structures.values_list("code", flat=True)),
+    }
+    user.role = role
+    user.creditor = creditor
+    user.save(update_fields=["role", "creditor"])
+    user.structures.set(structures)
+    user.__dict__.pop("allowed_structure_ids", None)
+    audit_record(
+        actor=actor,
+        verb="user.role_changed",
+        target=user,
+        creditor_pk=creditor.pk if creditor else None,
+        before=before,
+        after={
+            "role": role,
+            "creditor": creditor.slug if creditor else None,
+            "structures": sorted(s.code for s in structures),
+        },
+    )
+    return user
+
+
+@transaction.atomic
+def user_deactivate(*, user: User, actor) -> User:
+    """Close an account for good without deleting it (the audit trail still names it)."""
+    if not user.is_active:
+        return user
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    audit_record(
+        actor=actor,
+        verb="user.deactivated",
+        target=user,
+        creditor_pk=user.creditor_id,
+        before={"is_active": True},
+        after={"is_active": False},
+    )
+    return user

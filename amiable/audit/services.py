@@ -1,0 +1,80 @@
+"""Writing to the audit trail; every service that changes data calls `audit_record` in its transaction."""
+
+from typing import Any
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from amiable.audit.models import AuditEvent
+
+SYSTEM_LABEL = "Système"
+
+
+def _target_identity(target: Any) -> tuple[str, str, str]:
+    if isinstance(target, models.Model):
+        return target._meta.label_lower, str(target.pk), str(target)[:255]
+    if isinstance(target, tuple):  # (type, id, label) for things that are not rows
+        kind, ident, label = target
+        return kind, str(ident), label[:255]
+    raise TypeError(f"Cible d'audit inconnue : {target!r}")
+
+
+def audit_record(
+    *,
+    actor,
+    verb: str,
+    target: Any,
+    before: dict | None = None,
+    after: dict | None = None,
+    case_pk: int | None = None,
+    creditor_pk: int | None = None,
+    ip_address: str | None = None,
+) -> AuditEvent:
+    """Append one event. `actor` is a user or None for the system; `case_pk`/`creditor_pk` are taken
+    from the target when it has them, so that timelines and creditor trails find the event."""
+    if not transaction.get_connection().in_atomic_block:
+        # Outside a transaction the event could be written without the change, or the reverse.
+        with transaction.atomic():
+            return audit_record(
+                actor=actor,
+                verb=verb,
+                target=target,
+                before=before,
+                after=after,
+                case_pk=case_pk,
+                creditor_pk=creditor_pk,
+                ip_address=ip_address,
+            )
+    target_type, target_id, target_label = _target_identity(target)
+    if case_pk is None:
+        case_pk = getattr(target, "case_id", None)
+        if case_pk is None and target_type == "cases.case":
+            case_pk = target.pk
+    if creditor_pk is None:
+        creditor_pk = getattr(target, "creditor_id", None)
+        if creditor_pk is None and target_type == "creditors.creditor":
+            creditor_pk = target.pk
+    is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    return AuditEvent.objects.create(
+        at=timezone.now(),
+        actor=actor if is_user else None,
+        actor_label=(actor.email if is_user else SYSTEM_LABEL),
+        verb=verb,
+        target_type=target_type,
+        target_id=target_id,
+        target_label=target_label,
+        case_pk=case_pk,
+        creditor_pk=creditor_pk,
+        before=before,
+        after=after,
+        ip_address=ip_address,
+    )
+
+
+def snapshot(instance: models.Model, fields: list[str]) -> dict:
+    """The values of some fields, for the before/after of an event (foreign keys by id)."""
+    data = {}
+    for name in fields:
+        field = instance._meta.get_field(name)
+        data[name] = getattr(instance, field.attname)
+    return data

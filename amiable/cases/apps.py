@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class CasesConfig(AppConfig):
+    name = "amiable.cases"
+    verbose_name = "Dossiers"
+    default_auto_field = "django.db.models.BigAutoField"

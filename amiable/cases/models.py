@@ -1,0 +1,225 @@
+"""Debtors, their contact points and the cases (claims) the agency recovers."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+
+from amiable.core.money import ZERO
+
+
+def _scope_to_user(qs: models.QuerySet, user, creditor_path: str, structure_path: str) -> models.QuerySet:
+    """The single rule of tenant isolation (S2): agency staff see all, creditor staff their creditor
+    (and only their structures when limited), anybody else nothing."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return qs.none()
+    if user.is_agency:
+        return qs
+    if user.is_creditor_user:
+        qs = qs.filter(**{creditor_path: user.creditor_id})
+        if user.allowed_structure_ids is not None:
+            qs = qs.filter(**{f"{structure_path}__in": user.allowed_structure_ids})
+        return qs
+    return qs.none()
+
+
+class Civility(models.TextChoices):
+    MR = "M", "M."
+    MRS = "MME", "Mme"
+    UNKNOWN = "", "Non renseignée"
+
+
+class DebtorQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "DebtorQuerySet":
+        """A creditor user sees a debtor only through one of the cases they may see."""
+        if getattr(user, "is_authenticated", False) and user.is_active and user.is_agency:
+            return self.all()
+        return self.filter(pk__in=Case.objects.visible_to(user).values("debtor_id"))
+
+
+class Debtor(models.Model):
+    """A person who owes a creditor; one debtor may have cases with several structures or creditors."""
+
+    civility = models.CharField("civilité", max_length=3, choices=Civility.choices, blank=True)
+    last_name = models.CharField("nom", max_length=150)
+    first_name = models.CharField("prénom", max_length=150, blank=True)
+    birth_date = models.DateField("date de naissance", null=True, blank=True)
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+
+    objects = DebtorQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "débiteur"
+        verbose_name_plural = "débiteurs"
+        ordering = ["last_name", "first_name", "pk"]
+        indexes = [models.Index(fields=["last_name", "first_name"], name="debtor_name_idx")]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        parts = [self.get_civility_display() if self.civility else "", self.last_name.upper(), self.first_name]
+        return " ".join(p for p in parts if p)
+
+
+class ContactKind(models.TextChoices):
+    ADDRESS = "address", "Adresse postale"
+    PHONE = "phone", "Téléphone"
+    EMAIL = "email", "E-mail"
+
+
+class ContactQuality(models.TextChoices):
+    """How far a contact point can be trusted; doubtful or unknown addresses call for an investigation (C9)."""
+
+    VALID = "valid", "Valide"
+    DOUBTFUL = "doubtful", "Douteux"
+    INVALID = "invalid", "Invalide"
+    UNKNOWN = "unknown", "Non vérifié"
+
+
+class ContactPoint(models.Model):
+    """A postal address, phone number or e-mail of a debtor, with its quality, where it came from and when."""
+
+    debtor = models.ForeignKey(Debtor, verbose_name="débiteur", on_delete=models.PROTECT, related_name="contact_points")
+    kind = models.CharField("type", max_length=10, choices=ContactKind.choices)
+    # Postal address (French postal standard lines, NF Z10-011).
+    line1 = models.CharField("adresse", max_length=200, blank=True)
+    line2 = models.CharField("complément", max_length=200, blank=True)
+    postal_code = models.CharField("code postal", max_length=10, blank=True)
+    city = models.CharField("ville", max_length=100, blank=True)
+    country = models.CharField("pays", max_length=2, default="FR", blank=True)
+    # Phone (E.164) or e-mail.
+    value = models.CharField("valeur", max_length=254, blank=True)
+    raw_value = models.CharField("valeur reçue", max_length=500, blank=True)
+    quality = models.CharField("qualité", max_length=10, choices=ContactQuality.choices, default=ContactQuality.UNKNOWN)
+    source = models.CharField("source", max_length=100)
+    valid_from = models.DateField("connu depuis", null=True, blank=True)
+    checked_on = models.DateField("vérifié le", null=True, blank=True)
+    invalid_since = models.DateField("invalide depuis", null=True, blank=True)
+    is_primary = models.BooleanField("principal", default=False)
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "coordonnée"
+        verbose_name_plural = "coordonnées"
+        ordering = ["kind", "-is_primary", "-created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                name="contact_point_has_content",
+                condition=(
+                    Q(kind="address") & (~Q(line1="") | ~Q(raw_value=""))
+                    | Q(kind__in=["phone", "email"]) & (~Q(value="") | ~Q(raw_value=""))
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display
+
+    @property
+    def display(self) -> str:
+        if self.kind == ContactKind.ADDRESS:
+            lines = [self.line1, self.line2, f"{self.postal_code} {self.city}".strip()]
+            text = ", ".join(line for line in lines if line)
+            return text or self.raw_value
+        return self.value or self.raw_value
+
+
+class CaseStatus(models.TextChoices):
+    NEW = "new", "Nouveau"
+    IN_PROGRESS = "in_progress", "En cours"
+    PAYMENT_PLAN = "payment_plan", "Plan d'apurement"
+    SUSPENDED = "suspended", "Suspendu"
+    PAID = "paid", "Soldé"
+    RECALLED = "recalled", "Retourné au créancier"
+    IRRECOVERABLE = "irrecoverable", "Irrécouvrable"
+    CLOSED = "closed", "Clos"
+
+
+# A case stops being "open" once the claim is paid, recalled, declared irrecoverable or closed; its
+# reference may then be sent again by the creditor as a new case.
+OPEN_STATUSES = frozenset({CaseStatus.NEW, CaseStatus.IN_PROGRESS, CaseStatus.PAYMENT_PLAN, CaseStatus.SUSPENDED})
+ENDED_STATUSES = frozenset(set(CaseStatus) - OPEN_STATUSES)
+
+
+class CaseQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "CaseQuerySet":
+        """The only way to fetch cases for a person: see `_scope_to_user`."""
+        return _scope_to_user(self, user, "creditor_id", "structure_id")
+
+    def open(self) -> "CaseQuerySet":
+        return self.filter(status__in=OPEN_STATUSES)
+
+
+class Case(models.Model):
+    """One claim of a creditor's structure against a debtor, entrusted to the agency for amicable recovery."""
+
+    reference = models.CharField("référence créancier", max_length=64)
+    creditor = models.ForeignKey(
+        "creditors.Creditor", verbose_name="créancier", on_delete=models.PROTECT, related_name="cases"
+    )
+    structure = models.ForeignKey(
+        "creditors.Structure", verbose_name="structure", on_delete=models.PROTECT, related_name="cases"
+    )
+    debtor = models.ForeignKey(Debtor, verbose_name="débiteur", on_delete=models.PROTECT, related_name="cases")
+    # Amounts: as first transmitted, and the balance claimed now split into its components (CPCE R124-4 3°).
+    initial_amount = models.DecimalField("montant initial", max_digits=12, decimal_places=2)
+    principal_amount = models.DecimalField("principal réclamé", max_digits=12, decimal_places=2)
+    interest_amount = models.DecimalField("intérêts réclamés", max_digits=12, decimal_places=2, default=ZERO)
+    other_amount = models.DecimalField("autres accessoires réclamés", max_digits=12, decimal_places=2, default=ZERO)
+    claimed_amount = models.GeneratedField(
+        verbose_name="solde réclamé",
+        expression=F("principal_amount") + Coalesce(F("interest_amount"), ZERO) + Coalesce(F("other_amount"), ZERO),
+        output_field=models.DecimalField(max_digits=12, decimal_places=2),
+        db_persist=True,
+    )
+    claim_date = models.DateField("date de la créance", null=True, blank=True)
+    basis = models.CharField("fondement de la créance", max_length=300, blank=True)
+    received_on = models.DateField("reçu le")
+    acknowledged_on = models.DateField("accusé de réception le", null=True, blank=True)
+    certificate_due_on = models.DateField("certificat d'irrécouvrabilité au plus tard le", null=True, blank=True)
+    assigned_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="gestionnaire",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_cases",
+    )
+    status = models.CharField(
+        "statut", max_length=20, choices=CaseStatus.choices, default=CaseStatus.NEW, db_index=True
+    )
+    status_changed_at = models.DateTimeField("statut modifié le", null=True, blank=True)
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+
+    objects = CaseQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "dossier"
+        verbose_name_plural = "dossiers"
+        ordering = ["-received_on", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["creditor", "reference"],
+                condition=Q(status__in=sorted(s.value for s in OPEN_STATUSES)),
+                name="case_reference_unique_open",
+                violation_error_message="Un dossier ouvert porte déjà cette référence pour ce créancier.",
+            ),
+            models.CheckConstraint(name="case_initial_amount_positive", condition=Q(initial_amount__gt=0)),
+            models.CheckConstraint(name="case_principal_not_negative", condition=Q(principal_amount__gte=0)),
+            models.CheckConstraint(name="case_interest_not_negative", condition=Q(interest_amount__gte=0)),
+            models.CheckConstraint(name="case_other_not_negative", condition=Q(other_amount__gte=0)),
+        ]
+        indexes = [
+            models.Index(fields=["creditor", "reference"], name="case_creditor_ref_idx"),
+            models.Index(fields=["creditor", "structure", "status"], name="case_scope_status_idx"),
+            models.Index(fields=["assigned_agent", "status"], name="case_agent_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Dossier {self.reference}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES

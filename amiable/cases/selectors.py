@@ -1,0 +1,142 @@
+"""Reads on cases, always through `visible_to` so that no page can leak another creditor's rows."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Count, Q, QuerySet, Sum
+
+from amiable.audit.models import AuditEvent
+from amiable.cases.models import Case, CaseStatus, ContactPoint
+from amiable.core.money import ZERO
+
+CASE_SORTS = {
+    "recu": ("-received_on", "-pk"),
+    "recu_asc": ("received_on", "pk"),
+    "reference": ("reference", "pk"),
+    "montant": ("-claimed_amount", "-pk"),
+    "debiteur": ("debtor__last_name", "debtor__first_name", "pk"),
+}
+
+
+def case_list(
+    *,
+    user,
+    search: str = "",
+    creditor_id: int | None = None,
+    structure_id: int | None = None,
+    status: str = "",
+    agent_id: int | None = None,
+    sort: str = "recu",
+) -> QuerySet[Case]:
+    """Cases the user may see, filtered; search matches the reference (prefix) or the debtor's names."""
+    qs = Case.objects.visible_to(user).select_related("creditor", "structure", "debtor", "assigned_agent")
+    search = " ".join(search.split())
+    if search:
+        condition = Q(reference__istartswith=search)
+        words = search.split()
+        name_condition = Q()
+        for word in words:
+            name_condition &= Q(debtor__last_name__icontains=word) | Q(debtor__first_name__icontains=word)
+        qs = qs.filter(condition | name_condition)
+    if creditor_id:
+        qs = qs.filter(creditor_id=creditor_id)
+    if structure_id:
+        qs = qs.filter(structure_id=structure_id)
+    if status:
+        qs = qs.filter(status=status)
+    if agent_id:
+        qs = qs.filter(assigned_agent_id=agent_id)
+    return qs.order_by(*CASE_SORTS.get(sort, CASE_SORTS["recu"]))
+
+
+def case_get(*, user, pk: int) -> Case:
+    """One case the user may see, or Case.DoesNotExist (the view turns it into a 404)."""
+    return Case.objects.visible_to(user).select_related("creditor", "structure", "debtor", "assigned_agent").get(pk=pk)
+
+
+def case_contact_points(*, case: Case) -> QuerySet[ContactPoint]:
+    return ContactPoint.objects.filter(debtor_id=case.debtor_id).order_by("kind", "-is_primary", "-created_at", "pk")
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    actor: str
+    verb: str
+    label: str
+    details: str
+
+
+VERB_LABELS = {
+    "case.created": "Dossier reçu",
+    "case.status_changed": "Changement de statut",
+    "case.acknowledged": "Accusé de réception émis",
+    "case.assigned": "Dossier confié",
+    "contact_point.added": "Coordonnée ajoutée",
+    "contact_point.quality_changed": "Qualité d'une coordonnée modifiée",
+}
+
+
+def _describe(event: AuditEvent) -> str:
+    after = event.after or {}
+    before = event.before or {}
+    if event.verb == "case.status_changed":
+        old = CaseStatus(before["status"]).label if before.get("status") in CaseStatus.values else "?"
+        new = CaseStatus(after["status"]).label if after.get("status") in CaseStatus.values else "?"
+        reason = f" — {after['reason']}" if after.get("reason") else ""
+        return f"{old} → {new}{reason}"
+    if event.verb == "case.assigned":
+        return after.get("agent") or "Aucun gestionnaire"
+    if event.verb == "contact_point.added":
+        return f"{after.get('display', '')} (source : {after.get('source', '')})"
+    if event.verb == "contact_point.quality_changed":
+        return f"{before.get('quality', '')} → {after.get('quality', '')}"
+    return ""
+
+
+# Events about the agency's own organisation, not shown to creditor staff.
+INTERNAL_VERBS = frozenset({"case.assigned"})
+
+
+def case_timeline(*, case: Case, include_internal: bool) -> list[TimelineEntry]:
+    """What happened on a case, oldest first, from the audit trail."""
+    events = AuditEvent.objects.for_case(case.pk)
+    if not include_internal:
+        events = events.exclude(verb__in=INTERNAL_VERBS)
+    entries = []
+    for event in events:
+        entries.append(
+            TimelineEntry(
+                at=event.at,
+                actor=event.actor_label,
+                verb=event.verb,
+                label=VERB_LABELS.get(event.verb, event.verb),
+                details=_describe(event),
+            )
+        )
+    return entries
+
+
+def case_totals(*, user) -> dict:
+    """Counts and claimed amounts per status for the cases the user may see (home dashboards)."""
+    rows = (
+        Case.objects.visible_to(user)
+        .values("status")
+        .annotate(count=Count("pk"), amount=Sum("claimed_amount"))
+        .order_by("status")
+    )
+    by_status = {row["status"]: row for row in rows}
+    result = []
+    for status in CaseStatus:
+        row = by_status.get(status.value, {})
+        result.append(
+            {
+                "status": status.value,
+                "label": status.label,
+                "count": row.get("count", 0),
+                "amount": row.get("amount") or ZERO,
+            }
+        )
+    total_amount: Decimal = sum((r["amount"] for r in result), ZERO)
+    return {"rows": result, "count": sum(r["count"] for r in result), "amount": total_amount}

@@ -1,0 +1,276 @@
+"""Writes on debtors, contact points and cases; each one audits itself inside its transaction."""
+
+from datetime import date
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from amiable.audit.services import audit_record, snapshot
+from amiable.cases.models import (
+    Case,
+    CaseStatus,
+    ContactKind,
+    ContactPoint,
+    ContactQuality,
+    Debtor,
+)
+from amiable.core.dates import add_months
+from amiable.core.exceptions import ApplicationError
+from amiable.core.money import ZERO, to_money
+
+# The only moves a case's status may make. Ended cases (paid, recalled, irrecoverable) can only be
+# closed once their documents are returned; a closed case never moves again.
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    CaseStatus.NEW: frozenset(
+        {
+            CaseStatus.IN_PROGRESS,
+            CaseStatus.PAYMENT_PLAN,
+            CaseStatus.SUSPENDED,
+            CaseStatus.PAID,
+            CaseStatus.RECALLED,
+            CaseStatus.IRRECOVERABLE,
+        }
+    ),
+    CaseStatus.IN_PROGRESS: frozenset(
+        {CaseStatus.PAYMENT_PLAN, CaseStatus.SUSPENDED, CaseStatus.PAID, CaseStatus.RECALLED, CaseStatus.IRRECOVERABLE}
+    ),
+    CaseStatus.PAYMENT_PLAN: frozenset(
+        {CaseStatus.IN_PROGRESS, CaseStatus.SUSPENDED, CaseStatus.PAID, CaseStatus.RECALLED, CaseStatus.IRRECOVERABLE}
+    ),
+    CaseStatus.SUSPENDED: frozenset(
+        {
+            CaseStatus.IN_PROGRESS,
+            CaseStatus.PAYMENT_PLAN,
+            CaseStatus.PAID,
+            CaseStatus.RECALLED,
+            CaseStatus.IRRECOVERABLE,
+        }
+    ),
+    CaseStatus.PAID: frozenset({CaseStatus.CLOSED}),
+    CaseStatus.RECALLED: frozenset({CaseStatus.CLOSED}),
+    CaseStatus.IRRECOVERABLE: frozenset({CaseStatus.CLOSED}),
+    CaseStatus.CLOSED: frozenset(),
+}
+
+
+@transaction.atomic
+def case_transition(*, case: Case, to: str, actor, reason: str = "") -> Case:
+    """Move a case to another status if the table allows it, and audit the move with its reason."""
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    if to not in CaseStatus.values:
+        raise ApplicationError(f"Statut inconnu : « {to} ».")
+    current = CaseStatus(case.status)
+    target = CaseStatus(to)
+    if target not in ALLOWED_TRANSITIONS[current]:
+        raise ApplicationError(
+            f"Le dossier {case.reference} ne peut pas passer du statut « {current.label} » "
+            f"au statut « {target.label} »."
+        )
+    case.status = target
+    case.status_changed_at = timezone.now()
+    case.save(update_fields=["status", "status_changed_at"])
+    audit_record(
+        actor=actor,
+        verb="case.status_changed",
+        target=case,
+        before={"status": current.value},
+        after={"status": target.value, "reason": reason},
+    )
+    return case
+
+
+@transaction.atomic
+def debtor_create(
+    *, civility: str, last_name: str, first_name: str = "", birth_date: date | None = None, actor
+) -> Debtor:
+    """Record a debtor; names are trimmed and the last name is required."""
+    last_name = " ".join(last_name.split())
+    first_name = " ".join(first_name.split())
+    if not last_name:
+        raise ApplicationError("Le nom du débiteur est obligatoire.")
+    debtor = Debtor.objects.create(civility=civility, last_name=last_name, first_name=first_name, birth_date=birth_date)
+    audit_record(
+        actor=actor,
+        verb="debtor.created",
+        target=debtor,
+        after=snapshot(debtor, ["civility", "last_name", "first_name", "birth_date"]),
+    )
+    return debtor
+
+
+@transaction.atomic
+def contact_point_add(
+    *,
+    debtor: Debtor,
+    kind: str,
+    source: str,
+    actor,
+    quality: str = ContactQuality.UNKNOWN,
+    value: str = "",
+    raw_value: str = "",
+    line1: str = "",
+    line2: str = "",
+    postal_code: str = "",
+    city: str = "",
+    country: str = "FR",
+    valid_from: date | None = None,
+    is_primary: bool = False,
+    case: Case | None = None,
+) -> ContactPoint:
+    """Add a contact point to a debtor with its provenance; the audit event lands on `case`'s timeline."""
+    if kind not in ContactKind.values:
+        raise ApplicationError(f"Type de coordonnée inconnu : « {kind} ».")
+    if quality not in ContactQuality.values:
+        raise ApplicationError(f"Qualité de coordonnée inconnue : « {quality} ».")
+    point = ContactPoint(
+        debtor=debtor,
+        kind=kind,
+        source=source,
+        quality=quality,
+        value=value.strip(),
+        raw_value=raw_value,
+        line1=line1.strip(),
+        line2=line2.strip(),
+        postal_code=postal_code.strip(),
+        city=city.strip(),
+        country=country,
+        valid_from=valid_from,
+        is_primary=is_primary,
+    )
+    if kind == ContactKind.ADDRESS and not (point.line1 or point.raw_value):
+        raise ApplicationError("Une adresse postale doit comporter au moins une ligne.")
+    if kind != ContactKind.ADDRESS and not (point.value or point.raw_value):
+        raise ApplicationError("La coordonnée est vide.")
+    point.save()
+    audit_record(
+        actor=actor,
+        verb="contact_point.added",
+        target=point,
+        case_pk=case.pk if case else None,
+        after={"kind": kind, "display": point.display, "quality": quality, "source": source},
+    )
+    return point
+
+
+@transaction.atomic
+def contact_point_set_quality(*, point: ContactPoint, quality: str, actor, case: Case | None = None) -> ContactPoint:
+    """Mark a contact point valid, doubtful or invalid (e.g. returned mail), keeping when it became invalid."""
+    if quality not in ContactQuality.values:
+        raise ApplicationError(f"Qualité de coordonnée inconnue : « {quality} ».")
+    before = point.quality
+    point.quality = quality
+    today = timezone.localdate()
+    point.checked_on = today
+    point.invalid_since = today if quality == ContactQuality.INVALID else None
+    point.save(update_fields=["quality", "checked_on", "invalid_since"])
+    audit_record(
+        actor=actor,
+        verb="contact_point.quality_changed",
+        target=point,
+        case_pk=case.pk if case else None,
+        before={"quality": before},
+        after={"quality": quality},
+    )
+    return point
+
+
+@transaction.atomic
+def case_create(
+    *,
+    creditor,
+    structure,
+    debtor: Debtor,
+    reference: str,
+    principal_amount: Decimal | str,
+    received_on: date,
+    actor,
+    interest_amount: Decimal | str = ZERO,
+    other_amount: Decimal | str = ZERO,
+    claim_date: date | None = None,
+    basis: str = "",
+    assigned_agent=None,
+) -> Case:
+    """Open a case for a structure of the creditor; the initial amount is the total claimed at receipt."""
+    reference = reference.strip()
+    if not reference:
+        raise ApplicationError("La référence du dossier est obligatoire.")
+    if structure.creditor_id != creditor.pk:
+        raise ApplicationError(f"La structure {structure.code} n'appartient pas au créancier {creditor.name}.")
+    principal = to_money(principal_amount)
+    interest = to_money(interest_amount)
+    other = to_money(other_amount)
+    if min(principal, interest, other) < ZERO:
+        raise ApplicationError(f"Dossier {reference} : un montant ne peut pas être négatif.")
+    total = principal + interest + other
+    if total <= ZERO:
+        raise ApplicationError(f"Dossier {reference} : le montant réclamé doit être positif.")
+    if Case.objects.open().filter(creditor=creditor, reference=reference).exists():
+        raise ApplicationError(f"Un dossier ouvert porte déjà la référence {reference} pour {creditor.name}.")
+    try:
+        with transaction.atomic():
+            case = Case.objects.create(
+                creditor=creditor,
+                structure=structure,
+                debtor=debtor,
+                reference=reference,
+                initial_amount=total,
+                principal_amount=principal,
+                interest_amount=interest,
+                other_amount=other,
+                claim_date=claim_date,
+                basis=basis,
+                received_on=received_on,
+                assigned_agent=assigned_agent,
+            )
+    except IntegrityError as exc:  # a concurrent import took the reference first
+        raise ApplicationError(f"Un dossier ouvert porte déjà la référence {reference} pour {creditor.name}.") from exc
+    audit_record(
+        actor=actor,
+        verb="case.created",
+        target=case,
+        after={
+            "reference": reference,
+            "structure": structure.code,
+            "principal_amount": principal,
+            "interest_amount": interest,
+            "other_amount": other,
+            "received_on": received_on,
+        },
+    )
+    return case
+
+
+@transaction.atomic
+def case_acknowledge(*, case: Case, acknowledged_on: date, certificate_months: int, actor) -> Case:
+    """Record the acknowledgement of receipt, which starts the certificate clock (C6, C10)."""
+    before = snapshot(case, ["acknowledged_on", "certificate_due_on"])
+    case.acknowledged_on = acknowledged_on
+    case.certificate_due_on = add_months(acknowledged_on, certificate_months)
+    case.save(update_fields=["acknowledged_on", "certificate_due_on"])
+    audit_record(
+        actor=actor,
+        verb="case.acknowledged",
+        target=case,
+        before=before,
+        after=snapshot(case, ["acknowledged_on", "certificate_due_on"]),
+    )
+    return case
+
+
+@transaction.atomic
+def case_assign(*, case: Case, agent, actor) -> Case:
+    """Give a case to an agent of the agency."""
+    if agent is not None and not agent.is_agency:
+        raise ApplicationError("Un dossier ne peut être confié qu'à un membre de l'agence.")
+    before = {"assigned_agent": case.assigned_agent_id}
+    case.assigned_agent = agent
+    case.save(update_fields=["assigned_agent"])
+    audit_record(
+        actor=actor,
+        verb="case.assigned",
+        target=case,
+        before=before,
+        after={"assigned_agent": agent.pk if agent else None, "agent": str(agent) if agent else ""},
+    )
+    return case

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class CreditorsConfig(AppConfig):
+    name = "amiable.creditors"
+    verbose_name = "Créanciers"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,226 @@
+"""The agency itself, the creditors it works for, their structures and the terms of each contract."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+
+class Agency(models.Model):
+    """The debt-collection agency's identity, printed on every document (CPCE R124-4, 1st mention).
+    A single row (pk 1)."""
+
+    name = models.CharField("raison sociale", max_length=200)
+    address_line1 = models.CharField("adresse", max_length=200)
+    address_line2 = models.CharField("complément d'adresse", max_length=200, blank=True)
+    postal_code = models.CharField("code postal", max_length=10)
+    city = models.CharField("ville", max_length=100)
+    siret = models.CharField("SIRET", max_length=14)
+    activity_statement = models.CharField(
+        "mention d'activité",
+        max_length=300,
+        help_text="La mention obligatoire indiquant que l'agence exerce le recouvrement amiable.",
+    )
+    phone = models.CharField("téléphone", max_length=30, blank=True)
+    email = models.EmailField("e-mail", blank=True)
+    client_account_iban = models.CharField("IBAN du compte des fonds de tiers", max_length=34)
+    client_account_bic = models.CharField("BIC du compte des fonds de tiers", max_length=11)
+    client_account_bank = models.CharField("banque du compte des fonds de tiers", max_length=200, blank=True)
+    cheque_payee = models.CharField("ordre des chèques", max_length=200, blank=True)
+    legal_mentions = models.TextField("mentions légales des documents", blank=True)
+    vat_number = models.CharField("n° de TVA intracommunautaire", max_length=20, blank=True)
+
+    class Meta:
+        verbose_name = "agence"
+        verbose_name_plural = "agence"
+        constraints = [models.CheckConstraint(name="agency_single_row", condition=Q(pk=1))]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    @property
+    def address_lines(self) -> list[str]:
+        lines = [self.address_line1, self.address_line2, f"{self.postal_code} {self.city}"]
+        return [line for line in lines if line.strip()]
+
+
+class CreditorQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "CreditorQuerySet":
+        """Agency staff see every creditor; creditor staff see only their own."""
+        if not getattr(user, "is_authenticated", False) or not user.is_active:
+            return self.none()
+        if user.is_agency:
+            return self.all()
+        if user.is_creditor_user:
+            return self.filter(pk=user.creditor_id)
+        return self.none()
+
+
+class Creditor(models.Model):
+    """A client of the agency whose claims it recovers (e.g. the CPAM de Paris)."""
+
+    slug = models.SlugField("identifiant", max_length=50, unique=True)
+    name = models.CharField("nom", max_length=200)
+    address_line1 = models.CharField("adresse", max_length=200)
+    address_line2 = models.CharField("complément d'adresse", max_length=200, blank=True)
+    postal_code = models.CharField("code postal", max_length=10)
+    city = models.CharField("ville", max_length=100)
+    siret = models.CharField("SIRET", max_length=14, blank=True)
+    contact_email = models.EmailField("e-mail de contact", blank=True)
+    transmission_email = models.EmailField(
+        "e-mail de transmission", blank=True, help_text="Reçoit les accusés de réception des lots."
+    )
+    referent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="référent (agence)",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="referent_of",
+        help_text="L'interlocuteur unique du créancier à l'agence.",
+    )
+    is_active = models.BooleanField("actif", default=True)
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+
+    objects = CreditorQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "créancier"
+        verbose_name_plural = "créanciers"
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def address_lines(self) -> list[str]:
+        lines = [self.address_line1, self.address_line2, f"{self.postal_code} {self.city}"]
+        return [line for line in lines if line.strip()]
+
+
+class StructureQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "StructureQuerySet":
+        """Creditor staff see their creditor's structures, or only those they are limited to."""
+        if not getattr(user, "is_authenticated", False) or not user.is_active:
+            return self.none()
+        if user.is_agency:
+            return self.all()
+        if user.is_creditor_user:
+            qs = self.filter(creditor_id=user.creditor_id)
+            if user.allowed_structure_ids is not None:
+                qs = qs.filter(pk__in=user.allowed_structure_ids)
+            return qs
+        return self.none()
+
+
+class Structure(models.Model):
+    """A care centre of a creditor; claims, remittances and invoices are kept per structure (C1, C21, C23)."""
+
+    creditor = models.ForeignKey(
+        Creditor, verbose_name="créancier", on_delete=models.PROTECT, related_name="structures"
+    )
+    code = models.CharField("code", max_length=20)
+    name = models.CharField("nom", max_length=200)
+    address_line1 = models.CharField("adresse", max_length=200)
+    address_line2 = models.CharField("complément d'adresse", max_length=200, blank=True)
+    postal_code = models.CharField("code postal", max_length=10)
+    city = models.CharField("ville", max_length=100)
+    siret = models.CharField("SIRET", max_length=14, blank=True)
+    remittance_iban = models.CharField("IBAN de reversement", max_length=34, blank=True)
+    remittance_bic = models.CharField("BIC de reversement", max_length=11, blank=True)
+    legal_commitment_number = models.CharField("n° d'engagement juridique", max_length=50, blank=True)
+    service_code = models.CharField("code service", max_length=50, blank=True)
+    commission_rate = models.DecimalField(
+        "taux de commission propre (%)",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text="Vide : le taux du contrat s'applique.",
+    )
+    is_active = models.BooleanField("active", default=True)
+
+    objects = StructureQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "structure"
+        verbose_name_plural = "structures"
+        ordering = ["creditor_id", "code", "pk"]
+        constraints = [models.UniqueConstraint(fields=["creditor", "code"], name="structure_code_per_creditor")]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}"
+
+    @property
+    def address_lines(self) -> list[str]:
+        lines = [self.address_line1, self.address_line2, f"{self.postal_code} {self.city}"]
+        return [line for line in lines if line.strip()]
+
+
+class ContractTerms(models.Model):
+    """The clauses of a creditor's contract that the software enforces: commission, clocks, contact policy."""
+
+    creditor = models.OneToOneField(Creditor, verbose_name="créancier", on_delete=models.PROTECT, related_name="terms")
+    commission_rate = models.DecimalField(
+        "taux de commission (%)",
+        max_digits=5,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
+    vat_rate = models.DecimalField("taux de TVA (%)", max_digits=5, decimal_places=2, default=Decimal("20.00"))
+    direct_payments_bear_commission = models.BooleanField(
+        "commission sur les paiements directs au créancier", default=False
+    )
+    max_plan_months = models.PositiveSmallIntegerField("durée maximale d'un plan sans accord (mois)", default=6)
+    certificate_months = models.PositiveSmallIntegerField("délai du certificat d'irrécouvrabilité (mois)", default=12)
+    remittance_weekday = models.PositiveSmallIntegerField(
+        "jour de reversement",
+        default=0,
+        choices=[
+            (0, "lundi"),
+            (1, "mardi"),
+            (2, "mercredi"),
+            (3, "jeudi"),
+            (4, "vendredi"),
+        ],
+    )
+    statement_hours = models.PositiveSmallIntegerField("délai d'envoi d'un décompte (heures)", default=48)
+    meeting_days = models.PositiveSmallIntegerField("délai d'organisation d'une réunion (jours)", default=3)
+    documents_return_months = models.PositiveSmallIntegerField("délai de restitution des pièces (mois)", default=2)
+    # Contact policy defaults (L8).
+    contact_weekdays = models.CharField(
+        "jours d'appel autorisés", max_length=7, default="12345", help_text="Jours ISO : 1 = lundi … 7 = dimanche."
+    )
+    contact_hours = models.CharField("plages horaires autorisées", max_length=100, default="10:00-13:00,14:00-20:00")
+    contact_on_public_holidays = models.BooleanField("contacts les jours fériés", default=False)
+    max_calls_per_30_days = models.PositiveSmallIntegerField("appels max. sur 30 jours", default=4)
+    max_emails_per_30_days = models.PositiveSmallIntegerField("e-mails max. sur 30 jours", default=4)
+    max_sms_per_30_days = models.PositiveSmallIntegerField("SMS max. sur 30 jours", default=4)
+    max_letters_per_30_days = models.PositiveSmallIntegerField("courriers max. sur 30 jours", default=2)
+    # Batch security policy (C5), for files that do not come through an authenticated upload.
+    require_encryption = models.BooleanField("chiffrement des lots exigé", default=True)
+    require_signature = models.BooleanField("signature des lots exigée", default=False)
+
+    class Meta:
+        verbose_name = "conditions du contrat"
+        verbose_name_plural = "conditions des contrats"
+        constraints = [
+            models.CheckConstraint(
+                name="terms_commission_rate_range",
+                condition=Q(commission_rate__gte=0, commission_rate__lte=100),
+            ),
+            models.CheckConstraint(name="terms_remittance_weekday", condition=Q(remittance_weekday__lte=4)),
+        ]
+
+    def __str__(self) -> str:
+        return f"Conditions — {self.creditor}"
+
+    def commission_rate_for(self, structure: Structure) -> Decimal:
+        return structure.commission_rate if structure.commission_rate is not None else self.commission_rate

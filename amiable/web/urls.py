@@ -1,0 +1,35 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path, reverse_lazy
+
+from amiable.web import views
+from amiable.web.forms import EmailAuthenticationForm
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("dossiers/", views.cases, name="case_list"),
+    path("dossiers/<int:pk>/", views.case_detail, name="case_detail"),
+    path(
+        "connexion/",
+        auth_views.LoginView.as_view(authentication_form=EmailAuthenticationForm, redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("deconnexion/", auth_views.LogoutView.as_view(), name="logout"),
+    path("mot-de-passe/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("mot-de-passe/modifie/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path(
+        "mot-de-passe/oublie/",
+        auth_views.PasswordResetView.as_view(
+            email_template_name="registration/password_reset_email.txt",
+            subject_template_name="registration/password_reset_subject.txt",
+            success_url=reverse_lazy("password_reset_done"),
+        ),
+        name="password_reset",
+    ),
+    path("mot-de-passe/oublie/envoye/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "mot-de-passe/nouveau/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("mot-de-passe/nouveau/fait/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+]

@@ -1,0 +1,66 @@
+"""Pages of the shell: home per role, case list and read-only case page. Thin: parse, select, render."""
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from amiable.accounts.models import Role
+from amiable.cases.models import Case
+from amiable.cases.selectors import case_contact_points, case_get, case_list, case_timeline, case_totals
+from amiable.web.forms import CaseFilterForm
+from amiable.web.selectors import home_for
+
+PAGE_SIZE = 25
+
+
+@require_GET
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    context = home_for(user=request.user)
+    return render(request, context.pop("template"), context)
+
+
+@require_GET
+@login_required
+def cases(request: HttpRequest) -> HttpResponse:
+    form = CaseFilterForm(request.GET or None, user=request.user)
+    filters = form.cleaned_data if form.is_valid() else {}
+    creditor = filters.get("creditor")
+    structure = filters.get("structure")
+    qs = case_list(
+        user=request.user,
+        search=filters.get("q", ""),
+        creditor_id=creditor.pk if creditor else None,
+        structure_id=structure.pk if structure else None,
+        status=filters.get("status", ""),
+        sort=filters.get("sort") or "recu",
+    )
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "web/case_list.html",
+        {"form": form, "page": page, "query": query.urlencode(), "totals": case_totals(user=request.user)},
+    )
+
+
+@require_GET
+@login_required
+def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        case = case_get(user=request.user, pk=pk)
+    except Case.DoesNotExist as exc:
+        raise Http404("Dossier introuvable.") from exc
+    return render(
+        request,
+        "web/case_detail.html",
+        {
+            "case": case,
+            "contact_points": case_contact_points(case=case),
+            "timeline": case_timeline(case=case, include_internal=request.user.is_agency),
+            "roles": Role,
+        },
+    )

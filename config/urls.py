@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import include, path
+
+admin.site.site_header = "Amiable — administration technique"
+admin.site.site_title = "Amiable"
+admin.site.index_title = "Administration"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("amiable.web.urls")),
+]
