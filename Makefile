@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE ?= config.settings.dev
 
-.PHONY: install run test test-sqlite test-pg test-browser lint format check-migrations check-deploy bench clean
+.PHONY: install system-packages run test test-sqlite test-pg test-browser lint format check-migrations check-deploy bench clean
 
 install: $(VENV)/.installed
 
@@ -21,12 +21,15 @@ run: install
 	$(PY) manage.py seed_demo
 	PORT=$(PORT) ./scripts/run.sh
 
-test: install test-sqlite
+test: install system-packages test-sqlite
+
+system-packages:
+	./scripts/system-packages.sh
 
 test-sqlite: install
 	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/pytest -q
 
-test-pg: install
+test-pg: install system-packages
 	./scripts/with-postgres.sh $(VENV)/bin/pytest -q
 
 lint: install
