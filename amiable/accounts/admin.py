@@ -26,19 +26,18 @@ class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
     ordering = ["email"]
     list_display = ["email", "first_name", "last_name", "role", "creditor", "is_active"]
     list_filter = ["role", "creditor", "is_active"]
+    readonly_fields = ["last_login", "date_joined"]
     search_fields = ["email", "first_name", "last_name"]
     filter_horizontal = ["structures"]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         ("Identité", {"fields": ["first_name", "last_name"]}),
         ("Rôle et périmètre", {"fields": ["role", "creditor", "structures", "is_active"]}),
-        ("Administration technique", {"fields": ["is_staff", "is_superuser", "groups", "user_permissions"]}),
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [
         (None, {"classes": ["wide"], "fields": ["email", "role", "creditor", "password1", "password2"]}),
     ]
-    readonly_fields = ["last_login", "date_joined"]
 
     def has_delete_permission(self, request, obj=None):
         return False  # accounts are deactivated, never deleted: the audit trail names them

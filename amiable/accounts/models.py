@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from amiable.audit.services import audit_record
+
 
 class Role(models.TextChoices):
     """What a person may do; agency roles work cases, creditor roles follow their own creditor's cases."""
@@ -36,6 +38,7 @@ class UserManager(BaseUserManager):
         user.set_password(password)
         user.full_clean(exclude=["password"])
         user.save(using=self._db)
+        audit_record(actor=None, verb="user.created", target=user, after={"email": user.email, "role": user.role})
         return user
 
     def create_user(self, email: str, password: str | None = None, **fields) -> "User":
@@ -74,7 +77,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         help_text="Vide : toutes les structures du créancier.",
     )
     is_active = models.BooleanField("actif", default=True)
-    is_staff = models.BooleanField("accès à l'administration technique", default=False)
+    is_staff = models.BooleanField(
+        "accès à l'administration technique", default=False, editable=False, help_text="Réservé aux administrateurs."
+    )
     date_joined = models.DateTimeField("créé le", default=timezone.now)
 
     objects = UserManager()
@@ -100,6 +105,15 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.get_full_name() or self.email
+
+    def save(self, *args, **kwargs):
+        # Agency admins, and only they, enter the technical administration, with every permission there:
+        # whatever path changes a role (service, admin form, shell), a creditor user never keeps it.
+        self.is_staff = self.is_superuser = self.role == Role.AGENCY_ADMIN
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "role" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "is_staff", "is_superuser"}
+        super().save(*args, **kwargs)
 
     def get_full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()

@@ -32,8 +32,6 @@ def user_create(
     last_name: str = "",
     creditor=None,
     structures=(),
-    is_staff: bool = False,
-    is_superuser: bool = False,
 ) -> User:
     """Create a personal account; the password must pass the validators (12 characters minimum…)."""
     email = User.objects.normalize_email(email).strip().lower()
@@ -47,8 +45,6 @@ def user_create(
         first_name=first_name,
         last_name=last_name,
         creditor=creditor,
-        is_staff=is_staff,
-        is_superuser=is_superuser,
     )
     if password is not None:
         try:

@@ -212,8 +212,6 @@ class Command(BaseCommand):
                     last_name=last,
                     creditor=creditor,
                     structures=structures,
-                    is_staff=(role == Role.AGENCY_ADMIN),
-                    is_superuser=(role == Role.AGENCY_ADMIN),
                 )
             users[email] = user
         return users
