@@ -41,6 +41,10 @@ class UserManager(BaseUserManager):
         audit_record(actor=None, verb="user.created", target=user, after={"email": user.email, "role": user.role})
         return user
 
+    def get_by_natural_key(self, username: str) -> "User":
+        """Logins are e-mails, stored lower-case: whatever case the person types, it is the same account."""
+        return self.get(email__iexact=username)
+
     def create_user(self, email: str, password: str | None = None, **fields) -> "User":
         fields.setdefault("is_staff", False)
         fields.setdefault("is_superuser", False)

@@ -2,6 +2,7 @@
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 
 from amiable.accounts.models import AGENCY_ROLES, CREDITOR_ROLES, Role, User
@@ -34,7 +35,11 @@ def user_create(
     structures=(),
 ) -> User:
     """Create a personal account; the password must pass the validators (12 characters minimum…)."""
-    email = User.objects.normalize_email(email).strip().lower()
+    email = User.objects.normalize_email(email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ApplicationError(f"Adresse e-mail invalide : « {email} ».") from exc
     structures = list(structures)
     _check_scope(role=role, creditor=creditor, structures=structures)
     if User.objects.filter(email__iexact=email).exists():

@@ -162,7 +162,10 @@ def contact_point_set_quality(*, point: ContactPoint, quality: str, actor, case:
     point.quality = quality
     today = timezone.localdate()
     point.checked_on = today
-    point.invalid_since = today if quality == ContactQuality.INVALID else None
+    if quality != ContactQuality.INVALID:
+        point.invalid_since = None
+    elif before != ContactQuality.INVALID:  # keep the first day it was found invalid
+        point.invalid_since = today
     point.save(update_fields=["quality", "checked_on", "invalid_since"])
     audit_record(
         actor=actor,
@@ -197,6 +200,8 @@ def case_create(
         raise ApplicationError("La référence du dossier est obligatoire.")
     if structure.creditor_id != creditor.pk:
         raise ApplicationError(f"La structure {structure.code} n'appartient pas au créancier {creditor.name}.")
+    if assigned_agent is not None and not assigned_agent.is_agency:
+        raise ApplicationError("Un dossier ne peut être confié qu'à un membre de l'agence.")
     principal = to_money(principal_amount)
     interest = to_money(interest_amount)
     other = to_money(other_amount)

@@ -8,7 +8,7 @@ import pytest
 from django.template import Context, Template
 from django.utils import timezone
 
-from amiable.core.templatetags.french import date_fr, datetime_fr, euros
+from amiable.core.templatetags.french import date_fr, datetime_fr, euros, pluriel
 
 NNBSP = "\u202f"
 NBSP = "\u00a0"
@@ -84,3 +84,8 @@ def test_datetime_fr_dst_day():
 
 def test_datetime_fr_none_is_empty():
     assert datetime_fr(None) == ""
+
+
+@pytest.mark.parametrize(("count", "expected"), [(0, ""), (1, ""), (2, "s"), (25, "s"), (-3, "s"), ("x", "")])
+def test_pluriel_follows_french_rule_for_zero_and_one(count, expected):
+    assert pluriel(count) == expected

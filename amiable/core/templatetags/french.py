@@ -42,3 +42,13 @@ def datetime_fr(value: datetime | None) -> str:
     if value is None:
         return ""
     return format_datetime(value)
+
+
+@register.filter(name="pluriel")
+def pluriel(value: int, suffix: str = "s") -> str:
+    """French plural mark: ``0`` and ``1`` take the singular (« 0 dossier trouvé »), 2 and more the plural;
+    Django's ``pluralize`` puts zero in the plural, as English does."""
+    try:
+        return suffix if abs(int(value)) >= 2 else ""
+    except (TypeError, ValueError):
+        return ""
