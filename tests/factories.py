@@ -30,7 +30,13 @@ def seed_reference() -> SimpleNamespace:
         city="Lyon",
     )
     other_structure = structure_save(
-        creditor=other, code="AUT", actor=None, name="Centre Autre", address_line1="2, rue X", postal_code="69001", city="Lyon"
+        creditor=other,
+        code="AUT",
+        actor=None,
+        name="Centre Autre",
+        address_line1="2, rue X",
+        postal_code="69001",
+        city="Lyon",
     )
     terms_save(creditor=other, actor=None, **DEFAULT_TERMS)
     structures = {s.code: s for s in Structure.objects.filter(creditor=cpam)}

@@ -8,7 +8,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 
 from amiable.audit.models import AuditEvent
 from amiable.cases.models import Case, CaseStatus, ContactPoint
-from amiable.core.money import ZERO
+from amiable.core.money import ZERO, to_money
 
 CASE_SORTS = {
     "recu": ("-received_on", "-pk"),
@@ -135,7 +135,8 @@ def case_totals(*, user) -> dict:
                 "status": status.value,
                 "label": status.label,
                 "count": row.get("count", 0),
-                "amount": row.get("amount") or ZERO,
+                # SQLite sums decimals in floating point: bring the total back to cents.
+                "amount": to_money(row.get("amount") or ZERO),
             }
         )
     total_amount: Decimal = sum((r["amount"] for r in result), ZERO)

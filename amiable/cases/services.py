@@ -99,6 +99,13 @@ def debtor_create(
     return debtor
 
 
+def _check_case_debtor(case: Case | None, debtor: Debtor) -> None:
+    # An event filed on the wrong case would show one debtor's details on another (maybe another
+    # creditor's) timeline.
+    if case is not None and case.debtor_id != debtor.pk:
+        raise ApplicationError(f"La coordonnée n'appartient pas au débiteur du dossier {case.reference}.")
+
+
 @transaction.atomic
 def contact_point_add(
     *,
@@ -119,6 +126,7 @@ def contact_point_add(
     case: Case | None = None,
 ) -> ContactPoint:
     """Add a contact point to a debtor with its provenance; the audit event lands on `case`'s timeline."""
+    _check_case_debtor(case, debtor)
     if kind not in ContactKind.values:
         raise ApplicationError(f"Type de coordonnée inconnu : « {kind} ».")
     if quality not in ContactQuality.values:
@@ -156,6 +164,7 @@ def contact_point_add(
 @transaction.atomic
 def contact_point_set_quality(*, point: ContactPoint, quality: str, actor, case: Case | None = None) -> ContactPoint:
     """Mark a contact point valid, doubtful or invalid (e.g. returned mail), keeping when it became invalid."""
+    _check_case_debtor(case, point.debtor)
     if quality not in ContactQuality.values:
         raise ApplicationError(f"Qualité de coordonnée inconnue : « {quality} ».")
     before = point.quality
@@ -248,10 +257,12 @@ def case_create(
 
 @transaction.atomic
 def case_acknowledge(*, case: Case, acknowledged_on: date, certificate_months: int, actor) -> Case:
-    """Record the acknowledgement of receipt, which starts the certificate clock (C6, C10)."""
+    """Record the acknowledgement of receipt, which starts the certificate clock (C6, C10). The clock runs
+    from the receipt when that came first: the contract sets the deadline at the latest 12 months after
+    the agency received the case, and a late acknowledgement must not push it back."""
     before = snapshot(case, ["acknowledged_on", "certificate_due_on"])
     case.acknowledged_on = acknowledged_on
-    case.certificate_due_on = add_months(acknowledged_on, certificate_months)
+    case.certificate_due_on = add_months(min(acknowledged_on, case.received_on), certificate_months)
     case.save(update_fields=["acknowledged_on", "certificate_due_on"])
     audit_record(
         actor=actor,

@@ -1,0 +1,200 @@
+"""Tests for the `seed_reference` and `seed_demo` management commands: what they create, and that
+running them again creates, changes and audits nothing."""
+
+import io
+import json
+from collections import Counter
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+from django.db.models import F
+from django.test import RequestFactory
+
+from amiable.accounts.models import Role, User
+from amiable.audit.models import AuditEvent
+from amiable.cases.management.commands.seed_demo import DEMO_USERS, STATUS_PLAN
+from amiable.cases.models import Case, CaseStatus, ContactPoint, Debtor
+from amiable.creditors import reference_data
+from amiable.creditors.models import Agency, ContractTerms, Creditor, Structure
+from amiable.creditors.services import agency_save, terms_save
+
+
+def _run(command: str, *args: str) -> str:
+    out = io.StringIO()
+    call_command(command, *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def _counts() -> dict[str, int]:
+    return {
+        model.__name__: model.objects.count()
+        for model in (Agency, Creditor, Structure, ContractTerms, User, Debtor, ContactPoint, Case, AuditEvent)
+    }
+
+
+# --- seed_reference -----------------------------------------------------------
+
+
+def test_seed_reference_creates_the_agency_the_cpam_its_structures_and_terms(db):
+    output = _run("seed_reference")
+    assert "Données de référence à jour" in output
+
+    agency = Agency.objects.get()
+    assert agency.pk == 1
+    for field, value in reference_data.AGENCY.items():
+        assert getattr(agency, field) == value, field
+
+    cpam = Creditor.objects.get()
+    assert cpam.slug == "cpam-paris"
+    assert cpam.name == "Caisse Primaire d'Assurance Maladie de Paris"
+    for field, value in reference_data.CPAM.items():
+        assert getattr(cpam, field) == value, field
+
+    structures = {s.code: s for s in Structure.objects.filter(creditor=cpam)}
+    assert set(structures) == {"CSR", "CDOP", "CESA"}
+    assert Structure.objects.count() == 3
+    for expected in reference_data.CPAM_STRUCTURES:
+        structure = structures[expected["code"]]
+        for field, value in expected.items():
+            assert getattr(structure, field) == value, (expected["code"], field)
+    assert structures["CSR"].name == "Centre de Santé Réaumur"
+    assert structures["CSR"].address_line1 == "106, rue Réaumur"
+    assert structures["CDOP"].name == "Centre Dentaire d'Orthodontie de Paris"
+    assert structures["CDOP"].address_line1 == "96-98, rue du Faubourg du Temple"
+    assert structures["CESA"].name == "Centre d'Examen de Santé Amelot"
+    assert structures["CESA"].address_line1 == "96-98, rue Amelot"
+
+    terms = ContractTerms.objects.get(creditor=cpam)
+    for field, value in reference_data.DEFAULT_TERMS.items():
+        assert getattr(terms, field) == value, field
+    assert terms.max_plan_months == 6
+    assert terms.certificate_months == 12
+    assert terms.remittance_weekday == 0
+    assert terms.get_remittance_weekday_display() == "lundi"
+    assert terms.statement_hours == 48
+    assert terms.meeting_days == 3
+    assert terms.documents_return_months == 2
+    assert terms.contact_hours == "10:00-13:00,14:00-20:00"
+    assert terms.max_calls_per_30_days == 4
+
+    events = AuditEvent.objects.order_by("pk")
+    assert sorted(e.verb for e in events) == sorted(
+        ["agency.created", "creditor.created", "structure.created", "structure.created", "structure.created"]
+        + ["terms.created"]
+    )
+    assert {e.actor_label for e in events} == {"Système"}
+    assert all(e.creditor_pk == cpam.pk for e in events if e.verb != "agency.created")
+
+
+def test_seed_reference_twice_creates_and_audits_nothing_more(db):
+    _run("seed_reference")
+    before = _counts()
+    _run("seed_reference")
+    assert _counts() == before
+
+
+def test_seed_reference_keeps_what_an_admin_edited(db):
+    _run("seed_reference")
+    agency_save(actor=None, name="Recouvrement Amiable de l'Est")
+    cpam = Creditor.objects.get(slug="cpam-paris")
+    terms_save(creditor=cpam, actor=None, max_plan_months=4, contact_hours="09:00-12:00")
+    Structure.objects.filter(creditor=cpam, code="CESA").update(name="Centre renommé")
+    before = _counts()
+
+    _run("seed_reference")
+
+    assert Agency.objects.get().name == "Recouvrement Amiable de l'Est"
+    terms = ContractTerms.objects.get(creditor=cpam)
+    assert (terms.max_plan_months, terms.contact_hours) == (4, "09:00-12:00")
+    assert Structure.objects.get(creditor=cpam, code="CESA").name == "Centre renommé"
+    assert _counts() == before
+
+
+def test_seed_reference_recreates_a_missing_structure_only(db):
+    _run("seed_reference")
+    cpam = Creditor.objects.get(slug="cpam-paris")
+    Structure.objects.filter(creditor=cpam, code="CDOP").delete()
+    events = AuditEvent.objects.count()
+    _run("seed_reference")
+    assert sorted(Structure.objects.filter(creditor=cpam).values_list("code", flat=True)) == ["CDOP", "CESA", "CSR"]
+    assert AuditEvent.objects.count() == events + 1
+    assert AuditEvent.objects.order_by("-pk").first().verb == "structure.created"
+
+
+# --- seed_demo ----------------------------------------------------------------
+
+
+def test_seed_demo_builds_the_demo_and_a_second_run_adds_nothing(db):
+    output = _run("seed_demo")
+    assert "200 dossier(s) créé(s), 200 au total" in output
+
+    assert Case.objects.count() == 200
+    assert Counter(Case.objects.values_list("status", flat=True)) == {s.value: n for s, n in STATUS_PLAN}
+    assert set(Case.objects.values_list("status", flat=True)) == set(CaseStatus.values)
+    assert set(User.objects.values_list("role", flat=True)) == set(Role.values)
+    assert User.objects.count() == len(DEMO_USERS)
+
+    second = Creditor.objects.get(slug="csm-montreuil")
+    assert Creditor.objects.count() == 2
+    assert Structure.objects.filter(creditor=second).exists()
+    assert ContractTerms.objects.filter(creditor=second).exists()
+    second_users = User.objects.filter(creditor=second)
+    assert second_users.exists()
+    assert all(u.is_creditor_user for u in second_users)
+    assert Case.objects.filter(creditor=second).exists()
+    # Cases of a creditor always sit in one of its own structures.
+    assert not Case.objects.exclude(structure__creditor=F("creditor")).exists()
+    # Every case went through the services, so every one has its creation on the trail.
+    assert AuditEvent.objects.filter(verb="case.created").count() == 200
+
+    before = _counts()
+    output = _run("seed_demo")
+    assert "0 dossier(s) créé(s), 200 au total" in output
+    assert _counts() == before
+
+
+def _check_accounts(stdout: str) -> None:
+    accounts = json.loads(stdout)  # ONLY JSON on stdout: anything else makes this fail
+    assert isinstance(accounts, list)
+    assert len(accounts) == len(DEMO_USERS) == User.objects.count()
+    assert len({a["email"] for a in accounts}) == len(accounts)
+    request_factory = RequestFactory()
+    for account in accounts:
+        assert set(account) == {"email", "password", "role", "creditor"}
+        assert account["password"] == settings.AMIABLE_DEMO_PASSWORD
+        user = User.objects.get(email=account["email"])
+        assert user.role == account["role"]
+        assert (user.creditor.slug if user.creditor else None) == account["creditor"]
+        authenticated = authenticate(
+            request=request_factory.post("/connexion/"), username=account["email"], password=account["password"]
+        )
+        assert authenticated == user, account["email"]
+    assert {a["role"] for a in accounts} == set(Role.values)
+
+
+def test_seed_demo_json_on_an_empty_database_prints_only_the_accounts(db):
+    _check_accounts(_run("seed_demo", "--json"))
+    assert Case.objects.count() == 200
+
+
+def test_seed_demo_json_after_a_first_run(db):
+    _run("seed_demo")
+    before = _counts()
+    stdout = _run("seed_demo", "--json")
+    after_json = _counts()
+    assert after_json == before
+    _check_accounts(stdout)
+
+
+def test_seed_demo_users_have_their_scope(db):
+    _run("seed_demo")
+    for email, _first, _last, role, slug, codes in DEMO_USERS:
+        user = User.objects.get(email=email)
+        assert user.role == role.value, email
+        assert (user.creditor.slug if user.creditor else None) == slug, email
+        assert sorted(user.structures.values_list("code", flat=True)) == sorted(codes), email
+        assert user.is_active, email
+        assert user.is_superuser == user.is_staff == (role == Role.AGENCY_ADMIN), email
+    csr_user = User.objects.get(email="csr@cpam-paris.example")
+    assert set(Case.objects.visible_to(csr_user).values_list("structure__code", flat=True)) == {"CSR"}
