@@ -115,6 +115,7 @@ AXES_FAILURE_LIMIT = env_int("AMIABLE_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_int("AMIABLE_LOCKOUT_MINUTES", 30) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "amiable.accounts.lockout.lockout_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
