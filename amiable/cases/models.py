@@ -123,7 +123,17 @@ class ContactPoint(models.Model):
             lines = [self.line1, self.line2, f"{self.postal_code} {self.city}".strip()]
             text = ", ".join(line for line in lines if line)
             return text or self.raw_value
+        if self.kind == ContactKind.PHONE and self.value.startswith("+33"):
+            return _french_phone(self.value)
         return self.value or self.raw_value
+
+
+def _french_phone(e164: str) -> str:
+    """+33612345678 -> 06 12 34 56 78, as French readers expect; other numbers stay international."""
+    digits = "0" + e164[3:]
+    if len(digits) != 10 or not digits.isdigit():
+        return e164
+    return " ".join(digits[i : i + 2] for i in range(0, 10, 2))
 
 
 class CaseStatus(models.TextChoices):

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 
 from amiable.accounts.services import user_deactivate
-from amiable.cases.models import Case, CaseStatus, Debtor
+from amiable.cases.models import Case, CaseStatus, ContactPoint, Debtor
 from amiable.cases.selectors import (
     CASE_SORTS,
     case_get,
@@ -280,7 +280,7 @@ def test_case_timeline_oldest_first_and_internal_events_hidden_from_creditors(wo
     assert full[3].label == "Changement de statut"
     assert full[3].details == "Nouveau → En cours — Premier appel"
     assert full[3].actor == users.agent.email
-    assert full[4].details == "+33611223344 (source : Annuaire)"
+    assert full[4].details == "06 11 22 33 44 (source : Annuaire)"
 
     for_creditor = case_timeline(case=case, include_internal=False)
     assert [e.verb for e in for_creditor] == [
@@ -350,3 +350,11 @@ def test_case_totals_for_another_creditor_and_for_nobody(world, users, reference
     assert nobody["count"] == 0
     assert nobody["amount"] == ZERO
     assert all(r["count"] == 0 and r["amount"] == ZERO for r in nobody["rows"])
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("+33612345678", "06 12 34 56 78"), ("+33145678901", "01 45 67 89 01"), ("+3225123456", "+3225123456")],
+)
+def test_french_phone_numbers_are_shown_in_national_format(value, shown):
+    assert ContactPoint(kind="phone", value=value).display == shown

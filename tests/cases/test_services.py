@@ -521,7 +521,7 @@ def test_contact_point_add_records_provenance_and_lands_on_the_case_timeline(cas
     assert event.target_type == "cases.contactpoint"
     assert event.target_id == str(point.pk)
     assert event.actor_id == users.agent.pk
-    assert event.after == {"kind": "phone", "display": "+33612345678", "quality": "valid", "source": "Annuaire"}
+    assert event.after == {"kind": "phone", "display": "06 12 34 56 78", "quality": "valid", "source": "Annuaire"}
     assert [e.verb for e in case_timeline(case=case, include_internal=False)][-1] == "contact_point.added"
 
 

@@ -399,7 +399,8 @@ def test_case_page_shows_debtor_contacts_amounts_dates_and_timeline(client, user
     assert ">Valide</span>" in html
     assert ">Douteux</span>" in html
     assert ">Invalide</span>" in html
-    assert "+33612345678" in html
+    assert "06 12 34 56 78" in html
+    assert 'href="tel:+33612345678"' in html
     assert "rue de la Paix, 75002 Paris" in html
     assert "Appel entrant" in html
     # Amounts: narrow no-break space between thousands, no-break space before the euro sign.
