@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE ?= config.settings.dev
 
-.PHONY: install system-packages run test test-sqlite test-pg test-browser lint format check-migrations check-deploy bench clean
+.PHONY: bench-intake install system-packages run test test-sqlite test-pg test-browser lint format check-migrations check-deploy bench clean
 
 install: $(VENV)/.installed
 
@@ -49,3 +49,8 @@ check-deploy: install
 
 clean:
 	rm -rf $(VENV) var
+
+bench-intake: install system-packages
+	./scripts/bench-intake.sh
+
+bench: bench-intake

@@ -7,5 +7,6 @@ admin.site.index_title = "Administration"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("lots/", include("amiable.intake.urls")),
     path("", include("amiable.web.urls")),
 ]

@@ -5,6 +5,12 @@ import pytest
 from tests.factories import make_user, seed_reference
 
 
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Generated documents go to a temporary folder, never into the working copy's var/."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
 @pytest.fixture
 def reference(db):
     """The agency, the CPAM de Paris with its three structures, a second creditor with one structure."""

@@ -233,3 +233,38 @@ class Case(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+
+class TaskKind(models.TextChoices):
+    ADDRESS_INVESTIGATION = "address_investigation", "Recherche d'adresse"
+
+
+class TaskStatus(models.TextChoices):
+    OPEN = "open", "À faire"
+    DONE = "done", "Fait"
+    CANCELLED = "cancelled", "Annulé"
+
+
+class Task(models.Model):
+    """Work an agent must do on a case (an address investigation when the address is unknown or doubtful,
+    C9); the agents' daily queue is built from open tasks."""
+
+    case = models.ForeignKey(Case, verbose_name="dossier", on_delete=models.PROTECT, related_name="tasks")
+    kind = models.CharField("type", max_length=40, choices=TaskKind.choices)
+    status = models.CharField("état", max_length=12, choices=TaskStatus.choices, default=TaskStatus.OPEN)
+    reason = models.CharField("motif", max_length=300, blank=True)
+    due_on = models.DateField("à faire pour le", null=True, blank=True)
+    created_at = models.DateTimeField("créée le", auto_now_add=True)
+    closed_at = models.DateTimeField("close le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "tâche"
+        verbose_name_plural = "tâches"
+        ordering = ["due_on", "pk"]
+        indexes = [models.Index(fields=["status", "due_on"], name="task_status_due_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "kind"], condition=Q(status="open"), name="task_one_open_per_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} — {self.case.reference}"

@@ -202,8 +202,10 @@ def case_create(
     claim_date: date | None = None,
     basis: str = "",
     assigned_agent=None,
+    initial_amount: Decimal | str | None = None,
 ) -> Case:
-    """Open a case for a structure of the creditor; the initial amount is the total claimed at receipt."""
+    """Open a case for a structure of the creditor; the initial amount (what the claim was before any
+    payment to the creditor) defaults to the total claimed now and may not be below it."""
     reference = reference.strip()
     if not reference:
         raise ApplicationError("La référence du dossier est obligatoire.")
@@ -219,6 +221,9 @@ def case_create(
     total = principal + interest + other
     if total <= ZERO:
         raise ApplicationError(f"Dossier {reference} : le montant réclamé doit être positif.")
+    initial = total if initial_amount is None else to_money(initial_amount)
+    if initial < total:
+        raise ApplicationError(f"Dossier {reference} : le solde réclamé dépasse le montant initial.")
     if Case.objects.open().filter(creditor=creditor, reference=reference).exists():
         raise ApplicationError(f"Un dossier ouvert porte déjà la référence {reference} pour {creditor.name}.")
     try:
@@ -228,7 +233,7 @@ def case_create(
                 structure=structure,
                 debtor=debtor,
                 reference=reference,
-                initial_amount=total,
+                initial_amount=initial,
                 principal_amount=principal,
                 interest_amount=interest,
                 other_amount=other,

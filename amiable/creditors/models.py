@@ -205,7 +205,7 @@ class ContractTerms(models.Model):
     max_sms_per_30_days = models.PositiveSmallIntegerField("SMS max. sur 30 jours", default=4)
     max_letters_per_30_days = models.PositiveSmallIntegerField("courriers max. sur 30 jours", default=2)
     # Batch security policy (C5), for files that do not come through an authenticated upload.
-    require_encryption = models.BooleanField("chiffrement des lots exigé", default=True)
+    require_encryption = models.BooleanField("chiffrement des lots exigé", default=False)
     require_signature = models.BooleanField("signature des lots exigée", default=False)
 
     class Meta:

@@ -82,6 +82,6 @@ DEFAULT_TERMS = {
     "max_emails_per_30_days": 4,
     "max_sms_per_30_days": 4,
     "max_letters_per_30_days": 2,
-    "require_encryption": True,
+    "require_encryption": False,
     "require_signature": False,
 }

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "amiable.accounts",
     "amiable.creditors",
     "amiable.cases",
+    "amiable.intake",
     "amiable.web",
 ]
 
@@ -144,6 +145,17 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+# Shared between the web server and the task worker (import progress); use Redis or Memcached when the
+# processes run on several machines.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "cache"),
+    }
+}
+# Uploaded batch files stay in memory, never in a temporary file on disk (they may be in clear).
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
+
 TASKS = {
     "default": {
         "BACKEND": "django_tasks_db.DatabaseBackend",
@@ -187,8 +199,19 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("AMIABLE_LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }
 
 # Domain settings.
 AMIABLE_DEMO_PASSWORD = "Amiable-demo-2026"
+
+# Batches (intake): the GnuPG home holding the agency's private key, which decrypts creditors' files.
+AMIABLE_GNUPG_HOME = Path(env_str("AMIABLE_GNUPG_HOME", str(VAR_DIR / "gnupg")))
+AMIABLE_GPG_BINARY = env_str("AMIABLE_GPG_BINARY", "gpg")
+# Largest batch file accepted, in megabytes.
+AMIABLE_BATCH_MAX_MB = env_int("AMIABLE_BATCH_MAX_MB", 100)
+FILE_UPLOAD_MAX_MEMORY_SIZE = (AMIABLE_BATCH_MAX_MB + 1) * 1024 * 1024

@@ -18,6 +18,7 @@ from amiable.cases.models import Case, CaseStatus, ContactPoint, Debtor
 from amiable.creditors import reference_data
 from amiable.creditors.models import Agency, ContractTerms, Creditor, Structure
 from amiable.creditors.services import agency_save, terms_save
+from amiable.intake.models import Batch
 
 
 def _run(command: str, *args: str) -> str:
@@ -127,10 +128,15 @@ def test_seed_reference_recreates_a_missing_structure_only(db):
 
 def test_seed_demo_builds_the_demo_and_a_second_run_adds_nothing(db):
     output = _run("seed_demo")
-    assert "200 dossier(s) créé(s), 200 au total" in output
+    assert "200 dossier(s) créé(s), 240 au total" in output
 
-    assert Case.objects.count() == 200
-    assert Counter(Case.objects.values_list("status", flat=True)) == {s.value: n for s, n in STATUS_PLAN}
+    # 200 cases in every status, and 40 more taken in charge by a demo batch with its acknowledgement.
+    assert Case.objects.count() == 240
+    batch = Batch.objects.get()
+    assert (batch.creditor.slug, batch.accepted_count, batch.rejected_count) == ("cpam-paris", 40, 0)
+    assert batch.acknowledgement_pdf and batch.acknowledgement_csv and batch.acknowledgement_xlsx
+    scenario_cases = Case.objects.exclude(batch_line__batch=batch)
+    assert Counter(scenario_cases.values_list("status", flat=True)) == {s.value: n for s, n in STATUS_PLAN}
     assert set(Case.objects.values_list("status", flat=True)) == set(CaseStatus.values)
     assert set(User.objects.values_list("role", flat=True)) == set(Role.values)
     assert User.objects.count() == len(DEMO_USERS)
@@ -146,11 +152,11 @@ def test_seed_demo_builds_the_demo_and_a_second_run_adds_nothing(db):
     # Cases of a creditor always sit in one of its own structures.
     assert not Case.objects.exclude(structure__creditor=F("creditor")).exists()
     # Every case went through the services, so every one has its creation on the trail.
-    assert AuditEvent.objects.filter(verb="case.created").count() == 200
+    assert AuditEvent.objects.filter(verb="case.created").count() == 240
 
     before = _counts()
     output = _run("seed_demo")
-    assert "0 dossier(s) créé(s), 200 au total" in output
+    assert "0 dossier(s) créé(s), 240 au total" in output
     assert _counts() == before
 
 
@@ -175,7 +181,7 @@ def _check_accounts(stdout: str) -> None:
 
 def test_seed_demo_json_on_an_empty_database_prints_only_the_accounts(db):
     _check_accounts(_run("seed_demo", "--json"))
-    assert Case.objects.count() == 200
+    assert Case.objects.count() == 240
 
 
 def test_seed_demo_json_after_a_first_run(db):

@@ -503,6 +503,9 @@ def test_other_creditor_user_sees_their_own_case(client, cases, other_collaborat
     assert client.get(f"/dossiers/{cases.other.pk}/").status_code == 200
 
 
+SAMPLE_URL_VALUES = {"kind": "pdf"}
+
+
 def _pk_routes(patterns, prefix="", namespace=""):
     """Every URL pattern of the project taking an `<int:pk>`, as (route, reversible name)."""
     for pattern in patterns:
@@ -525,7 +528,9 @@ def test_every_pk_url_of_the_project_is_404_for_another_creditor(client, users, 
         if name is None:
             failures.append(f"{route}: unnamed pattern, cannot be reversed")
             continue
-        url = reverse(name, kwargs={"pk": cases.csr.pk})
+        # Other parameters of the route take a sample value (e.g. a document kind).
+        extra = {param: SAMPLE_URL_VALUES[param] for param in re.findall(r"<\w+:(\w+)>", route) if param != "pk"}
+        url = reverse(name, kwargs={"pk": cases.csr.pk, **extra})
         client.force_login(users.other_admin)
         response = client.get(url)
         if response.status_code == 405:  # a POST-only endpoint must refuse too

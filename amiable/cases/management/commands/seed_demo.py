@@ -164,6 +164,7 @@ class Command(BaseCommand):
                 creditor_save(slug=second.slug, actor=None, referent=users["referent@amiable.example"])
             agents = [users["agent@amiable.example"], users["agent2@amiable.example"]]
             created = self._cases(cpam, second, agents, users["agent@amiable.example"])
+        self._batch(cpam, users["admin@cpam-paris.example"])
         accounts = [
             {
                 "email": email,
@@ -181,6 +182,27 @@ class Command(BaseCommand):
         for account in accounts:
             scope = f" — {account['creditor']}" if account["creditor"] else ""
             self.stdout.write(f"  {account['email']:<40} {Role(account['role']).label}{scope}")
+
+    def _batch(self, cpam: Creditor, actor: User) -> None:
+        """One batch received through the intake, with its acknowledgement, to show the whole flow."""
+        from amiable.intake.demo import generate_batch
+        from amiable.intake.models import Batch, BatchSource
+        from amiable.intake.services import batch_import
+
+        if Batch.objects.filter(creditor=cpam).exists():
+            return
+        content = generate_batch(40, seed=2026, prefix="DEMO-LOT")
+        outcome = batch_import(
+            creditor=cpam,
+            content=content,
+            filename="lot-demo-cpam.csv",
+            source=BatchSource.CREDITOR_UPLOAD,
+            actor=actor,
+        )
+        if outcome.status == "accepted":
+            self.stderr.write(
+                f"Lot de démonstration {outcome.batch.number} : {outcome.accepted} créances prises en charge."
+            )
 
     def _second_creditor(self) -> Creditor:
         creditor = Creditor.objects.filter(slug=SECOND_CREDITOR["slug"]).first()

@@ -1,0 +1,289 @@
+"""The acknowledgement of receipt of a batch (CCTP 1.2, C6): a PDF for the creditor, with the full
+list of the claims taken in charge as CSV and XLSX annexes.
+
+Under article 1.2 of the CCTP the acknowledgement "emporte de manière expresse la reconnaissance"
+that the creditor gives the agency the specific power to recover the listed claims amicably: it is
+the mandate. The PDF therefore states exactly which file was received (name, SHA-256, transmission,
+encryption, signature), what was taken in charge per structure, what was rejected and why, and it
+binds the per-claim annexes by their SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from urllib.request import url2pathname
+
+import weasyprint
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.db.models import Count, Sum
+from django.template.loader import render_to_string
+from django.utils import timezone
+from weasyprint.urls import URLFetcher
+
+from amiable.cases.models import Civility
+from amiable.core.exceptions import ApplicationError
+from amiable.core.money import ZERO, to_money
+from amiable.core.spreadsheets import write_csv, write_xlsx
+from amiable.creditors.models import Agency
+from amiable.intake.models import Batch, BatchCase
+
+__all__ = ["ANNEX_HEADER", "FLAG_LABELS", "REJECTED_ROWS_IN_PDF", "acknowledgement_build"]
+
+# Beyond this the PDF would run to dozens of pages; the complete list stays on the batch page.
+REJECTED_ROWS_IN_PDF = 500
+
+# Short labels for the annexes' "Signalements" column.
+FLAG_LABELS = {
+    "invalid_phone": "téléphone invalide",
+    "invalid_email": "e-mail invalide",
+    "invalid_postcode": "code postal invalide",
+    "missing_address": "adresse absente",
+    "formula_injection": "formule neutralisée",
+}
+
+ANNEX_HEADER = [
+    "Ligne",
+    "Référence",
+    "Structure",
+    "Civilité",
+    "Nom",
+    "Prénom",
+    "Solde pris en charge",
+    "Montant initial",
+    "Date de la créance",
+    "Nature",
+    "Date de réception",
+    "Échéance du certificat",
+    "Signalements",
+]
+_MONEY_COLUMNS = ("Solde pris en charge", "Montant initial")
+_DATE_COLUMNS = ("Date de la créance", "Date de réception", "Échéance du certificat")
+
+# The contractual basis of the mandate, per creditor. The CPAM de Paris' is article 1.2 of the CCTP;
+# another creditor's acknowledgement must not cite a contract it has not signed.
+# TODO: move to ContractTerms (a "mandate clause" field) when a second contract is signed.
+_MANDATE_BASIS = {
+    "cpam-paris": "l'article 1.2 du cahier des clauses techniques particulières (CCTP) du marché",
+}
+_DEFAULT_MANDATE_BASIS = "la convention de recouvrement conclue entre les parties"
+
+_CHUNK = 2000
+_CIVILITY_LABELS = {value: label for value, label in Civility.choices if value}
+
+
+def acknowledgement_build(*, batch: Batch) -> None:
+    """Render the acknowledgement PDF and its CSV/XLSX annexes and store them on the batch.
+
+    The caller has numbered the batch (``acknowledgement_number``, ``acknowledged_at``) and stored its
+    cases; this runs inside its transaction. An acknowledgement is issued once: building it again
+    for a batch that already has one is refused.
+    """
+    if batch.acknowledgement_pdf or batch.acknowledgement_csv or batch.acknowledgement_xlsx:
+        raise ApplicationError(
+            f"L'accusé de réception {batch.acknowledgement_number} a déjà été établi : il ne peut pas être refait."
+        )
+    number = batch.acknowledgement_number
+    folder = f"{timezone.localtime(batch.acknowledged_at).year}"
+
+    # Annexes first: the PDF prints their SHA-256, which binds the per-claim list to the mandate.
+    with tempfile.TemporaryFile() as csv_file:
+        write_csv(csv_file, ANNEX_HEADER, _annex_rows(batch))
+        csv_sha256 = _sha256(csv_file)
+        batch.acknowledgement_csv.save(f"{folder}/{number}.csv", File(csv_file), save=False)
+
+    with tempfile.TemporaryFile() as xlsx_file:
+        write_xlsx(
+            xlsx_file,
+            "Dossiers pris en charge",
+            ANNEX_HEADER,
+            _annex_rows(batch),
+            money_columns=_MONEY_COLUMNS,
+            date_columns=_DATE_COLUMNS,
+            title=f"Accusé de réception {number} — lot {batch.number} — {batch.creditor.name} : "
+            "créances prises en charge",
+        )
+        xlsx_sha256 = _sha256(xlsx_file)
+        batch.acknowledgement_xlsx.save(f"{folder}/{number}.xlsx", File(xlsx_file), save=False)
+
+    pdf = _render_pdf(batch, annexes={"csv": csv_sha256, "xlsx": xlsx_sha256})
+    batch.acknowledgement_pdf.save(f"{folder}/{number}.pdf", ContentFile(pdf), save=False)
+    batch.save(update_fields=["acknowledgement_pdf", "acknowledgement_csv", "acknowledgement_xlsx"])
+
+
+def _sha256(handle) -> str:
+    handle.seek(0)
+    digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    handle.seek(0)
+    return digest
+
+
+# --- Annexes ---------------------------------------------------------------------------------------
+
+
+def _annex_rows(batch: Batch):
+    """One row per claim taken in charge, in file order, streamed from the database.
+
+    ``values_list`` rather than model instances: the joins of select_related without building three
+    objects per row, which matters at 100,000 rows; ``iterator`` keeps memory flat.
+    """
+    lines = (
+        BatchCase.objects.filter(batch=batch)
+        .order_by("line")
+        .values_list(
+            "line",
+            "case__reference",
+            "case__structure__code",
+            "case__debtor__civility",
+            "case__debtor__last_name",
+            "case__debtor__first_name",
+            "case__claimed_amount",
+            "case__initial_amount",
+            "case__claim_date",
+            "case__basis",
+            "case__received_on",
+            "case__certificate_due_on",
+            "flags",
+        )
+        .iterator(chunk_size=_CHUNK)
+    )
+    for line, reference, code, civility, last_name, first_name, claimed, initial, *rest in lines:
+        claim_date, basis, received_on, certificate_due_on, flags = rest
+        yield [
+            line,
+            reference,
+            code,
+            _CIVILITY_LABELS.get(civility, ""),
+            last_name,
+            first_name,
+            to_money(claimed),
+            to_money(initial),
+            claim_date,
+            basis,
+            received_on,
+            certificate_due_on,
+            ", ".join(FLAG_LABELS.get(flag, flag) for flag in flags or ()),
+        ]
+
+
+# --- PDF -------------------------------------------------------------------------------------------
+
+
+def _structure_totals(batch: Batch) -> list[dict]:
+    """Claims taken in charge and their total balance per structure, in one grouped query."""
+    rows = (
+        BatchCase.objects.filter(batch=batch)
+        .values("case__structure_id", "case__structure__code", "case__structure__name")
+        .annotate(count=Count("pk"), total=Sum("case__claimed_amount"))
+        .order_by("case__structure__code")
+    )
+    return [
+        {
+            "code": row["case__structure__code"],
+            "name": row["case__structure__name"],
+            "count": row["count"],
+            # SQLite sums decimals through floating point: back to exact cents.
+            "total": to_money(row["total"] if row["total"] is not None else ZERO),
+        }
+        for row in rows
+    ]
+
+
+def _rejected_rows(batch: Batch) -> list[dict]:
+    shown = []
+    for row in (batch.rejected_rows or [])[:REJECTED_ROWS_IN_PDF]:
+        errors = []
+        for error in row.get("errors", []):
+            value = str(error.get("value") or "")
+            errors.append(
+                {
+                    "column": error.get("column", ""),
+                    "message": error.get("message", ""),
+                    "value": value if len(value) <= 80 else value[:79] + "…",
+                }
+            )
+        shown.append(
+            {
+                "line": row.get("line"),
+                "file_line": row.get("file_line"),
+                "reference": row.get("reference", ""),
+                "errors": errors,
+            }
+        )
+    return shown
+
+
+def _pdf_context(batch: Batch, annexes: dict[str, str]) -> dict:
+    creditor = batch.creditor
+    structures = _structure_totals(batch)
+    rejected = _rejected_rows(batch)
+    rejected_total = max(len(batch.rejected_rows or []), batch.rejected_count)
+    agency = Agency.objects.first()
+    if agency is None:
+        raise ApplicationError(
+            "L'identité de l'agence n'est pas renseignée : l'accusé de réception ne peut pas être émis."
+        )
+    return {
+        "agency": agency,
+        "creditor": creditor,
+        "batch": batch,
+        "structures": structures,
+        "taken_count": sum(s["count"] for s in structures),
+        "taken_total": sum((s["total"] for s in structures), ZERO),
+        "rejected": rejected,
+        "rejected_more": rejected_total - len(rejected),
+        "mandate_basis": _MANDATE_BASIS.get(creditor.slug, _DEFAULT_MANDATE_BASIS),
+        "annex_csv_name": f"{batch.acknowledgement_number}.csv",
+        "annex_xlsx_name": f"{batch.acknowledgement_number}.xlsx",
+        "annex_csv_sha256": annexes["csv"],
+        "annex_xlsx_sha256": annexes["xlsx"],
+        "size_display": _french_integer(batch.size),
+    }
+
+
+def _french_integer(number: int) -> str:
+    return f"{number:,}".replace(",", "\u202f")
+
+
+def _render_pdf(batch: Batch, annexes: dict[str, str]) -> bytes:
+    html = render_to_string("intake/acknowledgement_pdf.html", _pdf_context(batch, annexes))
+    stylesheet = _documents_stylesheet()
+    fetcher = _LocalFilesOnly(roots=(stylesheet.parent.parent,))
+    return weasyprint.HTML(string=html, base_url=str(stylesheet.parent), url_fetcher=fetcher).write_pdf(
+        stylesheets=[weasyprint.CSS(filename=str(stylesheet), url_fetcher=fetcher)],
+        # PDF/A-3b: an archival document (fonts embedded, colour profile, metadata).
+        pdf_variant="pdf/a-3b",
+    )
+
+
+@lru_cache(maxsize=1)
+def _documents_stylesheet() -> Path:
+    path = finders.find("css/documents.css")
+    if not path:
+        raise RuntimeError("Feuille de style des documents introuvable : css/documents.css.")
+    return Path(path).resolve()
+
+
+class _LocalFilesOnly(URLFetcher):
+    """Documents never reach the network: only ``data:`` URLs and files of the app's static folder.
+
+    The templates hold no external URL and creditor data is auto-escaped, so this is a second lock:
+    a stray ``<img src="https://…">`` or ``file:///etc/…`` is refused rather than fetched."""
+
+    def __init__(self, *, roots, **kwargs):
+        super().__init__(allowed_protocols={"file", "data"}, **kwargs)
+        self._roots = tuple(Path(root).resolve() for root in roots) + tuple(
+            Path(d).resolve() for d in getattr(settings, "STATICFILES_DIRS", ())
+        )
+
+    def fetch(self, url, headers=None):
+        if url.startswith("file:"):
+            path = Path(url2pathname(url.split("?")[0].removeprefix("file:"))).resolve()
+            if not any(path.is_relative_to(root) for root in self._roots):
+                raise ValueError(f"Ressource refusée dans un document : {url}")
+        return super().fetch(url, headers)

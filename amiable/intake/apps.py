@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class IntakeConfig(AppConfig):
+    name = "amiable.intake"
+    verbose_name = "Réception des lots"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,462 @@
+"""The intake pages: transmitting a batch, following its import, the batch list and page, and downloading the
+acknowledgement documents, with tenant isolation (S2) on every URL of `amiable.intake.urls`."""
+
+import html
+import re
+import uuid
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import URLPattern, reverse
+
+from amiable.cases.models import Case
+from amiable.intake import urls as intake_urls
+from amiable.intake.models import Batch, BatchSource, ImportJob, ImportJobStatus
+from amiable.intake.services import batch_import
+from tests.factories import make_user
+from tests.intake.conftest import DATA
+
+UPLOAD = "/lots/transmettre/"
+JOB_URL = re.compile(r"^/lots/import/([0-9a-f-]{36})/$")
+CONTENT_TYPES = {
+    "pdf": "application/pdf",
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
+
+
+def text_of(response) -> str:
+    return html.unescape(response.content.decode())
+
+
+def sample(name: str) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, (DATA / name).read_bytes(), content_type="application/octet-stream")
+
+
+def upload(client, capture, name="cpam-lot-anomalies.csv", *, file=None, **data):
+    """POST a file to the upload page, running the queued import (immediate task backend) on commit."""
+    with capture(execute=True):
+        response = client.post(UPLOAD, {"file": file or sample(name), "structure": "", **data})
+    return response
+
+
+def upload_and_follow(client, capture, name="cpam-lot-anomalies.csv", **data):
+    response = upload(client, capture, name, **data)
+    assert response.status_code == 302, text_of(response)
+    match = JOB_URL.match(response["Location"])
+    assert match, response["Location"]
+    return ImportJob.objects.get(pk=match.group(1)), response
+
+
+def import_for(creditor, name="cpam-lot-anomalies.csv", **kwargs) -> Batch:
+    content = (DATA / name).read_bytes()
+    outcome = batch_import(
+        creditor=creditor, content=content, filename=name, source=BatchSource.COMMAND, actor=None, **kwargs
+    )
+    assert outcome.status == "accepted", outcome.error
+    return outcome.batch
+
+
+def batch_urls(batch: Batch) -> list[str]:
+    return [reverse("intake:batch", args=[batch.pk])] + [
+        reverse("intake:document", args=[batch.pk, kind]) for kind in ("pdf", "csv", "xlsx")
+    ]
+
+
+# --- the upload page -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["creditor_admin", "collaborator", "approver"])
+def test_upload_page_for_creditor_users(client, users, role):
+    client.force_login(getattr(users, role))
+
+    response = client.get(UPLOAD)
+
+    assert response.status_code == 200
+    page = text_of(response)
+    assert '<html lang="fr">' in page
+    assert "Transmettre un lot de créances" in page
+    assert "Fichier de créances" in page
+    assert 'type="file"' in page
+    assert 'name="creditor"' not in page  # a creditor user uploads for their own creditor only
+    assert "Centre Autre" not in page  # nor picks another creditor's structure
+
+
+def test_upload_page_for_agency_users_lets_them_choose_the_creditor(client, users, reference):
+    client.force_login(users.agent)
+
+    page = text_of(client.get(UPLOAD))
+
+    assert "Fichier de créances" in page
+    assert 'name="creditor"' in page
+    assert reference.cpam.name in page
+    assert reference.other.name in page
+
+
+def test_structure_limited_user_may_not_upload(client, users, gnupg_home, media, django_capture_on_commit_callbacks):
+    client.force_login(users.csr_only)
+
+    get = client.get(UPLOAD)
+    post = upload(client, django_capture_on_commit_callbacks)
+
+    assert get.status_code == 403
+    assert post.status_code == 403
+    assert ImportJob.objects.count() == 0
+    assert Batch.objects.count() == 0
+
+
+def test_anonymous_visitor_is_sent_to_the_login_page(client, reference, gnupg_home, media):
+    batch = import_for(reference.cpam)
+    urls = ["/lots/", UPLOAD, f"/lots/import/{uuid.uuid4()}/", *batch_urls(batch)]
+
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/connexion/?next="), url
+
+
+# --- upload, import, batch page, documents -----------------------------------------------------------------
+
+
+def test_creditor_upload_runs_the_import_and_leads_to_the_batch_page(
+    client, users, reference, gnupg_home, media, django_capture_on_commit_callbacks
+):
+    client.force_login(users.creditor_admin)
+
+    job, response = upload_and_follow(client, django_capture_on_commit_callbacks)
+
+    job.refresh_from_db()
+    assert job.status == ImportJobStatus.DONE
+    assert job.requested_by == users.creditor_admin
+    assert job.staged == b""  # nothing of the file kept once imported
+    batch = Batch.objects.get()
+    assert job.batch == batch
+    assert batch.creditor == reference.cpam
+    assert batch.source == BatchSource.CREDITOR_UPLOAD
+    assert batch.received_by == users.creditor_admin
+    assert batch.filename == "cpam-lot-anomalies.csv"
+    assert Case.objects.count() == 22
+
+    followed = client.get(response["Location"])
+    assert followed.status_code == 302
+    assert followed["Location"] == f"/lots/{batch.pk}/"
+
+    page = client.get(followed["Location"])
+    assert page.status_code == 200
+    content = text_of(page)
+    assert f"Lot {batch.number}" in content
+    assert re.search(r"22 créances prises en charge pour 1\s967,24\s€", content.replace("\u202f", " "))
+    assert "18 lignes rejetées sur 40" in content
+    assert batch.acknowledgement_number in content
+    for kind in ("pdf", "csv", "xlsx"):
+        assert f'href="/lots/{batch.pk}/accuse-de-reception.{kind}"' in content
+    assert "Lignes rejetées (18)" in content
+    assert "solde illisible : ce n'est pas un montant" in content
+    assert "Signalements sur les lignes prises en charge" in content
+
+
+def test_documents_download_for_the_creditor_and_agency_staff(client, users, reference, gnupg_home, media):
+    batch = import_for(reference.cpam)
+
+    for role in ("creditor_admin", "collaborator", "approver", "agent", "supervisor", "agency_admin"):
+        client.force_login(getattr(users, role))
+        for kind, content_type in CONTENT_TYPES.items():
+            response = client.get(f"/lots/{batch.pk}/accuse-de-reception.{kind}")
+            assert response.status_code == 200, (role, kind)
+            assert response["Content-Type"].startswith(content_type), (role, kind)
+            assert f'filename="{batch.acknowledgement_number}.{kind}"' in response["Content-Disposition"]
+            body = b"".join(response.streaming_content)
+            assert body == (media / getattr(batch, f"acknowledgement_{kind}").name).read_bytes()
+        assert client.get(f"/lots/{batch.pk}/").status_code == 200, role
+
+
+def test_unknown_document_kind_is_404(client, users, reference, gnupg_home, media):
+    batch = import_for(reference.cpam)
+    client.force_login(users.creditor_admin)
+
+    assert client.get(f"/lots/{batch.pk}/accuse-de-reception.txt").status_code == 404
+    assert client.get(f"/lots/{batch.pk + 1000}/").status_code == 404
+
+
+def test_structure_limited_user_sees_no_batch(client, users, reference, gnupg_home, media):
+    batch = import_for(reference.cpam)
+    client.force_login(users.csr_only)
+
+    for url in batch_urls(batch):
+        assert client.get(url).status_code == 404, url
+    listing = client.get("/lots/")
+    assert listing.status_code == 200
+    assert batch.number not in text_of(listing)
+    assert "Aucun lot reçu." in text_of(listing)
+    assert "Transmettre un lot" not in text_of(listing)
+
+
+def test_every_intake_url_hides_another_creditors_data(
+    client, users, reference, gnupg_home, media, django_capture_on_commit_callbacks
+):
+    client.force_login(users.creditor_admin)
+    job, _ = upload_and_follow(client, django_capture_on_commit_callbacks)
+    batch = Batch.objects.get()
+    names = {p.name for p in intake_urls.urlpatterns if isinstance(p, URLPattern)}
+    assert names == {"batches", "upload", "job", "batch", "document"}  # a new URL must be added below
+    client.force_login(users.other_admin)
+
+    # The pages that belong to the CPAM's batch and job: not found for the other creditor.
+    hidden = [reverse("intake:job", args=[job.pk]), *batch_urls(batch)]
+    for url in hidden:
+        assert client.get(url).status_code == 404, url
+        assert client.get(url, HTTP_HX_REQUEST="true").status_code == 404, url
+    # The pages that are the other creditor's own: nothing of the CPAM shows.
+    listing = text_of(client.get(reverse("intake:batches")))
+    assert batch.number not in listing
+    assert batch.acknowledgement_number not in listing
+    upload_page = client.get(reverse("intake:upload"))
+    assert upload_page.status_code == 200
+    assert reference.cpam.name not in text_of(upload_page)
+    assert 'name="creditor"' not in text_of(upload_page)
+
+
+def test_agency_user_uploads_on_behalf_of_a_creditor(
+    client, users, reference, gnupg_home, media, django_capture_on_commit_callbacks
+):
+    client.force_login(users.agent)
+
+    job, response = upload_and_follow(client, django_capture_on_commit_callbacks, creditor=reference.cpam.pk)
+
+    batch = Batch.objects.get()
+    assert batch.creditor == reference.cpam
+    assert batch.source == BatchSource.AGENCY_UPLOAD
+    assert batch.received_by == users.agent
+    assert client.get(response["Location"])["Location"] == f"/lots/{batch.pk}/"
+
+
+def test_agency_upload_requires_the_creditor(client, users, gnupg_home, media, django_capture_on_commit_callbacks):
+    client.force_login(users.agent)
+
+    response = upload(client, django_capture_on_commit_callbacks)
+
+    assert response.status_code == 200
+    assert "Ce champ est obligatoire." in text_of(response)
+    assert ImportJob.objects.count() == 0
+
+
+def test_creditor_user_cannot_upload_for_another_creditor(
+    client, users, reference, gnupg_home, media, django_capture_on_commit_callbacks
+):
+    client.force_login(users.creditor_admin)
+
+    upload_and_follow(client, django_capture_on_commit_callbacks, creditor=reference.other.pk)
+
+    batch = Batch.objects.get()
+    assert batch.creditor == reference.cpam
+    assert set(Case.objects.values_list("creditor_id", flat=True)) == {reference.cpam.pk}
+
+
+def test_creditor_user_cannot_use_another_creditors_structure(
+    client, users, reference, gnupg_home, media, django_capture_on_commit_callbacks
+):
+    client.force_login(users.creditor_admin)
+
+    response = upload(client, django_capture_on_commit_callbacks, structure=reference.other_structure.pk)
+
+    assert response.status_code == 200
+    assert "Sélectionnez un choix valide" in text_of(response)
+    assert ImportJob.objects.count() == 0
+
+
+def test_upload_with_a_default_structure(
+    client, users, reference, gnupg_home, media, django_capture_on_commit_callbacks
+):
+    client.force_login(users.creditor_admin)
+    file = SimpleUploadedFile("sans-structure.csv", b"reference;nom;solde\nREF-1;Dupont;10,00\n")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(UPLOAD, {"file": file, "structure": reference.cesa.pk})
+
+    assert response.status_code == 302
+    assert Case.objects.get().structure == reference.cesa
+
+
+def test_refused_file_is_explained_on_the_job_page(
+    client, users, reference, gnupg_home, media, django_capture_on_commit_callbacks
+):
+    client.force_login(users.creditor_admin)
+    file = SimpleUploadedFile("lot.csv", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+
+    job, response = upload_and_follow(client, django_capture_on_commit_callbacks, file=file)
+
+    job.refresh_from_db()
+    assert job.status == ImportJobStatus.DONE
+    assert job.batch is None
+    page = client.get(response["Location"])
+    assert page.status_code == 200
+    content = text_of(page)
+    assert "Fichier refusé : rien n'a été enregistré." in content
+    assert "Format non reconnu : le fichier n'est ni un CSV" in content
+    assert "<progress" not in content
+    assert Batch.objects.count() == 0
+    assert Case.objects.count() == 0
+
+
+def test_empty_upload_is_refused_by_the_form(client, users, gnupg_home, media, django_capture_on_commit_callbacks):
+    client.force_login(users.creditor_admin)
+
+    response = upload(client, django_capture_on_commit_callbacks, file=SimpleUploadedFile("vide.csv", b""))
+
+    assert response.status_code == 200
+    assert "Le fichier soumis est vide." in text_of(response)
+    assert ImportJob.objects.count() == 0
+
+
+def test_duplicate_upload_is_explained_on_the_job_page(
+    client, users, reference, gnupg_home, media, django_capture_on_commit_callbacks
+):
+    client.force_login(users.creditor_admin)
+    upload_and_follow(client, django_capture_on_commit_callbacks)
+
+    job, response = upload_and_follow(client, django_capture_on_commit_callbacks)
+
+    job.refresh_from_db()
+    assert job.outcome["status"] == "duplicate"
+    page = client.get(response["Location"])
+    assert page.status_code == 200
+    assert "Fichier déjà reçu" in text_of(page)
+    assert Batch.objects.count() == 1
+
+
+# --- following a job -----------------------------------------------------------------------------------
+
+
+def test_job_page_of_another_user_is_404(
+    client, users, reference, gnupg_home, media, django_capture_on_commit_callbacks
+):
+    client.force_login(users.creditor_admin)
+    job, response = upload_and_follow(client, django_capture_on_commit_callbacks)
+    url = response["Location"]
+
+    for user in (users.collaborator, users.approver, users.other_admin, users.csr_only):
+        client.force_login(user)
+        assert client.get(url).status_code == 404, user.role
+    client.force_login(users.agent)
+    assert client.get(url).status_code == 302  # agency staff follow every import
+    client.force_login(users.creditor_admin)
+    assert client.get(f"/lots/import/{uuid.uuid4()}/").status_code == 404
+    assert job.pk
+
+
+def _running_job(user, creditor) -> ImportJob:
+    return ImportJob.objects.create(
+        creditor=creditor,
+        source=BatchSource.CREDITOR_UPLOAD,
+        requested_by=user,
+        filename="lot-en-cours.csv",
+        status=ImportJobStatus.RUNNING,
+    )
+
+
+def test_running_job_htmx_request_gets_the_progress_partial(client, users, reference):
+    job = _running_job(users.creditor_admin, reference.cpam)
+    client.force_login(users.creditor_admin)
+
+    response = client.get(f"/lots/import/{job.pk}/", HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200
+    content = text_of(response)
+    assert "<progress" in content
+    assert 'id="import-progress"' in content
+    assert f'hx-get="/lots/import/{job.pk}/"' in content
+    assert "Import de « lot-en-cours.csv »" in content
+    assert "<html" not in content  # a fragment, not the page
+
+
+def test_running_job_page_without_htmx_is_the_full_page(client, users, reference):
+    job = _running_job(users.creditor_admin, reference.cpam)
+    client.force_login(users.creditor_admin)
+
+    response = client.get(f"/lots/import/{job.pk}/")
+
+    assert response.status_code == 200
+    content = text_of(response)
+    assert "<html" in content
+    assert "<progress" in content
+    assert "Import du lot" in content
+
+
+def test_running_job_shows_its_progress(client, users, reference):
+    from django.core.cache import cache
+
+    from amiable.intake.services import PROGRESS_KEY
+
+    job = _running_job(users.creditor_admin, reference.cpam)
+    cache.set(PROGRESS_KEY.format(job.pk), {"phase": "enregistrement", "done": 250, "total": 1000})
+    client.force_login(users.creditor_admin)
+
+    content = text_of(client.get(f"/lots/import/{job.pk}/", HTTP_HX_REQUEST="true"))
+
+    assert 'value="25"' in content
+    assert "enregistrement — 250 lignes sur 1000" in content
+
+
+def test_finished_job_htmx_request_gets_204_with_hx_redirect(
+    client, users, reference, gnupg_home, media, django_capture_on_commit_callbacks
+):
+    client.force_login(users.creditor_admin)
+    job, response = upload_and_follow(client, django_capture_on_commit_callbacks)
+    batch = Batch.objects.get()
+
+    htmx = client.get(response["Location"], HTTP_HX_REQUEST="true")
+
+    assert htmx.status_code == 204
+    assert htmx["HX-Redirect"] == f"/lots/{batch.pk}/"
+    assert htmx.content == b""
+
+
+# --- batch list ----------------------------------------------------------------------------------------
+
+
+def test_batch_list_shows_only_own_batches(client, users, reference, gnupg_home, media):
+    cpam_batch = import_for(reference.cpam)
+    other_batch = import_for(reference.other, default_structure=reference.other_structure)
+
+    client.force_login(users.creditor_admin)
+    cpam_page = text_of(client.get("/lots/"))
+    client.force_login(users.other_admin)
+    other_page = text_of(client.get("/lots/"))
+    client.force_login(users.agent)
+    agency_page = text_of(client.get("/lots/"))
+
+    assert f'href="/lots/{cpam_batch.pk}/"' in cpam_page
+    assert cpam_batch.acknowledgement_number in cpam_page
+    assert f'href="/lots/{other_batch.pk}/"' not in cpam_page
+    assert other_batch.acknowledgement_number not in cpam_page
+    assert f'href="/lots/{other_batch.pk}/"' in other_page
+    assert f'href="/lots/{cpam_batch.pk}/"' not in other_page
+    assert cpam_batch.acknowledgement_number not in other_page
+    assert f'href="/lots/{cpam_batch.pk}/"' in agency_page
+    assert f'href="/lots/{other_batch.pk}/"' in agency_page
+    assert "Transmettre un lot" in cpam_page
+
+
+def test_other_creditors_user_is_404_on_cpam_batch_pages(client, users, reference, gnupg_home, media):
+    batch = import_for(reference.cpam)
+    client.force_login(users.other_admin)
+
+    for url in batch_urls(batch):
+        assert client.get(url).status_code == 404, url
+
+
+def test_inactive_creditor_user_sees_nothing(client, reference, gnupg_home, media):
+    batch = import_for(reference.cpam)
+    user = make_user("creditor_admin", creditor=reference.cpam)
+    client.force_login(user)
+    user.is_active = False
+    user.save()
+
+    for url in batch_urls(batch):
+        assert client.get(url).status_code in {302, 404}, url
