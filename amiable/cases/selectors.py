@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db.models import Count, Q, QuerySet, Sum
 
 from amiable.audit.models import AuditEvent
-from amiable.cases.models import Case, CaseStatus, ContactPoint
+from amiable.cases.models import Case, CaseStatus, ContactPoint, Task, TaskStatus
 from amiable.core.money import ZERO, to_money
 
 CASE_SORTS = {
@@ -55,6 +55,10 @@ def case_get(*, user, pk: int) -> Case:
     return Case.objects.visible_to(user).select_related("creditor", "structure", "debtor", "assigned_agent").get(pk=pk)
 
 
+def case_open_tasks(*, case: Case) -> QuerySet[Task]:
+    return Task.objects.filter(case=case, status=TaskStatus.OPEN).order_by("due_on", "pk")
+
+
 def case_contact_points(*, case: Case) -> QuerySet[ContactPoint]:
     return ContactPoint.objects.filter(debtor_id=case.debtor_id).order_by("kind", "-is_primary", "-created_at", "pk")
 
@@ -86,6 +90,8 @@ def _describe(event: AuditEvent) -> str:
         new = CaseStatus(after["status"]).label if after.get("status") in CaseStatus.values else "?"
         reason = f" — {after['reason']}" if after.get("reason") else ""
         return f"{old} → {new}{reason}"
+    if event.verb == "case.created" and after.get("batch"):
+        return f"lot {after['batch']}, ligne {after.get('line')} — accusé de réception {after.get('acknowledgement')}"
     if event.verb == "case.assigned":
         return after.get("agent") or "Aucun gestionnaire"
     if event.verb == "contact_point.added":

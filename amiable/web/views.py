@@ -8,7 +8,14 @@ from django.views.decorators.http import require_GET
 
 from amiable.accounts.models import Role
 from amiable.cases.models import Case
-from amiable.cases.selectors import case_contact_points, case_get, case_list, case_timeline, case_totals
+from amiable.cases.selectors import (
+    case_contact_points,
+    case_get,
+    case_list,
+    case_open_tasks,
+    case_timeline,
+    case_totals,
+)
 from amiable.web.forms import CaseFilterForm
 from amiable.web.selectors import home_for
 
@@ -61,6 +68,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "case": case,
             "contact_points": case_contact_points(case=case),
             "timeline": case_timeline(case=case, include_internal=request.user.is_agency),
+            "tasks": case_open_tasks(case=case) if request.user.is_agency else [],
             "roles": Role,
         },
     )

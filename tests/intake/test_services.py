@@ -783,3 +783,25 @@ def test_progress_is_reported(reference, gnupg_home, media):
     assert phases[0] == ("lecture", 0, 0)
     assert ("accusé de réception", 60, 60) in phases
     assert phases[-1] == ("terminé", 60, 60)
+
+
+def test_case_page_shows_the_batch_on_the_timeline_and_the_investigation_task_to_the_agency(
+    client, reference, users, gnupg_home
+):
+    outcome = batch_import(
+        creditor=reference.cpam,
+        content=(DATA / "cpam-lot-exemple.csv").read_bytes(),
+        filename="cpam-lot-exemple.csv",
+        source=BatchSource.COMMAND,
+        actor=None,
+    )
+    case = Case.objects.get(reference="CPAM75-0000008")  # postcode 750111: doubtful address
+    batch = outcome.batch
+    client.force_login(users.agent)
+    html = client.get(f"/dossiers/{case.pk}/").content.decode()
+    assert f"lot {batch.number}, ligne 8 — accusé de réception {batch.acknowledgement_number}" in html
+    assert "Recherche d&#x27;adresse" in html and "Adresse douteuse (code postal invalide)" in html
+    client.force_login(users.collaborator)
+    html = client.get(f"/dossiers/{case.pk}/").content.decode()
+    assert f"lot {batch.number}, ligne 8" in html
+    assert "Tâches à faire" not in html
