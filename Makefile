@@ -3,7 +3,6 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
-export DJANGO_SETTINGS_MODULE ?= config.settings.dev
 
 .PHONY: bench-intake install system-packages run test test-sqlite test-pg test-browser lint format check-migrations check-deploy bench clean
 
@@ -27,10 +26,10 @@ system-packages:
 	./scripts/system-packages.sh
 
 test-sqlite: install
-	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --ds=config.settings.test
 
 test-pg: install system-packages
-	./scripts/with-postgres.sh $(VENV)/bin/pytest -q
+	./scripts/with-postgres.sh $(VENV)/bin/pytest -q --ds=config.settings.test
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -8,5 +8,7 @@ admin.site.index_title = "Administration"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("lots/", include("amiable.intake.urls")),
+    path("compte/", include("amiable.accounts.urls")),
+    path("", include("amiable.portal.urls")),
     path("", include("amiable.web.urls")),
 ]

@@ -3,6 +3,7 @@
 import pytest
 
 from tests.factories import make_user, seed_reference
+from tests.intake.conftest import agency_gnupg_template, gnupg_home  # noqa: F401  (shared GnuPG fixtures)
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from amiable.accounts.models import User
 from amiable.audit.admin import AuditedAdminMixin
@@ -24,16 +26,16 @@ class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
     form = UserEditForm
     add_form = UserCreationForm
     ordering = ["email"]
-    list_display = ["email", "first_name", "last_name", "role", "creditor", "is_active"]
-    list_filter = ["role", "creditor", "is_active"]
-    readonly_fields = ["last_login", "date_joined"]
+    list_display = ["email", "first_name", "last_name", "role", "creditor", "is_active", "two_factor_enabled"]
+    list_filter = ["role", "creditor", "is_active", "two_factor_enabled"]
+    readonly_fields = ["last_login", "date_joined", "two_factor_enabled"]
     search_fields = ["email", "first_name", "last_name"]
     filter_horizontal = ["structures"]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         ("Identité", {"fields": ["first_name", "last_name"]}),
         ("Rôle et périmètre", {"fields": ["role", "creditor", "structures", "is_active"]}),
-        ("Dates", {"fields": ["last_login", "date_joined"]}),
+        ("Dates et sécurité", {"fields": ["last_login", "date_joined", "two_factor_enabled"]}),
     ]
     add_fieldsets = [
         (None, {"classes": ["wide"], "fields": ["email", "role", "creditor", "password1", "password2"]}),
@@ -41,3 +43,10 @@ class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # accounts are deactivated, never deleted: the audit trail names them
+
+
+# Second-factor devices are changed only through the account pages' services, which audit the change and keep
+# User.two_factor_enabled in step; django-otp's own admin pages would also show the authenticators' secrets.
+for _model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)

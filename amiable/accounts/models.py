@@ -85,6 +85,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         "accès à l'administration technique", default=False, editable=False, help_text="Réservé aux administrateurs."
     )
     date_joined = models.DateTimeField("créé le", default=timezone.now)
+    # Mirrors "has a confirmed authenticator" on the row read at every request, so that the second-factor
+    # gate costs no query; only the services of services_twofactor/services_team change it.
+    two_factor_enabled = models.BooleanField("double authentification activée", default=False, editable=False)
 
     objects = UserManager()
 
@@ -145,6 +148,16 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_agency_admin(self) -> bool:
         return self.is_agency and self.role == Role.AGENCY_ADMIN
+
+    @property
+    def can_manage_accounts(self) -> bool:
+        """Agency admins manage every account, creditor admins their own creditor's staff."""
+        return self.is_agency_admin or self.can_manage_colleagues
+
+    @property
+    def invitation_pending(self) -> bool:
+        """Invited but has not chosen a password yet."""
+        return self.is_active and not self.has_usable_password()
 
     @cached_property
     def allowed_structure_ids(self) -> list[int] | None:

@@ -6,6 +6,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from amiable.accounts.models import AGENCY_ROLES, CREDITOR_ROLES, Role, User
+from amiable.accounts.permissions import check_can_manage, check_not_self
 from amiable.audit.services import audit_record
 from amiable.core.exceptions import ApplicationError
 
@@ -107,7 +108,10 @@ def user_set_role(*, user: User, role: str, actor, creditor=None, structures=())
 
 @transaction.atomic
 def user_deactivate(*, user: User, actor) -> User:
-    """Close an account for good without deleting it (the audit trail still names it)."""
+    """Close an account for good without deleting it (the audit trail still names it). Only someone who may
+    manage the account, and never on oneself."""
+    check_can_manage(actor, user)
+    check_not_self(actor, user, "Vous ne pouvez pas désactiver votre propre compte.")
     if not user.is_active:
         return user
     user.is_active = False

@@ -4,7 +4,7 @@ change made through the administration is audited like a change made by a servic
 from django.contrib import admin
 from django.forms.models import model_to_dict
 
-from amiable.audit.models import AuditEvent
+from amiable.audit.models import AccessLogEntry, AuditEvent
 from amiable.audit.services import audit_record
 
 
@@ -61,6 +61,25 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ["actor_label", "verb", "target_label", "target_id"]
     date_hierarchy = "at"
     list_select_related = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AccessLogEntry)
+class AccessLogAdmin(admin.ModelAdmin):
+    """Agency admins consult who of the creditors' staff viewed which case or export (L11)."""
+
+    list_display = ["at", "user_label", "kind", "label", "ip_address"]
+    list_filter = ["kind", "creditor_pk"]
+    search_fields = ["user_label", "label"]
+    date_hierarchy = "at"
 
     def has_add_permission(self, request):
         return False

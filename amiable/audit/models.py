@@ -65,3 +65,37 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ApplicationError("Le journal d'audit ne peut pas être effacé.")
+
+
+class AccessKind(models.TextChoices):
+    CASE_VIEW = "case_view", "Consultation d'un dossier"
+    EXPORT = "export", "Export"
+    DOCUMENT = "document", "Téléchargement d'un document"
+
+
+class AccessLogEntry(models.Model):
+    """Who among the creditor's staff looked at which case or took which export, and when (GDPR art. 28,
+    L11). Kept for the retention period (`AMIABLE_ACCESS_LOG_MONTHS`), then purged by a command."""
+
+    at = models.DateTimeField("date", db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="utilisateur",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+    )
+    user_label = models.CharField("utilisateur (au moment des faits)", max_length=254)
+    creditor_pk = models.BigIntegerField("créancier", null=True, blank=True, db_index=True)
+    kind = models.CharField("type", max_length=12, choices=AccessKind.choices)
+    case_pk = models.BigIntegerField("dossier", null=True, blank=True, db_index=True)
+    label = models.CharField("objet", max_length=255)
+    ip_address = models.GenericIPAddressField("adresse IP", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "accès aux données"
+        verbose_name_plural = "journal des accès"
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.user_label} {self.label}"

@@ -78,3 +78,34 @@ def snapshot(instance: models.Model, fields: list[str]) -> dict:
         field = instance._meta.get_field(name)
         data[name] = getattr(instance, field.attname)
     return data
+
+
+def access_log_record(
+    *, user, kind: str, label: str, case_pk: int | None = None, ip_address: str | None = None
+) -> None:
+    """Log a view or an export by creditor staff (L11); agency staff's reads are not logged here."""
+    from amiable.audit.models import AccessLogEntry
+
+    if not getattr(user, "is_creditor_user", False):
+        return
+    AccessLogEntry.objects.create(
+        at=timezone.now(),
+        user=user,
+        user_label=user.email,
+        creditor_pk=user.creditor_id,
+        kind=kind,
+        case_pk=case_pk,
+        label=label[:255],
+        ip_address=ip_address,
+    )
+
+
+def access_log_purge(*, months: int, today=None) -> int:
+    """Delete access-log entries older than `months` months; returns how many."""
+    from amiable.audit.models import AccessLogEntry
+    from amiable.core.dates import add_months
+
+    today = today or timezone.localdate()
+    limit = add_months(today, -months)
+    deleted, _ = AccessLogEntry.objects.filter(at__date__lt=limit).delete()
+    return deleted

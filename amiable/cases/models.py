@@ -268,3 +268,43 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} — {self.case.reference}"
+
+
+class Comment(models.Model):
+    """A message on a case: between creditor staff and the agency (C39), or an agency-internal note that
+    creditor users never see."""
+
+    case = models.ForeignKey(Case, verbose_name="dossier", on_delete=models.PROTECT, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="auteur", on_delete=models.PROTECT, related_name="+"
+    )
+    body = models.TextField("message")
+    internal = models.BooleanField("note interne à l'agence", default=False)
+    created_at = models.DateTimeField("écrit le", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "commentaire"
+        verbose_name_plural = "commentaires"
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["case", "created_at"], name="comment_case_idx")]
+
+    def __str__(self) -> str:
+        return f"Commentaire de {self.author} sur {self.case.reference}"
+
+
+class CaseReadMarker(models.Model):
+    """When a person last opened a case page: comments after it are shown as unread."""
+
+    case = models.ForeignKey(Case, verbose_name="dossier", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="utilisateur", on_delete=models.CASCADE, related_name="+"
+    )
+    read_at = models.DateTimeField("lu le")
+
+    class Meta:
+        verbose_name = "lecture d'un dossier"
+        verbose_name_plural = "lectures des dossiers"
+        constraints = [models.UniqueConstraint(fields=["case", "user"], name="read_marker_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} a lu {self.case_id}"

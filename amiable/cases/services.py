@@ -9,7 +9,9 @@ from django.utils import timezone
 from amiable.audit.services import audit_record, snapshot
 from amiable.cases.models import (
     Case,
+    CaseReadMarker,
     CaseStatus,
+    Comment,
     ContactKind,
     ContactPoint,
     ContactQuality,
@@ -18,6 +20,8 @@ from amiable.cases.models import (
 from amiable.core.dates import add_months
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO, to_money
+from amiable.notifications.selectors import agency_contacts, creditor_staff
+from amiable.notifications.services import notify
 
 # The only moves a case's status may make. Ended cases (paid, recalled, irrecoverable) can only be
 # closed once their documents are returned; a closed case never moves again.
@@ -295,3 +299,61 @@ def case_assign(*, case: Case, agent, actor) -> Case:
         after={"assigned_agent": agent.pk if agent else None, "agent": str(agent) if agent else ""},
     )
     return case
+
+
+@transaction.atomic
+def comment_add(*, case: Case, author, body: str, internal: bool = False) -> Comment:
+    """Post a message on a case. Creditor staff write to the agency (the case's agent and the référent are
+    notified); the agency answers them, or writes internal notes they never see."""
+    body = body.strip()
+    if not body:
+        raise ApplicationError("Le message est vide.")
+    if len(body) > 5000:
+        raise ApplicationError("Le message dépasse 5 000 caractères.")
+    if not Case.objects.visible_to(author).filter(pk=case.pk).exists():
+        raise ApplicationError("Vous n'avez pas accès à ce dossier.")
+    if internal and not author.is_agency:
+        raise ApplicationError("Seule l'agence peut écrire une note interne.")
+    comment = Comment.objects.create(case=case, author=author, body=body, internal=internal)
+    audit_record(
+        actor=author,
+        verb="comment.internal_added" if internal else "comment.added",
+        target=comment,
+        after={"body": body[:500], "internal": internal},
+    )
+    url = f"/dossiers/{case.pk}/#commentaires"
+    if author.is_creditor_user:
+        notify(
+            recipients=agency_contacts(case=case),
+            kind="comment",
+            title=f"Message du créancier sur le dossier {case.reference}",
+            body=body[:300],
+            url=url,
+            case_pk=case.pk,
+        )
+    elif not internal:
+        # Creditor staff who took part in the thread are told the agency answered.
+        participants = set(
+            Comment.objects.filter(case=case, internal=False, author__creditor_id=case.creditor_id).values_list(
+                "author_id", flat=True
+            )
+        )
+        recipients = [
+            u
+            for u in creditor_staff(creditor_id=case.creditor_id, structure_id=case.structure_id)
+            if u.pk in participants
+        ]
+        notify(
+            recipients=recipients,
+            kind="comment",
+            title=f"Réponse de l'agence sur le dossier {case.reference}",
+            body=body[:300],
+            url=url,
+            case_pk=case.pk,
+        )
+    return comment
+
+
+def case_mark_read(*, case: Case, user) -> None:
+    """Remember that the person opened the case now (unread markers); not audited, it changes no data."""
+    CaseReadMarker.objects.update_or_create(case=case, user=user, defaults={"read_at": timezone.now()})

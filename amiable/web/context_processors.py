@@ -4,4 +4,10 @@ from django.conf import settings
 
 
 def amiable(request):
-    return {"AMIABLE_PRODUCT": "Amiable", "DEBUG": settings.DEBUG}
+    context = {"AMIABLE_PRODUCT": "Amiable", "DEBUG": settings.DEBUG}
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        from amiable.notifications.selectors import unread_count
+
+        context["unread_notifications"] = unread_count(user=user)
+    return context

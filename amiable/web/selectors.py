@@ -6,6 +6,7 @@ from amiable.accounts.models import Role, User
 from amiable.cases.models import OPEN_STATUSES, Case
 from amiable.cases.selectors import case_list, case_totals
 from amiable.creditors.models import Creditor, Structure
+from amiable.portal.selectors import awaiting_me, unread_comment_cases
 
 
 def _structure_summary(user) -> list[dict]:
@@ -21,7 +22,15 @@ def _structure_summary(user) -> list[dict]:
 
 
 def home_for(*, user) -> dict:
-    """The template and data of the user's home page, by role."""
+    """The template and data of the user's home page, by role, with « ce qui m'attend »."""
+    context = _home_for(user=user)
+    if user.is_agency or user.is_creditor_user:
+        context["awaiting"] = awaiting_me(user=user)
+        context["unread_cases"] = unread_comment_cases(user=user)
+    return context
+
+
+def _home_for(*, user) -> dict:
     totals = case_totals(user=user)
     if user.is_creditor_user:
         return {

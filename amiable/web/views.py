@@ -4,9 +4,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from amiable.accounts.models import Role
+from amiable.audit.models import AccessKind
+from amiable.audit.services import access_log_record
 from amiable.cases.models import Case
 from amiable.cases.selectors import (
     case_contact_points,
@@ -16,6 +19,9 @@ from amiable.cases.selectors import (
     case_timeline,
     case_totals,
 )
+from amiable.cases.services import case_mark_read
+from amiable.portal.forms import ApprovalAskForm, CaseRequestForm, CommentForm, RecallForm
+from amiable.portal.selectors import case_collaboration
 from amiable.web.forms import CaseFilterForm
 from amiable.web.selectors import home_for
 
@@ -61,10 +67,25 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         case = case_get(user=request.user, pk=pk)
     except Case.DoesNotExist as exc:
         raise Http404("Dossier introuvable.") from exc
+    collaboration = case_collaboration(case=case, user=request.user)  # unread markers need the previous visit
+    case_mark_read(case=case, user=request.user)
+    access_log_record(
+        user=request.user,
+        kind=AccessKind.CASE_VIEW,
+        label=f"Dossier {case.reference}",
+        case_pk=case.pk,
+        ip_address=request.META.get("REMOTE_ADDR"),
+    )
     return render(
         request,
         "web/case_detail.html",
         {
+            **collaboration,
+            "comment_form": CommentForm(),
+            "request_form": CaseRequestForm(),
+            "approval_form": ApprovalAskForm(),
+            "recall_form": RecallForm(),
+            "now": timezone.now(),
             "case": case,
             "contact_points": case_contact_points(case=case),
             "timeline": case_timeline(case=case, include_internal=request.user.is_agency),

@@ -28,12 +28,20 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "axes",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "amiable.core",
     "amiable.audit",
     "amiable.accounts",
     "amiable.creditors",
+    "amiable.notifications",
     "amiable.cases",
     "amiable.intake",
+    "amiable.approvals",
+    "amiable.creditor_requests",
+    "amiable.reporting",
+    "amiable.portal",
     "amiable.web",
 ]
 
@@ -45,6 +53,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: marks the session verified by a second factor, then sends a user who still owes
+    # one to the verification (or, when AMIABLE_REQUIRE_2FA, enrolment) page.
+    "django_otp.middleware.OTPMiddleware",
+    "amiable.accounts.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -120,6 +132,15 @@ AXES_USERNAME_CALLABLE = "amiable.accounts.lockout.lockout_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# Wrong second-factor codes count as failed logins; never keep the code typed in the failure records.
+AXES_SENSITIVE_PARAMETERS = ["otp_token"]
+
+# Second factor (S1): TOTP authenticator apps through django-otp, recovery codes as static tokens.
+# When required, every account without an authenticator is sent to enrolment (True in production).
+AMIABLE_REQUIRE_2FA = env_bool("AMIABLE_REQUIRE_2FA", False)
+OTP_TOTP_ISSUER = "Amiable"
+# Invitations: days a link to choose one's password stays valid.
+AMIABLE_INVITATION_DAYS = env_int("AMIABLE_INVITATION_DAYS", 7)
 
 SESSION_COOKIE_AGE = env_int("AMIABLE_SESSION_IDLE_MINUTES", 30) * 60
 SESSION_SAVE_EVERY_REQUEST = True  # the age above becomes an idle timeout
@@ -215,3 +236,7 @@ AMIABLE_GPG_BINARY = env_str("AMIABLE_GPG_BINARY", "gpg")
 # Largest batch file accepted, in megabytes.
 AMIABLE_BATCH_MAX_MB = env_int("AMIABLE_BATCH_MAX_MB", 100)
 FILE_UPLOAD_MAX_MEMORY_SIZE = (AMIABLE_BATCH_MAX_MB + 1) * 1024 * 1024
+# Access log of creditor staff (L11): retention in months before `purge_access_log` removes entries.
+AMIABLE_ACCESS_LOG_MONTHS = env_int("AMIABLE_ACCESS_LOG_MONTHS", 12)
+# Public address of the site, for links in e-mails.
+AMIABLE_SITE_URL = env_str("AMIABLE_SITE_URL", "http://127.0.0.1:8000")

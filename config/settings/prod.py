@@ -15,3 +15,5 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_NAME = "__Host-sessionid"
 CSRF_COOKIE_NAME = "__Host-csrftoken"
+# Every account must have a second factor in production (S1); set false only for a staged roll-out.
+AMIABLE_REQUIRE_2FA = env_bool("AMIABLE_REQUIRE_2FA", True)

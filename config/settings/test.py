@@ -14,3 +14,5 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The second factor is optional in tests whatever the environment says; tests that need it turn it on.
+AMIABLE_REQUIRE_2FA = False

@@ -12,13 +12,12 @@ from playwright.sync_api import expect
 from amiable.intake.models import Batch, BatchSource, ImportJob, ImportJobStatus
 from amiable.intake.services import PROGRESS_KEY, batch_import
 from tests.browser.test_shell import _axe_serious, _login
-from tests.intake.conftest import agency_gnupg_template, gnupg_home  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DATA = Path(__file__).resolve().parent.parent / "data"
 
 
-def test_creditor_admin_uploads_a_batch_and_reaches_its_acknowledgement(page, users, gnupg_home):  # noqa: F811
+def test_creditor_admin_uploads_a_batch_and_reaches_its_acknowledgement(page, users, gnupg_home):
     _login(page, users.creditor_admin.email)
     page.get_by_role("link", name="Lots", exact=True).click()
     page.get_by_role("link", name="Transmettre un lot").click()
@@ -40,7 +39,7 @@ def test_creditor_admin_uploads_a_batch_and_reaches_its_acknowledgement(page, us
     assert page.console_errors == []
 
 
-def test_running_import_page_polls_its_progress_then_shows_the_batch(page, reference, users, gnupg_home):  # noqa: F811
+def test_running_import_page_polls_its_progress_then_shows_the_batch(page, reference, users, gnupg_home):
     done = batch_import(
         creditor=reference.cpam,
         content=(DATA / "cpam-lot-excel.xlsx").read_bytes(),

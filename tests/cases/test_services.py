@@ -671,8 +671,9 @@ def _public_services() -> list[str]:
     names = []
     for module in SERVICE_MODULES:
         for name, obj in inspect.getmembers(module, inspect.isfunction):
-            if not name.startswith("_") and obj.__module__ == module.__name__:
-                names.append(f"{module.__name__}.{name}")
+            qualified = f"{module.__name__}.{name}"
+            if not name.startswith("_") and obj.__module__ == module.__name__ and qualified not in NOT_AUDITED:
+                names.append(qualified)
     return sorted(names)
 
 
@@ -741,7 +742,18 @@ def _call_terms_save(ctx):
 
 _ADDRESS = {"address_line1": "1 rue X", "postal_code": "75001", "city": "Paris"}
 
+
+def _call_comment_add(ctx):
+    cases_services.comment_add(case=ctx.case, author=ctx.users.collaborator, body="Le débiteur a appelé le centre.")
+
+
+# Writes that change no case, money, decision or account: not audited on purpose.
+NOT_AUDITED = {
+    "amiable.cases.services.case_mark_read": "when a person last opened a case page (unread markers)",
+}
+
 SERVICE_CALLS = {
+    "amiable.cases.services.comment_add": _call_comment_add,
     "amiable.cases.services.case_transition": _call_case_transition,
     "amiable.cases.services.debtor_create": _call_debtor_create,
     "amiable.cases.services.contact_point_add": _call_contact_point_add,

@@ -52,3 +52,24 @@ def pluriel(value: int, suffix: str = "s") -> str:
         return suffix if abs(int(value)) >= 2 else ""
     except (TypeError, ValueError):
         return ""
+
+
+@register.filter(name="delai")
+def delai(value: datetime | None) -> str:
+    """Time left before a deadline, or how late it is: « reste 1 j 4 h », « en retard de 3 h »."""
+    if value is None:
+        return ""
+    from django.utils import timezone
+
+    seconds = int((value - timezone.now()).total_seconds())
+    late = seconds < 0
+    minutes = abs(seconds) // 60
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        text_ = f"{days} j {hours} h" if hours else f"{days} j"
+    elif hours:
+        text_ = f"{hours} h {mins:02d}" if mins else f"{hours} h"
+    else:
+        text_ = f"{mins} min"
+    return f"en retard de {text_}" if late else f"reste {text_}"

@@ -1,0 +1,52 @@
+"""The second-factor gate (S1). Placed after django-otp's OTPMiddleware, which tells whether the session was
+verified by a code: a logged-in user who has an authenticator must give a code before reaching any page,
+and with AMIABLE_REQUIRE_2FA a user who has none must enrol first. Costs no query: `two_factor_enabled` is
+on the user row already read."""
+
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.shortcuts import redirect
+from django.urls import reverse
+from django_htmx.http import HttpResponseClientRedirect
+
+
+class TwoFactorMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self._exempt: tuple[str, ...] | None = None
+
+    def exempt_prefixes(self) -> tuple[str, ...]:
+        # Resolved on first use: the URL configuration is not loaded when middleware is built.
+        if self._exempt is None:
+            self._exempt = (
+                reverse("logout"),
+                reverse("accounts:verify"),
+                reverse("accounts:enrol"),
+                settings.STATIC_URL,
+            )
+        return self._exempt
+
+    def __call__(self, request):
+        return self.gate(request) or self.get_response(request)
+
+    def gate(self, request):
+        user = request.user
+        if not user.is_authenticated:
+            return None
+        if not hasattr(user, "is_verified"):
+            raise ImproperlyConfigured("TwoFactorMiddleware doit suivre django_otp.middleware.OTPMiddleware.")
+        if user.is_verified() or request.path_info.startswith(self.exempt_prefixes()):
+            return None
+        if user.two_factor_enabled:
+            target = reverse("accounts:verify")
+        elif settings.AMIABLE_REQUIRE_2FA:
+            target = reverse("accounts:enrol")
+        else:
+            return None
+        if request.method == "GET":
+            target = f"{target}?{urlencode({'next': request.get_full_path()})}"
+        if request.headers.get("HX-Request") == "true":
+            return HttpResponseClientRedirect(target)
+        return redirect(target)

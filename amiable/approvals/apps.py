@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ApprovalsConfig(AppConfig):
+    name = "amiable.approvals"
+    verbose_name = "Décisions du créancier"
+    default_auto_field = "django.db.models.BigAutoField"

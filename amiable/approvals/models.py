@@ -1,0 +1,61 @@
+"""Questions the agency puts to the creditor for a decision that is the creditor's own (C16, C19, C30, C42)."""
+
+from django.conf import settings
+from django.db import models
+
+
+class ApprovalKind(models.TextChoices):
+    COURT_ACTION = "court_action", "Autorisation d'une action en justice (C30)"
+    EXCHANGE = "exchange", "Échange avant décision (C42)"
+    LONG_PLAN = "long_plan", "Plan d'apurement de plus de 6 mois (C16)"
+    ALTERNATIVE_SETTLEMENT = "alternative_settlement", "Proposition de paiement autre qu'immédiat (C19)"
+
+
+class ApprovalStatus(models.TextChoices):
+    PENDING = "pending", "En attente de décision"
+    ACCEPTED = "accepted", "Acceptée"
+    REFUSED = "refused", "Refusée"
+    CANCELLED = "cancelled", "Annulée"
+
+
+class ApprovalQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "ApprovalQuerySet":
+        from amiable.cases.models import Case
+
+        return self.filter(case__in=Case.objects.visible_to(user))
+
+
+class ApprovalRequest(models.Model):
+    """A proposal on a case awaiting the creditor's decision: who asked, by when, who decided and why."""
+
+    case = models.ForeignKey("cases.Case", verbose_name="dossier", on_delete=models.PROTECT, related_name="approvals")
+    kind = models.CharField("objet", max_length=30, choices=ApprovalKind.choices)
+    proposal = models.TextField("proposition")
+    asked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="demandée par", on_delete=models.PROTECT, related_name="+"
+    )
+    asked_at = models.DateTimeField("demandée le")
+    due_on = models.DateField("réponse souhaitée pour le")
+    status = models.CharField(
+        "état", max_length=10, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING, db_index=True
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="décidée par",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField("décidée le", null=True, blank=True)
+    decision_comment = models.TextField("commentaire de la décision", blank=True)
+
+    objects = ApprovalQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "demande de décision"
+        verbose_name_plural = "demandes de décision"
+        ordering = ["-asked_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} — {self.case.reference}"

@@ -1,0 +1,100 @@
+"""What the creditor asks of the agency, each with its contractual clock: a question on a debtor's
+situation (C33), a financial statement within 48 hours (C34), a meeting within 3 days (C43)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class RequestKind(models.TextChoices):
+    QUESTION = "question", "Question sur la situation du débiteur"
+    STATEMENT = "statement", "Décompte financier du dossier"
+    MEETING = "meeting", "Demande de réunion"
+
+
+class RequestStatus(models.TextChoices):
+    OPEN = "open", "En cours"
+    ANSWERED = "answered", "Traitée"
+    CANCELLED = "cancelled", "Annulée"
+
+
+class CreditorRequestQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "CreditorRequestQuerySet":
+        """A request on a case follows the case's visibility; a meeting request is the creditor's."""
+        from amiable.cases.models import Case
+
+        if not getattr(user, "is_authenticated", False) or not user.is_active:
+            return self.none()
+        if user.is_agency:
+            return self.all()
+        if user.is_creditor_user:
+            return self.filter(
+                Q(case__in=Case.objects.visible_to(user)) | Q(case__isnull=True, creditor_id=user.creditor_id)
+            )
+        return self.none()
+
+
+class CreditorRequest(models.Model):
+    """A request from creditor staff, with the deadline the contract sets for the agency's answer."""
+
+    creditor = models.ForeignKey(
+        "creditors.Creditor", verbose_name="créancier", on_delete=models.PROTECT, related_name="+"
+    )
+    case = models.ForeignKey(
+        "cases.Case",
+        verbose_name="dossier",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="creditor_requests",
+    )
+    kind = models.CharField("type", max_length=12, choices=RequestKind.choices)
+    body = models.TextField("demande")
+    asked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="demandée par", on_delete=models.PROTECT, related_name="+"
+    )
+    asked_at = models.DateTimeField("demandée le")
+    due_at = models.DateTimeField("réponse due le")
+    status = models.CharField(
+        "état", max_length=10, choices=RequestStatus.choices, default=RequestStatus.OPEN, db_index=True
+    )
+    answer = models.TextField("réponse", blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="traitée par",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    answered_at = models.DateTimeField("traitée le", null=True, blank=True)
+    meeting_at = models.DateTimeField("réunion fixée le", null=True, blank=True)
+
+    objects = CreditorRequestQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "demande du créancier"
+        verbose_name_plural = "demandes du créancier"
+        ordering = ["-asked_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.asked_at:%d/%m/%Y})"
+
+
+class MeetingSlot(models.Model):
+    """A date and time the agency proposes for a requested meeting; the creditor confirms one."""
+
+    request = models.ForeignKey(CreditorRequest, verbose_name="demande", on_delete=models.CASCADE, related_name="slots")
+    starts_at = models.DateTimeField("début")
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="proposé par", on_delete=models.PROTECT, related_name="+"
+    )
+    confirmed = models.BooleanField("retenu", default=False)
+
+    class Meta:
+        verbose_name = "créneau de réunion"
+        verbose_name_plural = "créneaux de réunion"
+        ordering = ["starts_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.starts_at:%d/%m/%Y %H:%M}"

@@ -1,0 +1,241 @@
+"""Requests of the creditor to the agency (C13, C33, C34, C43) and the recall of a case."""
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from amiable.approvals.services import approvals_cancel_for_case
+from amiable.audit.services import audit_record
+from amiable.cases.models import Case, CaseStatus, Task, TaskStatus
+from amiable.cases.services import case_transition
+from amiable.core.dates import add_business_days
+from amiable.core.exceptions import ApplicationError
+from amiable.creditor_requests.models import CreditorRequest, MeetingSlot, RequestKind, RequestStatus
+from amiable.creditors.models import ContractTerms
+from amiable.notifications.selectors import agency_contacts, creditor_staff
+from amiable.notifications.services import notify
+
+QUESTION_BUSINESS_DAYS = 5  # not set by the contract: an answer within a working week
+
+
+def _when(moment: datetime) -> str:
+    return f"{timezone.localtime(moment):%d/%m/%Y à %H:%M}"
+
+
+def _due_at(kind: str, terms: ContractTerms | None, now: datetime) -> datetime:
+    if kind == RequestKind.STATEMENT:
+        return now + timedelta(hours=terms.statement_hours if terms else 48)
+    if kind == RequestKind.MEETING:
+        return now + timedelta(days=terms.meeting_days if terms else 3)
+    local = timezone.localtime(now)
+    day = add_business_days(local.date(), QUESTION_BUSINESS_DAYS)
+    return datetime.combine(day, local.time(), tzinfo=local.tzinfo)
+
+
+@transaction.atomic
+def request_create(*, kind: str, body: str, actor, case: Case | None = None) -> CreditorRequest:
+    """Creditor staff ask the agency; the clock of the contract starts now and both sides see it."""
+    if not actor.is_creditor_user:
+        raise ApplicationError("Seul le personnel du créancier peut adresser une demande à l'agence.")
+    if kind not in RequestKind.values:
+        raise ApplicationError(f"Type de demande inconnu : « {kind} ».")
+    if kind in {RequestKind.QUESTION, RequestKind.STATEMENT} and case is None:
+        raise ApplicationError("Cette demande porte sur un dossier : choisissez le dossier.")
+    if case is not None and not Case.objects.visible_to(actor).filter(pk=case.pk).exists():
+        raise ApplicationError("Vous n'avez pas accès à ce dossier.")
+    body = body.strip()
+    if not body and kind != RequestKind.STATEMENT:
+        raise ApplicationError("Précisez votre demande.")
+    now = timezone.now()
+    terms = ContractTerms.objects.filter(creditor_id=actor.creditor_id).first()
+    request = CreditorRequest.objects.create(
+        creditor_id=actor.creditor_id,
+        case=case,
+        kind=kind,
+        body=body,
+        asked_by=actor,
+        asked_at=now,
+        due_at=_due_at(kind, terms, now),
+    )
+    audit_record(
+        actor=actor,
+        verb="request.created",
+        target=request,
+        case_pk=case.pk if case else None,
+        creditor_pk=actor.creditor_id,
+        after={"kind": kind, "body": body[:500], "due_at": request.due_at},
+    )
+    recipients = agency_contacts(case=case) if case else [actor.creditor.referent]
+    where = f" sur le dossier {case.reference}" if case else ""
+    notify(
+        recipients=[u for u in recipients if u is not None],
+        kind="request_created",
+        title=f"{request.get_kind_display()}{where} — réponse due le {_when(request.due_at)}",
+        body=body[:300],
+        url="/demandes/",
+        case_pk=case.pk if case else None,
+        urgent=kind in {RequestKind.STATEMENT, RequestKind.MEETING},
+    )
+    return request
+
+
+def _open_request_for_agency(request: CreditorRequest, actor) -> CreditorRequest:
+    if not actor.is_agency:
+        raise ApplicationError("Seule l'agence répond aux demandes du créancier.")
+    request = CreditorRequest.objects.select_for_update().get(pk=request.pk)
+    if request.status != RequestStatus.OPEN:
+        raise ApplicationError("Cette demande est déjà traitée.")
+    return request
+
+
+@transaction.atomic
+def request_answer(*, request: CreditorRequest, answer: str, actor) -> CreditorRequest:
+    """The agency answers a question or sends a statement (written by hand until statements are generated)."""
+    request = _open_request_for_agency(request, actor)
+    answer = answer.strip()
+    if not answer:
+        raise ApplicationError("La réponse est vide.")
+    if request.kind == RequestKind.MEETING:
+        raise ApplicationError("Une demande de réunion se traite en proposant des créneaux.")
+    request.status = RequestStatus.ANSWERED
+    request.answer = answer
+    request.answered_by = actor
+    request.answered_at = timezone.now()
+    request.save(update_fields=["status", "answer", "answered_by", "answered_at"])
+    audit_record(
+        actor=actor,
+        verb="request.answered",
+        target=request,
+        case_pk=request.case_id,
+        creditor_pk=request.creditor_id,
+        after={"answer": answer[:500], "late": request.answered_at > request.due_at},
+    )
+    notify(
+        recipients=[request.asked_by],
+        kind="request_answered",
+        title=f"Réponse de l'agence : {request.get_kind_display().lower()}",
+        body=answer[:300],
+        url="/demandes/",
+        case_pk=request.case_id,
+    )
+    return request
+
+
+@transaction.atomic
+def meeting_propose(*, request: CreditorRequest, slots: list[datetime], actor) -> list[MeetingSlot]:
+    """The agency proposes dates for a requested meeting, all within the contract's delay (C43)."""
+    request = _open_request_for_agency(request, actor)
+    if request.kind != RequestKind.MEETING:
+        raise ApplicationError("Seule une demande de réunion appelle des créneaux.")
+    now = timezone.now()
+    slots = sorted(set(slots))
+    if not slots:
+        raise ApplicationError("Proposez au moins un créneau.")
+    for slot in slots:
+        if slot <= now:
+            raise ApplicationError(f"Le créneau du {timezone.localtime(slot):%d/%m/%Y à %H:%M} est passé.")
+        if slot > request.due_at:
+            raise ApplicationError(
+                f"Le créneau du {timezone.localtime(slot):%d/%m/%Y à %H:%M} dépasse le délai contractuel "
+                f"(réunion au plus tard le {timezone.localtime(request.due_at):%d/%m/%Y à %H:%M})."
+            )
+    created = [MeetingSlot.objects.create(request=request, starts_at=slot, proposed_by=actor) for slot in slots]
+    audit_record(
+        actor=actor,
+        verb="meeting.slots_proposed",
+        target=request,
+        creditor_pk=request.creditor_id,
+        after={"slots": slots},
+    )
+    notify(
+        recipients=[request.asked_by],
+        kind="meeting_slots",
+        title="L'agence propose des créneaux de réunion",
+        url="/demandes/",
+    )
+    return created
+
+
+@transaction.atomic
+def meeting_confirm(*, slot: MeetingSlot, actor) -> CreditorRequest:
+    """Creditor staff pick one of the proposed dates; the meeting is then fixed."""
+    request = CreditorRequest.objects.select_for_update().get(pk=slot.request_id)
+    if not (actor.is_creditor_user and actor.creditor_id == request.creditor_id):
+        raise ApplicationError("Seul le créancier confirme la date de la réunion.")
+    if request.status != RequestStatus.OPEN:
+        raise ApplicationError("Cette demande de réunion est déjà traitée.")
+    MeetingSlot.objects.filter(pk=slot.pk).update(confirmed=True)
+    request.status = RequestStatus.ANSWERED
+    request.meeting_at = slot.starts_at
+    request.answered_by = actor
+    request.answered_at = timezone.now()
+    request.save(update_fields=["status", "meeting_at", "answered_by", "answered_at"])
+    audit_record(
+        actor=actor,
+        verb="meeting.confirmed",
+        target=request,
+        creditor_pk=request.creditor_id,
+        after={"meeting_at": slot.starts_at},
+    )
+    notify(
+        recipients=[slot.proposed_by, request.creditor.referent],
+        kind="meeting_confirmed",
+        title=f"Réunion confirmée le {timezone.localtime(slot.starts_at):%d/%m/%Y à %H:%M}",
+        url="/demandes/",
+    )
+    return request
+
+
+@transaction.atomic
+def case_recall(*, case: Case, reason: str, actor) -> Case:
+    """The creditor takes a case back, at once (C13): its pending actions, requests and decisions are
+    cancelled and it becomes « retourné au créancier »; money already recovered keeps its commission."""
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    if not (actor.can_decide and Case.objects.visible_to(actor).filter(pk=case.pk).exists()):
+        raise ApplicationError("Seuls les valideurs et administrateurs du créancier peuvent retirer un dossier.")
+    reason = reason.strip()
+    if not reason:
+        raise ApplicationError("Indiquez le motif du retrait du dossier.")
+    if case.status not in {CaseStatus.NEW, CaseStatus.IN_PROGRESS, CaseStatus.PAYMENT_PLAN, CaseStatus.SUSPENDED}:
+        raise ApplicationError(f"Le dossier {case.reference} est déjà terminé ({case.get_status_display().lower()}).")
+    now = timezone.now()
+    cancelled_tasks = Task.objects.filter(case=case, status=TaskStatus.OPEN).update(
+        status=TaskStatus.CANCELLED, closed_at=now
+    )
+    cancelled_approvals = approvals_cancel_for_case(case=case, actor=actor, reason="Dossier retiré par le créancier")
+    cancelled_requests = CreditorRequest.objects.filter(case=case, status=RequestStatus.OPEN).update(
+        status=RequestStatus.CANCELLED
+    )
+    case = case_transition(case=case, to=CaseStatus.RECALLED, actor=actor, reason=reason)
+    audit_record(
+        actor=actor,
+        verb="case.recalled",
+        target=case,
+        after={
+            "reason": reason,
+            "cancelled_tasks": cancelled_tasks,
+            "cancelled_approvals": cancelled_approvals,
+            "cancelled_requests": cancelled_requests,
+        },
+    )
+    notify(
+        recipients=agency_contacts(case=case),
+        kind="case_recalled",
+        title=f"Dossier {case.reference} retiré par le créancier",
+        body=reason[:300],
+        url=f"/dossiers/{case.pk}/",
+        case_pk=case.pk,
+        urgent=True,
+    )
+    notify(
+        recipients=[
+            u for u in creditor_staff(creditor_id=case.creditor_id, structure_id=case.structure_id) if u.pk != actor.pk
+        ],
+        kind="case_recalled",
+        title=f"Dossier {case.reference} retiré par {actor.get_full_name() or actor.email}",
+        body=reason[:300],
+        url=f"/dossiers/{case.pk}/",
+        case_pk=case.pk,
+    )
+    return case

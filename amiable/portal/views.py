@@ -1,0 +1,302 @@
+"""The collaborative interface (C39): comments, requests and their clocks, decisions, recall, claims
+report, notifications. Each view parses a form, calls one service and goes back where the user was."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from amiable.approvals.models import ApprovalRequest, ApprovalStatus
+from amiable.approvals.selectors import approval_list
+from amiable.approvals.services import approval_decide, approval_request
+from amiable.audit.models import AccessKind
+from amiable.audit.services import access_log_record
+from amiable.cases.models import Case
+from amiable.cases.selectors import case_get
+from amiable.cases.services import comment_add
+from amiable.core.exceptions import ApplicationError
+from amiable.creditor_requests.models import CreditorRequest, MeetingSlot, RequestKind
+from amiable.creditor_requests.selectors import request_get, request_list
+from amiable.creditor_requests.services import (
+    case_recall,
+    meeting_confirm,
+    meeting_propose,
+    request_answer,
+    request_create,
+)
+from amiable.creditors.models import Creditor
+from amiable.notifications.models import NotificationPreference
+from amiable.notifications.selectors import notification_list
+from amiable.notifications.services import notification_mark_read, preference_save
+from amiable.portal.forms import (
+    AnswerForm,
+    ApprovalAskForm,
+    CaseRequestForm,
+    CommentForm,
+    DecisionForm,
+    MeetingRequestForm,
+    PreferenceForm,
+    RecallForm,
+    SlotsForm,
+)
+from amiable.reporting.claims import claims_report_xlsx
+
+
+def _case(request, pk) -> Case:
+    try:
+        return case_get(user=request.user, pk=pk)
+    except Case.DoesNotExist as exc:
+        raise Http404("Dossier introuvable.") from exc
+
+
+def _run(request, action, success: str) -> bool:
+    """Call a service; its French refusal becomes an error message."""
+    try:
+        action()
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return False
+    messages.success(request, success)
+    return True
+
+
+def _form_errors(request, form) -> None:
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else ""
+        for error in errors:
+            messages.error(request, f"{label} : {error}" if label else error)
+
+
+@login_required
+@require_POST
+def comment_post(request: HttpRequest, pk: int) -> HttpResponse:
+    case = _case(request, pk)
+    form = CommentForm(request.POST)
+    if form.is_valid():
+        internal = form.cleaned_data["internal"] and request.user.is_agency
+        _run(
+            request,
+            lambda: comment_add(case=case, author=request.user, body=form.cleaned_data["body"], internal=internal),
+            "Note interne enregistrée." if internal else "Message envoyé.",
+        )
+    else:
+        _form_errors(request, form)
+    return redirect(f"/dossiers/{case.pk}/#commentaires")
+
+
+@login_required
+@require_POST
+def case_request_post(request: HttpRequest, pk: int) -> HttpResponse:
+    case = _case(request, pk)
+    form = CaseRequestForm(request.POST)
+    if form.is_valid():
+        _run(
+            request,
+            lambda: request_create(
+                kind=form.cleaned_data["kind"], body=form.cleaned_data["body"], actor=request.user, case=case
+            ),
+            "Demande transmise à l'agence.",
+        )
+    else:
+        _form_errors(request, form)
+    return redirect(f"/dossiers/{case.pk}/#demandes")
+
+
+@login_required
+@require_POST
+def approval_ask(request: HttpRequest, pk: int) -> HttpResponse:
+    case = _case(request, pk)
+    form = ApprovalAskForm(request.POST)
+    if form.is_valid():
+        _run(
+            request,
+            lambda: approval_request(
+                case=case,
+                kind=form.cleaned_data["kind"],
+                proposal=form.cleaned_data["proposal"],
+                due_on=form.cleaned_data.get("due_on"),
+                actor=request.user,
+            ),
+            "Demande de décision envoyée au créancier.",
+        )
+    else:
+        _form_errors(request, form)
+    return redirect(f"/dossiers/{case.pk}/#decisions")
+
+
+@login_required
+@require_POST
+def case_recall_post(request: HttpRequest, pk: int) -> HttpResponse:
+    case = _case(request, pk)
+    form = RecallForm(request.POST)
+    if form.is_valid():
+        _run(
+            request,
+            lambda: case_recall(case=case, reason=form.cleaned_data["reason"], actor=request.user),
+            "Dossier retiré.",
+        )
+    else:
+        _form_errors(request, form)
+    return redirect(f"/dossiers/{case.pk}/")
+
+
+@login_required
+@require_GET
+def approvals_inbox(request: HttpRequest) -> HttpResponse:
+    approvals = approval_list(user=request.user)
+    pending = [a for a in approvals if a.status == ApprovalStatus.PENDING]
+    decided = [a for a in approvals if a.status != ApprovalStatus.PENDING][:50]
+    return render(
+        request,
+        "portal/approvals.html",
+        {"pending": pending, "decided": decided, "form": DecisionForm(), "today": timezone.localdate()},
+    )
+
+
+@login_required
+@require_POST
+def approval_decide_post(request: HttpRequest, pk: int) -> HttpResponse:
+    approval = ApprovalRequest.objects.visible_to(request.user).filter(pk=pk).first()
+    if approval is None:
+        raise Http404("Demande introuvable.")
+    form = DecisionForm(request.POST)
+    if form.is_valid():
+        accept = form.cleaned_data["decision"] == "accept"
+        _run(
+            request,
+            lambda: approval_decide(
+                approval=approval, accept=accept, comment=form.cleaned_data["comment"], actor=request.user
+            ),
+            "Décision enregistrée : l'agence est prévenue.",
+        )
+    else:
+        _form_errors(request, form)
+    return redirect("approvals")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def requests_page(request: HttpRequest) -> HttpResponse:
+    form = MeetingRequestForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            if _run(
+                request,
+                lambda: request_create(kind=RequestKind.MEETING, body=form.cleaned_data["body"], actor=request.user),
+                "Demande de réunion transmise : l'agence propose des créneaux sous 3 jours.",
+            ):
+                return redirect("requests")
+        else:
+            _form_errors(request, form)
+    page = Paginator(request_list(user=request.user), 30).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "portal/requests.html",
+        {
+            "page": page,
+            "meeting_form": form,
+            "answer_form": AnswerForm(),
+            "slots_form": SlotsForm(),
+            "now": timezone.now(),
+        },
+    )
+
+
+def _visible_request(request, pk) -> CreditorRequest:
+    try:
+        return request_get(user=request.user, pk=pk)
+    except CreditorRequest.DoesNotExist as exc:
+        raise Http404("Demande introuvable.") from exc
+
+
+@login_required
+@require_POST
+def request_answer_post(request: HttpRequest, pk: int) -> HttpResponse:
+    creditor_request = _visible_request(request, pk)
+    form = AnswerForm(request.POST)
+    if form.is_valid():
+        _run(
+            request,
+            lambda: request_answer(request=creditor_request, answer=form.cleaned_data["answer"], actor=request.user),
+            "Réponse envoyée.",
+        )
+    else:
+        _form_errors(request, form)
+    return redirect("requests")
+
+
+@login_required
+@require_POST
+def meeting_slots_post(request: HttpRequest, pk: int) -> HttpResponse:
+    creditor_request = _visible_request(request, pk)
+    form = SlotsForm(request.POST)
+    if form.is_valid():
+        _run(
+            request,
+            lambda: meeting_propose(request=creditor_request, slots=form.slots(), actor=request.user),
+            "Créneaux proposés.",
+        )
+    else:
+        _form_errors(request, form)
+    return redirect("requests")
+
+
+@login_required
+@require_POST
+def meeting_confirm_post(request: HttpRequest, pk: int) -> HttpResponse:
+    slot = MeetingSlot.objects.filter(pk=pk, request__in=CreditorRequest.objects.visible_to(request.user)).first()
+    if slot is None:
+        raise Http404("Créneau introuvable.")
+    _run(request, lambda: meeting_confirm(slot=slot, actor=request.user), "Réunion confirmée.")
+    return redirect("requests")
+
+
+@login_required
+@require_GET
+def claims_report(request: HttpRequest) -> HttpResponse:
+    """The claims report (C40) of the user's creditor; agency staff choose the creditor."""
+    user = request.user
+    if user.is_creditor_user:
+        creditor = user.creditor
+    elif user.is_agency:
+        creditor = Creditor.objects.filter(pk=request.GET.get("creditor") or 0).first()
+        if creditor is None:
+            raise Http404("Précisez le créancier.")
+    else:
+        raise PermissionDenied
+    today = timezone.localdate()
+    content = claims_report_xlsx(
+        user=user, creditor_id=creditor.pk, title=f"État des créances — {creditor.name} — {today:%d/%m/%Y}"
+    )
+    access_log_record(
+        user=user,
+        kind=AccessKind.EXPORT,
+        label=f"État des créances {creditor.slug}",
+        ip_address=request.META.get("REMOTE_ADDR"),
+    )
+    response = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f'attachment; filename="etat-des-creances-{creditor.slug}-{today:%Y-%m-%d}.xlsx"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notifications_page(request: HttpRequest) -> HttpResponse:
+    pref = NotificationPreference.objects.filter(user=request.user).first() or NotificationPreference()
+    form = PreferenceForm(
+        request.POST or None, initial={"email_urgent": pref.email_urgent, "email_digest": pref.email_digest}
+    )
+    if request.method == "POST":
+        if "mark_read" in request.POST:
+            notification_mark_read(user=request.user)
+            messages.success(request, "Toutes les notifications sont marquées comme lues.")
+        elif form.is_valid():
+            preference_save(user=request.user, **form.cleaned_data)
+            messages.success(request, "Préférences enregistrées.")
+        return redirect("notifications")
+    page = Paginator(notification_list(user=request.user), 30).get_page(request.GET.get("page"))
+    return render(request, "portal/notifications.html", {"page": page, "form": form})
