@@ -79,6 +79,14 @@ VERB_LABELS = {
     "case.assigned": "Dossier confié",
     "contact_point.added": "Coordonnée ajoutée",
     "contact_point.quality_changed": "Qualité d'une coordonnée modifiée",
+    "case.recalled": "Dossier retiré par le créancier",
+    "comment.added": "Message",
+    "comment.internal_added": "Note interne",
+    "request.created": "Demande du créancier",
+    "request.answered": "Réponse de l'agence à une demande",
+    "approval.requested": "Décision demandée au créancier",
+    "approval.decided": "Décision du créancier",
+    "approval.cancelled": "Demande de décision annulée",
 }
 
 
@@ -92,6 +100,14 @@ def _describe(event: AuditEvent) -> str:
         return f"{old} → {new}{reason}"
     if event.verb == "case.created" and after.get("batch"):
         return f"lot {after['batch']}, ligne {after.get('line')} — accusé de réception {after.get('acknowledgement')}"
+    if event.verb in {"comment.added", "comment.internal_added"}:
+        return (after.get("body") or "")[:200]
+    if event.verb == "approval.decided":
+        return {"accepted": "acceptée", "refused": "refusée"}.get(after.get("status"), "") + (
+            f" — {after['comment']}" if after.get("comment") else ""
+        )
+    if event.verb == "case.recalled":
+        return after.get("reason", "")
     if event.verb == "case.assigned":
         return after.get("agent") or "Aucun gestionnaire"
     if event.verb == "contact_point.added":
@@ -102,7 +118,7 @@ def _describe(event: AuditEvent) -> str:
 
 
 # Events about the agency's own organisation, not shown to creditor staff.
-INTERNAL_VERBS = frozenset({"case.assigned"})
+INTERNAL_VERBS = frozenset({"case.assigned", "comment.internal_added"})
 
 
 def case_timeline(*, case: Case, include_internal: bool) -> list[TimelineEntry]:

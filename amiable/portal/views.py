@@ -263,7 +263,8 @@ def claims_report(request: HttpRequest) -> HttpResponse:
     if user.is_creditor_user:
         creditor = user.creditor
     elif user.is_agency:
-        creditor = Creditor.objects.filter(pk=request.GET.get("creditor") or 0).first()
+        raw = request.GET.get("creditor", "")
+        creditor = Creditor.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
         if creditor is None:
             raise Http404("Précisez le créancier.")
     else:

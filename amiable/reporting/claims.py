@@ -6,7 +6,7 @@ from django.db.models import CharField, DateTimeField, OuterRef, Subquery
 
 from amiable.audit.models import AuditEvent
 from amiable.cases.models import Case
-from amiable.cases.selectors import VERB_LABELS
+from amiable.cases.selectors import INTERNAL_VERBS, VERB_LABELS
 from amiable.core.money import ZERO
 from amiable.core.spreadsheets import write_xlsx
 
@@ -28,7 +28,10 @@ HEADER = [
 
 def claims_report_rows(*, user, creditor_id: int | None = None):
     """One row per case, streamed; recovered amounts are zero until payments are recorded."""
-    last = AuditEvent.objects.filter(case_pk=OuterRef("pk")).order_by("-at", "-pk")
+    last = AuditEvent.objects.filter(case_pk=OuterRef("pk"))
+    if not user.is_agency:
+        last = last.exclude(verb__in=INTERNAL_VERBS)
+    last = last.order_by("-at", "-pk")
     qs = (
         Case.objects.visible_to(user)
         .select_related("structure", "debtor")

@@ -143,14 +143,6 @@ def test_agency_staff_must_choose_the_creditor(client, reference, users, cases):
     assert not AccessLogEntry.objects.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason=(
-        "BUG amiable/portal/views.py:266 Creditor.objects.filter(pk=request.GET.get('creditor') or 0): a "
-        "non-numeric ?creditor= raises ValueError (HTTP 500) instead of the 404 « Précisez le créancier. »"
-    ),
-)
 def test_agency_with_a_malformed_creditor_gets_404(client, users, cases):
     assert download(client, users.agent, "?creditor=cpam").status_code == 404
 
@@ -184,13 +176,6 @@ def test_report_link_on_the_creditor_home(client, users):
     assert f'href="{URL}"' in client.get("/").content.decode()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG amiable/reporting/claims.py:31 the « Dernière action » subquery takes every audit event of the case, "
-        "so the creditor's report shows the agency's internal note (raw verb 'comment.internal_added') and its date"
-    ),
-)
 def test_report_does_not_reveal_agency_internal_notes(client, users, cases):
     comment_add(case=cases.cdop, author=users.agent, body="Note interne", internal=True)
 

@@ -105,14 +105,6 @@ def test_agency_internal_note_is_shown_to_the_agency_only(client, case, users):
         assert "Aucun échange pour l'instant." in creditor_html
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG amiable/cases/selectors.py:105 INTERNAL_VERBS = {'case.assigned'} only: the audit event "
-        "'comment.internal_added' of an agency internal note is listed in the creditor's timeline "
-        "(case_timeline, include_internal=False), revealing that and when the agency wrote an internal note"
-    ),
-)
 def test_creditor_timeline_does_not_reveal_internal_notes(client, case, users):
     comment_add(case=case, author=users.agent, body="NOTE-INTERNE", internal=True)
 
