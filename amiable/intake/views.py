@@ -8,6 +8,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from amiable.audit.models import AccessKind
+from amiable.audit.services import access_log_record
 from amiable.core.exceptions import ApplicationError
 from amiable.intake.forms import BatchUploadForm
 from amiable.intake.models import Batch, ImportJob, ImportJobStatus
@@ -122,6 +124,12 @@ def batch_document(request: HttpRequest, pk: int, kind: str) -> FileResponse:
     file = getattr(batch, field_name)
     if not file:
         raise Http404("Document introuvable.")
+    access_log_record(
+        user=request.user,
+        kind=AccessKind.DOCUMENT,
+        label=f"Accusé de réception {batch.acknowledgement_number} ({kind})",
+        ip_address=request.META.get("REMOTE_ADDR"),
+    )
     return FileResponse(
         file.open("rb"),
         as_attachment=True,

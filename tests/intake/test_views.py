@@ -460,3 +460,25 @@ def test_inactive_creditor_user_sees_nothing(client, reference, gnupg_home, medi
 
     for url in batch_urls(batch):
         assert client.get(url).status_code in {302, 404}, url
+
+
+def test_acknowledgement_download_by_creditor_staff_is_in_the_access_log(client, reference, users, gnupg_home):
+    from amiable.audit.models import AccessLogEntry
+    from amiable.intake.models import BatchSource
+    from amiable.intake.services import batch_import
+
+    outcome = batch_import(
+        creditor=reference.cpam,
+        content=(DATA / "cpam-lot-virgule.csv").read_bytes(),
+        filename="cpam-lot-virgule.csv",
+        source=BatchSource.CREDITOR_UPLOAD,
+        actor=users.creditor_admin,
+    )
+    client.force_login(users.creditor_admin)
+    assert client.get(f"/lots/{outcome.batch.pk}/accuse-de-reception.csv").status_code == 200
+    entry = AccessLogEntry.objects.get()
+    assert (entry.user, entry.kind) == (users.creditor_admin, "document")
+    assert entry.label == f"Accusé de réception {outcome.batch.acknowledgement_number} (csv)"
+    client.force_login(users.agent)
+    assert client.get(f"/lots/{outcome.batch.pk}/accuse-de-reception.pdf").status_code == 200
+    assert AccessLogEntry.objects.count() == 1  # the log is of creditor staff (L11): agency reads are not in it

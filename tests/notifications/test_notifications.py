@@ -1,6 +1,7 @@
 """Notifications (C12, C18, C29): who gets one, urgent e-mails after the commit, the idempotent daily digest,
 the notification centre with its preferences, the unread badge in the navigation."""
 
+import io
 from datetime import timedelta
 from io import StringIO
 
@@ -301,3 +302,11 @@ def test_anonymous_is_sent_to_login(client):
 
     assert response.status_code == 302
     assert response["Location"].startswith("/connexion/")
+
+
+def test_run_daily_runs_every_daily_job_once(db):
+    out = io.StringIO()
+    call_command("run_daily", stdout=out)
+    text = out.getvalue()
+    assert "== send_digest" in text and "récapitulatif(s) envoyé(s)" in text
+    assert "== purge_access_log" in text and "supprimée(s) du journal des accès" in text

@@ -165,6 +165,7 @@ class Command(BaseCommand):
             agents = [users["agent@amiable.example"], users["agent2@amiable.example"]]
             created = self._cases(cpam, second, agents, users["agent@amiable.example"])
         self._batch(cpam, users["admin@cpam-paris.example"])
+        self._collaboration(cpam, users)
         accounts = [
             {
                 "email": email,
@@ -182,6 +183,45 @@ class Command(BaseCommand):
         for account in accounts:
             scope = f" — {account['creditor']}" if account["creditor"] else ""
             self.stdout.write(f"  {account['email']:<40} {Role(account['role']).label}{scope}")
+
+    def _collaboration(self, cpam: Creditor, users: dict[str, User]) -> None:
+        """Messages, a decision awaited and requests with their clocks, to show the portal at work."""
+        from datetime import datetime, time
+
+        from amiable.approvals.services import approval_request
+        from amiable.cases.models import Comment
+        from amiable.cases.services import comment_add
+        from amiable.creditor_requests.services import meeting_propose, request_create
+
+        if Comment.objects.exists():
+            return
+        agent = users["agent@amiable.example"]
+        collaborator = users["collaborateur@cpam-paris.example"]
+        cases = list(
+            Case.objects.filter(creditor=cpam, status=CaseStatus.IN_PROGRESS, assigned_agent=agent).order_by("pk")[:3]
+        )
+        if len(cases) < 3:
+            return
+        first, second, third = cases
+        comment_add(
+            case=first, author=collaborator, body="Le débiteur a appelé le centre : il conteste le reste à charge."
+        )
+        comment_add(case=first, author=agent, body="Merci, nous le rappelons et vous tenons informés.")
+        comment_add(case=first, author=agent, body="Rappel prévu jeudi après 14 h.", internal=True)
+        approval_request(
+            case=second,
+            kind="court_action",
+            proposal="Trois relances et deux appels sans réponse ; nous proposons une injonction de payer.",
+            actor=agent,
+        )
+        request_create(kind="statement", body="Pour la commission de recours amiable.", actor=collaborator, case=third)
+        meeting = request_create(kind="meeting", body="Point trimestriel sur les dossiers du CDOP.", actor=collaborator)
+        tomorrow = timezone.localdate() + timedelta(days=1)
+        slots = [
+            timezone.make_aware(datetime.combine(tomorrow, time(10, 0))),
+            timezone.make_aware(datetime.combine(tomorrow, time(15, 0))),
+        ]
+        meeting_propose(request=meeting, slots=slots, actor=users["referent@amiable.example"])
 
     def _batch(self, cpam: Creditor, actor: User) -> None:
         """One batch received through the intake, with its acknowledgement, to show the whole flow."""

@@ -1,0 +1,17 @@
+"""`manage.py run_daily`: the one entry point for the daily jobs, for cron or a systemd timer.
+
+Each job is idempotent, so running this twice a day, or again after a crash, does nothing twice."""
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+DAILY_JOBS = ["send_digest", "purge_access_log"]
+
+
+class Command(BaseCommand):
+    help = "Lance les tâches quotidiennes (récapitulatif des notifications, purge du journal des accès)."
+
+    def handle(self, *args, **options):
+        for job in DAILY_JOBS:
+            self.stdout.write(f"== {job}")
+            call_command(job, stdout=self.stdout, stderr=self.stderr)
