@@ -237,6 +237,10 @@ class Case(models.Model):
 
 class TaskKind(models.TextChoices):
     ADDRESS_INVESTIGATION = "address_investigation", "Recherche d'adresse"
+    CALL = "call", "Appel à passer"
+    CALLBACK = "callback", "Rappel convenu"
+    CONTEST_DECLARED_DEBTS = "contest_debts", "Vérifier les créances déclarées (surendettement, 30 jours)"
+    REVIEW = "review", "Revue du dossier"
 
 
 class TaskStatus(models.TextChoices):

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "amiable.notifications",
     "amiable.cases",
     "amiable.intake",
+    "amiable.actions",
     "amiable.approvals",
     "amiable.creditor_requests",
     "amiable.reporting",

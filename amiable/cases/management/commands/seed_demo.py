@@ -166,6 +166,10 @@ class Command(BaseCommand):
             created = self._cases(cpam, second, agents, users["agent@amiable.example"])
         self._batch(cpam, users["admin@cpam-paris.example"])
         self._collaboration(cpam, users)
+        from amiable.actions.defaults import letter_templates_ensure
+
+        for creditor in (cpam, second):
+            letter_templates_ensure(creditor=creditor)
         accounts = [
             {
                 "email": email,

@@ -1,0 +1,71 @@
+"""The rules French law sets on amicable-recovery letters, as code (CPCE R124-4, L111-8; Code pénal
+433-13; C. consom. L121-2): what a first letter must say, and what no letter may say."""
+
+import re
+import unicodedata
+
+# CPCE L111-8, 2nd and 3rd paragraphs, verbatim (R124-4 5°).
+L111_8 = (
+    "Les frais de recouvrement entrepris sans titre exécutoire restent à la charge du créancier, sauf s'ils "
+    "concernent un acte dont l'accomplissement est prescrit par la loi au créancier. Toute stipulation contraire "
+    "est réputée non écrite, sauf disposition législative contraire.",
+    "Cependant, le créancier qui justifie du caractère nécessaire des démarches entreprises pour recouvrer sa "
+    "créance peut demander au juge de l'exécution de laisser tout ou partie des frais ainsi exposés à la charge "
+    "du débiteur de mauvaise foi.",
+)
+# Words that imitate a court, bailiff or administrative act, or confuse amicable and forced recovery (L7).
+FORBIDDEN_WORDS = (
+    "huissier",
+    "commissaire de justice",
+    "saisie",
+    "sommation",
+    "mise en demeure avant poursuites",
+    "procédure judiciaire",
+    "poursuites judiciaires",
+    "tribunal",
+    "exécution forcée",
+)
+# A fee charged to the debtor (L3): never, in any wording.
+FEE_WORDS = (
+    "frais",
+    "pénalité",
+    "majoration",
+    "indemnité forfaitaire",
+    "clause pénale",
+)
+
+
+def fold(text: str) -> str:
+    """Lower case, no accents, single spaces and plain apostrophes: wording compared whatever its typography."""
+    text = unicodedata.normalize("NFKD", text.replace("’", "'").replace("\u00a0", " ").replace("\u202f", " "))
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def forbidden_wording(text: str, *, quoted: tuple[str, ...] = ()) -> list[str]:
+    """The L7 words and the fee words found in a text. Not counted: the L111-8 paragraphs, which speak of
+    fees to say the debtor never bears them, and `quoted` data such as the creditor's own label of the
+    claim (« Frais non remboursés » names what is owed, it is not a fee added to it)."""
+    folded = fold(text)
+    for paragraph in (*L111_8, *quoted):
+        if paragraph:
+            folded = folded.replace(fold(paragraph), " ")
+    found = []
+    for word in FORBIDDEN_WORDS:
+        if re.search(rf"\b{re.escape(fold(word))}", folded):
+            found.append(f"« {word} » (imitation d'un acte judiciaire, interdite)")
+    for word in FEE_WORDS:
+        if re.search(rf"\b{re.escape(fold(word))}", folded):
+            found.append(f"« {word} » (aucun frais ne peut être réclamé au débiteur)")
+    return found
+
+
+def missing_first_letter_mentions(text: str, *, mentions: dict[str, list[str]]) -> list[str]:
+    """The R124-4 mentions absent from a first letter's text. `mentions` maps each mention's French name to
+    the pieces of text that prove it is there (e.g. the agency's name and address)."""
+    folded = fold(text)
+    missing = []
+    for name, pieces in mentions.items():
+        if not all(fold(piece) in folded for piece in pieces if piece):
+            missing.append(name)
+    return missing
