@@ -44,6 +44,9 @@ class Debtor(models.Model):
     last_name = models.CharField("nom", max_length=150)
     first_name = models.CharField("prénom", max_length=150, blank=True)
     birth_date = models.DateField("date de naissance", null=True, blank=True)
+    do_not_contact = models.BooleanField(
+        "ne plus contacter", default=False, help_text="Le débiteur a demandé à ne plus être contacté (L8)."
+    )
     created_at = models.DateTimeField("créé le", auto_now_add=True)
 
     objects = DebtorQuerySet.as_manager()

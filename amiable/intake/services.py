@@ -355,9 +355,9 @@ class _CaseWriter:
         case_ids = allocate_ids(Case, len(rows))
         insert_rows(
             Debtor,
-            ["id", "civility", "last_name", "first_name", "birth_date", "created_at"],
+            ["id", "civility", "last_name", "first_name", "birth_date", "do_not_contact", "created_at"],
             [
-                (d, r.civility, r.last_name[:150], r.first_name[:150], None, now)
+                (d, r.civility, r.last_name[:150], r.first_name[:150], None, False, now)
                 for r, d in zip(rows, debtor_ids, strict=True)
             ],
         )
