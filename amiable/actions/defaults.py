@@ -24,3 +24,28 @@ def letter_templates_ensure(*, creditor, actor=None) -> None:
     for kind, body in ((LetterKind.FIRST, FIRST_LETTER), (LetterKind.REMINDER, REMINDER)):
         if not LetterTemplate.objects.filter(creditor=creditor, kind=kind).exists():
             letter_template_save(creditor=creditor, kind=kind, name="Modèle standard", body=body, actor=actor)
+
+
+DEFAULT_STEPS = [
+    # (order, delay in days after the acknowledgement, action, requires e-mail, requires phone)
+    (1, 0, "first_letter", False, False),
+    (2, 10, "email", True, False),
+    (3, 20, "call", False, True),
+    (4, 35, "reminder_letter", False, False),
+    (5, 60, "call", False, True),
+    (6, 300, "review", False, False),
+]
+
+
+def scenario_ensure(*, creditor) -> None:
+    """Give a creditor the standard scenario when it has none (idempotent): D0 first letter, D+10 e-mail,
+    D+20 call, D+35 reminder letter, D+60 call, D+300 review for a certificate."""
+    from amiable.actions.models import Scenario, ScenarioStep
+
+    if Scenario.objects.filter(creditor=creditor).exists():
+        return
+    scenario = Scenario.objects.create(creditor=creditor, name="Scénario standard")
+    for order, delay, action, email, phone in DEFAULT_STEPS:
+        ScenarioStep.objects.create(
+            scenario=scenario, order=order, delay_days=delay, action=action, requires_email=email, requires_phone=phone
+        )

@@ -38,6 +38,30 @@ class AuditedAdminMixin:
             ip_address=request.META.get("REMOTE_ADDR"),
         )
 
+    def save_formset(self, request, form, formset, change):
+        """Inline rows (e.g. a scenario's steps) are audited one by one too."""
+        instances = formset.save(commit=False)
+        for obj in formset.deleted_objects:
+            audit_record(
+                actor=request.user,
+                verb=f"{obj._meta.model_name}.deleted",
+                target=obj,
+                ip_address=request.META.get("REMOTE_ADDR"),
+            )
+            obj.delete()
+        for obj in instances:
+            created = obj.pk is None
+            obj.save()
+            fields = [f.name for f in obj._meta.concrete_fields if f.name != "id"]
+            audit_record(
+                actor=request.user,
+                verb=f"{obj._meta.model_name}.{'created' if created else 'updated'}",
+                target=obj,
+                after=model_to_dict(obj, fields=fields),
+                ip_address=request.META.get("REMOTE_ADDR"),
+            )
+        formset.save_m2m()
+
     def delete_model(self, request, obj):
         audit_record(
             actor=request.user,

@@ -241,3 +241,5 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = (AMIABLE_BATCH_MAX_MB + 1) * 1024 * 1024
 AMIABLE_ACCESS_LOG_MONTHS = env_int("AMIABLE_ACCESS_LOG_MONTHS", 12)
 # Public address of the site, for links in e-mails.
 AMIABLE_SITE_URL = env_str("AMIABLE_SITE_URL", "http://127.0.0.1:8000")
+# SMS to debtors: a class with send(to=, text=); the default keeps messages in the outbox only.
+AMIABLE_SMS_SENDER = env_str("AMIABLE_SMS_SENDER", "amiable.actions.messaging.OutboxSmsSender")

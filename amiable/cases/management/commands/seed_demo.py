@@ -166,10 +166,11 @@ class Command(BaseCommand):
             created = self._cases(cpam, second, agents, users["agent@amiable.example"])
         self._batch(cpam, users["admin@cpam-paris.example"])
         self._collaboration(cpam, users)
-        from amiable.actions.defaults import letter_templates_ensure
+        from amiable.actions.defaults import letter_templates_ensure, scenario_ensure
 
         for creditor in (cpam, second):
             letter_templates_ensure(creditor=creditor)
+            scenario_ensure(creditor=creditor)
         accounts = [
             {
                 "email": email,

@@ -1,0 +1,149 @@
+"""E-mails and SMS to debtors: same legal rules as letters (recall of the first letter, L2; no
+judicial wording or fee, L3/L7; nothing about care, L9), sent through Django's e-mail backend and a
+pluggable SMS sender, and kept as sent."""
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from amiable.actions.legal import forbidden_wording
+from amiable.actions.models import Action, Channel, Letter, LetterKind, OutboxMessage
+from amiable.actions.policy import contact_refusal
+from amiable.audit.services import audit_record
+from amiable.cases.models import Case, ContactKind, ContactPoint, ContactQuality
+from amiable.core.exceptions import ApplicationError
+from amiable.core.money import format_money
+from amiable.creditors.models import Agency
+
+SMS_MAX = 320  # two SMS at most
+
+
+class OutboxSmsSender:
+    """The default SMS sender: keeps the message in the outbox only (the demo, and until a provider is set)."""
+
+    def send(self, *, to: str, text: str) -> None:
+        return None
+
+
+def _first_letter(case: Case) -> Letter:
+    first = Letter.objects.filter(case=case, kind=LetterKind.FIRST).first()
+    if first is None:
+        raise ApplicationError(
+            "Le premier contact est la lettre de l'article R124-4 : envoyez-la avant tout e-mail ou SMS."
+        )
+    return first
+
+
+def _contact(case: Case, kind: str) -> ContactPoint:
+    point = (
+        ContactPoint.objects.filter(debtor=case.debtor, kind=kind, quality=ContactQuality.VALID)
+        .exclude(value="")
+        .order_by("-is_primary", "-created_at", "-pk")
+        .first()
+    )
+    if point is None:
+        label = "e-mail" if kind == ContactKind.EMAIL else "numéro de téléphone"
+        raise ApplicationError(f"Aucun {label} valide pour ce débiteur.")
+    return point
+
+
+def _check(text: str, case: Case) -> None:
+    problems = forbidden_wording(text)
+    structure = case.structure
+    for word in (structure.name, "dentaire", "orthodont", "soins"):
+        if word.lower() in text.lower():
+            problems.append(f"« {word} » (le soin ou le centre ne doivent pas apparaître, secret médical)")
+    if problems:
+        raise ApplicationError("Message refusé : " + " ; ".join(problems) + ".")
+
+
+def _context(case: Case, first: Letter) -> dict:
+    return {
+        "agency": Agency.objects.get(),
+        "case": case,
+        "creditor": case.creditor,
+        "amount": format_money(case.claimed_amount),
+        "first_letter": first,
+    }
+
+
+@transaction.atomic
+def email_send(*, case: Case, actor, at=None) -> OutboxMessage:
+    """E-mail the debtor a reminder (HTML and text), within the contact policy; recorded on the timeline."""
+    case = Case.objects.select_related("debtor", "creditor", "structure").get(pk=case.pk)
+    reason = contact_refusal(case=case, channel=Channel.EMAIL, at=at)
+    if reason:
+        raise ApplicationError(f"E-mail refusé par la politique de contact : {reason}.")
+    first = _first_letter(case)
+    point = _contact(case, ContactKind.EMAIL)
+    context = _context(case, first)
+    subject = f"Votre dossier {case.reference} — {case.creditor.name}"
+    text = render_to_string("messages/email_reminder.txt", context)
+    html = render_to_string("messages/email_reminder.html", context)
+    _check(subject + "\n" + text, case)
+    now = at or timezone.now()
+    action = Action.objects.create(
+        case=case, channel=Channel.EMAIL, at=now, actor=_user(actor), summary=f"E-mail de relance à {point.value}"
+    )
+    message = OutboxMessage.objects.create(
+        case=case, action=action, channel=Channel.EMAIL, to=point.value, subject=subject, text=text, html=html
+    )
+    email = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        to=[point.value],
+        reply_to=[context["agency"].email] if context["agency"].email else None,
+    )
+    email.attach_alternative(html, "text/html")
+    try:
+        email.send()
+    except OSError as exc:
+        raise ApplicationError(f"Le serveur de messagerie a refusé l'e-mail : {exc}.") from exc
+    message.sent_at = timezone.now()
+    message.save(update_fields=["sent_at"])
+    audit_record(
+        actor=actor,
+        verb="email.sent",
+        target=message,
+        case_pk=case.pk,
+        after={"to": point.value, "subject": subject, "first_letter": first.number},
+    )
+    return message
+
+
+@transaction.atomic
+def sms_send(*, case: Case, actor, at=None) -> OutboxMessage:
+    """Send the debtor a short reminder by SMS (no creditor's care, no amount detail beyond the sum)."""
+    case = Case.objects.select_related("debtor", "creditor", "structure").get(pk=case.pk)
+    reason = contact_refusal(case=case, channel=Channel.SMS, at=at)
+    if reason:
+        raise ApplicationError(f"SMS refusé par la politique de contact : {reason}.")
+    first = _first_letter(case)
+    point = _contact(case, ContactKind.PHONE)
+    text = render_to_string("messages/sms_reminder.txt", _context(case, first)).strip()
+    if len(text) > SMS_MAX:
+        raise ApplicationError(f"SMS trop long ({len(text)} caractères sur {SMS_MAX}).")
+    _check(text, case)
+    now = at or timezone.now()
+    action = Action.objects.create(
+        case=case, channel=Channel.SMS, at=now, actor=_user(actor), summary=f"SMS de relance au {point.value}"
+    )
+    message = OutboxMessage.objects.create(case=case, action=action, channel=Channel.SMS, to=point.value, text=text)
+    import_string(settings.AMIABLE_SMS_SENDER)().send(to=point.value, text=text)
+    message.sent_at = timezone.now()
+    message.save(update_fields=["sent_at"])
+    audit_record(
+        actor=actor,
+        verb="sms.sent",
+        target=message,
+        case_pk=case.pk,
+        after={"to": point.value, "first_letter": first.number},
+    )
+    return message
+
+
+def _user(actor):
+    return actor if getattr(actor, "is_authenticated", False) else None
