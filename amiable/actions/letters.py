@@ -7,34 +7,64 @@ from html import unescape
 
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.template import Context, Template
+from django.template import Context, Template, TemplateSyntaxError
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.html import strip_tags
-from django.utils.safestring import mark_safe
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 from weasyprint import HTML
+from weasyprint.urls import URLFetcher
 
 from amiable.actions.address import address_block, mailing_address
-from amiable.actions.legal import L111_8, forbidden_wording, missing_first_letter_mentions
-from amiable.actions.models import Action, Channel, Letter, LetterKind, LetterTemplate
+from amiable.actions.legal import L111_8, fold, forbidden_wording, missing_first_letter_mentions
+from amiable.actions.models import STOPPING_EVENTS, Action, CaseEvent, Channel, Letter, LetterKind, LetterTemplate
 from amiable.audit.services import audit_record
 from amiable.cases.models import Case, CaseStatus
 from amiable.cases.services import case_transition
+from amiable.core.dates import format_date
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import format_money
 from amiable.core.sequences import sequence_next
 from amiable.creditors.models import Agency
 
 SUBJECTS = {LetterKind.FIRST: "Demande de paiement amiable", LetterKind.REMINDER: "Relance amiable"}
+# What the preview prints where the letter's number goes: a preview is never numbered nor stored.
+PREVIEW_NUMBER = "APERÇU"
+# A letter goes only to a debtor whose case is being recovered (not during a plan, a suspension, after
+# payment or recall).
+ISSUABLE_STATUSES = frozenset({CaseStatus.NEW, CaseStatus.IN_PROGRESS})
+# The only variables a template may use; anything else (tags, filters, other names) is refused when
+# the template is saved, so that the wording cannot pull data the law or medical secrecy forbids.
+TEMPLATE_VARIABLES = {
+    "debiteur": "nom du débiteur",
+    "creancier": "nom du créancier",
+    "reference": "référence du dossier",
+    "montant": "somme due",
+    "agence": "nom de l'agence",
+}
+_VARIABLE = re.compile(r"{{\s*(.*?)\s*}}", re.DOTALL)
+_BODY = re.compile(r"<body[^>]*>(.*)</body>", re.DOTALL | re.IGNORECASE)
 
 
 def template_check(*, body: str, kind: str) -> None:
-    """Refuse a template that imitates a judicial act or charges a fee (L3, L7)."""
+    """Refuse a template that imitates a judicial act or charges a fee (L3, L7), or that uses anything but
+    the documented variables."""
+    if not body.strip():
+        raise ApplicationError("Le modèle est vide.")
     problems = forbidden_wording(body)
     if problems:
         raise ApplicationError("Modèle refusé : " + " ; ".join(problems) + ".")
-    if not body.strip():
-        raise ApplicationError("Le modèle est vide.")
+    available = ", ".join(f"{{{{ {name} }}}} ({label})" for name, label in TEMPLATE_VARIABLES.items())
+    if "{%" in body or "{#" in body:
+        raise ApplicationError(f"Modèle refusé : seules les variables sont admises ({available}).")
+    unknown = sorted({name for name in _VARIABLE.findall(body) if name not in TEMPLATE_VARIABLES})
+    if unknown:
+        names = ", ".join(f"« {{{{ {name} }}}} »" for name in unknown)
+        raise ApplicationError(f"Modèle refusé : variable inconnue {names}. Variables disponibles : {available}.")
+    try:
+        Template(body)
+    except TemplateSyntaxError as exc:
+        raise ApplicationError(f"Modèle refusé : accolades mal formées ({exc}).") from exc
 
 
 @transaction.atomic
@@ -42,6 +72,10 @@ def letter_template_save(*, creditor, kind: str, name: str, body: str, actor) ->
     """Create or update a creditor's letter template, only if it passes the legal check."""
     if kind not in LetterKind.values:
         raise ApplicationError(f"Type de courrier inconnu : « {kind} ».")
+    name = " ".join(name.split())
+    if not name:
+        raise ApplicationError("Le nom du modèle est obligatoire.")
+    body = body.replace("\r\n", "\n")
     template_check(body=body, kind=kind)
     template, created = LetterTemplate.objects.update_or_create(
         creditor=creditor, kind=kind, name=name, defaults={"body": body, "is_active": True}
@@ -83,11 +117,23 @@ def first_letter_mentions(*, agency: Agency, case: Case, amount) -> dict[str, li
     }
 
 
-def letter_check(*, text: str, case: Case, kind: str, agency: Agency, amount) -> None:
-    """The letter about to be issued, as the debtor will read it, against the law (L1, L3, L7)."""
-    problems = forbidden_wording(text, quoted=(case.basis,))
+def letter_check(
+    *, text: str, case: Case, kind: str, agency: Agency, amount, quoted: tuple[str, ...] = ()
+) -> None:
+    """The letter about to be issued, as the debtor will read it, against the law (L1, L3, L7, L9).
+    `quoted` is data printed as is (the address block): a street name is not wording."""
+    problems = forbidden_wording(text, quoted=(case.basis, case.debtor.display_name, *quoted))
     if problems:
         raise ApplicationError("Courrier refusé : " + " ; ".join(problems) + ".")
+    # Medical secrecy (CSP L1110-4): being a patient of a care centre is health data; the letter names
+    # the creditor only, never the structure where the care was given.
+    structure = case.structure
+    folded = fold(text).replace(fold(case.creditor.name), " ")
+    if structure.name and fold(structure.name) in folded:
+        raise ApplicationError(
+            f"Courrier refusé : il nomme la structure « {structure.name} ». Le secret médical (CSP L1110-4) "
+            "interdit de révéler le lieu des soins : seul le créancier peut être nommé."
+        )
     if kind == LetterKind.FIRST:
         missing = missing_first_letter_mentions(
             text, mentions=first_letter_mentions(agency=agency, case=case, amount=amount)
@@ -98,16 +144,41 @@ def letter_check(*, text: str, case: Case, kind: str, agency: Agency, amount) ->
             )
 
 
-def _text_of(html: str) -> str:
-    """The letter as the debtor reads it: no tags, entities decoded, single spaces."""
-    return re.sub(r"\s+", " ", unescape(strip_tags(html.replace("<br>", " ").replace("</p>", " ")))).strip()
+def letter_text(html: str) -> str:
+    """The letter as the debtor reads it: the page's body only, no tags, entities decoded, single spaces."""
+    match = _BODY.search(html)
+    body = match.group(1) if match else html
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]*>", " ", body))).strip()
+
+
+def _body_html(body: str, variables: dict[str, str]) -> SafeString:
+    """The template's wording as HTML paragraphs: the wording itself is text (escaped, never markup), and
+    the variables are escaped by the template engine."""
+    rendered = Template(escape(body.replace("\r\n", "\n"))).render(Context(variables, autoescape=True))
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", rendered) if p.strip()]
+    return mark_safe("".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in paragraphs))  # noqa: S308
+
+
+def _agency() -> Agency:
+    agency = Agency.objects.first()
+    if agency is None:
+        raise ApplicationError("L'identité de l'agence n'est pas renseignée : aucun courrier ne peut être émis.")
+    return agency
 
 
 def letter_render(
-    *, case: Case, kind: str, template: LetterTemplate, number: str, issued_on: date, first_letter=None
+    *,
+    case: Case,
+    kind: str,
+    template: LetterTemplate,
+    number: str,
+    issued_on: date,
+    first_letter=None,
+    preview: bool = False,
 ) -> tuple[str, list[str]]:
-    """The letter's HTML and its address block (no storage: also used for the preview)."""
-    agency = Agency.objects.get()
+    """The letter's HTML and its address block, checked against the law (no storage: also used for the
+    preview)."""
+    agency = _agency()
     lines = address_block(debtor=case.debtor, point=mailing_address(case.debtor))
     amount = case.claimed_amount
     variables = {
@@ -117,11 +188,6 @@ def letter_render(
         "montant": format_money(amount),
         "agence": agency.name,
     }
-    body_html = "".join(
-        f"<p>{paragraph}</p>"
-        for paragraph in Template(template.body).render(Context(variables)).split("\n\n")
-        if paragraph.strip()
-    )
     html = render_to_string(
         "letters/letter.html",
         {
@@ -135,17 +201,86 @@ def letter_render(
             "first_letter": first_letter,
             "is_first": kind == LetterKind.FIRST,
             "subject": SUBJECTS[kind],
-            "body": _safe(body_html),
+            "body": _body_html(template.body, variables),
             "l111_8": L111_8,
+            "preview": preview,
         },
     )
-    letter_check(text=_text_of(html), case=case, kind=kind, agency=agency, amount=amount)
+    letter_check(text=letter_text(html), case=case, kind=kind, agency=agency, amount=amount, quoted=tuple(lines))
     return html, lines
 
 
-def _safe(html: str):
+def letter_pdf(html: str, *, archival: bool = True) -> bytes:
+    """The PDF of a rendered letter. Nothing is ever fetched (the letter needs no outside resource: a stray
+    URL is refused, not followed); an issued letter is PDF/A-3b, the archival format."""
+    document = HTML(string=html, url_fetcher=URLFetcher(allowed_protocols=set()))
+    return document.write_pdf(pdf_variant="pdf/a-3b") if archival else document.write_pdf()
 
-    return mark_safe(html)
+
+def _prerequisites(
+    *, case: Case, kind: str, issued_on: date, template: LetterTemplate | None = None
+) -> tuple[LetterTemplate, Letter | None]:
+    """What must hold before a letter of `kind` can go to the debtor of `case` on `issued_on`: the template to
+    use and the first letter (for a reminder), or an ApplicationError saying why not."""
+    if kind not in LetterKind.values:
+        raise ApplicationError(f"Type de courrier inconnu : « {kind} ».")
+    if case.status not in ISSUABLE_STATUSES:
+        raise ApplicationError(
+            f"Le dossier {case.reference} est « {case.get_status_display()} » : aucun courrier ne peut partir."
+        )
+    # Over-indebtedness declared admissible (C. consom. L722-2) or death: every recovery action stops.
+    stopped = CaseEvent.objects.filter(case=case, kind__in=STOPPING_EVENTS).order_by("-occurred_on", "-pk").first()
+    if stopped is not None:
+        raise ApplicationError(
+            f"{stopped.get_kind_display()} le {format_date(stopped.occurred_on)} : aucun courrier ne peut "
+            f"partir pour le dossier {case.reference}."
+        )
+    first = Letter.objects.filter(case=case, kind=LetterKind.FIRST).first()
+    if kind == LetterKind.FIRST and first is not None:
+        raise ApplicationError(f"La première lettre du dossier {case.reference} est déjà partie ({first.number}).")
+    if kind == LetterKind.REMINDER:
+        if first is None:
+            raise ApplicationError("Une relance suppose la première lettre (CPCE R124-4) : envoyez-la d'abord.")
+        # A second letter the same day is a double click or harassment (L8), never a need.
+        same_day = Letter.objects.filter(case=case, issued_on=issued_on).order_by("pk").first()
+        if same_day is not None:
+            raise ApplicationError(
+                f"Le courrier {same_day.number} est déjà parti le {format_date(issued_on)} pour le dossier "
+                f"{case.reference} : pas de relance le même jour."
+            )
+    if template is None:
+        template = (
+            LetterTemplate.objects.filter(creditor_id=case.creditor_id, kind=kind, is_active=True)
+            .order_by("pk")
+            .first()
+        )
+        if template is None:
+            raise ApplicationError(f"Aucun modèle de courrier « {LetterKind(kind).label} » pour {case.creditor.name}.")
+    elif template.creditor_id != case.creditor_id or template.kind != kind:
+        raise ApplicationError(
+            f"Le modèle « {template.name} » n'est pas un modèle « {LetterKind(kind).label} » de {case.creditor.name}."
+        )
+    # The template may have been written before the current rules (or straight into the database).
+    template_check(body=template.body, kind=kind)
+    return template, (first if kind == LetterKind.REMINDER else None)
+
+
+def letter_preview(*, case: Case, kind: str) -> bytes:
+    """The letter `letter_issue` would send today, as a PDF numbered « APERÇU »: nothing is numbered,
+    stored or audited, the same rules refuse it."""
+    case = Case.objects.select_related("debtor", "creditor", "structure").get(pk=case.pk)
+    issued_on = timezone.localdate()
+    template, first = _prerequisites(case=case, kind=kind, issued_on=issued_on)
+    html, _ = letter_render(
+        case=case,
+        kind=kind,
+        template=template,
+        number=PREVIEW_NUMBER,
+        issued_on=issued_on,
+        first_letter=first,
+        preview=True,
+    )
+    return letter_pdf(html, archival=False)
 
 
 @transaction.atomic
@@ -154,39 +289,20 @@ def letter_issue(
 ) -> Letter:
     """Issue a letter: refused for a case that is not being recovered, a first letter issued twice, a
     reminder before the first letter, or anything the law forbids; stored once, with its hash."""
-    case = Case.objects.select_for_update().select_related("debtor", "creditor").get(pk=case.pk)
-    if case.status not in {CaseStatus.NEW, CaseStatus.IN_PROGRESS}:
-        raise ApplicationError(
-            f"Le dossier {case.reference} est « {case.get_status_display()} » : aucun courrier ne peut partir."
-        )
-    first = Letter.objects.filter(case=case, kind=LetterKind.FIRST).first()
-    if kind == LetterKind.FIRST and first is not None:
-        raise ApplicationError(f"La première lettre du dossier {case.reference} est déjà partie ({first.number}).")
-    if kind == LetterKind.REMINDER and first is None:
-        raise ApplicationError("Une relance suppose la première lettre (CPCE R124-4) : envoyez-la d'abord.")
-    template = (
-        template
-        or LetterTemplate.objects.filter(creditor=case.creditor, kind=kind, is_active=True).order_by("pk").first()
-    )
-    if template is None:
-        raise ApplicationError(f"Aucun modèle de courrier « {LetterKind(kind).label} » pour {case.creditor.name}.")
+    case = Case.objects.select_for_update(of=("self",)).select_related("debtor", "creditor", "structure").get(pk=case.pk)
     issued_on = issued_on or timezone.localdate()
+    template, first = _prerequisites(case=case, kind=kind, issued_on=issued_on, template=template)
     number = f"L-{issued_on.year}-{sequence_next(name='letter', year=issued_on.year):06d}"
     html, lines = letter_render(
-        case=case,
-        kind=kind,
-        template=template,
-        number=number,
-        issued_on=issued_on,
-        first_letter=first if kind != LetterKind.FIRST else None,
+        case=case, kind=kind, template=template, number=number, issued_on=issued_on, first_letter=first
     )
-    pdf = HTML(string=html).write_pdf()
+    pdf = letter_pdf(html)
     letter = Letter(
         number=number,
         case=case,
         kind=kind,
         template=template,
-        first_letter=first if kind != LetterKind.FIRST else None,
+        first_letter=first,
         issued_on=issued_on,
         issued_at=timezone.now(),
         issued_by=actor if getattr(actor, "is_authenticated", False) else None,
@@ -195,27 +311,33 @@ def letter_issue(
         sha256=hashlib.sha256(pdf).hexdigest(),
     )
     letter.pdf.save(f"{issued_on.year}/{number}.pdf", ContentFile(pdf), save=False)
-    letter.save()
-    Action.objects.create(
-        case=case,
-        channel=Channel.LETTER,
-        at=letter.issued_at,
-        actor=letter.issued_by,
-        summary=f"{LetterKind(kind).label} {number}",
-        letter=letter,
-    )
-    if case.status == CaseStatus.NEW:
-        case_transition(case=case, to=CaseStatus.IN_PROGRESS, actor=actor, reason=f"Première lettre {number}")
-    audit_record(
-        actor=actor,
-        verb="letter.issued",
-        target=letter,
-        after={
-            "number": number,
-            "kind": kind,
-            "amount": letter.amount,
-            "first_letter": first.number if first else None,
-            "sha256": letter.sha256,
-        },
-    )
+    try:
+        letter.save()
+        Action.objects.create(
+            case=case,
+            channel=Channel.LETTER,
+            at=letter.issued_at,
+            actor=letter.issued_by,
+            summary=f"{LetterKind(kind).label} {number}",
+            letter=letter,
+        )
+        if case.status == CaseStatus.NEW:
+            case_transition(case=case, to=CaseStatus.IN_PROGRESS, actor=actor, reason=f"Première lettre {number}")
+        audit_record(
+            actor=actor,
+            verb="letter.issued",
+            target=letter,
+            creditor_pk=case.creditor_id,
+            after={
+                "number": number,
+                "kind": kind,
+                "amount": letter.amount,
+                "first_letter": first.number if first else None,
+                "sha256": letter.sha256,
+            },
+        )
+    except BaseException:
+        # The row is rolled back with the transaction: the file must not outlive it.
+        letter.pdf.delete(save=False)
+        raise
     return letter

@@ -87,6 +87,14 @@ VERB_LABELS = {
     "approval.requested": "Décision demandée au créancier",
     "approval.decided": "Décision du créancier",
     "approval.cancelled": "Demande de décision annulée",
+    "letter.issued": "Courrier envoyé",
+    "email.sent": "E-mail envoyé",
+    "sms.sent": "SMS envoyé",
+    "call.recorded": "Appel",
+    "promise.broken": "Promesse de paiement non tenue",
+    "investigation.done": "Recherche d'adresse",
+    "case.event_recorded": "Événement",
+    "returned_mail.recorded": "Courrier revenu (NPAI)",
 }
 
 
@@ -106,6 +114,20 @@ def _describe(event: AuditEvent) -> str:
         return {"accepted": "acceptée", "refused": "refusée"}.get(after.get("status"), "") + (
             f" — {after['comment']}" if after.get("comment") else ""
         )
+    if event.verb == "letter.issued":
+        kind = "première lettre" if after.get("kind") == "first" else "relance"
+        return f"{kind} {after.get('number', '')}"
+    if event.verb in {"email.sent", "sms.sent"}:
+        return f"à {after.get('to', '')}, rappel de la lettre {after.get('first_letter', '')}"
+    if event.verb == "call.recorded":
+        return {
+            "reached": "débiteur joint",
+            "no_answer": "pas de réponse",
+            "wrong_number": "faux numéro",
+            "message_left": "message laissé",
+            "refused": "refus de payer",
+            "dispute": "contestation",
+        }.get(after.get("outcome", ""), after.get("outcome", ""))
     if event.verb == "case.recalled":
         return after.get("reason", "")
     if event.verb == "case.assigned":
@@ -118,7 +140,15 @@ def _describe(event: AuditEvent) -> str:
 
 
 # Events about the agency's own organisation, not shown to creditor staff.
-INTERNAL_VERBS = frozenset({"case.assigned", "comment.internal_added"})
+INTERNAL_VERBS = frozenset(
+    {
+        "case.assigned",
+        "comment.internal_added",
+        "scenario.step_run",
+        "scenario.step_skipped",
+        "debtor.do_not_contact_set",
+    }
+)
 
 
 def case_timeline(*, case: Case, include_internal: bool) -> list[TimelineEntry]:

@@ -1,15 +1,16 @@
 """`manage.py run_daily`: the one entry point for the daily jobs, for cron or a systemd timer.
 
-Each job is idempotent, so running this twice a day, or again after a crash, does nothing twice."""
+Each job is idempotent, so running this twice a day, or again after a crash, does nothing twice. Schedule
+it within the contact hours (e.g. 10:30 on weekdays): e-mails and SMS of the scenarios are only sent then."""
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-DAILY_JOBS = ["send_digest", "purge_access_log"]
+DAILY_JOBS = ["run_scenarios", "send_digest", "purge_access_log"]
 
 
 class Command(BaseCommand):
-    help = "Lance les tâches quotidiennes (récapitulatif des notifications, purge du journal des accès)."
+    help = "Lance les tâches quotidiennes (scénarios de recouvrement, récapitulatif des notifications, purge du journal des accès)."
 
     def handle(self, *args, **options):
         for job in DAILY_JOBS:
