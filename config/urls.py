@@ -9,6 +9,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("lots/", include("amiable.intake.urls")),
     path("compte/", include("amiable.accounts.urls")),
+    path("courriers/", include("amiable.actions.urls_letters")),
+    path("travail/", include("amiable.actions.urls_work")),
     path("", include("amiable.portal.urls")),
     path("", include("amiable.web.urls")),
 ]

@@ -23,6 +23,7 @@ FORBIDDEN_WORDS = (
     "procédure judiciaire",
     "poursuites judiciaires",
     "tribunal",
+    "tribunaux",
     "exécution forcée",
 )
 # A fee charged to the debtor (L3): never, in any wording.
@@ -36,10 +37,17 @@ FEE_WORDS = (
 
 
 def fold(text: str) -> str:
-    """Lower case, no accents, single spaces and plain apostrophes: wording compared whatever its typography."""
+    """Lower case, no accents, single spaces and plain apostrophes: wording compared whatever its typography.
+    Invisible characters (soft hyphen, zero-width space…) are dropped, so they cannot hide a word."""
     text = unicodedata.normalize("NFKD", text.replace("’", "'").replace("\u00a0", " ").replace("\u202f", " "))
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    text = "".join(c for c in text if not unicodedata.combining(c) and unicodedata.category(c) != "Cf").lower()
     return re.sub(r"\s+", " ", text).strip()
+
+
+def _word_pattern(word: str) -> str:
+    """A word or phrase at the start of a word, each of its words also in the plural (« commissaires de
+    justice », « huissiers »)."""
+    return r"\b" + r"[sx]? ".join(re.escape(part) for part in fold(word).split(" "))
 
 
 def forbidden_wording(text: str, *, quoted: tuple[str, ...] = ()) -> list[str]:
@@ -52,10 +60,10 @@ def forbidden_wording(text: str, *, quoted: tuple[str, ...] = ()) -> list[str]:
             folded = folded.replace(fold(paragraph), " ")
     found = []
     for word in FORBIDDEN_WORDS:
-        if re.search(rf"\b{re.escape(fold(word))}", folded):
+        if re.search(_word_pattern(word), folded):
             found.append(f"« {word} » (imitation d'un acte judiciaire, interdite)")
     for word in FEE_WORDS:
-        if re.search(rf"\b{re.escape(fold(word))}", folded):
+        if re.search(_word_pattern(word), folded):
             found.append(f"« {word} » (aucun frais ne peut être réclamé au débiteur)")
     return found
 

@@ -2,7 +2,7 @@
 
 import hashlib
 import re
-from datetime import date
+from datetime import date, datetime
 from html import unescape
 
 from django.core.files.base import ContentFile
@@ -25,7 +25,7 @@ from amiable.core.dates import format_date
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import format_money
 from amiable.core.sequences import sequence_next
-from amiable.creditors.models import Agency
+from amiable.creditors.models import Agency, Structure
 
 SUBJECTS = {LetterKind.FIRST: "Demande de paiement amiable", LetterKind.REMINDER: "Relance amiable"}
 # What the preview prints where the letter's number goes: a preview is never numbered nor stored.
@@ -46,9 +46,9 @@ _VARIABLE = re.compile(r"{{\s*(.*?)\s*}}", re.DOTALL)
 _BODY = re.compile(r"<body[^>]*>(.*)</body>", re.DOTALL | re.IGNORECASE)
 
 
-def template_check(*, body: str, kind: str) -> None:
-    """Refuse a template that imitates a judicial act or charges a fee (L3, L7), or that uses anything but
-    the documented variables."""
+def template_check(*, body: str, kind: str, creditor=None) -> None:
+    """Refuse a template that imitates a judicial act or charges a fee (L3, L7), names a care centre (L9;
+    the creditor's, or any when the creditor is not known), or uses anything but the documented variables."""
     if not body.strip():
         raise ApplicationError("Le modèle est vide.")
     problems = forbidden_wording(body)
@@ -65,6 +65,15 @@ def template_check(*, body: str, kind: str) -> None:
         Template(body)
     except TemplateSyntaxError as exc:
         raise ApplicationError(f"Modèle refusé : accolades mal formées ({exc}).") from exc
+    # Medical secrecy (CSP L1110-4): the wording never names a care centre.
+    structures = Structure.objects.filter(creditor=creditor) if creditor is not None else Structure.objects.all()
+    folded = fold(body)
+    for structure_name in structures.values_list("name", flat=True).order_by("name"):
+        if fold(structure_name) in folded:
+            raise ApplicationError(
+                f"Modèle refusé : il nomme la structure « {structure_name} ». Le secret médical (CSP L1110-4) "
+                "interdit de révéler le lieu des soins : seul le créancier peut être nommé."
+            )
 
 
 @transaction.atomic
@@ -76,7 +85,7 @@ def letter_template_save(*, creditor, kind: str, name: str, body: str, actor) ->
     if not name:
         raise ApplicationError("Le nom du modèle est obligatoire.")
     body = body.replace("\r\n", "\n")
-    template_check(body=body, kind=kind)
+    template_check(body=body, kind=kind, creditor=creditor)
     template, created = LetterTemplate.objects.update_or_create(
         creditor=creditor, kind=kind, name=name, defaults={"body": body, "is_active": True}
     )
@@ -117,9 +126,7 @@ def first_letter_mentions(*, agency: Agency, case: Case, amount) -> dict[str, li
     }
 
 
-def letter_check(
-    *, text: str, case: Case, kind: str, agency: Agency, amount, quoted: tuple[str, ...] = ()
-) -> None:
+def letter_check(*, text: str, case: Case, kind: str, agency: Agency, amount, quoted: tuple[str, ...] = ()) -> None:
     """The letter about to be issued, as the debtor will read it, against the law (L1, L3, L7, L9).
     `quoted` is data printed as is (the address block): a street name is not wording."""
     problems = forbidden_wording(text, quoted=(case.basis, case.debtor.display_name, *quoted))
@@ -156,7 +163,7 @@ def _body_html(body: str, variables: dict[str, str]) -> SafeString:
     the variables are escaped by the template engine."""
     rendered = Template(escape(body.replace("\r\n", "\n"))).render(Context(variables, autoescape=True))
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", rendered) if p.strip()]
-    return mark_safe("".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in paragraphs))  # noqa: S308
+    return mark_safe("".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in paragraphs))
 
 
 def _agency() -> Agency:
@@ -254,6 +261,12 @@ def _prerequisites(
             .order_by("pk")
             .first()
         )
+        if template is None and not LetterTemplate.objects.filter(creditor_id=case.creditor_id).exists():
+            # A creditor without any template yet gets the lawful defaults (audited), as the demo does.
+            from amiable.actions.defaults import letter_templates_ensure  # defaults build on this module
+
+            letter_templates_ensure(creditor=case.creditor)
+            template = LetterTemplate.objects.filter(creditor_id=case.creditor_id, kind=kind, is_active=True).first()
         if template is None:
             raise ApplicationError(f"Aucun modèle de courrier « {LetterKind(kind).label} » pour {case.creditor.name}.")
     elif template.creditor_id != case.creditor_id or template.kind != kind:
@@ -261,7 +274,7 @@ def _prerequisites(
             f"Le modèle « {template.name} » n'est pas un modèle « {LetterKind(kind).label} » de {case.creditor.name}."
         )
     # The template may have been written before the current rules (or straight into the database).
-    template_check(body=template.body, kind=kind)
+    template_check(body=template.body, kind=kind, creditor=case.creditor)
     return template, (first if kind == LetterKind.REMINDER else None)
 
 
@@ -285,11 +298,19 @@ def letter_preview(*, case: Case, kind: str) -> bytes:
 
 @transaction.atomic
 def letter_issue(
-    *, case: Case, kind: str, actor, template: LetterTemplate | None = None, issued_on: date | None = None
+    *,
+    case: Case,
+    kind: str,
+    actor,
+    template: LetterTemplate | None = None,
+    issued_on: date | None = None,
+    at: datetime | None = None,
 ) -> Letter:
     """Issue a letter: refused for a case that is not being recovered, a first letter issued twice, a
     reminder before the first letter, or anything the law forbids; stored once, with its hash."""
-    case = Case.objects.select_for_update(of=("self",)).select_related("debtor", "creditor", "structure").get(pk=case.pk)
+    case = (
+        Case.objects.select_for_update(of=("self",)).select_related("debtor", "creditor", "structure").get(pk=case.pk)
+    )
     issued_on = issued_on or timezone.localdate()
     template, first = _prerequisites(case=case, kind=kind, issued_on=issued_on, template=template)
     number = f"L-{issued_on.year}-{sequence_next(name='letter', year=issued_on.year):06d}"
@@ -304,7 +325,7 @@ def letter_issue(
         template=template,
         first_letter=first,
         issued_on=issued_on,
-        issued_at=timezone.now(),
+        issued_at=at or timezone.now(),
         issued_by=actor if getattr(actor, "is_authenticated", False) else None,
         address_lines=lines,
         amount=case.claimed_amount,
@@ -341,3 +362,12 @@ def letter_issue(
         letter.pdf.delete(save=False)
         raise
     return letter
+
+
+# --- reads ---------------------------------------------------------------------------------------------
+
+
+def letter_get(*, user, pk: int) -> Letter:
+    """One issued letter of a case the user may see (agency staff, or the case's creditor staff within
+    their structures), or Letter.DoesNotExist (the view turns it into a 404)."""
+    return Letter.objects.select_related("case").get(pk=pk, case__in=Case.objects.visible_to(user))

@@ -45,7 +45,7 @@ def contact_refusal(*, case, channel: str, at: datetime | None = None) -> str | 
         return f"dossier {case.get_status_display().lower()} : aucune action"
     stopped = CaseEvent.objects.filter(case=case, kind__in=STOPPING_EVENTS).order_by("-occurred_on").first()
     if stopped is not None:
-        return f"{stopped.get_kind_display().lower()} : aucune action"
+        return f"événement bloquant ({stopped.get_kind_display().lower()}) : aucune action"
     if case.debtor.do_not_contact:
         return "le débiteur a demandé à ne plus être contacté"
     terms = ContractTerms.objects.filter(creditor_id=case.creditor_id).first()
@@ -60,7 +60,12 @@ def contact_refusal(*, case, channel: str, at: datetime | None = None) -> str | 
             return f"hors des plages horaires autorisées ({terms.contact_hours})"
     cap = _cap(terms, channel)
     since = at - timedelta(days=30)
-    done = Action.objects.filter(case=case, channel=channel, at__gt=since, at__lte=at).count()
+    # Attempts made by the agency; a debtor who phones in does not use up the agency's calls.
+    done = (
+        Action.objects.filter(case=case, channel=channel, at__gt=since, at__lte=at)
+        .exclude(call__direction="in")
+        .count()
+    )
     if done >= cap:
         return f"plafond atteint : {done} {Channel(channel).label.lower()}(s) sur 30 jours (maximum {cap})"
     return None
@@ -73,6 +78,7 @@ REFUSAL_KEYS = {
     "hors des plages": "outside_hours",
     "plafond": "cap_reached",
     "le débiteur a demandé": "do_not_contact",
+    "événement bloquant": "stopping_event",
 }
 
 

@@ -11,6 +11,7 @@ from amiable.actions.letters import letter_issue
 from amiable.actions.messaging import email_send, sms_send
 from amiable.actions.models import (
     Channel,
+    Letter,
     LetterKind,
     PromiseStatus,
     PromiseToPay,
@@ -65,6 +66,8 @@ def _has_valid(case: Case, kind: str) -> bool:
 
 def _condition_failure(step: ScenarioStep, case: Case, on: date) -> str | None:
     """Why the step does not apply to this case (it is then skipped for good), or None."""
+    if step.action == StepAction.FIRST_LETTER and Letter.objects.filter(case=case, kind=LetterKind.FIRST).exists():
+        return "already_done"  # an agent sent it by hand: the scenario goes on from there
     if step.requires_email and not _has_valid(case, ContactKind.EMAIL):
         return "no_email"
     if step.requires_phone and not _has_valid(case, ContactKind.PHONE):
@@ -84,10 +87,10 @@ def _condition_failure(step: ScenarioStep, case: Case, on: date) -> str | None:
 def _execute(step: ScenarioStep, case: Case, on: date, at: datetime) -> tuple[object, str | None]:
     """Do the step; returns (the action or task, path of a generated PDF)."""
     if step.action == StepAction.FIRST_LETTER:
-        letter = letter_issue(case=case, kind=LetterKind.FIRST, actor=None, issued_on=on)
+        letter = letter_issue(case=case, kind=LetterKind.FIRST, actor=None, issued_on=on, at=at)
         return letter.action, letter.pdf.path
     if step.action == StepAction.REMINDER_LETTER:
-        letter = letter_issue(case=case, kind=LetterKind.REMINDER, actor=None, issued_on=on)
+        letter = letter_issue(case=case, kind=LetterKind.REMINDER, actor=None, issued_on=on, at=at)
         return letter.action, letter.pdf.path
     if step.action == StepAction.EMAIL:
         return email_send(case=case, actor=None, at=at).action, None
@@ -124,7 +127,10 @@ def scenarios_run(*, on: date, dry_run: bool = False) -> RunReport:
             .order_by("pk")
         )
         for case in cases.iterator(chunk_size=500):
-            done = set(StepRun.objects.filter(case=case, step__in=steps).values_list("step_id", flat=True))
+            runs = list(StepRun.objects.filter(case=case, step__in=steps).values_list("step_id", "run_on", "outcome"))
+            if any(run_on == on and outcome == "executed" for _step, run_on, outcome in runs):
+                continue  # at most one contact per case and per day, even when a date is run again
+            done = {step_id for step_id, _on, _outcome in runs}
             due = [s for s in steps if s.pk not in done and case.acknowledged_on + timedelta(days=s.delay_days) <= on]
             if not due:
                 continue
@@ -139,7 +145,9 @@ def scenarios_run(*, on: date, dry_run: bool = False) -> RunReport:
                 report.skipped[refusal_key(refusal)] += 1
                 continue
             if dry_run:
-                if failure:
+                if not failure and channel == Channel.LETTER and not _has_address(case):
+                    report.skipped["no_valid_address"] += 1
+                elif failure:
                     report.skipped[failure] += 1
                 else:
                     report.executed += 1
@@ -149,13 +157,17 @@ def scenarios_run(*, on: date, dry_run: bool = False) -> RunReport:
     return report
 
 
-def _no_address(case: Case) -> bool:
-    """A letter step without a valid address: an address investigation is opened (C9), the step stays due."""
-    if (
+def _has_address(case: Case) -> bool:
+    return (
         ContactPoint.objects.filter(debtor_id=case.debtor_id, kind=ContactKind.ADDRESS, quality=ContactQuality.VALID)
         .exclude(line1="")
         .exists()
-    ):
+    )
+
+
+def _no_address(case: Case) -> bool:
+    """A letter step without a valid address: an address investigation is opened (C9), the step stays due."""
+    if _has_address(case):
         return False
     with transaction.atomic():
         if not Task.objects.filter(case=case, kind=TaskKind.ADDRESS_INVESTIGATION, status=TaskStatus.OPEN).exists():

@@ -8,7 +8,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 
 from amiable.audit.models import AuditEvent
 from amiable.cases.models import Case, CaseStatus, ContactPoint, Task, TaskStatus
-from amiable.core.money import ZERO, to_money
+from amiable.core.money import ZERO, format_money, to_money
 
 CASE_SORTS = {
     "recu": ("-received_on", "-pk"),
@@ -95,6 +95,19 @@ VERB_LABELS = {
     "investigation.done": "Recherche d'adresse",
     "case.event_recorded": "Événement",
     "returned_mail.recorded": "Courrier revenu (NPAI)",
+    "promise.recorded": "Promesse de paiement",
+    "case.internal_event_recorded": "Événement (interne)",
+    "task.opened": "Tâche ouverte",
+}
+
+EVENT_KIND_LABELS = {
+    "oi_referral": "saisine de la commission de surendettement",
+    "oi_admissible": "dossier de surendettement déclaré recevable",
+    "death": "décès du débiteur",
+    "dispute": "contestation de la créance",
+    "insolvency": "insolvabilité",
+    "vulnerability": "situation de vulnérabilité",
+    "returned_mail": "courrier revenu (NPAI)",
 }
 
 
@@ -128,6 +141,16 @@ def _describe(event: AuditEvent) -> str:
             "refused": "refus de payer",
             "dispute": "contestation",
         }.get(after.get("outcome", ""), after.get("outcome", ""))
+    if event.verb in {"case.event_recorded", "case.internal_event_recorded"}:
+        when = after.get("occurred_on", "")
+        when = f"{when[8:10]}/{when[5:7]}/{when[0:4]}" if len(str(when)) == 10 else when
+        return f"{EVENT_KIND_LABELS.get(after.get('kind'), after.get('kind', ''))} le {when}"
+    if event.verb == "investigation.done":
+        return f"sources : {after.get('sources', '')} — {after.get('result', '')}"
+    if event.verb in {"promise.recorded", "promise.broken"}:
+        due = str(after.get("due_on", ""))
+        due = f"{due[8:10]}/{due[5:7]}/{due[0:4]}" if len(due) == 10 else due
+        return f"{format_money(to_money(str(after.get('amount', '0'))))} pour le {due}"
     if event.verb == "case.recalled":
         return after.get("reason", "")
     if event.verb == "case.assigned":
@@ -147,6 +170,8 @@ INTERNAL_VERBS = frozenset(
         "scenario.step_run",
         "scenario.step_skipped",
         "debtor.do_not_contact_set",
+        "case.internal_event_recorded",
+        "task.opened",
     }
 )
 

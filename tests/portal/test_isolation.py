@@ -13,6 +13,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
+from amiable.actions.letters import letter_issue
 from amiable.approvals.models import ApprovalRequest
 from amiable.approvals.services import approval_request
 from amiable.audit.models import AuditEvent
@@ -47,6 +48,15 @@ OBJECTS = {
     "accounts:team_member_deactivate": {"pk": "colleague"},
     "accounts:team_member_resend": {"pk": "colleague"},
     "accounts:team_member_reset_2fa": {"pk": "colleague"},
+    "letters:preview": {"case_pk": "case", "kind": "first"},
+    "letters:issue": {"case_pk": "case"},
+    "letters:download": {"letter_pk": "letter"},
+    "work:case_actions": {"pk": "case"},
+    "work:call": {"pk": "case"},
+    "work:event": {"pk": "case"},
+    "work:returned_mail": {"pk": "case"},
+    "work:investigation": {"pk": "case"},
+    "work:do_not_contact": {"pk": "case"},
 }
 # Named URLs taking parameters that carry no object of a creditor (a signed one-time link).
 NOT_OBJECT_URLS = {"accounts:invitation_accept", "password_reset_confirm"}
@@ -100,7 +110,9 @@ def victim(reference, users, gnupg_home):
     job = ImportJob.objects.create(
         creditor=reference.cpam, source=BatchSource.CREDITOR_UPLOAD, requested_by=users.creditor_admin, filename="x.csv"
     )
+    letter = letter_issue(case=case, kind="first", actor=users.agent)
     return {
+        "letter": letter.pk,
         "case": case.pk,
         "approval": approval.pk,
         "request": question.pk,
@@ -142,6 +154,10 @@ POST_DATA = {
     "answer": "intrusion",
     "slot1": "2030-01-01T10:00",
     "role": "creditor_admin",
+    "number": "+33612345678",
+    "outcome": "reached",
+    "occurred_on": "2026-11-02",
+    "value": "on",
 }
 
 
@@ -178,7 +194,7 @@ def test_every_url_refuses_another_tenants_objects(client, users, victim, attack
                 if secret in body:
                     failures.append(f"{method.upper()} {url} ({name}): shows « {secret} »")
     assert not failures, "\n".join(failures)
-    reachable = [n for n, o in OBJECTS.items() if attacker_name != "csr_only" or o["pk"] not in CREDITOR_WIDE]
+    reachable = [n for n, o in OBJECTS.items() if attacker_name != "csr_only" or o.get("pk") not in CREDITOR_WIDE]
     assert covered == 2 * len(reachable)  # GET and POST of every mapped URL were requested
     assert _state() == before
     assert not Notification.objects.filter(body__contains="intrusion").exists()

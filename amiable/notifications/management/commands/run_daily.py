@@ -6,11 +6,14 @@ it within the contact hours (e.g. 10:30 on weekdays): e-mails and SMS of the sce
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-DAILY_JOBS = ["run_scenarios", "send_digest", "purge_access_log"]
+DAILY_JOBS = ["check_promises", "run_scenarios", "print_batch", "send_digest", "purge_access_log"]
 
 
 class Command(BaseCommand):
-    help = "Lance les tâches quotidiennes (scénarios de recouvrement, récapitulatif des notifications, purge du journal des accès)."
+    help = (
+        "Lance les tâches quotidiennes : scénarios de recouvrement, lot d'impression des courriers, "
+        "récapitulatif des notifications, purge du journal des accès."
+    )
 
     def handle(self, *args, **options):
         for job in DAILY_JOBS:
