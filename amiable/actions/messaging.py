@@ -70,13 +70,8 @@ def _context(case: Case, first: Letter) -> dict:
     }
 
 
-@transaction.atomic
-def email_send(*, case: Case, actor, at=None) -> OutboxMessage:
-    """E-mail the debtor a reminder (HTML and text), within the contact policy; recorded on the timeline."""
-    case = Case.objects.select_related("debtor", "creditor", "structure").get(pk=case.pk)
-    reason = contact_refusal(case=case, channel=Channel.EMAIL, at=at)
-    if reason:
-        raise ApplicationError(f"E-mail refusé par la politique de contact : {reason}.")
+def email_content(*, case: Case) -> dict:
+    """Recipient, subject, text and HTML of the reminder e-mail, checked; used by the preview and the send."""
     first = _first_letter(case)
     point = _contact(case, ContactKind.EMAIL)
     context = _context(case, first)
@@ -84,18 +79,54 @@ def email_send(*, case: Case, actor, at=None) -> OutboxMessage:
     text = render_to_string("messages/email_reminder.txt", context)
     html = render_to_string("messages/email_reminder.html", context)
     _check(subject + "\n" + text, case)
+    return {
+        "to": point.value,
+        "subject": subject,
+        "text": text,
+        "html": html,
+        "first": first,
+        "reply_to": context["agency"].email,
+    }
+
+
+def sms_content(*, case: Case) -> dict:
+    """Recipient and text of the reminder SMS, checked."""
+    first = _first_letter(case)
+    point = _contact(case, ContactKind.PHONE)
+    text = render_to_string("messages/sms_reminder.txt", _context(case, first)).strip()
+    if len(text) > SMS_MAX:
+        raise ApplicationError(f"SMS trop long ({len(text)} caractères sur {SMS_MAX}).")
+    _check(text, case)
+    return {"to": point.value, "text": text, "first": first}
+
+
+@transaction.atomic
+def email_send(*, case: Case, actor, at=None) -> OutboxMessage:
+    """E-mail the debtor a reminder (HTML and text), within the contact policy; recorded on the timeline."""
+    case = Case.objects.select_related("debtor", "creditor", "structure").get(pk=case.pk)
+    reason = contact_refusal(case=case, channel=Channel.EMAIL, at=at)
+    if reason:
+        raise ApplicationError(f"E-mail refusé par la politique de contact : {reason}.")
+    content = email_content(case=case)
+    first, subject, text, html, to = (
+        content["first"],
+        content["subject"],
+        content["text"],
+        content["html"],
+        content["to"],
+    )
     now = at or timezone.now()
     action = Action.objects.create(
-        case=case, channel=Channel.EMAIL, at=now, actor=_user(actor), summary=f"E-mail de relance à {point.value}"
+        case=case, channel=Channel.EMAIL, at=now, actor=_user(actor), summary=f"E-mail de relance à {to}"
     )
     message = OutboxMessage.objects.create(
-        case=case, action=action, channel=Channel.EMAIL, to=point.value, subject=subject, text=text, html=html
+        case=case, action=action, channel=Channel.EMAIL, to=to, subject=subject, text=text, html=html
     )
     email = EmailMultiAlternatives(
         subject=subject,
         body=text,
-        to=[point.value],
-        reply_to=[context["agency"].email] if context["agency"].email else None,
+        to=[to],
+        reply_to=[content["reply_to"]] if content["reply_to"] else None,
     )
     email.attach_alternative(html, "text/html")
     try:
@@ -109,7 +140,7 @@ def email_send(*, case: Case, actor, at=None) -> OutboxMessage:
         verb="email.sent",
         target=message,
         case_pk=case.pk,
-        after={"to": point.value, "subject": subject, "first_letter": first.number},
+        after={"to": to, "subject": subject, "first_letter": first.number},
     )
     return message
 
@@ -121,18 +152,14 @@ def sms_send(*, case: Case, actor, at=None) -> OutboxMessage:
     reason = contact_refusal(case=case, channel=Channel.SMS, at=at)
     if reason:
         raise ApplicationError(f"SMS refusé par la politique de contact : {reason}.")
-    first = _first_letter(case)
-    point = _contact(case, ContactKind.PHONE)
-    text = render_to_string("messages/sms_reminder.txt", _context(case, first)).strip()
-    if len(text) > SMS_MAX:
-        raise ApplicationError(f"SMS trop long ({len(text)} caractères sur {SMS_MAX}).")
-    _check(text, case)
+    content = sms_content(case=case)
+    first, text, to = content["first"], content["text"], content["to"]
     now = at or timezone.now()
     action = Action.objects.create(
-        case=case, channel=Channel.SMS, at=now, actor=_user(actor), summary=f"SMS de relance au {point.value}"
+        case=case, channel=Channel.SMS, at=now, actor=_user(actor), summary=f"SMS de relance au {to}"
     )
-    message = OutboxMessage.objects.create(case=case, action=action, channel=Channel.SMS, to=point.value, text=text)
-    import_string(settings.AMIABLE_SMS_SENDER)().send(to=point.value, text=text)
+    message = OutboxMessage.objects.create(case=case, action=action, channel=Channel.SMS, to=to, text=text)
+    import_string(settings.AMIABLE_SMS_SENDER)().send(to=to, text=text)
     message.sent_at = timezone.now()
     message.save(update_fields=["sent_at"])
     audit_record(
@@ -140,7 +167,7 @@ def sms_send(*, case: Case, actor, at=None) -> OutboxMessage:
         verb="sms.sent",
         target=message,
         case_pk=case.pk,
-        after={"to": point.value, "first_letter": first.number},
+        after={"to": to, "first_letter": first.number},
     )
     return message
 

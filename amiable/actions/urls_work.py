@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from amiable.actions import views_work
+from amiable.actions import views_messages, views_work
 
 app_name = "work"
 
@@ -15,4 +15,7 @@ urlpatterns = [
     path("dossiers/<int:pk>/courrier-revenu/", views_work.returned_mail_post, name="returned_mail"),
     path("dossiers/<int:pk>/recherche-adresse/", views_work.investigation_post, name="investigation"),
     path("dossiers/<int:pk>/ne-plus-contacter/", views_work.do_not_contact_post, name="do_not_contact"),
+    path("dossiers/<int:pk>/message/<slug:channel>/apercu/", views_messages.message_preview, name="message_preview"),
+    path("dossiers/<int:pk>/message/<slug:channel>/", views_messages.message_send, name="message_send"),
+    path("messages-envoyes/", views_messages.outbox, name="outbox"),
 ]

@@ -57,6 +57,8 @@ OBJECTS = {
     "work:returned_mail": {"pk": "case"},
     "work:investigation": {"pk": "case"},
     "work:do_not_contact": {"pk": "case"},
+    "work:message_preview": {"pk": "case", "channel": "email"},
+    "work:message_send": {"pk": "case", "channel": "sms"},
 }
 # Named URLs taking parameters that carry no object of a creditor (a signed one-time link).
 NOT_OBJECT_URLS = {"accounts:invitation_accept", "password_reset_confirm"}

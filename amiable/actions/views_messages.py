@@ -1,0 +1,70 @@
+"""Agency pages for e-mails and SMS to debtors: preview, send, and the outbox of what was sent."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from amiable.actions.messaging import email_content, email_send, sms_content, sms_send
+from amiable.actions.models import Channel, OutboxMessage
+from amiable.cases.models import Case
+from amiable.core.exceptions import ApplicationError
+
+SENDERS = {
+    Channel.EMAIL: (email_content, email_send, "E-mail envoyé."),
+    Channel.SMS: (sms_content, sms_send, "SMS envoyé."),
+}
+
+
+def _agency_case(request: HttpRequest, pk: int) -> Case:
+    if not request.user.is_agency:
+        raise PermissionDenied("Réservé à l'agence.")
+    case = Case.objects.visible_to(request.user).select_related("debtor", "creditor", "structure").filter(pk=pk).first()
+    if case is None:
+        raise Http404("Dossier introuvable.")
+    return case
+
+
+@login_required
+@require_GET
+def message_preview(request: HttpRequest, pk: int, channel: str) -> HttpResponse:
+    case = _agency_case(request, pk)
+    if channel not in SENDERS:
+        raise Http404("Canal inconnu.")
+    try:
+        content = SENDERS[channel][0](case=case)
+        error = None
+    except ApplicationError as exc:
+        content, error = None, exc.message
+    return render(
+        request, "actions/message_preview.html", {"case": case, "channel": channel, "content": content, "error": error}
+    )
+
+
+@login_required
+@require_POST
+def message_send(request: HttpRequest, pk: int, channel: str) -> HttpResponse:
+    case = _agency_case(request, pk)
+    if channel not in SENDERS:
+        raise Http404("Canal inconnu.")
+    _content, send, success = SENDERS[channel]
+    try:
+        send(case=case, actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, success)
+    return redirect(f"/dossiers/{case.pk}/")
+
+
+@login_required
+@require_GET
+def outbox(request: HttpRequest) -> HttpResponse:
+    """What was sent to debtors by e-mail and SMS — in the demo, the e-mails that would have gone out."""
+    if not request.user.is_agency:
+        raise PermissionDenied("Réservé à l'agence.")
+    page = Paginator(OutboxMessage.objects.select_related("case").order_by("-pk"), 30).get_page(request.GET.get("page"))
+    return render(request, "actions/outbox.html", {"page": page})
