@@ -20,7 +20,7 @@ from amiable.actions.forms_work import (
     ReassignForm,
     ReturnedMailForm,
 )
-from amiable.actions.models import Channel
+from amiable.actions.models import Channel, Letter, LetterKind
 from amiable.actions.policy import contact_refusal
 from amiable.actions.work import (
     call_record,
@@ -44,6 +44,7 @@ from amiable.actions.work_selectors import (
 from amiable.cases.models import Case
 from amiable.cases.selectors import case_get
 from amiable.core.exceptions import ApplicationError
+from amiable.creditors.models import Agency
 
 PREFIXES = {"call": "appel", "event": "evenement", "npai": "npai", "investigation": "recherche", "dnc": "contact"}
 
@@ -165,6 +166,8 @@ def _actions_context(case: Case) -> dict:
         "dnc_form": DoNotContactForm(prefix=PREFIXES["dnc"]),
         "call_refusal": contact_refusal(case=case, channel=Channel.CALL),
         "recent_calls": case_recent_calls(case=case),
+        "first_letter": Letter.objects.filter(case=case, kind=LetterKind.FIRST).first(),
+        "agency": Agency.objects.first(),
     }
 
 

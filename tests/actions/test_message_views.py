@@ -59,3 +59,11 @@ def test_creditor_staff_cannot_preview_send_or_read_the_outbox(client, users, ca
     assert client.post(f"/travail/dossiers/{case.pk}/message/sms/").status_code == 403
     assert client.get("/travail/messages-envoyes/").status_code == 403
     assert not OutboxMessage.objects.exists()
+
+
+@time_machine.travel(TUESDAY_11, tick=False)
+def test_call_script_recalls_the_first_letter(client, users, case):
+    client.force_login(users.agent)
+    html = client.get(f"/travail/dossiers/{case.pk}/actions/").content.decode()
+    first = case.letters.get()
+    assert f"notre courrier référence {first.number} du 01/06/2026" in html
