@@ -98,6 +98,8 @@ VERB_LABELS = {
     "promise.recorded": "Promesse de paiement",
     "case.internal_event_recorded": "Événement (interne)",
     "task.opened": "Tâche ouverte",
+    "scenario.step_run": "Étape du scénario exécutée",
+    "scenario.step_skipped": "Étape du scénario sautée",
 }
 
 EVENT_KIND_LABELS = {
@@ -151,6 +153,8 @@ def _describe(event: AuditEvent) -> str:
         due = str(after.get("due_on", ""))
         due = f"{due[8:10]}/{due[5:7]}/{due[0:4]}" if len(due) == 10 else due
         return f"{format_money(to_money(str(after.get('amount', '0'))))} pour le {due}"
+    if event.verb in {"scenario.step_run", "scenario.step_skipped"}:
+        return f"{after.get('step', '')}" + (f" ({after['reason']})" if after.get("reason") else "")
     if event.verb == "case.recalled":
         return after.get("reason", "")
     if event.verb == "case.assigned":

@@ -10,6 +10,7 @@ from django.core import mail
 from django_otp.oath import totp
 
 from amiable.accounts.models import User
+from amiable.actions.letters import letter_issue
 from amiable.approvals.models import ApprovalRequest
 from amiable.approvals.services import approval_request
 from amiable.cases.models import Comment
@@ -99,4 +100,20 @@ def test_creditor_admin_invites_a_colleague(page, reference, users):
     assert "/compte/invitation/" in mail.outbox[0].body
     assert _axe_serious(page) == []
     assert ApprovalRequest.objects.count() == 0
+    assert page.console_errors == []
+
+
+def test_agent_case_page_and_day_have_no_serious_accessibility_violation(page, reference, users):
+    case = make_case(structure=reference.csr, reference="PORTAIL-0003", assigned_agent=users.agent)
+    letter_issue(case=case, kind="first", actor=users.agent)
+    _login(page, users.agent.email)
+    page.goto(f"/dossiers/{case.pk}/")
+    page.locator("#actions-formulaires").wait_for()  # the actions card is loaded by htmx
+    preview = page.get_by_role("link", name="Prévisualiser la relance")
+    colors = preview.evaluate("e => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor]")
+    assert colors[0] != colors[1], f"the secondary button's text is invisible: {colors}"
+    assert _axe_serious(page) == []
+    page.get_by_role("link", name="Ma journée").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Ma journée"
+    assert _axe_serious(page) == []
     assert page.console_errors == []
