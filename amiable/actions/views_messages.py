@@ -20,11 +20,12 @@ SENDERS = {
 
 
 def _agency_case(request: HttpRequest, pk: int) -> Case:
-    if not request.user.is_agency:
-        raise PermissionDenied("Réservé à l'agence.")
+    # A case out of the person's reach is « not found », whoever asks; their own creditor's is « forbidden ».
     case = Case.objects.visible_to(request.user).select_related("debtor", "creditor", "structure").filter(pk=pk).first()
     if case is None:
         raise Http404("Dossier introuvable.")
+    if not request.user.is_agency:
+        raise PermissionDenied("Réservé à l'agence.")
     return case
 
 
