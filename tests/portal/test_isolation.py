@@ -227,3 +227,32 @@ def test_lists_searches_and_exports_show_nothing_of_another_tenant(client, users
     sheet = openpyxl.load_workbook(io.BytesIO(export.content)).worksheets[0]
     cells = {str(c) for row in sheet.iter_rows(values_only=True) for c in row if c is not None}
     assert "ISO-VICTIME-1" not in cells
+
+
+PUBLIC_URLS = {
+    "login",
+    "password_reset",
+    "password_reset_done",
+    "password_reset_confirm",
+    "password_reset_complete",
+    "accounts:invitation_accept",
+    "logout",
+}
+
+
+def test_every_url_asks_an_anonymous_visitor_to_log_in(client, victim):
+    """No page but the login and password-reset ones answers a visitor who is not logged in."""
+    failures = []
+    for route, name in _patterns(get_resolver().url_patterns):
+        if name in PUBLIC_URLS:
+            continue
+        values = {k: victim.get(v, v) for k, v in OBJECTS.get(name, {}).items()}
+        url = "/" + _fill(route, values)
+        for method in ("get", "post"):
+            response = getattr(client, method)(url, POST_DATA if method == "post" else None)
+            if response.status_code == 405:
+                continue
+            location = response.get("Location", "")
+            if not (response.status_code == 302 and location.startswith("/connexion/")) and response.status_code != 404:
+                failures.append(f"{method.upper()} {url} ({name}): {response.status_code} {location}")
+    assert not failures, "\n".join(failures)
