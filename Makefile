@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: bench-intake install system-packages run test test-sqlite test-pg test-browser lint format check-migrations check-deploy bench clean
+.PHONY: bench-intake bench-letters install system-packages run test test-sqlite test-pg test-browser lint format check-migrations check-deploy bench clean
 
 install: $(VENV)/.installed
 
@@ -52,4 +52,7 @@ clean:
 bench-intake: install system-packages
 	./scripts/bench-intake.sh
 
-bench: bench-intake
+bench-letters: install
+	./scripts/bench-letters.sh
+
+bench: bench-intake bench-letters
