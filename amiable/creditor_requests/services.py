@@ -9,7 +9,7 @@ from amiable.approvals.services import approvals_cancel_for_case
 from amiable.audit.services import audit_record
 from amiable.cases.models import Case, CaseStatus, Task, TaskStatus
 from amiable.cases.services import case_transition
-from amiable.core.dates import add_business_days
+from amiable.core.dates import add_business_days, format_datetime
 from amiable.core.exceptions import ApplicationError
 from amiable.creditor_requests.models import CreditorRequest, MeetingSlot, RequestKind, RequestStatus
 from amiable.creditors.models import ContractTerms
@@ -17,10 +17,6 @@ from amiable.notifications.selectors import agency_contacts, creditor_staff
 from amiable.notifications.services import notify
 
 QUESTION_BUSINESS_DAYS = 5  # not set by the contract: an answer within a working week
-
-
-def _when(moment: datetime) -> str:
-    return f"{timezone.localtime(moment):%d/%m/%Y à %H:%M}"
 
 
 def _due_at(kind: str, terms: ContractTerms | None, now: datetime) -> datetime:
@@ -71,7 +67,7 @@ def request_create(*, kind: str, body: str, actor, case: Case | None = None) -> 
     notify(
         recipients=[u for u in recipients if u is not None],
         kind="request_created",
-        title=f"{request.get_kind_display()}{where} — réponse due le {_when(request.due_at)}",
+        title=f"{request.get_kind_display()}{where} — réponse due le {format_datetime(request.due_at)}",
         body=body[:300],
         url="/demandes/",
         case_pk=case.pk if case else None,
@@ -134,11 +130,11 @@ def meeting_propose(*, request: CreditorRequest, slots: list[datetime], actor) -
         raise ApplicationError("Proposez au moins un créneau.")
     for slot in slots:
         if slot <= now:
-            raise ApplicationError(f"Le créneau du {timezone.localtime(slot):%d/%m/%Y à %H:%M} est passé.")
+            raise ApplicationError(f"Le créneau du {format_datetime(slot)} est passé.")
         if slot > request.due_at:
             raise ApplicationError(
-                f"Le créneau du {timezone.localtime(slot):%d/%m/%Y à %H:%M} dépasse le délai contractuel "
-                f"(réunion au plus tard le {timezone.localtime(request.due_at):%d/%m/%Y à %H:%M})."
+                f"Le créneau du {format_datetime(slot)} dépasse le délai contractuel "
+                f"(réunion au plus tard le {format_datetime(request.due_at)})."
             )
     created = [MeetingSlot.objects.create(request=request, starts_at=slot, proposed_by=actor) for slot in slots]
     audit_record(
@@ -181,7 +177,7 @@ def meeting_confirm(*, slot: MeetingSlot, actor) -> CreditorRequest:
     notify(
         recipients=[slot.proposed_by, request.creditor.referent],
         kind="meeting_confirmed",
-        title=f"Réunion confirmée le {timezone.localtime(slot.starts_at):%d/%m/%Y à %H:%M}",
+        title=f"Réunion confirmée le {format_datetime(slot.starts_at)}",
         url="/demandes/",
     )
     return request

@@ -17,7 +17,7 @@ from amiable.audit.models import AuditEvent
 from amiable.audit.services import audit_record
 from amiable.cases.models import Case, CaseStatus, ContactPoint, Debtor, Task, TaskKind, TaskStatus
 from amiable.core.bulk import allocate_ids, insert_rows
-from amiable.core.dates import add_months
+from amiable.core.dates import add_months, format_datetime
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO
 from amiable.core.sequences import sequence_next
@@ -331,7 +331,7 @@ def _duplicate(batch: Batch, *, actor, filename: str) -> ImportOutcome:
     outcome = ImportOutcome.from_batch(batch, status="duplicate")
     outcome.error = (
         f"Fichier déjà reçu : son contenu est celui du lot {batch.number} du "
-        f"{timezone.localtime(batch.received_at):%d/%m/%Y à %H:%M}. Rien n'a été enregistré."
+        f"{format_datetime(batch.received_at)}. Rien n'a été enregistré."
     )
     return outcome
 
