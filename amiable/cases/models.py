@@ -5,22 +5,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
+from amiable.accounts.scoping import scope_to_user
 from amiable.core.money import ZERO
-
-
-def _scope_to_user(qs: models.QuerySet, user, creditor_path: str, structure_path: str) -> models.QuerySet:
-    """The single rule of tenant isolation (S2): agency staff see all, creditor staff their creditor
-    (and only their structures when limited), anybody else nothing."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return qs.none()
-    if user.is_agency:
-        return qs
-    if user.is_creditor_user:
-        qs = qs.filter(**{creditor_path: user.creditor_id})
-        if user.allowed_structure_ids is not None:
-            qs = qs.filter(**{f"{structure_path}__in": user.allowed_structure_ids})
-        return qs
-    return qs.none()
 
 
 class Civility(models.TextChoices):
@@ -158,8 +144,8 @@ ENDED_STATUSES = frozenset(set(CaseStatus) - OPEN_STATUSES)
 
 class CaseQuerySet(models.QuerySet):
     def visible_to(self, user) -> "CaseQuerySet":
-        """The only way to fetch cases for a person: see `_scope_to_user`."""
-        return _scope_to_user(self, user, "creditor_id", "structure_id")
+        """The only way to fetch cases for a person: see `scope_to_user`."""
+        return scope_to_user(self, user, creditor_field="creditor_id", structure_field="structure_id")
 
     def open(self) -> "CaseQuerySet":
         return self.filter(status__in=OPEN_STATUSES)

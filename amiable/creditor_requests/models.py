@@ -5,6 +5,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from amiable.accounts.scoping import scope_to_user
+
 
 class RequestKind(models.TextChoices):
     QUESTION = "question", "Question sur la situation du débiteur"
@@ -23,15 +25,10 @@ class CreditorRequestQuerySet(models.QuerySet):
         """A request on a case follows the case's visibility; a meeting request is the creditor's."""
         from amiable.cases.models import Case
 
-        if not getattr(user, "is_authenticated", False) or not user.is_active:
-            return self.none()
-        if user.is_agency:
-            return self.all()
-        if user.is_creditor_user:
-            return self.filter(
-                Q(case__in=Case.objects.visible_to(user)) | Q(case__isnull=True, creditor_id=user.creditor_id)
-            )
-        return self.none()
+        qs = scope_to_user(self, user, creditor_field="creditor_id")
+        if getattr(user, "is_creditor_user", False):
+            qs = qs.filter(Q(case__isnull=True) | Q(case__in=Case.objects.visible_to(user)))
+        return qs
 
 
 class CreditorRequest(models.Model):

@@ -7,6 +7,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from amiable.accounts.scoping import scope_to_user
+
 
 class Agency(models.Model):
     """The debt-collection agency's identity, printed on every document (CPCE R124-4, 1st mention).
@@ -53,13 +55,7 @@ class Agency(models.Model):
 class CreditorQuerySet(models.QuerySet):
     def visible_to(self, user) -> "CreditorQuerySet":
         """Agency staff see every creditor; creditor staff see only their own."""
-        if not getattr(user, "is_authenticated", False) or not user.is_active:
-            return self.none()
-        if user.is_agency:
-            return self.all()
-        if user.is_creditor_user:
-            return self.filter(pk=user.creditor_id)
-        return self.none()
+        return scope_to_user(self, user, creditor_field="pk")
 
 
 class Creditor(models.Model):
@@ -107,16 +103,7 @@ class Creditor(models.Model):
 class StructureQuerySet(models.QuerySet):
     def visible_to(self, user) -> "StructureQuerySet":
         """Creditor staff see their creditor's structures, or only those they are limited to."""
-        if not getattr(user, "is_authenticated", False) or not user.is_active:
-            return self.none()
-        if user.is_agency:
-            return self.all()
-        if user.is_creditor_user:
-            qs = self.filter(creditor_id=user.creditor_id)
-            if user.allowed_structure_ids is not None:
-                qs = qs.filter(pk__in=user.allowed_structure_ids)
-            return qs
-        return self.none()
+        return scope_to_user(self, user, creditor_field="creditor_id", structure_field="pk")
 
 
 class Structure(models.Model):

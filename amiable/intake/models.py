@@ -7,6 +7,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 
+from amiable.accounts.scoping import scope_to_user
 from amiable.core.money import ZERO
 
 
@@ -26,13 +27,9 @@ class BatchQuerySet(models.QuerySet):
     def visible_to(self, user) -> "BatchQuerySet":
         """Agency staff see every batch; creditor staff their creditor's batches, unless limited to some
         structures: a batch and its acknowledgement span all the creditor's structures."""
-        if not getattr(user, "is_authenticated", False) or not user.is_active:
+        if getattr(user, "is_creditor_user", False) and user.allowed_structure_ids is not None:
             return self.none()
-        if user.is_agency:
-            return self.all()
-        if user.is_creditor_user and user.allowed_structure_ids is None:
-            return self.filter(creditor_id=user.creditor_id)
-        return self.none()
+        return scope_to_user(self, user, creditor_field="creditor_id")
 
 
 class Batch(models.Model):
