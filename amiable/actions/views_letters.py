@@ -4,31 +4,19 @@ case's creditor staff may open too (they follow the recovery operations, C39). T
 from csp.decorators import csp_exempt
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
+from amiable.actions.access import agency_case
 from amiable.actions.letters import letter_get, letter_issue, letter_preview
 from amiable.actions.models import Letter, LetterKind
 from amiable.audit.models import AccessKind
 from amiable.audit.services import access_log_record
 from amiable.cases.models import Case
-from amiable.cases.selectors import case_get
 from amiable.core.exceptions import ApplicationError
-
-
-def _agency_case(request: HttpRequest, case_pk: int) -> Case:
-    """The case, if the user may see it (404 otherwise) and works for the agency (403 otherwise)."""
-    try:
-        case = case_get(user=request.user, pk=case_pk)
-    except Case.DoesNotExist as exc:
-        raise Http404("Dossier introuvable.") from exc
-    if not request.user.is_agency:
-        raise PermissionDenied("Seule l'agence émet les courriers.")
-    return case
 
 
 def _case_page(case: Case) -> str:
@@ -47,7 +35,7 @@ def _pdf_headers(response: HttpResponse) -> HttpResponse:
 @require_GET
 @csp_exempt()
 def letter_preview_pdf(request: HttpRequest, case_pk: int, kind: str) -> HttpResponse:
-    case = _agency_case(request, case_pk)
+    case = agency_case(request, case_pk)
     if kind not in LetterKind.values:
         raise Http404("Type de courrier inconnu.")
     try:
@@ -63,7 +51,7 @@ def letter_preview_pdf(request: HttpRequest, case_pk: int, kind: str) -> HttpRes
 @login_required
 @require_POST
 def letter_issue_post(request: HttpRequest, case_pk: int) -> HttpResponse:
-    case = _agency_case(request, case_pk)
+    case = agency_case(request, case_pk)
     try:
         letter = letter_issue(case=case, kind=request.POST.get("kind", ""), actor=request.user)
     except ApplicationError as exc:

@@ -1,6 +1,5 @@
 """Agency pages for e-mails and SMS to debtors: preview, send, and the outbox of what was sent."""
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -8,10 +7,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from amiable.actions.access import agency_case
 from amiable.actions.messaging import email_content, email_send, sms_content, sms_send
 from amiable.actions.models import Channel, OutboxMessage
-from amiable.cases.models import Case
 from amiable.core.exceptions import ApplicationError
+from amiable.core.views import run_service
 
 SENDERS = {
     Channel.EMAIL: (email_content, email_send, "E-mail envoyé."),
@@ -19,20 +19,10 @@ SENDERS = {
 }
 
 
-def _agency_case(request: HttpRequest, pk: int) -> Case:
-    # A case out of the person's reach is « not found », whoever asks; their own creditor's is « forbidden ».
-    case = Case.objects.visible_to(request.user).select_related("debtor", "creditor", "structure").filter(pk=pk).first()
-    if case is None:
-        raise Http404("Dossier introuvable.")
-    if not request.user.is_agency:
-        raise PermissionDenied("Réservé à l'agence.")
-    return case
-
-
 @login_required
 @require_GET
 def message_preview(request: HttpRequest, pk: int, channel: str) -> HttpResponse:
-    case = _agency_case(request, pk)
+    case = agency_case(request, pk)
     if channel not in SENDERS:
         raise Http404("Canal inconnu.")
     try:
@@ -48,16 +38,11 @@ def message_preview(request: HttpRequest, pk: int, channel: str) -> HttpResponse
 @login_required
 @require_POST
 def message_send(request: HttpRequest, pk: int, channel: str) -> HttpResponse:
-    case = _agency_case(request, pk)
+    case = agency_case(request, pk)
     if channel not in SENDERS:
         raise Http404("Canal inconnu.")
     _content, send, success = SENDERS[channel]
-    try:
-        send(case=case, actor=request.user)
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, success)
+    run_service(request, lambda: send(case=case, actor=request.user), success)
     return redirect(f"/dossiers/{case.pk}/")
 
 

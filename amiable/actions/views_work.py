@@ -2,15 +2,15 @@
 of the « Actions » card of a case page. Thin: parse a form, call one service or selector, go back to the
 page with a French message. Creditor users get 403 (or 404 for a case they may not see)."""
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from amiable.actions.access import agency_case
 from amiable.actions.forms_work import (
     CallForm,
     DayFilterForm,
@@ -42,8 +42,7 @@ from amiable.actions.work_selectors import (
     task_kind_choices,
 )
 from amiable.cases.models import Case
-from amiable.cases.selectors import case_get
-from amiable.core.exceptions import ApplicationError
+from amiable.core.views import form_errors_to_messages, run_service
 from amiable.creditors.models import Agency
 
 PREFIXES = {"call": "appel", "event": "evenement", "npai": "npai", "investigation": "recherche", "dnc": "contact"}
@@ -54,36 +53,8 @@ def _agency_only(request: HttpRequest) -> None:
         raise PermissionDenied("Réservé à l'agence.")
 
 
-def _agency_case(request: HttpRequest, pk: int) -> Case:
-    """The case if the user may see it (else 404, as on every case URL), and only for agency staff."""
-    try:
-        case = case_get(user=request.user, pk=pk)
-    except Case.DoesNotExist as exc:
-        raise Http404("Dossier introuvable.") from exc
-    _agency_only(request)
-    return case
-
-
 def _back(case: Case) -> HttpResponse:
     return redirect(f"/dossiers/{case.pk}/#actions")
-
-
-def _run(request: HttpRequest, action, success) -> bool:
-    """Call a service; its French refusal becomes an error message. `success` may use the result."""
-    try:
-        result = action()
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-        return False
-    messages.success(request, success(result) if callable(success) else success)
-    return True
-
-
-def _form_errors(request: HttpRequest, form) -> None:
-    for name, errors in form.errors.items():
-        label = form.fields[name].label if name in form.fields else ""
-        for error in errors:
-            messages.error(request, f"{label} : {error}" if label else error)
 
 
 def _plural(n: int, word: str) -> str:
@@ -134,13 +105,13 @@ def day_reassign(request: HttpRequest) -> HttpResponse:
     form = ReassignForm(request.POST, agents=agency_people())
     if form.is_valid():
         agent = form.cleaned_data["agent"]
-        _run(
+        run_service(
             request,
             lambda: cases_reassign(case_ids=form.cleaned_data["cases"], agent=agent, actor=request.user),
             lambda n: f"{_plural(n, 'dossier')} confié{'s' if n > 1 else ''} à {agent}.",
         )
     else:
-        _form_errors(request, form)
+        form_errors_to_messages(request, form)
     url = reverse("work:day")
     viewed = request.POST.get("vue", "")
     return redirect(f"{url}?agent={viewed}" if viewed.isdigit() else url)
@@ -175,7 +146,7 @@ def _actions_context(case: Case) -> dict:
 @login_required
 def case_actions(request: HttpRequest, pk: int) -> HttpResponse:
     """The card's forms: a fragment loaded into the case page (htmx), or a page of its own without JavaScript."""
-    case = _agency_case(request, pk)
+    case = agency_case(request, pk)
     template = "actions/_case_actions.html" if getattr(request, "htmx", False) else "actions/case_actions.html"
     return render(request, template, _actions_context(case))
 
@@ -183,11 +154,11 @@ def case_actions(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def call_post(request: HttpRequest, pk: int) -> HttpResponse:
-    case = _agency_case(request, pk)
+    case = agency_case(request, pk)
     form = CallForm(request.POST, phones=case_phone_points(case=case), prefix=PREFIXES["call"])
     if form.is_valid():
         data = form.cleaned_data
-        _run(
+        run_service(
             request,
             lambda: call_record(
                 case=case,
@@ -205,18 +176,18 @@ def call_post(request: HttpRequest, pk: int) -> HttpResponse:
             ),
         )
     else:
-        _form_errors(request, form)
+        form_errors_to_messages(request, form)
     return _back(case)
 
 
 @require_POST
 @login_required
 def event_post(request: HttpRequest, pk: int) -> HttpResponse:
-    case = _agency_case(request, pk)
+    case = agency_case(request, pk)
     form = EventForm(request.POST, prefix=PREFIXES["event"])
     if form.is_valid():
         data = form.cleaned_data
-        _run(
+        run_service(
             request,
             lambda: event_record(
                 case=case,
@@ -228,21 +199,21 @@ def event_post(request: HttpRequest, pk: int) -> HttpResponse:
             lambda event: f"Événement enregistré : {event.get_kind_display().lower()}.",
         )
     else:
-        _form_errors(request, form)
+        form_errors_to_messages(request, form)
     return _back(case)
 
 
 @require_POST
 @login_required
 def returned_mail_post(request: HttpRequest, pk: int) -> HttpResponse:
-    case = _agency_case(request, pk)
+    case = agency_case(request, pk)
     form = ReturnedMailForm(
         request.POST,
         addresses=case_address_points(case=case),
         prefix=PREFIXES["npai"],
     )
     if form.is_valid():
-        _run(
+        run_service(
             request,
             lambda: returned_mail_record(case=case, actor=request.user, point=form.cleaned_data["point"]),
             lambda done: (
@@ -257,18 +228,18 @@ def returned_mail_post(request: HttpRequest, pk: int) -> HttpResponse:
             ),
         )
     else:
-        _form_errors(request, form)
+        form_errors_to_messages(request, form)
     return _back(case)
 
 
 @require_POST
 @login_required
 def investigation_post(request: HttpRequest, pk: int) -> HttpResponse:
-    case = _agency_case(request, pk)
+    case = agency_case(request, pk)
     form = InvestigationForm(request.POST, tasks=case_open_investigations(case=case), prefix=PREFIXES["investigation"])
     if form.is_valid():
         data = form.cleaned_data
-        _run(
+        run_service(
             request,
             lambda: investigation_record(
                 task=data["task"],
@@ -283,18 +254,18 @@ def investigation_post(request: HttpRequest, pk: int) -> HttpResponse:
             ),
         )
     else:
-        _form_errors(request, form)
+        form_errors_to_messages(request, form)
     return _back(case)
 
 
 @require_POST
 @login_required
 def do_not_contact_post(request: HttpRequest, pk: int) -> HttpResponse:
-    case = _agency_case(request, pk)
+    case = agency_case(request, pk)
     form = DoNotContactForm(request.POST, prefix=PREFIXES["dnc"])
     if form.is_valid():
         value = form.cleaned_data["value"]
-        _run(
+        run_service(
             request,
             lambda: do_not_contact_set(debtor=case.debtor, actor=request.user, value=value, case=case),
             "Le débiteur ne sera plus contacté."
@@ -302,5 +273,5 @@ def do_not_contact_post(request: HttpRequest, pk: int) -> HttpResponse:
             else "Les contacts avec le débiteur sont de nouveau autorisés.",
         )
     else:
-        _form_errors(request, form)
+        form_errors_to_messages(request, form)
     return _back(case)

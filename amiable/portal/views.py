@@ -18,7 +18,7 @@ from amiable.audit.services import access_log_record
 from amiable.cases.models import Case
 from amiable.cases.selectors import case_get
 from amiable.cases.services import comment_add
-from amiable.core.exceptions import ApplicationError
+from amiable.core.views import run_service, submit_form
 from amiable.creditor_requests.models import CreditorRequest, MeetingSlot, RequestKind
 from amiable.creditor_requests.selectors import request_get, request_list
 from amiable.creditor_requests.services import (
@@ -53,38 +53,17 @@ def _case(request, pk) -> Case:
         raise Http404("Dossier introuvable.") from exc
 
 
-def _run(request, action, success: str) -> bool:
-    """Call a service; its French refusal becomes an error message."""
-    try:
-        action()
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-        return False
-    messages.success(request, success)
-    return True
-
-
-def _form_errors(request, form) -> None:
-    for field, errors in form.errors.items():
-        label = form.fields[field].label if field in form.fields else ""
-        for error in errors:
-            messages.error(request, f"{label} : {error}" if label else error)
-
-
 @login_required
 @require_POST
 def comment_post(request: HttpRequest, pk: int) -> HttpResponse:
     case = _case(request, pk)
-    form = CommentForm(request.POST)
-    if form.is_valid():
-        internal = form.cleaned_data["internal"] and request.user.is_agency
-        _run(
-            request,
-            lambda: comment_add(case=case, author=request.user, body=form.cleaned_data["body"], internal=internal),
-            "Note interne enregistrée." if internal else "Message envoyé.",
-        )
-    else:
-        _form_errors(request, form)
+    internal = request.user.is_agency and request.POST.get("internal") == "on"
+    submit_form(
+        request,
+        CommentForm(request.POST),
+        lambda data: comment_add(case=case, author=request.user, body=data["body"], internal=internal),
+        "Note interne enregistrée." if internal else "Message envoyé.",
+    )
     return redirect(f"/dossiers/{case.pk}/#commentaires")
 
 
@@ -92,17 +71,12 @@ def comment_post(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def case_request_post(request: HttpRequest, pk: int) -> HttpResponse:
     case = _case(request, pk)
-    form = CaseRequestForm(request.POST)
-    if form.is_valid():
-        _run(
-            request,
-            lambda: request_create(
-                kind=form.cleaned_data["kind"], body=form.cleaned_data["body"], actor=request.user, case=case
-            ),
-            "Demande transmise à l'agence.",
-        )
-    else:
-        _form_errors(request, form)
+    submit_form(
+        request,
+        CaseRequestForm(request.POST),
+        lambda data: request_create(kind=data["kind"], body=data["body"], actor=request.user, case=case),
+        "Demande transmise à l'agence.",
+    )
     return redirect(f"/dossiers/{case.pk}/#demandes")
 
 
@@ -110,21 +84,14 @@ def case_request_post(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def approval_ask(request: HttpRequest, pk: int) -> HttpResponse:
     case = _case(request, pk)
-    form = ApprovalAskForm(request.POST)
-    if form.is_valid():
-        _run(
-            request,
-            lambda: approval_request(
-                case=case,
-                kind=form.cleaned_data["kind"],
-                proposal=form.cleaned_data["proposal"],
-                due_on=form.cleaned_data.get("due_on"),
-                actor=request.user,
-            ),
-            "Demande de décision envoyée au créancier.",
-        )
-    else:
-        _form_errors(request, form)
+    submit_form(
+        request,
+        ApprovalAskForm(request.POST),
+        lambda data: approval_request(
+            case=case, kind=data["kind"], proposal=data["proposal"], due_on=data.get("due_on"), actor=request.user
+        ),
+        "Demande de décision envoyée au créancier.",
+    )
     return redirect(f"/dossiers/{case.pk}/#decisions")
 
 
@@ -132,15 +99,12 @@ def approval_ask(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def case_recall_post(request: HttpRequest, pk: int) -> HttpResponse:
     case = _case(request, pk)
-    form = RecallForm(request.POST)
-    if form.is_valid():
-        _run(
-            request,
-            lambda: case_recall(case=case, reason=form.cleaned_data["reason"], actor=request.user),
-            "Dossier retiré.",
-        )
-    else:
-        _form_errors(request, form)
+    submit_form(
+        request,
+        RecallForm(request.POST),
+        lambda data: case_recall(case=case, reason=data["reason"], actor=request.user),
+        "Dossier retiré.",
+    )
     return redirect(f"/dossiers/{case.pk}/")
 
 
@@ -163,18 +127,14 @@ def approval_decide_post(request: HttpRequest, pk: int) -> HttpResponse:
     approval = ApprovalRequest.objects.visible_to(request.user).filter(pk=pk).first()
     if approval is None:
         raise Http404("Demande introuvable.")
-    form = DecisionForm(request.POST)
-    if form.is_valid():
-        accept = form.cleaned_data["decision"] == "accept"
-        _run(
-            request,
-            lambda: approval_decide(
-                approval=approval, accept=accept, comment=form.cleaned_data["comment"], actor=request.user
-            ),
-            "Décision enregistrée : l'agence est prévenue.",
-        )
-    else:
-        _form_errors(request, form)
+    submit_form(
+        request,
+        DecisionForm(request.POST),
+        lambda data: approval_decide(
+            approval=approval, accept=data["decision"] == "accept", comment=data["comment"], actor=request.user
+        ),
+        "Décision enregistrée : l'agence est prévenue.",
+    )
     return redirect("approvals")
 
 
@@ -182,16 +142,13 @@ def approval_decide_post(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def requests_page(request: HttpRequest) -> HttpResponse:
     form = MeetingRequestForm(request.POST or None)
-    if request.method == "POST":
-        if form.is_valid():
-            if _run(
-                request,
-                lambda: request_create(kind=RequestKind.MEETING, body=form.cleaned_data["body"], actor=request.user),
-                "Demande de réunion transmise : l'agence propose des créneaux sous 3 jours.",
-            ):
-                return redirect("requests")
-        else:
-            _form_errors(request, form)
+    if request.method == "POST" and submit_form(
+        request,
+        form,
+        lambda data: request_create(kind=RequestKind.MEETING, body=data["body"], actor=request.user),
+        "Demande de réunion transmise : l'agence propose des créneaux sous 3 jours.",
+    ):
+        return redirect("requests")
     page = Paginator(request_list(user=request.user), 30).get_page(request.GET.get("page"))
     return render(
         request,
@@ -217,15 +174,12 @@ def _visible_request(request, pk) -> CreditorRequest:
 @require_POST
 def request_answer_post(request: HttpRequest, pk: int) -> HttpResponse:
     creditor_request = _visible_request(request, pk)
-    form = AnswerForm(request.POST)
-    if form.is_valid():
-        _run(
-            request,
-            lambda: request_answer(request=creditor_request, answer=form.cleaned_data["answer"], actor=request.user),
-            "Réponse envoyée.",
-        )
-    else:
-        _form_errors(request, form)
+    submit_form(
+        request,
+        AnswerForm(request.POST),
+        lambda data: request_answer(request=creditor_request, answer=data["answer"], actor=request.user),
+        "Réponse envoyée.",
+    )
     return redirect("requests")
 
 
@@ -234,14 +188,12 @@ def request_answer_post(request: HttpRequest, pk: int) -> HttpResponse:
 def meeting_slots_post(request: HttpRequest, pk: int) -> HttpResponse:
     creditor_request = _visible_request(request, pk)
     form = SlotsForm(request.POST)
-    if form.is_valid():
-        _run(
-            request,
-            lambda: meeting_propose(request=creditor_request, slots=form.slots(), actor=request.user),
-            "Créneaux proposés.",
-        )
-    else:
-        _form_errors(request, form)
+    submit_form(
+        request,
+        form,
+        lambda _data: meeting_propose(request=creditor_request, slots=form.slots(), actor=request.user),
+        "Créneaux proposés.",
+    )
     return redirect("requests")
 
 
@@ -251,7 +203,7 @@ def meeting_confirm_post(request: HttpRequest, pk: int) -> HttpResponse:
     slot = MeetingSlot.objects.filter(pk=pk, request__in=CreditorRequest.objects.visible_to(request.user)).first()
     if slot is None:
         raise Http404("Créneau introuvable.")
-    _run(request, lambda: meeting_confirm(slot=slot, actor=request.user), "Réunion confirmée.")
+    run_service(request, lambda: meeting_confirm(slot=slot, actor=request.user), "Réunion confirmée.")
     return redirect("requests")
 
 
