@@ -1,13 +1,10 @@
-"""Values every page needs: the agency's name for the header and the user's role flags."""
+"""Values every page needs: the unread-notification badge of the navigation."""
 
-from django.conf import settings
+from amiable.notifications.selectors import unread_count
 
 
 def amiable(request):
-    context = {"AMIABLE_PRODUCT": "Amiable", "DEBUG": settings.DEBUG}
     user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
-        from amiable.notifications.selectors import unread_count
-
-        context["unread_notifications"] = unread_count(user=user)
-    return context
+    if user is None or not user.is_authenticated:
+        return {}
+    return {"unread_notifications": unread_count(user=user)}
