@@ -77,3 +77,25 @@ def missing_first_letter_mentions(text: str, *, mentions: dict[str, list[str]]) 
         if not all(fold(piece) in folded for piece in pieces if piece):
             missing.append(name)
     return missing
+
+
+# Words that reveal the care on a message a third party may read (SMS, e-mail): CSP L1110-4, L9.
+SPECIALTY_WORDS = ("dentaire", "orthodont", "soins")
+
+
+def medical_secrecy_problems(text: str, *, structure_name: str, creditor_name: str = "", specialty: bool) -> list[str]:
+    """What in a text reveals where or for what a debtor was cared for: the structure's name (the creditor's
+    own name is allowed), and, for messages a third party may read, the specialty words."""
+    folded = fold(text)
+    if creditor_name:
+        folded = folded.replace(fold(creditor_name), " ")
+    problems = []
+    if structure_name and fold(structure_name) in folded:
+        problems.append(
+            f"il nomme la structure « {structure_name} » (secret médical : seul le créancier peut être nommé)"
+        )
+    if specialty:
+        problems += [
+            f"« {word} » (le soin ne doit pas apparaître, secret médical)" for word in SPECIALTY_WORDS if word in folded
+        ]
+    return problems

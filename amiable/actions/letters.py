@@ -16,7 +16,13 @@ from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
 from amiable.actions.address import address_block, mailing_address
-from amiable.actions.legal import L111_8, fold, forbidden_wording, missing_first_letter_mentions
+from amiable.actions.legal import (
+    L111_8,
+    fold,
+    forbidden_wording,
+    medical_secrecy_problems,
+    missing_first_letter_mentions,
+)
 from amiable.actions.models import STOPPING_EVENTS, Action, CaseEvent, Channel, Letter, LetterKind, LetterTemplate
 from amiable.audit.services import audit_record
 from amiable.cases.models import Case, CaseStatus
@@ -134,13 +140,11 @@ def letter_check(*, text: str, case: Case, kind: str, agency: Agency, amount, qu
         raise ApplicationError("Courrier refusé : " + " ; ".join(problems) + ".")
     # Medical secrecy (CSP L1110-4): being a patient of a care centre is health data; the letter names
     # the creditor only, never the structure where the care was given.
-    structure = case.structure
-    folded = fold(text).replace(fold(case.creditor.name), " ")
-    if structure.name and fold(structure.name) in folded:
-        raise ApplicationError(
-            f"Courrier refusé : il nomme la structure « {structure.name} ». Le secret médical (CSP L1110-4) "
-            "interdit de révéler le lieu des soins : seul le créancier peut être nommé."
-        )
+    secrecy = medical_secrecy_problems(
+        text, structure_name=case.structure.name, creditor_name=case.creditor.name, specialty=False
+    )
+    if secrecy:
+        raise ApplicationError("Courrier refusé : " + " ; ".join(secrecy) + ".")
     if kind == LetterKind.FIRST:
         missing = missing_first_letter_mentions(
             text, mentions=first_letter_mentions(agency=agency, case=case, amount=amount)

@@ -9,7 +9,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from amiable.actions.legal import forbidden_wording
+from amiable.actions.legal import forbidden_wording, medical_secrecy_problems
 from amiable.actions.models import Action, Channel, Letter, LetterKind, OutboxMessage
 from amiable.actions.policy import contact_refusal
 from amiable.audit.services import audit_record
@@ -51,11 +51,9 @@ def _contact(case: Case, kind: str) -> ContactPoint:
 
 
 def _check(text: str, case: Case) -> None:
-    problems = forbidden_wording(text)
-    structure = case.structure
-    for word in (structure.name, "dentaire", "orthodont", "soins"):
-        if word.lower() in text.lower():
-            problems.append(f"« {word} » (le soin ou le centre ne doivent pas apparaître, secret médical)")
+    problems = forbidden_wording(text) + medical_secrecy_problems(
+        text, structure_name=case.structure.name, creditor_name=case.creditor.name, specialty=True
+    )
     if problems:
         raise ApplicationError("Message refusé : " + " ; ".join(problems) + ".")
 
