@@ -8,9 +8,9 @@ admin.site.index_title = "Administration"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("lots/", include("amiable.intake.urls")),
-    path("compte/", include("amiable.accounts.urls")),
-    path("courriers/", include("amiable.actions.urls_letters")),
-    path("travail/", include("amiable.actions.urls_work")),
+    path("compte/", include("amiable.web.urls_accounts")),
+    path("courriers/", include("amiable.letters.urls")),
+    path("travail/", include("amiable.casework.urls")),
     path("", include("amiable.portal.urls")),
     path("", include("amiable.web.urls")),
 ]

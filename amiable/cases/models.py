@@ -5,8 +5,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
-from amiable.accounts.scoping import scope_to_user
 from amiable.core.money import ZERO
+from amiable.core.scoping import scope_to_user
 
 
 class Civility(models.TextChoices):
@@ -140,6 +140,15 @@ class CaseStatus(models.TextChoices):
 # reference may then be sent again by the creditor as a new case.
 OPEN_STATUSES = frozenset({CaseStatus.NEW, CaseStatus.IN_PROGRESS, CaseStatus.PAYMENT_PLAN, CaseStatus.SUSPENDED})
 ENDED_STATUSES = frozenset(set(CaseStatus) - OPEN_STATUSES)
+# Cases whose debtor may be asked to pay by any channel (letters, e-mails, SMS, calls, scenario steps).
+CONTACTABLE_STATUSES = frozenset({CaseStatus.NEW, CaseStatus.IN_PROGRESS})
+# Cases still being worked with the debtor: promises are followed, a stopping event suspends them.
+WORKED_STATUSES = frozenset({CaseStatus.NEW, CaseStatus.IN_PROGRESS, CaseStatus.PAYMENT_PLAN})
+# The groups live on the status itself, so that every app asks `CaseStatus.CONTACTABLE` and the like.
+CaseStatus.OPEN = OPEN_STATUSES
+CaseStatus.ENDED = ENDED_STATUSES
+CaseStatus.CONTACTABLE = CONTACTABLE_STATUSES
+CaseStatus.WORKED = WORKED_STATUSES
 
 
 class CaseQuerySet(models.QuerySet):
@@ -301,3 +310,76 @@ class CaseReadMarker(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} a lu {self.case_id}"
+
+
+class Channel(models.TextChoices):
+    LETTER = "letter", "Courrier"
+    EMAIL = "email", "E-mail"
+    SMS = "sms", "SMS"
+    CALL = "call", "Appel"
+
+
+class Action(models.Model):
+    """One contact with a debtor (or an attempt), by any channel; the contact policy counts them."""
+
+    case = models.ForeignKey("cases.Case", verbose_name="dossier", on_delete=models.PROTECT, related_name="actions")
+    channel = models.CharField("canal", max_length=10, choices=Channel.choices)
+    at = models.DateTimeField("date")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="par", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    summary = models.CharField("résumé", max_length=300)
+
+    class Meta:
+        verbose_name = "action"
+        verbose_name_plural = "actions"
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["case", "channel", "at"], name="action_policy_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} — {self.summary}"
+
+
+class EventKind(models.TextChoices):
+    OVER_INDEBTEDNESS_REFERRAL = "oi_referral", "Saisine de la commission de surendettement"
+    OVER_INDEBTEDNESS_ADMISSIBLE = "oi_admissible", "Dossier de surendettement déclaré recevable"
+    DEATH = "death", "Décès du débiteur"
+    DISPUTE = "dispute", "Contestation de la créance"
+    INSOLVENCY = "insolvency", "Insolvabilité"
+    VULNERABILITY = "vulnerability", "Situation de vulnérabilité"
+    RETURNED_MAIL = "returned_mail", "Courrier revenu (NPAI)"
+
+
+# Events that may compromise recovery: the creditor is told at once (C12, C29).
+COMPROMISING_EVENTS = frozenset(
+    {
+        EventKind.OVER_INDEBTEDNESS_REFERRAL,
+        EventKind.OVER_INDEBTEDNESS_ADMISSIBLE,
+        EventKind.DEATH,
+        EventKind.DISPUTE,
+        EventKind.INSOLVENCY,
+    }
+)
+# Events after which no recovery action may be taken (L10 and humanity).
+STOPPING_EVENTS = frozenset({EventKind.OVER_INDEBTEDNESS_ADMISSIBLE, EventKind.DEATH})
+
+
+class CaseEvent(models.Model):
+    """Something that happened to the debtor or the claim and changes how the case may be worked."""
+
+    case = models.ForeignKey("cases.Case", verbose_name="dossier", on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField("événement", max_length=20, choices=EventKind.choices)
+    occurred_on = models.DateField("date")
+    details = models.TextField("précisions", blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="enregistré par", on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField("enregistré le", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "événement du dossier"
+        verbose_name_plural = "événements des dossiers"
+        ordering = ["-occurred_on", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.occurred_on:%d/%m/%Y})"

@@ -9,6 +9,7 @@ from django.utils import timezone
 from amiable.audit.services import audit_record, snapshot
 from amiable.cases.models import (
     Case,
+    CaseEvent,
     CaseReadMarker,
     CaseStatus,
     Comment,
@@ -16,6 +17,8 @@ from amiable.cases.models import (
     ContactPoint,
     ContactQuality,
     Debtor,
+    Task,
+    TaskStatus,
 )
 from amiable.core.dates import add_months
 from amiable.core.exceptions import ApplicationError
@@ -357,3 +360,95 @@ def comment_add(*, case: Case, author, body: str, internal: bool = False) -> Com
 def case_mark_read(*, case: Case, user) -> None:
     """Remember that the person opened the case now (unread markers); not audited, it changes no data."""
     CaseReadMarker.objects.update_or_create(case=case, user=user, defaults={"read_at": timezone.now()})
+
+
+# --- tasks, events and the do-not-contact flag: written here only, whichever app decides them ----------
+
+
+@transaction.atomic
+def task_open(*, case: Case, kind: str, reason: str, due_on: date | None, actor=None) -> tuple[Task, bool]:
+    """The open task of that kind on the case, created and audited if there is none (one open task per kind:
+    a unique constraint keeps two concurrent runs from opening two)."""
+    task = Task.objects.filter(case=case, kind=kind, status=TaskStatus.OPEN).first()
+    if task is not None:
+        return task, False
+    try:
+        with transaction.atomic():
+            task = Task.objects.create(case=case, kind=kind, reason=reason[:300], due_on=due_on)
+    except IntegrityError:  # opened concurrently: the unique open constraint kept one
+        return Task.objects.get(case=case, kind=kind, status=TaskStatus.OPEN), False
+    audit_record(
+        actor=actor,
+        verb="task.opened",
+        target=task,
+        after={"kind": kind, "reason": task.reason, "due_on": due_on},
+    )
+    return task, True
+
+
+@transaction.atomic
+def tasks_cancel_open(*, case: Case, actor=None, kinds=None, keep=(), reason: str = "") -> int:
+    """Cancel the case's open tasks (of `kinds` if given, except `keep`), audited; returns how many."""
+    tasks = Task.objects.filter(case=case, status=TaskStatus.OPEN).exclude(kind__in=list(keep))
+    if kinds is not None:
+        tasks = tasks.filter(kind__in=list(kinds))
+    ids = list(tasks.values_list("pk", flat=True))
+    if not ids:
+        return 0
+    Task.objects.filter(pk__in=ids).update(status=TaskStatus.CANCELLED, closed_at=timezone.now())
+    audit_record(actor=actor, verb="tasks.cancelled", target=case, after={"tasks": ids, "reason": reason[:300]})
+    return len(ids)
+
+
+@transaction.atomic
+def task_close(*, task: Task, actor, status: str = TaskStatus.DONE, data: dict | None = None, verb: str = "task.done"):
+    """Close an open task (done or cancelled) and audit it with what the caller says of it."""
+    task = Task.objects.select_for_update().get(pk=task.pk)
+    if task.status != TaskStatus.OPEN:
+        raise ApplicationError(f"Cette tâche est déjà close ({task.get_status_display().lower()}).")
+    task.status = status
+    task.closed_at = timezone.now()
+    task.save(update_fields=["status", "closed_at"])
+    audit_record(actor=actor, verb=verb, target=task, after=data or {"status": status})
+    return task
+
+
+@transaction.atomic
+def case_event_add(
+    *, case: Case, kind: str, occurred_on: date, details: str, actor, verb: str = "case.event_recorded", data=None
+) -> CaseEvent:
+    """Store an event of the case and audit it under the caller's verb, with what the caller did about it
+    (`data`): the app that decides the consequences of an event says them, this one writes the row."""
+    event = CaseEvent.objects.create(case=case, kind=kind, occurred_on=occurred_on, details=details, recorded_by=actor)
+    audit_record(
+        actor=actor,
+        verb=verb,
+        target=event,
+        after=data if data is not None else {"kind": kind, "occurred_on": occurred_on, "details": details[:500]},
+    )
+    return event
+
+
+@transaction.atomic
+def debtor_do_not_contact_set(*, debtor: Debtor, actor, value: bool, case: Case | None = None) -> Debtor:
+    """Set or lift the debtor's request not to be contacted any more (L8); the contact rule then refuses
+    every contact on all their cases. `case` only says on which case's timeline the change appears."""
+    if actor is None or not getattr(actor, "is_agency", False):
+        raise ApplicationError("Seule l'agence peut modifier l'opposition aux contacts.")
+    debtor = Debtor.objects.select_for_update().get(pk=debtor.pk)
+    if case is not None and case.debtor_id != debtor.pk:
+        raise ApplicationError(f"Ce débiteur n'est pas celui du dossier {case.reference}.")
+    value = bool(value)
+    if debtor.do_not_contact == value:
+        return debtor  # a repeated submission changes nothing and records nothing
+    debtor.do_not_contact = value
+    debtor.save(update_fields=["do_not_contact"])
+    audit_record(
+        actor=actor,
+        verb="debtor.do_not_contact_set",
+        target=debtor,
+        case_pk=case.pk if case else None,
+        before={"do_not_contact": not value},
+        after={"do_not_contact": value},
+    )
+    return debtor

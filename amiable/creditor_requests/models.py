@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from amiable.accounts.scoping import scope_to_user
+from amiable.core.scoping import scope_to_user
 
 
 class RequestKind(models.TextChoices):

@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from amiable.approvals.services import approvals_cancel_for_case
 from amiable.audit.services import audit_record
-from amiable.cases.models import Case, CaseStatus, Task, TaskStatus
-from amiable.cases.services import case_transition
+from amiable.cases.models import Case, CaseStatus
+from amiable.cases.services import case_transition, tasks_cancel_open
 from amiable.core.dates import add_business_days, format_datetime
 from amiable.core.exceptions import ApplicationError
 from amiable.creditor_requests.models import CreditorRequest, MeetingSlot, RequestKind, RequestStatus
@@ -193,12 +193,9 @@ def case_recall(*, case: Case, reason: str, actor) -> Case:
     reason = reason.strip()
     if not reason:
         raise ApplicationError("Indiquez le motif du retrait du dossier.")
-    if case.status not in {CaseStatus.NEW, CaseStatus.IN_PROGRESS, CaseStatus.PAYMENT_PLAN, CaseStatus.SUSPENDED}:
+    if case.status not in CaseStatus.OPEN:
         raise ApplicationError(f"Le dossier {case.reference} est déjà terminé ({case.get_status_display().lower()}).")
-    now = timezone.now()
-    cancelled_tasks = Task.objects.filter(case=case, status=TaskStatus.OPEN).update(
-        status=TaskStatus.CANCELLED, closed_at=now
-    )
+    cancelled_tasks = tasks_cancel_open(case=case, actor=actor, reason="Dossier retiré par le créancier")
     cancelled_approvals = approvals_cancel_for_case(case=case, actor=actor, reason="Dossier retiré par le créancier")
     cancelled_requests = CreditorRequest.objects.filter(case=case, status=RequestStatus.OPEN).update(
         status=RequestStatus.CANCELLED

@@ -7,7 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from amiable.accounts.scoping import scope_to_user
+from amiable.core.scoping import scope_to_user
 
 
 class Agency(models.Model):
@@ -63,6 +63,20 @@ class Creditor(models.Model):
 
     slug = models.SlugField("identifiant", max_length=50, unique=True)
     name = models.CharField("nom", max_length=200)
+    name_with_article = models.CharField(
+        "nom avec article",
+        max_length=220,
+        blank=True,
+        help_text="Tel qu'il s'écrit en début de phrase dans les courriers : « La Caisse primaire d'assurance "
+        "maladie de Paris ». Vide : le nom seul.",
+    )
+    basis_wording = models.CharField(
+        "fondement de la créance (formulation aux débiteurs)",
+        max_length=200,
+        default="Participation restant à votre charge sur des soins du {date}",
+        help_text="Ce que les courriers et documents aux débiteurs disent du fondement de la créance, sans "
+        "jamais nommer le soin, la spécialité ni la structure (secret médical). {date} : date des soins.",
+    )
     address_line1 = models.CharField("adresse", max_length=200)
     address_line2 = models.CharField("complément d'adresse", max_length=200, blank=True)
     postal_code = models.CharField("code postal", max_length=10)
@@ -93,6 +107,11 @@ class Creditor(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def sentence_name(self) -> str:
+        """The name as it opens a sentence: « La Caisse primaire… », not « Caisse primaire… »."""
+        return self.name_with_article or self.name
 
     @property
     def address_lines(self) -> list[str]:
@@ -181,6 +200,11 @@ class ContractTerms(models.Model):
     statement_hours = models.PositiveSmallIntegerField("délai d'envoi d'un décompte (heures)", default=48)
     meeting_days = models.PositiveSmallIntegerField("délai d'organisation d'une réunion (jours)", default=3)
     documents_return_months = models.PositiveSmallIntegerField("délai de restitution des pièces (mois)", default=2)
+    payment_days = models.PositiveSmallIntegerField(
+        "délai de paiement demandé au débiteur (jours)",
+        default=15,
+        validators=[MinValueValidator(1), MaxValueValidator(90)],
+    )
     # Contact policy defaults (L8).
     contact_weekdays = models.CharField(
         "jours d'appel autorisés", max_length=7, default="12345", help_text="Jours ISO : 1 = lundi … 7 = dimanche."

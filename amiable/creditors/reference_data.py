@@ -29,6 +29,7 @@ AGENCY = {
 CPAM = {
     "slug": "cpam-paris",
     "name": "Caisse Primaire d'Assurance Maladie de Paris",
+    "name_with_article": "La Caisse Primaire d'Assurance Maladie de Paris",
     "address_line1": "21, rue Georges Auric",
     "address_line2": "",
     "postal_code": "75019",

@@ -7,8 +7,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 
-from amiable.accounts.scoping import scope_to_user
 from amiable.core.money import ZERO
+from amiable.core.scoping import scope_to_user
 
 
 class BatchSource(models.TextChoices):

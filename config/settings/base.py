@@ -38,12 +38,17 @@ INSTALLED_APPS = [
     "amiable.notifications",
     "amiable.cases",
     "amiable.intake",
-    "amiable.actions",
+    "amiable.compliance",
+    "amiable.letters",
+    "amiable.contact",
+    "amiable.casework",
+    "amiable.scenarios",
     "amiable.approvals",
     "amiable.creditor_requests",
     "amiable.reporting",
     "amiable.portal",
     "amiable.web",
+    "amiable.ops",
 ]
 
 MIDDLEWARE = [
@@ -242,4 +247,4 @@ AMIABLE_ACCESS_LOG_MONTHS = env_int("AMIABLE_ACCESS_LOG_MONTHS", 12)
 # Public address of the site, for links in e-mails.
 AMIABLE_SITE_URL = env_str("AMIABLE_SITE_URL", "http://127.0.0.1:8000")
 # SMS to debtors: a class with send(to=, text=); the default keeps messages in the outbox only.
-AMIABLE_SMS_SENDER = env_str("AMIABLE_SMS_SENDER", "amiable.actions.messaging.OutboxSmsSender")
+AMIABLE_SMS_SENDER = env_str("AMIABLE_SMS_SENDER", "amiable.contact.messaging.OutboxSmsSender")

@@ -10,10 +10,10 @@ from django.core import mail
 from django_otp.oath import totp
 
 from amiable.accounts.models import User
-from amiable.actions.letters import letter_issue
 from amiable.approvals.models import ApprovalRequest
 from amiable.approvals.services import approval_request
 from amiable.cases.models import Comment
+from amiable.letters.services import letter_issue
 from tests.accounts.test_twofactor import enrol
 from tests.browser.test_shell import _axe_serious, _login
 from tests.factories import PASSWORD, make_case

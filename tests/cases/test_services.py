@@ -752,7 +752,37 @@ NOT_AUDITED = {
     "amiable.cases.services.case_mark_read": "when a person last opened a case page (unread markers)",
 }
 
+
+def _call_task_open(ctx):
+    cases_services.task_open(case=ctx.case, kind="call", reason="Appeler", due_on=None, actor=ctx.users.agent)
+
+
+def _call_tasks_cancel_open(ctx):
+    cases_services.task_open(case=ctx.case, kind="call", reason="Appeler", due_on=None, actor=ctx.users.agent)
+    cases_services.tasks_cancel_open(case=ctx.case, actor=ctx.users.agent, reason="Test")
+
+
+def _call_task_close(ctx):
+    task, _ = cases_services.task_open(case=ctx.case, kind="call", reason="Appeler", due_on=None)
+    cases_services.task_close(task=task, actor=ctx.users.agent)
+
+
+def _call_case_event_add(ctx):
+    cases_services.case_event_add(
+        case=ctx.case, kind="dispute", occurred_on=ctx.case.received_on, details="", actor=ctx.users.agent
+    )
+
+
+def _call_debtor_do_not_contact_set(ctx):
+    cases_services.debtor_do_not_contact_set(debtor=ctx.case.debtor, actor=ctx.users.agent, value=True)
+
+
 SERVICE_CALLS = {
+    "amiable.cases.services.task_open": _call_task_open,
+    "amiable.cases.services.tasks_cancel_open": _call_tasks_cancel_open,
+    "amiable.cases.services.task_close": _call_task_close,
+    "amiable.cases.services.case_event_add": _call_case_event_add,
+    "amiable.cases.services.debtor_do_not_contact_set": _call_debtor_do_not_contact_set,
     "amiable.cases.services.comment_add": _call_comment_add,
     "amiable.cases.services.case_transition": _call_case_transition,
     "amiable.cases.services.debtor_create": _call_debtor_create,

@@ -13,12 +13,12 @@ from django.test import RequestFactory
 
 from amiable.accounts.models import Role, User
 from amiable.audit.models import AuditEvent
-from amiable.cases.management.commands.seed_demo import DEMO_USERS, STATUS_PLAN
 from amiable.cases.models import Case, CaseStatus, ContactPoint, Debtor
 from amiable.creditors import reference_data
 from amiable.creditors.models import Agency, ContractTerms, Creditor, Structure
 from amiable.creditors.services import agency_save, terms_save
 from amiable.intake.models import Batch
+from amiable.ops.management.commands.seed_demo import DEMO_USERS, STATUS_PLAN
 
 
 def _run(command: str, *args: str) -> str:

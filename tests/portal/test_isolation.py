@@ -13,7 +13,6 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
-from amiable.actions.letters import letter_issue
 from amiable.approvals.models import ApprovalRequest
 from amiable.approvals.services import approval_request
 from amiable.audit.models import AuditEvent
@@ -22,6 +21,7 @@ from amiable.creditor_requests.models import CreditorRequest, MeetingSlot
 from amiable.creditor_requests.services import meeting_propose, request_create
 from amiable.intake.models import Batch, BatchSource, ImportJob
 from amiable.intake.services import batch_import
+from amiable.letters.services import letter_issue
 from amiable.notifications.models import Notification
 from tests.factories import make_case
 

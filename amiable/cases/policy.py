@@ -1,0 +1,156 @@
+"""The one rule that says whether a case's debtor may be contacted, by which channel, and when (L8, L10).
+
+No harassment (Code pénal 222-16, C. consom. L121-7): calls and messages only on the creditor's allowed
+days and hours, never on a French public holiday, at most N attempts per channel over 30 days, never
+after a do-not-contact request, and no action at all on a case that is not being recovered (plan,
+suspension, over-indebtedness, death, recall, closure).
+
+Letters, the print batch, e-mails, SMS, calls, scenarios and the pages all ask `case_contact_block()`,
+and nothing else: the rule is written once."""
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from django.utils import timezone
+
+from amiable.cases.models import STOPPING_EVENTS, Action, CaseEvent, CaseStatus, Channel
+from amiable.core.dates import is_public_holiday
+from amiable.creditors.models import ContractTerms
+from amiable.creditors.selectors import terms_for
+
+# Letters are posted, not received at a given hour: only the monthly cap applies to them.
+TIMED_CHANNELS = frozenset({Channel.CALL, Channel.SMS, Channel.EMAIL})
+WINDOW_DAYS = 30
+# Every `ContactBlock.key`: stable, counted by `run_scenarios --json` under « skipped ».
+BLOCK_KEYS = frozenset(
+    {
+        "case_not_active",
+        "stopping_event",
+        "do_not_contact",
+        "day_not_allowed",
+        "public_holiday",
+        "outside_hours",
+        "cap_reached",
+    }
+)
+DAY_NAMES = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
+
+
+@dataclass(frozen=True)
+class ContactBlock:
+    """Why a contact is refused: a stable English `key` (for counters), the French `reason`, and, when the
+    refusal only lasts a while, the first instant a contact will be allowed again (`next_at`)."""
+
+    key: str
+    reason: str
+    next_at: datetime | None = None
+
+    @property
+    def message(self) -> str:
+        if self.next_at is None:
+            return self.reason
+        return f"{self.reason} (prochain créneau : {format_slot(self.next_at)})"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def format_slot(at: datetime) -> str:
+    """« lundi 30/11 à 10 h » or « lundi 30/11 à 14 h 30 » in Paris time."""
+    at = timezone.localtime(at)
+    hour = f"{at.hour} h" if at.minute == 0 else f"{at.hour} h {at.minute:02d}"
+    return f"{DAY_NAMES[at.weekday()]} {at:%d/%m} à {hour}"
+
+
+def _windows(spec: str) -> list[tuple[time, time]]:
+    windows = []
+    for part in spec.split(","):
+        start, _, end = part.strip().partition("-")
+        if start and end:
+            windows.append((time.fromisoformat(start), time.fromisoformat(end)))
+    return sorted(windows)
+
+
+def channel_cap(terms: ContractTerms, channel: str) -> int:
+    """The contract's maximum number of attempts by `channel` over 30 days."""
+    return {
+        Channel.CALL: terms.max_calls_per_30_days,
+        Channel.EMAIL: terms.max_emails_per_30_days,
+        Channel.SMS: terms.max_sms_per_30_days,
+        Channel.LETTER: terms.max_letters_per_30_days,
+    }[channel]
+
+
+def _day_allowed(terms: ContractTerms, day) -> bool:
+    if str(day.isoweekday()) not in terms.contact_weekdays:
+        return False
+    return terms.contact_on_public_holidays or not is_public_holiday(day)
+
+
+def next_allowed(terms: ContractTerms, channel: str, after: datetime) -> datetime | None:
+    """The first instant at or after `after` when the creditor's days and hours allow `channel`."""
+    after = timezone.localtime(after)
+    if channel not in TIMED_CHANNELS:
+        return after
+    windows = _windows(terms.contact_hours)
+    if not windows:
+        return None
+    for offset in range(0, 15):  # two weeks always hold an allowed day unless no weekday is allowed
+        day = after.date() + timedelta(days=offset)
+        if not _day_allowed(terms, day):
+            continue
+        for start, end in windows:
+            opening = timezone.make_aware(datetime.combine(day, start))
+            closing = timezone.make_aware(datetime.combine(day, end))
+            if closing <= after:
+                continue
+            return max(opening, after)
+    return None
+
+
+def case_contact_block(case, channel: str, when: datetime | None = None) -> ContactBlock | None:
+    """Why the debtor of `case` may not be contacted by `channel` at `when` (default: now), or None when
+    the contact is allowed. Reads the case's status, its stopping events, the debtor's do-not-contact
+    flag, the creditor's contract terms and the attempts of the last 30 days."""
+    at = timezone.localtime(when or timezone.now())
+    if case.status not in CaseStatus.CONTACTABLE:
+        return ContactBlock("case_not_active", f"dossier {case.get_status_display().lower()} : aucune action")
+    stopped = CaseEvent.objects.filter(case=case, kind__in=STOPPING_EVENTS).order_by("-occurred_on", "-pk").first()
+    if stopped is not None:
+        return ContactBlock(
+            "stopping_event", f"événement bloquant ({stopped.get_kind_display().lower()}) : aucune action"
+        )
+    if case.debtor.do_not_contact:
+        return ContactBlock("do_not_contact", "le débiteur a demandé à ne plus être contacté")
+    terms = terms_for(case.creditor_id)
+    if channel in TIMED_CHANNELS:
+        slot = None
+        if str(at.isoweekday()) not in terms.contact_weekdays:
+            key, reason = "day_not_allowed", "jour non autorisé par la politique de contact"
+        elif is_public_holiday(at.date()) and not terms.contact_on_public_holidays:
+            key, reason = "public_holiday", "jour férié"
+        elif not any(start <= at.time() < end for start, end in _windows(terms.contact_hours)):
+            key, reason = "outside_hours", f"hors des plages horaires autorisées ({terms.contact_hours})"
+        else:
+            key = None
+        if key is not None:
+            slot = next_allowed(terms, channel, at)
+            return ContactBlock(key, reason, slot)
+    cap = channel_cap(terms, channel)
+    since = at - timedelta(days=WINDOW_DAYS)
+    # Attempts made by the agency; a debtor who phones in does not use up the agency's calls.
+    attempts = list(
+        Action.objects.filter(case=case, channel=channel, at__gt=since, at__lte=at)
+        .exclude(call__direction="in")
+        .order_by("at")
+        .values_list("at", flat=True)
+    )
+    if len(attempts) >= cap:
+        # The cap frees up when the oldest attempt that counts leaves the 30 days.
+        freed = attempts[len(attempts) - cap] + timedelta(days=WINDOW_DAYS)
+        return ContactBlock(
+            "cap_reached",
+            f"plafond atteint : {len(attempts)} {Channel(channel).label.lower()}(s) sur 30 jours (maximum {cap})",
+            next_allowed(terms, channel, freed),
+        )
+    return None

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class CaseworkConfig(AppConfig):
+    name = "amiable.casework"
+    verbose_name = "Travail des dossiers"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,290 @@
+"""Pages of the case work, for agency staff only: « Ma journée » with its bulk reassignment, and the forms
+of the « Actions » card of a case page. Thin: parse a form, call one service or selector, go back to the
+page with a French message. Creditor users get 403 (or 404 for a case they may not see)."""
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from amiable.cases.access import agency_case
+from amiable.cases.models import Case, Channel
+from amiable.cases.policy import case_contact_block
+from amiable.cases.services import debtor_do_not_contact_set
+from amiable.casework.forms import (
+    CallForm,
+    DayFilterForm,
+    DoNotContactForm,
+    EventForm,
+    InvestigationForm,
+    ReassignForm,
+    ReturnedMailForm,
+)
+from amiable.casework.selectors import (
+    agency_people,
+    case_address_points,
+    case_open_investigations,
+    case_phone_points,
+    case_promises,
+    case_recent_calls,
+    creditor_choices,
+    day_queue,
+    task_kind_choices,
+)
+from amiable.casework.services import (
+    can_reassign,
+    cases_reassign,
+    event_record,
+    investigation_record,
+    returned_mail_record,
+)
+from amiable.contact.models import PromiseToPay
+from amiable.contact.services import call_record, promise_mark_kept
+from amiable.core.views import form_errors_to_messages, run_service
+from amiable.creditors.models import Agency
+from amiable.letters.models import Letter, LetterKind
+
+PREFIXES = {"call": "appel", "event": "evenement", "npai": "npai", "investigation": "recherche", "dnc": "contact"}
+
+
+def _agency_only(request: HttpRequest) -> None:
+    if not request.user.is_agency:
+        raise PermissionDenied("Réservé à l'agence.")
+
+
+def _back(case: Case) -> HttpResponse:
+    return redirect(f"/dossiers/{case.pk}/#actions")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n > 1 else ''}"
+
+
+# --- Ma journée ---------------------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def day(request: HttpRequest) -> HttpResponse:
+    _agency_only(request)
+    supervisor = can_reassign(request.user)
+    if request.GET.get("agent") and not supervisor:
+        raise PermissionDenied("Seuls les superviseurs peuvent consulter la journée d'un autre gestionnaire.")
+    agents = agency_people() if supervisor else None
+    form = DayFilterForm(request.GET or None, kinds=task_kind_choices(), creditors=creditor_choices(), agents=agents)
+    filters = form.cleaned_data if form.is_valid() else {}
+    agent = filters.get("agent") or request.user
+    creditor = filters.get("creditor")
+    queue = day_queue(
+        agent=agent,
+        today=timezone.localdate(),
+        kind=filters.get("kind", ""),
+        creditor_id=creditor.pk if creditor else None,
+    )
+    return render(
+        request,
+        "casework/day.html",
+        {
+            "form": form,
+            "queue": queue,
+            "agent": agent,
+            "is_me": agent.pk == request.user.pk,
+            "can_reassign": supervisor,
+            "agents": list(agents) if supervisor else [],
+            "today": timezone.localdate(),
+        },
+    )
+
+
+@require_POST
+@login_required
+def day_reassign(request: HttpRequest) -> HttpResponse:
+    if not can_reassign(request.user):
+        raise PermissionDenied("Seuls les superviseurs et administrateurs de l'agence peuvent réattribuer.")
+    form = ReassignForm(request.POST, agents=agency_people())
+    if form.is_valid():
+        agent = form.cleaned_data["agent"]
+        run_service(
+            request,
+            lambda: cases_reassign(case_ids=form.cleaned_data["cases"], agent=agent, actor=request.user),
+            lambda n: f"{_plural(n, 'dossier')} confié{'s' if n > 1 else ''} à {agent}.",
+        )
+    else:
+        form_errors_to_messages(request, form)
+    url = reverse("work:day")
+    viewed = request.POST.get("vue", "")
+    return redirect(f"{url}?agent={viewed}" if viewed.isdigit() else url)
+
+
+# --- the « Actions » card of a case -------------------------------------------------------------------
+
+
+def _actions_context(case: Case) -> dict:
+    phones = case_phone_points(case=case)
+    addresses = list(case_address_points(case=case))
+    investigations = list(case_open_investigations(case=case))
+    return {
+        "case": case,
+        "call_form": CallForm(phones=phones, prefix=PREFIXES["call"]),
+        "event_form": EventForm(prefix=PREFIXES["event"], initial={"occurred_on": timezone.localdate()}),
+        "npai_form": ReturnedMailForm(addresses=case_address_points(case=case), prefix=PREFIXES["npai"]),
+        "has_addresses": bool(addresses),
+        "investigation_form": InvestigationForm(
+            tasks=case_open_investigations(case=case), prefix=PREFIXES["investigation"]
+        ),
+        "investigations": investigations,
+        "dnc_form": DoNotContactForm(prefix=PREFIXES["dnc"]),
+        "call_refusal": case_contact_block(case, Channel.CALL),
+        "recent_calls": case_recent_calls(case=case),
+        "first_letter": Letter.objects.filter(case=case, kind=LetterKind.FIRST).first(),
+        "promises": case_promises(case=case),
+        "agency": Agency.objects.first(),
+    }
+
+
+@require_GET
+@login_required
+def case_actions(request: HttpRequest, pk: int) -> HttpResponse:
+    """The card's forms: a fragment loaded into the case page (htmx), or a page of its own without JavaScript."""
+    case = agency_case(request, pk)
+    template = "casework/_case_actions.html" if getattr(request, "htmx", False) else "casework/case_actions.html"
+    return render(request, template, _actions_context(case))
+
+
+@require_POST
+@login_required
+def call_post(request: HttpRequest, pk: int) -> HttpResponse:
+    case = agency_case(request, pk)
+    form = CallForm(request.POST, phones=case_phone_points(case=case), prefix=PREFIXES["call"])
+    if form.is_valid():
+        data = form.cleaned_data
+        run_service(
+            request,
+            lambda: call_record(
+                case=case,
+                actor=request.user,
+                number=data["number"],
+                outcome=data["outcome"],
+                direction=data["direction"],
+                notes=data["notes"],
+                promise_amount=data.get("promise_amount"),
+                promise_due_on=data.get("promise_due_on"),
+            ),
+            lambda call: (
+                f"Appel enregistré : {call.get_outcome_display().lower()}."
+                + (" Promesse de paiement enregistrée." if data.get("promise_amount") else "")
+            ),
+        )
+    else:
+        form_errors_to_messages(request, form)
+    return _back(case)
+
+
+@require_POST
+@login_required
+def event_post(request: HttpRequest, pk: int) -> HttpResponse:
+    case = agency_case(request, pk)
+    form = EventForm(request.POST, prefix=PREFIXES["event"])
+    if form.is_valid():
+        data = form.cleaned_data
+        run_service(
+            request,
+            lambda: event_record(
+                case=case,
+                kind=data["kind"],
+                occurred_on=data["occurred_on"],
+                details=data["details"],
+                actor=request.user,
+            ),
+            lambda event: f"Événement enregistré : {event.get_kind_display().lower()}.",
+        )
+    else:
+        form_errors_to_messages(request, form)
+    return _back(case)
+
+
+@require_POST
+@login_required
+def returned_mail_post(request: HttpRequest, pk: int) -> HttpResponse:
+    case = agency_case(request, pk)
+    form = ReturnedMailForm(
+        request.POST,
+        addresses=case_address_points(case=case),
+        prefix=PREFIXES["npai"],
+    )
+    if form.is_valid():
+        run_service(
+            request,
+            lambda: returned_mail_record(case=case, actor=request.user, point=form.cleaned_data["point"]),
+            lambda done: (
+                "Courrier revenu enregistré : l'adresse est marquée invalide"
+                + (
+                    " et une recherche d'adresse est ouverte."
+                    if done.task_created
+                    else " ; la recherche d'adresse déjà ouverte continue."
+                    if done.task
+                    else "."
+                )
+            ),
+        )
+    else:
+        form_errors_to_messages(request, form)
+    return _back(case)
+
+
+@require_POST
+@login_required
+def investigation_post(request: HttpRequest, pk: int) -> HttpResponse:
+    case = agency_case(request, pk)
+    form = InvestigationForm(request.POST, tasks=case_open_investigations(case=case), prefix=PREFIXES["investigation"])
+    if form.is_valid():
+        data = form.cleaned_data
+        run_service(
+            request,
+            lambda: investigation_record(
+                task=data["task"],
+                actor=request.user,
+                sources=data["sources"],
+                result=data["result"],
+                new_address=form.new_address(),
+            ),
+            lambda point: (
+                "Recherche d'adresse close"
+                + (" : nouvelle adresse enregistrée, les précédentes sont invalidées." if point else ".")
+            ),
+        )
+    else:
+        form_errors_to_messages(request, form)
+    return _back(case)
+
+
+@require_POST
+@login_required
+def do_not_contact_post(request: HttpRequest, pk: int) -> HttpResponse:
+    case = agency_case(request, pk)
+    form = DoNotContactForm(request.POST, prefix=PREFIXES["dnc"])
+    if form.is_valid():
+        value = form.cleaned_data["value"]
+        run_service(
+            request,
+            lambda: debtor_do_not_contact_set(debtor=case.debtor, actor=request.user, value=value, case=case),
+            "Le débiteur ne sera plus contacté."
+            if value
+            else "Les contacts avec le débiteur sont de nouveau autorisés.",
+        )
+    else:
+        form_errors_to_messages(request, form)
+    return _back(case)
+
+
+@require_POST
+@login_required
+def promise_kept_post(request: HttpRequest, pk: int, promise_pk: int) -> HttpResponse:
+    """Mark a promise to pay of the case kept (the debtor paid as promised)."""
+    case = agency_case(request, pk)
+    promise = get_object_or_404(PromiseToPay, pk=promise_pk, case=case)
+    run_service(request, lambda: promise_mark_kept(promise=promise, actor=request.user), "Promesse marquée tenue.")
+    return _back(case)

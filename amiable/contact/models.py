@@ -1,0 +1,96 @@
+"""Contacts with debtors beyond letters: calls and their promises to pay, e-mails and SMS in the outbox."""
+
+from django.db import models
+
+from amiable.cases.models import Action, Channel
+
+
+class CallDirection(models.TextChoices):
+    OUTBOUND = "out", "Sortant"
+    INBOUND = "in", "Entrant"
+
+
+class CallOutcome(models.TextChoices):
+    REACHED = "reached", "Débiteur joint"
+    NO_ANSWER = "no_answer", "Pas de réponse"
+    WRONG_NUMBER = "wrong_number", "Faux numéro"
+    MESSAGE_LEFT = "message_left", "Message laissé"
+    REFUSED = "refused", "Refus de payer"
+    DISPUTE = "dispute", "Contestation"
+
+
+class CallRecord(models.Model):
+    """The details of a call (L8 counts it as an attempt whatever its outcome)."""
+
+    action = models.OneToOneField(Action, verbose_name="action", on_delete=models.PROTECT, related_name="call")
+    direction = models.CharField("sens", max_length=3, choices=CallDirection.choices, default=CallDirection.OUTBOUND)
+    number = models.CharField("numéro utilisé", max_length=30)
+    outcome = models.CharField("résultat", max_length=20, choices=CallOutcome.choices)
+    notes = models.TextField("notes (internes à l'agence)", blank=True)
+    first_letter = models.ForeignKey(
+        "letters.Letter",
+        verbose_name="première lettre rappelée",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = "appel"
+        verbose_name_plural = "appels"
+
+    def __str__(self) -> str:
+        return f"Appel {self.get_direction_display().lower()} — {self.get_outcome_display()}"
+
+
+class PromiseStatus(models.TextChoices):
+    PENDING = "pending", "En attente"
+    KEPT = "kept", "Tenue"
+    BROKEN = "broken", "Non tenue"
+
+
+class PromiseToPay(models.Model):
+    """A debtor's promise to pay an amount by a date, followed until kept or flagged broken."""
+
+    case = models.ForeignKey("cases.Case", verbose_name="dossier", on_delete=models.PROTECT, related_name="promises")
+    action = models.ForeignKey(
+        Action, verbose_name="action", on_delete=models.PROTECT, null=True, blank=True, related_name="promises"
+    )
+    amount = models.DecimalField("montant promis", max_digits=12, decimal_places=2)
+    due_on = models.DateField("promis pour le")
+    status = models.CharField(
+        "état", max_length=10, choices=PromiseStatus.choices, default=PromiseStatus.PENDING, db_index=True
+    )
+    created_at = models.DateTimeField("enregistrée le", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "promesse de paiement"
+        verbose_name_plural = "promesses de paiement"
+        ordering = ["due_on", "pk"]
+        constraints = [models.CheckConstraint(name="promise_amount_positive", condition=models.Q(amount__gt=0))]
+
+    def __str__(self) -> str:
+        return f"Promesse de {self.amount} € pour le {self.due_on:%d/%m/%Y}"
+
+
+class OutboxMessage(models.Model):
+    """An e-mail or SMS sent to a debtor, kept as sent (the demo's outbox, and the proof of what was said)."""
+
+    case = models.ForeignKey("cases.Case", verbose_name="dossier", on_delete=models.PROTECT, related_name="outbox")
+    action = models.OneToOneField(Action, verbose_name="action", on_delete=models.PROTECT, related_name="message")
+    channel = models.CharField("canal", max_length=10, choices=[(Channel.EMAIL, "E-mail"), (Channel.SMS, "SMS")])
+    to = models.CharField("destinataire", max_length=254)
+    subject = models.CharField("objet", max_length=200, blank=True)
+    text = models.TextField("texte")
+    html = models.TextField("HTML", blank=True)
+    sent_at = models.DateTimeField("envoyé le", null=True, blank=True)
+    error = models.CharField("erreur d'envoi", max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = "message envoyé"
+        verbose_name_plural = "messages envoyés"
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} à {self.to}"

@@ -1,0 +1,233 @@
+"""Calls with debtors and the promises to pay made during them (C2, L2, L8).
+
+Every service is keyword-only, runs in one transaction and audits itself there; a refusal is an
+`ApplicationError` in French and writes nothing."""
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import phonenumbers
+from django.db import transaction
+from django.utils import timezone
+
+from amiable.audit.services import audit_record
+from amiable.cases.models import (
+    STOPPING_EVENTS,
+    WORKED_STATUSES,
+    Action,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    Channel,
+    ContactKind,
+    ContactPoint,
+    ContactQuality,
+    TaskKind,
+)
+from amiable.cases.policy import case_contact_block
+from amiable.cases.services import contact_point_set_quality, task_open
+from amiable.contact.models import CallDirection, CallOutcome, CallRecord, PromiseStatus, PromiseToPay
+from amiable.core.dates import format_date
+from amiable.core.exceptions import ApplicationError
+from amiable.core.money import ZERO, format_money, to_money
+from amiable.letters.models import Letter, LetterKind
+
+
+def _require_agency(actor, what: str) -> None:
+    if actor is None or not getattr(actor, "is_agency", False):
+        raise ApplicationError(f"Seule l'agence peut {what}.")
+
+
+def _lock_case(case: Case) -> Case:
+    # Only the case row is locked: locking its creditor would serialise the work of all the agents.
+    return Case.objects.select_for_update(of=("self",)).select_related("debtor", "creditor").get(pk=case.pk)
+
+
+def _stopping_event(case: Case) -> CaseEvent | None:
+    return CaseEvent.objects.filter(case=case, kind__in=STOPPING_EVENTS).order_by("-occurred_on", "-pk").first()
+
+
+def phone_e164(number: str) -> str:
+    """A French (or international) number as E.164 when it is a valid number, else as typed (trimmed)."""
+    number = " ".join(number.split())
+    try:
+        parsed = phonenumbers.parse(number, "FR")
+    except phonenumbers.NumberParseException:
+        return number
+    if phonenumbers.is_valid_number(parsed):
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return number
+
+
+def _promise_refusal(case: Case) -> str | None:
+    if case.status not in WORKED_STATUSES:
+        return f"dossier {case.get_status_display().lower()}"
+    stopped = _stopping_event(case)
+    if stopped is not None:
+        return stopped.get_kind_display().lower()
+    return None
+
+
+@transaction.atomic
+def call_record(
+    *,
+    case: Case,
+    actor,
+    number: str,
+    outcome: str,
+    direction: str = CallDirection.OUTBOUND,
+    notes: str = "",
+    promise_amount: Decimal | str | None = None,
+    promise_due_on: date | None = None,
+    at: datetime | None = None,
+) -> CallRecord:
+    """Record a call with the debtor and what came of it, with the promise to pay made during it if any.
+    An outbound call must be allowed by the contact rule (L8) at the time it was made and follow the first
+    letter, which it recalls (R124-4, L2: the call keeps the letter it quoted); an inbound call (the debtor
+    called) is always recorded. A wrong number invalidates that phone of the debtor. The notes
+    stay inside the agency: the audit, which the creditor's timeline reads, carries only the outcome."""
+    _require_agency(actor, "enregistrer un appel")
+    if outcome not in CallOutcome.values:
+        raise ApplicationError(f"Résultat d'appel inconnu : « {outcome} ».")
+    if direction not in CallDirection.values:
+        raise ApplicationError(f"Sens d'appel inconnu : « {direction} ».")
+    number = phone_e164(number or "")
+    if not number:
+        raise ApplicationError("Indiquez le numéro appelé.")
+    if len(number) > 30:
+        raise ApplicationError("Le numéro de téléphone est trop long.")
+    at = at or timezone.now()
+    if timezone.is_naive(at):
+        raise ApplicationError("La date de l'appel doit comporter un fuseau horaire.")
+    if at > timezone.now() + timedelta(minutes=5):
+        raise ApplicationError("La date de l'appel est dans le futur.")
+    case = _lock_case(case)  # serialises the count of attempts of the contact policy
+    first_letter = Letter.objects.filter(case=case, kind=LetterKind.FIRST).first()
+    if direction == CallDirection.OUTBOUND:
+        block = case_contact_block(case, Channel.CALL, at)
+        if block is not None:
+            raise ApplicationError(f"Appel refusé par la politique de contact : {block.message}.")
+        # CPCE R124-4: the first contact is the letter; every later contact recalls it (L2).
+        if first_letter is None or first_letter.issued_at > at:
+            raise ApplicationError(
+                f"Appel sortant refusé : la première lettre du dossier {case.reference} n'est pas encore partie "
+                "(CPCE R124-4). Envoyez-la avant tout appel."
+            )
+    amount = None
+    if promise_amount not in (None, "") or promise_due_on is not None:
+        if promise_amount in (None, "") or promise_due_on is None:
+            raise ApplicationError("Une promesse de paiement demande un montant et une date.")
+        refusal = _promise_refusal(case)
+        if refusal:
+            raise ApplicationError(f"Promesse de paiement impossible : {refusal}.")
+        try:
+            amount = to_money(promise_amount)
+        except (TypeError, ValueError) as exc:
+            raise ApplicationError(f"Montant promis invalide : « {promise_amount} ».") from exc
+        if amount <= ZERO:
+            raise ApplicationError("Le montant promis doit être positif.")
+        if amount > case.claimed_amount:
+            raise ApplicationError(
+                f"Le montant promis ({format_money(amount)}) dépasse le solde réclamé "
+                f"({format_money(case.claimed_amount)})."
+            )
+        if promise_due_on < timezone.localdate(at):
+            raise ApplicationError("La date promise est antérieure à l'appel.")
+    direction_label = CallDirection(direction).label.lower()
+    outcome_label = CallOutcome(outcome).label
+    action = Action.objects.create(
+        case=case, channel=Channel.CALL, at=at, actor=actor, summary=f"Appel {direction_label} — {outcome_label}"
+    )
+    call = CallRecord.objects.create(
+        action=action,
+        direction=direction,
+        number=number,
+        outcome=outcome,
+        notes=notes.strip(),
+        first_letter=first_letter,
+    )
+    audit_record(
+        actor=actor,
+        verb="call.recorded",
+        target=action,
+        after={
+            "outcome": outcome,
+            "direction": direction,
+            "first_letter": first_letter.number if first_letter else None,
+        },
+    )
+    if amount is not None:
+        promise = PromiseToPay.objects.create(case=case, action=action, amount=amount, due_on=promise_due_on)
+        audit_record(
+            actor=actor,
+            verb="promise.recorded",
+            target=promise,
+            after={"amount": amount, "due_on": promise_due_on},
+        )
+    if outcome == CallOutcome.WRONG_NUMBER:
+        points = ContactPoint.objects.filter(debtor_id=case.debtor_id, kind=ContactKind.PHONE).exclude(
+            quality=ContactQuality.INVALID
+        )
+        for point in points:
+            if number in {point.value, phone_e164(point.raw_value) if point.raw_value else ""}:
+                contact_point_set_quality(point=point, quality=ContactQuality.INVALID, actor=actor, case=case)
+    return call
+
+
+@transaction.atomic
+def promises_check(*, today: date) -> int:
+    """Flag as broken the pending promises whose date has passed, and open a callback task on their case
+    for its agent when the contact policy lets the agent call (not on a payment plan). Promises of cases no
+    longer worked (suspended, over-indebtedness, death, ended) are left pending: nobody may chase the
+    debtor about them. Idempotent; returns how many were flagged."""
+    promises = (
+        PromiseToPay.objects.select_for_update(of=("self",))
+        .filter(status=PromiseStatus.PENDING, due_on__lt=today, case__status__in=WORKED_STATUSES)
+        .exclude(case__events__kind__in=STOPPING_EVENTS)
+        .select_related("case")
+        .order_by("due_on", "pk")
+    )
+    count = 0
+    for promise in promises:
+        promise.status = PromiseStatus.BROKEN
+        promise.save(update_fields=["status"])
+        audit_record(
+            actor=None,
+            verb="promise.broken",
+            target=promise,
+            before={"status": PromiseStatus.PENDING},
+            after={"status": PromiseStatus.BROKEN, "amount": promise.amount, "due_on": promise.due_on},
+        )
+        count += 1
+        if promise.case.status not in CaseStatus.CONTACTABLE:
+            continue
+        task_open(
+            case=promise.case,
+            kind=TaskKind.CALLBACK,
+            reason=f"Promesse de {format_money(promise.amount)} pour le {format_date(promise.due_on)} non tenue",
+            due_on=today,
+        )
+    return count
+
+
+@transaction.atomic
+def promise_mark_kept(*, promise: PromiseToPay, actor) -> PromiseToPay:
+    """An agent records that the debtor kept a promise (paid as promised), so that `promises_check` does
+    not flag it broken nor tell the creditor « promesse non tenue ». A broken promise can also be marked
+    kept when the payment arrived late. Once payments are recorded, they keep promises themselves."""
+    _require_agency(actor, "marquer une promesse tenue")
+    promise = PromiseToPay.objects.select_for_update().select_related("case").get(pk=promise.pk)
+    if promise.status == PromiseStatus.KEPT:
+        return promise  # a repeated submission changes nothing and records nothing
+    before = promise.status
+    promise.status = PromiseStatus.KEPT
+    promise.save(update_fields=["status"])
+    audit_record(
+        actor=actor,
+        verb="promise.kept",
+        target=promise,
+        case_pk=promise.case_id,
+        before={"status": before},
+        after={"status": PromiseStatus.KEPT, "amount": promise.amount, "due_on": promise.due_on},
+    )
+    return promise

@@ -1,0 +1,136 @@
+"""The daily print run: the letters issued on a day and not yet printed, merged into one PDF for the
+printer, with a CSV manifest for the mail room. Each letter is printed once: it is marked in the same
+transaction that writes the files, so a second run for the same day finds nothing new."""
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import QuerySet
+from pypdf import PdfReader, PdfWriter
+
+from amiable.audit.services import audit_record
+from amiable.cases.models import Channel
+from amiable.cases.policy import case_contact_block
+from amiable.core.dates import format_date
+from amiable.core.exceptions import ApplicationError
+from amiable.core.spreadsheets import write_csv
+from amiable.letters.models import Letter
+
+MANIFEST_HEADER = ["Courrier", "Dossier", "Débiteur", "Adresse", "Pages"]
+
+
+@dataclass
+class PrintRun:
+    """What a run printed (the files are storage names) and what it held back."""
+
+    day: date
+    numbers: list[str] = field(default_factory=list)
+    pages: int = 0
+    pdf_name: str | None = None
+    manifest_name: str | None = None
+    withheld: list[str] = field(default_factory=list)  # French: which letter and why
+
+
+def print_pending(*, day: date) -> QuerySet[Letter]:
+    """The letters issued on `day` that have not been printed yet, in number order."""
+    return (
+        Letter.objects.filter(issued_on=day, printed_on__isnull=True)
+        .select_related("case__debtor", "case__creditor")
+        .order_by("number", "pk")
+    )
+
+
+def storage_path(name: str) -> str:
+    """Where a stored file is, for the operator: a path on disk when the storage has one."""
+    try:
+        return default_storage.path(name)
+    except NotImplementedError:  # object storage: the name is all there is
+        return name
+
+
+def _free_stem(day: date) -> str:
+    """`print/2026-11-27`, or `print/2026-11-27-2`… when letters issued later that day are printed in a
+    second run: an earlier run's files are never overwritten."""
+    stem, n = f"print/{day:%Y-%m-%d}", 1
+    while default_storage.exists(f"{stem}.pdf") or default_storage.exists(f"{stem}.csv"):
+        n += 1
+        stem = f"print/{day:%Y-%m-%d}-{n}"
+    return stem
+
+
+def _withheld_reason(letter: Letter) -> str | None:
+    """Why a letter issued earlier must not be posted any more, or None: the one contact rule asked as of
+    the letter's issue, with what is known today (the case paid, recalled or suspended since, a death or
+    an over-indebtedness file, a do-not-contact request) and the letters sent before it (the cap)."""
+    block = case_contact_block(letter.case, Channel.LETTER, letter.issued_at - timedelta(microseconds=1))
+    if block is None:
+        return None
+    return f"dossier {letter.case.reference} : {block.message}"
+
+
+@transaction.atomic
+def print_batch_build(*, day: date, actor=None) -> PrintRun:
+    """Merge the letters of `day` not yet printed into one PDF with its manifest, and mark them printed.
+    A letter whose case stopped being recovered since it was issued is held back (and listed), not posted.
+    A stored letter whose content no longer matches its hash is refused: nothing is printed."""
+    run = PrintRun(day=day)
+    letters = list(print_pending(day=day).select_for_update(of=("self",)))
+    writer = PdfWriter()
+    rows = []
+    printed = []
+    for letter in letters:
+        reason = _withheld_reason(letter)
+        if reason:
+            run.withheld.append(f"{letter.number} retenu : {reason}")
+            continue
+        with letter.pdf.open("rb") as handle:
+            content = handle.read()
+        if hashlib.sha256(content).hexdigest() != letter.sha256:
+            raise ApplicationError(
+                f"Le fichier du courrier {letter.number} ne correspond plus à son empreinte : impression annulée."
+            )
+        reader = PdfReader(io.BytesIO(content))
+        pages = len(reader.pages)
+        writer.append(reader, outline_item=letter.number, import_outline=False)
+        case = letter.case
+        rows.append([letter.number, case.reference, case.debtor.display_name, " / ".join(letter.address_lines), pages])
+        printed.append(letter)
+        run.numbers.append(letter.number)
+        run.pages += pages
+    if not printed:
+        return run
+    pdf = io.BytesIO()
+    writer.write(pdf)
+    manifest = io.BytesIO()
+    write_csv(manifest, MANIFEST_HEADER, rows)
+    stem = _free_stem(day)
+    saved = []
+    try:
+        run.pdf_name = default_storage.save(f"{stem}.pdf", ContentFile(pdf.getvalue()))
+        saved.append(run.pdf_name)
+        run.manifest_name = default_storage.save(f"{stem}.csv", ContentFile(manifest.getvalue()))
+        saved.append(run.manifest_name)
+        Letter.objects.filter(pk__in=[letter.pk for letter in printed]).update(printed_on=day)
+        audit_record(
+            actor=actor,
+            verb="letters.printed",
+            target=("print_batch", stem.removeprefix("print/"), f"Impression des courriers du {format_date(day)}"),
+            after={
+                "letters": run.numbers,
+                "pages": run.pages,
+                "pdf": run.pdf_name,
+                "manifest": run.manifest_name,
+                "withheld": run.withheld,
+            },
+        )
+    except BaseException:
+        # The marks are rolled back with the transaction: the files must not outlive them.
+        for name in saved:
+            default_storage.delete(name)
+        raise
+    return run

@@ -1,0 +1,378 @@
+"""`manage.py seed_demo [--json]`: demo users for every role, a second creditor, about 200 cases.
+
+Idempotent: users, creditors and cases that already exist are left as they are."""
+
+import json
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from amiable.accounts.models import Role, User
+from amiable.accounts.services import user_create
+from amiable.cases.models import Case, CaseStatus, ContactKind, ContactQuality
+from amiable.cases.services import (
+    case_acknowledge,
+    case_create,
+    case_transition,
+    contact_point_add,
+    debtor_create,
+)
+from amiable.creditors import reference_data
+from amiable.creditors.models import ContractTerms, Creditor, Structure
+from amiable.creditors.services import creditor_save, structure_save, terms_save
+
+SECOND_CREDITOR = {
+    "slug": "csm-montreuil",
+    "name": "Centre de santé municipal de Montreuil",
+    "address_line1": "2, place Jean Jaurès",
+    "postal_code": "93100",
+    "city": "Montreuil",
+    "siret": "26930001800018",
+    "contact_email": "contentieux@csm-montreuil.example",
+    "transmission_email": "lots@csm-montreuil.example",
+}
+SECOND_STRUCTURE = {
+    "code": "CSM",
+    "name": "Centre de santé municipal Voltaire",
+    "address_line1": "34, rue Voltaire",
+    "postal_code": "93100",
+    "city": "Montreuil",
+}
+
+# (email, first name, last name, role, creditor slug or None, structure codes it is limited to)
+DEMO_USERS = [
+    ("admin@amiable.example", "Alice", "Durand", Role.AGENCY_ADMIN, None, ()),
+    ("referent@amiable.example", "Sophie", "Lefèvre", Role.SUPERVISOR, None, ()),
+    ("agent@amiable.example", "Camille", "Martin", Role.AGENT, None, ()),
+    ("agent2@amiable.example", "Lucas", "Bernard", Role.AGENT, None, ()),
+    ("admin@cpam-paris.example", "Nadia", "Benali", Role.CREDITOR_ADMIN, "cpam-paris", ()),
+    ("valideur@cpam-paris.example", "Marc", "Rousseau", Role.CREDITOR_APPROVER, "cpam-paris", ()),
+    ("collaborateur@cpam-paris.example", "Julie", "Petit", Role.CREDITOR_COLLABORATOR, "cpam-paris", ()),
+    ("csr@cpam-paris.example", "Karim", "Haddad", Role.CREDITOR_COLLABORATOR, "cpam-paris", ("CSR",)),
+    ("admin@csm-montreuil.example", "Hélène", "Moreau", Role.CREDITOR_ADMIN, "csm-montreuil", ()),
+    ("collaborateur@csm-montreuil.example", "Paul", "Garnier", Role.CREDITOR_COLLABORATOR, "csm-montreuil", ()),
+]
+
+LAST_NAMES = [
+    "Dupont",
+    "Moreau",
+    "Lambert",
+    "Fontaine",
+    "Rousseau",
+    "Vincent",
+    "Muller",
+    "Lefebvre",
+    "Faure",
+    "André",
+    "Mercier",
+    "Blanc",
+    "Guerin",
+    "Boyer",
+    "Garnier",
+    "Chevalier",
+    "François",
+    "Legrand",
+    "Gauthier",
+    "Garcia",
+    "Perrin",
+    "Robin",
+    "Clément",
+    "Morin",
+    "Nicolas",
+    "Henry",
+    "Roussel",
+    "Mathieu",
+    "N'Diaye",
+    "Nguyen",
+    "Da Silva",
+    "Benhamou",
+    "Traoré",
+    "Kowalski",
+    "Le Gall",
+    "Ferreira",
+    "Haddad",
+    "Diallo",
+    "Martinez",
+    "Colin",
+]
+FIRST_NAMES_F = ["Marie", "Nathalie", "Isabelle", "Sylvie", "Aïcha", "Léa", "Chloé", "Inès", "Fatou", "Manon"]
+FIRST_NAMES_M = ["Jean", "Pierre", "Michel", "Karim", "Thomas", "Nicolas", "Mamadou", "Hugo", "Yann", "Éric"]
+STREETS = [
+    "rue de la Roquette",
+    "boulevard Voltaire",
+    "rue Oberkampf",
+    "avenue Parmentier",
+    "rue du Faubourg Saint-Denis",
+    "rue de Belleville",
+    "rue des Pyrénées",
+    "avenue de Flandre",
+    "rue de Charonne",
+    "rue Saint-Maur",
+]
+BASES = [
+    "Soins dentaires non pris en charge",
+    "Reste à charge — consultation",
+    "Prothèse dentaire — part patient",
+    "Franchise et participations forfaitaires",
+    "Examen de santé — frais non couverts",
+]
+# Target status of the demo cases and how many in each, in order of creation.
+STATUS_PLAN = [
+    (CaseStatus.NEW, 40),
+    (CaseStatus.IN_PROGRESS, 80),
+    (CaseStatus.PAYMENT_PLAN, 25),
+    (CaseStatus.SUSPENDED, 10),
+    (CaseStatus.PAID, 20),
+    (CaseStatus.RECALLED, 8),
+    (CaseStatus.IRRECOVERABLE, 10),
+    (CaseStatus.CLOSED, 7),
+]
+PATHS = {
+    CaseStatus.NEW: [],
+    CaseStatus.IN_PROGRESS: [CaseStatus.IN_PROGRESS],
+    CaseStatus.PAYMENT_PLAN: [CaseStatus.IN_PROGRESS, CaseStatus.PAYMENT_PLAN],
+    CaseStatus.SUSPENDED: [CaseStatus.IN_PROGRESS, CaseStatus.SUSPENDED],
+    CaseStatus.PAID: [CaseStatus.IN_PROGRESS, CaseStatus.PAID],
+    CaseStatus.RECALLED: [CaseStatus.IN_PROGRESS, CaseStatus.RECALLED],
+    CaseStatus.IRRECOVERABLE: [CaseStatus.IN_PROGRESS, CaseStatus.IRRECOVERABLE],
+    CaseStatus.CLOSED: [CaseStatus.IN_PROGRESS, CaseStatus.PAID, CaseStatus.CLOSED],
+}
+
+
+class Command(BaseCommand):
+    help = "Charge les données de démonstration (idempotent) ; --json affiche les comptes de démonstration."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true", help="Affiche seulement les comptes, en JSON.")
+
+    def handle(self, *args, **options):
+        as_json = options["json"]
+        call_command("seed_reference", stdout=self.stderr if as_json else self.stdout)
+        with transaction.atomic():
+            second = self._second_creditor()
+            users = self._users()
+            cpam = Creditor.objects.get(slug=reference_data.CPAM["slug"])
+            if cpam.referent_id is None:
+                creditor_save(slug=cpam.slug, actor=None, referent=users["referent@amiable.example"])
+            if second.referent_id is None:
+                creditor_save(slug=second.slug, actor=None, referent=users["referent@amiable.example"])
+            agents = [users["agent@amiable.example"], users["agent2@amiable.example"]]
+            created = self._cases(cpam, second, agents, users["agent@amiable.example"])
+        self._batch(cpam, users["admin@cpam-paris.example"])
+        self._collaboration(cpam, users)
+        from amiable.letters.defaults import letter_templates_ensure
+        from amiable.scenarios.defaults import scenario_ensure
+
+        for creditor in (cpam, second):
+            letter_templates_ensure(creditor=creditor)
+            scenario_ensure(creditor=creditor)
+        accounts = [
+            {
+                "email": email,
+                "password": settings.AMIABLE_DEMO_PASSWORD,
+                "role": role.value,
+                "creditor": slug,
+            }
+            for email, _first, _last, role, slug, _codes in DEMO_USERS
+        ]
+        if as_json:
+            self.stdout.write(json.dumps(accounts, ensure_ascii=False, indent=2))
+            return
+        self.stdout.write(f"Démonstration : {created} dossier(s) créé(s), {Case.objects.count()} au total.")
+        self.stdout.write(f"Comptes de démonstration (mot de passe : {settings.AMIABLE_DEMO_PASSWORD}) :")
+        for account in accounts:
+            scope = f" — {account['creditor']}" if account["creditor"] else ""
+            self.stdout.write(f"  {account['email']:<40} {Role(account['role']).label}{scope}")
+
+    def _collaboration(self, cpam: Creditor, users: dict[str, User]) -> None:
+        """Messages, a decision awaited and requests with their clocks, to show the portal at work."""
+        from datetime import datetime, time
+
+        from amiable.approvals.services import approval_request
+        from amiable.cases.models import Comment
+        from amiable.cases.services import comment_add
+        from amiable.creditor_requests.services import meeting_propose, request_create
+
+        if Comment.objects.exists():
+            return
+        agent = users["agent@amiable.example"]
+        collaborator = users["collaborateur@cpam-paris.example"]
+        cases = list(
+            Case.objects.filter(creditor=cpam, status=CaseStatus.IN_PROGRESS, assigned_agent=agent).order_by("pk")[:3]
+        )
+        if len(cases) < 3:
+            return
+        first, second, third = cases
+        comment_add(
+            case=first, author=collaborator, body="Le débiteur a appelé le centre : il conteste le reste à charge."
+        )
+        comment_add(case=first, author=agent, body="Merci, nous le rappelons et vous tenons informés.")
+        comment_add(case=first, author=agent, body="Rappel prévu jeudi après 14 h.", internal=True)
+        approval_request(
+            case=second,
+            kind="court_action",
+            proposal="Trois relances et deux appels sans réponse ; nous proposons une injonction de payer.",
+            actor=agent,
+        )
+        request_create(kind="statement", body="Pour la commission de recours amiable.", actor=collaborator, case=third)
+        meeting = request_create(kind="meeting", body="Point trimestriel sur les dossiers du CDOP.", actor=collaborator)
+        tomorrow = timezone.localdate() + timedelta(days=1)
+        slots = [
+            timezone.make_aware(datetime.combine(tomorrow, time(10, 0))),
+            timezone.make_aware(datetime.combine(tomorrow, time(15, 0))),
+        ]
+        meeting_propose(request=meeting, slots=slots, actor=users["referent@amiable.example"])
+
+    def _batch(self, cpam: Creditor, actor: User) -> None:
+        """One batch received through the intake, with its acknowledgement, to show the whole flow."""
+        from amiable.intake.demo import generate_batch
+        from amiable.intake.models import Batch, BatchSource
+        from amiable.intake.services import batch_import
+
+        if Batch.objects.filter(creditor=cpam).exists():
+            return
+        content = generate_batch(40, seed=2026, prefix="DEMO-LOT")
+        outcome = batch_import(
+            creditor=cpam,
+            content=content,
+            filename="lot-demo-cpam.csv",
+            source=BatchSource.CREDITOR_UPLOAD,
+            actor=actor,
+        )
+        if outcome.status == "accepted":
+            self.stderr.write(
+                f"Lot de démonstration {outcome.batch.number} : {outcome.accepted} créances prises en charge."
+            )
+
+    def _second_creditor(self) -> Creditor:
+        creditor = Creditor.objects.filter(slug=SECOND_CREDITOR["slug"]).first()
+        if creditor is None:
+            values = {k: v for k, v in SECOND_CREDITOR.items() if k != "slug"}
+            creditor = creditor_save(slug=SECOND_CREDITOR["slug"], actor=None, **values)
+        if not Structure.objects.filter(creditor=creditor, code=SECOND_STRUCTURE["code"]).exists():
+            fields = {k: v for k, v in SECOND_STRUCTURE.items() if k != "code"}
+            structure_save(creditor=creditor, code=SECOND_STRUCTURE["code"], actor=None, **fields)
+        if not ContractTerms.objects.filter(creditor=creditor).exists():
+            terms_save(
+                creditor=creditor, actor=None, **{**reference_data.DEFAULT_TERMS, "commission_rate": Decimal("12.50")}
+            )
+        return creditor
+
+    def _users(self) -> dict[str, User]:
+        users = {}
+        for email, first, last, role, slug, codes in DEMO_USERS:
+            user = User.objects.filter(email=email).first()
+            if user is None:
+                creditor = Creditor.objects.get(slug=slug) if slug else None
+                structures = Structure.objects.filter(creditor=creditor, code__in=codes) if codes else []
+                user = user_create(
+                    email=email,
+                    password=settings.AMIABLE_DEMO_PASSWORD,
+                    role=role,
+                    actor=None,
+                    first_name=first,
+                    last_name=last,
+                    creditor=creditor,
+                    structures=structures,
+                )
+            users[email] = user
+        return users
+
+    def _cases(self, cpam: Creditor, second: Creditor, agents: list[User], actor: User) -> int:
+        rng = random.Random(2026)  # the same demo on every machine
+        today = timezone.localdate()
+        cpam_structures = list(Structure.objects.filter(creditor=cpam).order_by("code"))
+        second_structures = list(Structure.objects.filter(creditor=second).order_by("code"))
+        terms = {t.creditor_id: t for t in ContractTerms.objects.filter(creditor__in=[cpam, second])}
+        existing = set(Case.objects.filter(creditor__in=[cpam, second]).values_list("creditor_id", "reference"))
+        created = 0
+        number = 0
+        for status, count in STATUS_PLAN:
+            for _ in range(count):
+                number += 1
+                on_second = number % 7 == 0
+                creditor = second if on_second else cpam
+                structure = rng.choice(second_structures if on_second else cpam_structures)
+                reference = f"{'CSM' if on_second else 'CPAM'}-{2026 - (number % 2)}-{number:05d}"
+                # Draw every random value even for existing cases, so the sequence stays the same.
+                female = rng.random() < 0.5
+                first = rng.choice(FIRST_NAMES_F if female else FIRST_NAMES_M)
+                last = rng.choice(LAST_NAMES)
+                principal = Decimal(rng.randint(1500, 60000)) / 100
+                other = Decimal(rng.choice([0, 0, 0, 500, 1000])) / 100
+                received = today - timedelta(days=rng.randint(1, 330))
+                street_no = rng.randint(1, 180)
+                street = rng.choice(STREETS)
+                arrondissement = rng.randint(1, 20)
+                has_phone = rng.random() < 0.7
+                has_email = rng.random() < 0.5
+                address_quality = rng.choice(
+                    [ContactQuality.VALID] * 6 + [ContactQuality.UNKNOWN] * 2 + [ContactQuality.DOUBTFUL]
+                )
+                phone_digits = rng.randint(10000000, 99999999)
+                agent = rng.choice(agents) if status != CaseStatus.NEW else None
+                basis = rng.choice(BASES)
+                if (creditor.pk, reference) in existing:
+                    continue
+                debtor = debtor_create(civility="MME" if female else "M", last_name=last, first_name=first, actor=actor)
+                contact_point_add(
+                    debtor=debtor,
+                    kind=ContactKind.ADDRESS,
+                    source="Fichier du créancier",
+                    actor=actor,
+                    quality=address_quality,
+                    line1=f"{street_no} {street}",
+                    postal_code=f"750{arrondissement:02d}",
+                    city="Paris",
+                    valid_from=received,
+                    is_primary=True,
+                )
+                if has_phone:
+                    contact_point_add(
+                        debtor=debtor,
+                        kind=ContactKind.PHONE,
+                        source="Fichier du créancier",
+                        actor=actor,
+                        quality=ContactQuality.UNKNOWN,
+                        value=f"+336{phone_digits}",
+                        valid_from=received,
+                    )
+                if has_email:
+                    contact_point_add(
+                        debtor=debtor,
+                        kind=ContactKind.EMAIL,
+                        source="Fichier du créancier",
+                        actor=actor,
+                        quality=ContactQuality.UNKNOWN,
+                        value=f"{first.lower()}.{last.lower()}@exemple.fr".replace(" ", "").replace("'", ""),
+                        valid_from=received,
+                    )
+                case = case_create(
+                    creditor=creditor,
+                    structure=structure,
+                    debtor=debtor,
+                    reference=reference,
+                    principal_amount=principal,
+                    other_amount=other,
+                    claim_date=received - timedelta(days=rng.randint(30, 400)),
+                    basis=basis,
+                    received_on=received,
+                    assigned_agent=agent,
+                    actor=actor,
+                )
+                case_acknowledge(
+                    case=case,
+                    acknowledged_on=received,
+                    certificate_months=terms[creditor.pk].certificate_months,
+                    actor=actor,
+                )
+                for step in PATHS[status]:
+                    case = case_transition(case=case, to=step, actor=agent or actor, reason="Données de démonstration")
+                created += 1
+        return created

@@ -1,0 +1,25 @@
+"""The standard recovery scenario a creditor starts with; agency admins adapt it in the administration."""
+
+from amiable.scenarios.models import Scenario, ScenarioStep
+
+DEFAULT_STEPS = [
+    # (order, delay in days after the acknowledgement, action, requires e-mail, requires phone)
+    (1, 0, "first_letter", False, False),
+    (2, 10, "email", True, False),
+    (3, 20, "call", False, True),
+    (4, 35, "reminder_letter", False, False),
+    (5, 60, "call", False, True),
+    (6, 300, "review", False, False),
+]
+
+
+def scenario_ensure(*, creditor) -> None:
+    """Give a creditor the standard scenario when it has none (idempotent): D0 first letter, D+10 e-mail,
+    D+20 call, D+35 reminder letter, D+60 call, D+300 review for a certificate."""
+    if Scenario.objects.filter(creditor=creditor).exists():
+        return
+    scenario = Scenario.objects.create(creditor=creditor, name="Scénario standard")
+    for order, delay, action, email, phone in DEFAULT_STEPS:
+        ScenarioStep.objects.create(
+            scenario=scenario, order=order, delay_days=delay, action=action, requires_email=email, requires_phone=phone
+        )
