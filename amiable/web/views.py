@@ -10,7 +10,8 @@ from django.views.decorators.http import require_GET
 from amiable.accounts.models import Role
 from amiable.audit.models import AccessKind
 from amiable.audit.services import access_log_record
-from amiable.cases.models import Case
+from amiable.cases.models import Case, Channel
+from amiable.cases.policy import case_contact_block
 from amiable.cases.selectors import (
     case_contact_points,
     case_get,
@@ -90,6 +91,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "contact_points": case_contact_points(case=case),
             "timeline": case_timeline(case=case, include_internal=request.user.is_agency),
             "tasks": case_open_tasks(case=case) if request.user.is_agency else [],
+            "letter_block": case_contact_block(case, Channel.LETTER) if request.user.is_agency else None,
             "roles": Role,
         },
     )

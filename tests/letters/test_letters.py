@@ -405,6 +405,15 @@ def test_closed_case_offers_no_issue(client, users, case):
     client.force_login(users.agent)
     html = client.get(f"/dossiers/{case.pk}/").content.decode()
     assert 'id="courriers"' in html and issue_url(case) not in html
+    assert "Aucun courrier ne peut partir maintenant</strong> : dossier soldé : aucune action." in html
+
+
+def test_the_letters_card_asks_the_contact_rule(client, users, case):
+    debtor_do_not_contact_set(debtor=case.debtor, actor=users.agent, value=True, case=case)
+    client.force_login(users.agent)
+    html = client.get(f"/dossiers/{case.pk}/").content.decode()
+    assert issue_url(case) not in html
+    assert "le débiteur a demandé à ne plus être contacté" in html
 
 
 def test_preview_renders_the_pdf_without_storing_anything(client, users, case):

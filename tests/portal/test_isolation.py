@@ -17,6 +17,7 @@ from amiable.approvals.models import ApprovalRequest
 from amiable.approvals.services import approval_request
 from amiable.audit.models import AuditEvent
 from amiable.cases.models import Case, Comment
+from amiable.contact.models import PromiseToPay
 from amiable.creditor_requests.models import CreditorRequest, MeetingSlot
 from amiable.creditor_requests.services import meeting_propose, request_create
 from amiable.intake.models import Batch, BatchSource, ImportJob
@@ -53,6 +54,7 @@ OBJECTS = {
     "letters:download": {"letter_pk": "letter"},
     "work:case_actions": {"pk": "case"},
     "work:call": {"pk": "case"},
+    "work:promise_kept": {"pk": "case", "promise_pk": "promise"},
     "work:event": {"pk": "case"},
     "work:returned_mail": {"pk": "case"},
     "work:investigation": {"pk": "case"},
@@ -113,7 +115,9 @@ def victim(reference, users, gnupg_home):
         creditor=reference.cpam, source=BatchSource.CREDITOR_UPLOAD, requested_by=users.creditor_admin, filename="x.csv"
     )
     letter = letter_issue(case=case, kind="first", actor=users.agent)
+    promise = PromiseToPay.objects.create(case=case, amount="10.00", due_on=timezone.localdate())
     return {
+        "promise": promise.pk,
         "letter": letter.pk,
         "case": case.pk,
         "approval": approval.pk,
@@ -138,6 +142,7 @@ def _state():
         Case.objects.filter(status="recalled").count(),
         Comment.objects.count(),
         ApprovalRequest.objects.exclude(status="pending").count(),
+        PromiseToPay.objects.exclude(status="pending").count(),
         CreditorRequest.objects.exclude(status="open").count(),
         MeetingSlot.objects.filter(confirmed=True).count(),
         Batch.objects.count(),

@@ -172,6 +172,7 @@ class Command(BaseCommand):
         for creditor in (cpam, second):
             letter_templates_ensure(creditor=creditor)
             scenario_ensure(creditor=creditor)
+        self._first_letters(cpam, users["agent@amiable.example"])
         accounts = [
             {
                 "email": email,
@@ -189,6 +190,27 @@ class Command(BaseCommand):
         for account in accounts:
             scope = f" — {account['creditor']}" if account["creditor"] else ""
             self.stdout.write(f"  {account['email']:<40} {Role(account['role']).label}{scope}")
+
+    def _first_letters(self, cpam: Creditor, agent: User, count: int = 3) -> None:
+        """A few first letters of the agent's new CPAM cases, to show what a debtor receives (idempotent: only
+        while fewer than `count` first letters exist)."""
+        from amiable.cases.models import CaseStatus
+        from amiable.core.exceptions import ApplicationError
+        from amiable.letters.models import Letter, LetterKind
+        from amiable.letters.services import letter_issue
+
+        missing = count - Letter.objects.filter(case__creditor=cpam, kind=LetterKind.FIRST).count()
+        if missing <= 0:
+            return
+        cases = Case.objects.filter(creditor=cpam, status=CaseStatus.NEW, assigned_agent=agent, letters__isnull=True)
+        for case in cases.order_by("pk")[: missing * 3]:
+            try:
+                letter_issue(case=case, kind=LetterKind.FIRST, actor=agent)
+            except ApplicationError:
+                continue  # a demo debtor without a valid address, or who asked not to be contacted
+            missing -= 1
+            if missing == 0:
+                return
 
     def _collaboration(self, cpam: Creditor, users: dict[str, User]) -> None:
         """Messages, a decision awaited and requests with their clocks, to show the portal at work."""
