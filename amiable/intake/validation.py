@@ -18,15 +18,15 @@ FORMULA_PREFIXES = ("=", "+", "-", "@")
 # Free-text columns checked for formula-like text; phone and e-mail are normalised, amounts and dates parsed.
 TEXT_COLUMNS = (
     "reference",
-    "civilite",
-    "nom",
-    "prenom",
-    "adresse1",
-    "adresse2",
-    "code_postal",
-    "ville",
-    "pays",
-    "nature",
+    "civility",
+    "last_name",
+    "first_name",
+    "address_line1",
+    "address_line2",
+    "postal_code",
+    "city",
+    "country",
+    "basis",
 )
 CIVILITIES = {
     "m": "M",
@@ -262,9 +262,9 @@ def validate_row(
         errors.append(_error("reference", "", "missing_reference"))
     elif len(reference) > REFERENCE_MAX:
         errors.append(_error("reference", reference, "reference_too_long"))
-    last_name = text(values.get("nom"))
+    last_name = text(values.get("last_name"))
     if not last_name:
-        errors.append(_error("nom", values.get("nom"), "missing_name"))
+        errors.append(_error("last_name", values.get("last_name"), "missing_name"))
     structure_raw = text(values.get("structure"))
     structure_code = None
     if structure_raw:
@@ -276,26 +276,26 @@ def validate_row(
     else:
         errors.append(_error("structure", "", "missing_structure"))
 
-    balance, problem = parse_amount(values.get("solde"))
+    balance, problem = parse_amount(values.get("principal_amount"))
     if problem:
-        errors.append(_error("solde", values.get("solde"), BALANCE_PROBLEMS[problem]))
+        errors.append(_error("principal_amount", values.get("principal_amount"), BALANCE_PROBLEMS[problem]))
     elif balance == 0:
-        errors.append(_error("solde", values.get("solde"), "zero_balance"))
+        errors.append(_error("principal_amount", values.get("principal_amount"), "zero_balance"))
     elif balance < 0:
-        errors.append(_error("solde", values.get("solde"), "negative_balance"))
+        errors.append(_error("principal_amount", values.get("principal_amount"), "negative_balance"))
     initial = balance
-    raw_initial = values.get("montant_initial")
+    raw_initial = values.get("initial_amount")
     if raw_initial is not None and text(raw_initial):
         initial, problem = parse_amount(raw_initial)
         if problem:
-            errors.append(_error("montant_initial", raw_initial, "invalid_initial_amount"))
+            errors.append(_error("initial_amount", raw_initial, "invalid_initial_amount"))
         elif balance is not None and balance > 0 and initial is not None and balance > initial:
-            errors.append(_error("solde", values.get("solde"), "balance_above_initial"))
-    claim_date, ok = parse_date(values.get("date_creance"))
+            errors.append(_error("principal_amount", values.get("principal_amount"), "balance_above_initial"))
+    claim_date, ok = parse_date(values.get("claim_date"))
     if not ok:
-        errors.append(_error("date_creance", values.get("date_creance"), "invalid_date"))
+        errors.append(_error("claim_date", values.get("claim_date"), "invalid_date"))
     elif claim_date and claim_date > today:
-        errors.append(_error("date_creance", values.get("date_creance"), "future_date"))
+        errors.append(_error("claim_date", values.get("claim_date"), "future_date"))
     if errors:
         return None, errors
 
@@ -303,14 +303,14 @@ def validate_row(
     if any(text(values.get(c)).startswith(FORMULA_PREFIXES) for c in TEXT_COLUMNS):
         flags.append("formula_injection")
     contacts: list[Contact] = []
-    line1, line2 = text(values.get("adresse1")), text(values.get("adresse2"))
-    raw_postcode = values.get("code_postal")
+    line1, line2 = text(values.get("address_line1")), text(values.get("address_line2"))
+    raw_postcode = values.get("postal_code")
     if isinstance(raw_postcode, int | float) and not isinstance(raw_postcode, bool):
         postal_code = f"{int(raw_postcode):05d}"  # a spreadsheet number cell loses the leading zero
     else:
         postal_code = text(raw_postcode)
-    city = text(values.get("ville"))
-    country_raw = text(values.get("pays"))
+    city = text(values.get("city"))
+    country_raw = text(values.get("country"))
     in_france = country_raw.lower() in FRANCE
     country = "FR" if in_france else country_code(country_raw)
     raw_address = " ".join(p for p in (line1, line2, postal_code, city, country_raw) if p)[:500]
@@ -347,7 +347,7 @@ def validate_row(
                     raw_value=raw_address,
                 )
             )
-    phone_raw = text(values.get("telephone"))
+    phone_raw = text(values.get("phone"))
     if phone_raw:
         phone = normalise_phone(phone_raw)
         if phone:
@@ -369,13 +369,13 @@ def validate_row(
             file_line=file_line,
             reference=reference,
             structure_code=structure_code,
-            civility=normalise_civility(text(values.get("civilite"))),
+            civility=normalise_civility(text(values.get("civility"))),
             last_name=last_name,
-            first_name=text(values.get("prenom")),
+            first_name=text(values.get("first_name")),
             balance=balance,
             initial_amount=initial,
             claim_date=claim_date,
-            basis=text(values.get("nature"))[:300],
+            basis=text(values.get("basis"))[:300],
             contacts=contacts,
             flags=flags,
             needs_address_investigation=investigate,
