@@ -4,6 +4,8 @@ details are normalised. Pure functions: no database access, so they are fast and
 import functools
 import gettext
 import re
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -12,7 +14,7 @@ import phonenumbers
 import pycountry
 from email_validator import EmailNotValidError, validate_email
 
-from amiable.intake.parsing import column_label, normalise_header
+from amiable.intake.parsing import RawRow, column_label, normalise_header
 
 FORMULA_PREFIXES = ("=", "+", "-", "@")
 # Free-text columns checked for formula-like text; phone and e-mail are normalised, amounts and dates parsed.
@@ -79,6 +81,8 @@ FLAG_LABELS = {
 
 @dataclass
 class RowError:
+    """Why a row is rejected: the column's French name, the value as read, our reason code and the French message."""
+
     column: str
     value: str
     reason: str
@@ -100,6 +104,8 @@ class Contact:
 
 @dataclass
 class CleanRow:
+    """A row that passed every rule, normalised into what the write stage stores."""
+
     line: int
     file_line: int
     reference: str
@@ -114,6 +120,40 @@ class CleanRow:
     contacts: list[Contact] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     needs_address_investigation: bool = False
+
+
+@dataclass
+class RejectedRow:
+    """A row left out of the batch, with every reason it was refused."""
+
+    line: int
+    file_line: int
+    reference: str
+    errors: list[RowError]
+
+    def as_dict(self) -> dict:
+        """The form kept on the batch (`Batch.rejected_rows`), which reports and `import_claims --json` show."""
+        return {
+            "line": self.line,
+            "file_line": self.file_line,
+            "reference": self.reference,
+            "errors": [
+                {"column": e.column, "value": e.value[:200], "reason": e.reason, "message": e.message}
+                for e in self.errors
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class RowContext:
+    """What a row is checked against beyond its own cells: the creditor's structures, the batch's default
+    structure, the day, and the references that the file repeats or that are already open cases."""
+
+    structure_codes: dict[str, str]
+    default_structure: str | None
+    today: date
+    repeated: dict[str, list[int]] = field(default_factory=dict)
+    already_open: frozenset[str] = frozenset()
 
 
 def text(value: object) -> str:
@@ -395,3 +435,37 @@ def structure_lookup(structures) -> dict[str, str]:
         lookup[structure.code.upper()] = structure.code
         lookup[_key(structure.name)] = structure.code
     return lookup
+
+
+def reference_lines(rows: Iterable[RawRow]) -> tuple[int, dict[str, list[int]]]:
+    """A first pass over the file, since every occurrence of a repeated reference is rejected: the number of
+    data rows and the lines of each reference."""
+    occurrences: dict[str, list[int]] = defaultdict(list)
+    count = 0
+    for row in rows:
+        count += 1
+        reference = text(row.values.get("reference"))
+        if reference:
+            occurrences[reference].append(row.line)
+    return count, dict(occurrences)
+
+
+def check_row(row: RawRow, *, context: RowContext) -> CleanRow | RejectedRow:
+    """One row against the row rules and the file's references; a reference problem is listed first."""
+    clean, errors = validate_row(
+        row.values,
+        line=row.line,
+        file_line=row.file_line,
+        structure_codes=context.structure_codes,
+        default_structure=context.default_structure,
+        today=context.today,
+    )
+    reference = text(row.values.get("reference"))
+    if reference in context.repeated:
+        lines = ", ".join(str(n) for n in context.repeated[reference])
+        errors = [_error("reference", reference, "duplicate_in_file", lines=lines), *errors]
+    elif reference in context.already_open:
+        errors = [_error("reference", reference, "already_open"), *errors]
+    if errors:
+        return RejectedRow(line=row.line, file_line=row.file_line, reference=reference, errors=errors)
+    return clean

@@ -752,19 +752,19 @@ def test_business_error_while_acknowledging_refuses_and_stores_nothing(reference
 
 def test_failure_after_a_first_chunk_stores_nothing(reference, gnupg_home, media, monkeypatch):
     """Rows are written chunk by chunk: a failure after the first chunk rolls back the chunks already written."""
-    monkeypatch.setattr("amiable.intake.services.CHUNK", 10)
-    from amiable.intake import services
+    monkeypatch.setattr("amiable.intake.pipeline.CHUNK", 10)
+    from amiable.intake import pipeline
 
-    real_write = services._CaseWriter.write
+    real_write = pipeline.write_chunk
     calls = []
 
-    def write_then_fail(self, rows):
+    def write_then_fail(rows, *, destination):
         calls.append(len(rows))
         if len(calls) == 3:
             raise RuntimeError("coupure")
-        return real_write(self, rows)
+        return real_write(rows, destination=destination)
 
-    monkeypatch.setattr(services._CaseWriter, "write", write_then_fail)
+    monkeypatch.setattr(pipeline, "write_chunk", write_then_fail)
 
     with pytest.raises(RuntimeError):
         do_import(reference.cpam, EXEMPLE.read_bytes())
