@@ -19,7 +19,7 @@ from amiable.core.money import ZERO
 from amiable.core.sequences import sequence_next
 from amiable.creditors.models import ContractTerms, Creditor, Structure
 from amiable.intake import crypto, pipeline
-from amiable.intake.acknowledgement import acknowledgement_build
+from amiable.intake.acknowledgement import acknowledgement_build, document_location
 from amiable.intake.models import Batch, BatchSource
 
 logger = logging.getLogger(__name__)
@@ -46,9 +46,9 @@ class ImportOutcome:
         if batch is not None and self.status == "accepted":
             acknowledgement = {
                 "number": batch.acknowledgement_number,
-                "pdf": batch.acknowledgement_pdf.path if batch.acknowledgement_pdf else None,
-                "csv": batch.acknowledgement_csv.path if batch.acknowledgement_csv else None,
-                "xlsx": batch.acknowledgement_xlsx.path if batch.acknowledgement_xlsx else None,
+                "pdf": document_location(batch.acknowledgement_pdf),
+                "csv": document_location(batch.acknowledgement_csv),
+                "xlsx": document_location(batch.acknowledgement_xlsx),
             }
         return {
             "status": self.status,
