@@ -22,6 +22,7 @@ from django.contrib.staticfiles import finders
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db.models import Count, Sum
+from django.db.models.fields.files import FieldFile
 from django.template.loader import render_to_string
 from django.utils import timezone
 from weasyprint.urls import URLFetcher
@@ -33,7 +34,7 @@ from amiable.core.spreadsheets import write_csv, write_xlsx
 from amiable.creditors.models import Agency
 from amiable.intake.models import Batch, BatchCase
 
-__all__ = ["ANNEX_HEADER", "FLAG_LABELS", "REJECTED_ROWS_IN_PDF", "acknowledgement_build"]
+__all__ = ["ANNEX_HEADER", "FLAG_LABELS", "REJECTED_ROWS_IN_PDF", "acknowledgement_build", "document_location"]
 
 # Beyond this the PDF would run to dozens of pages; the complete list stays on the batch page.
 REJECTED_ROWS_IN_PDF = 500
@@ -114,6 +115,17 @@ def acknowledgement_build(*, batch: Batch) -> None:
     pdf = _render_pdf(batch, annexes={"csv": csv_sha256, "xlsx": xlsx_sha256})
     batch.acknowledgement_pdf.save(f"{folder}/{number}.pdf", ContentFile(pdf), save=False)
     batch.save(update_fields=["acknowledgement_pdf", "acknowledgement_csv", "acknowledgement_xlsx"])
+
+
+def document_location(file: FieldFile) -> str | None:
+    """Where a stored document is, for the operator: its path when the storage is a local disk, else its storage
+    name (object storage has no path, and `FieldFile.path` would fail there)."""
+    if not file:
+        return None
+    try:
+        return file.storage.path(file.name)
+    except NotImplementedError:
+        return file.name
 
 
 def _sha256(handle) -> str:

@@ -19,8 +19,13 @@ class ColumnMappingAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """Agency admins map a creditor's own header wording to one of our columns."""
 
     form = ColumnMappingForm
-    list_display = ["creditor", "header", "column"]
+    list_display = ["creditor", "header", "column_name"]
     list_filter = ["creditor"]
+
+    @admin.display(description="Colonne", ordering="column")
+    def column_name(self, obj: ColumnMapping) -> str:
+        """The column's French name: the stored value is the field name used in code."""
+        return COLUMNS[obj.column][0] if obj.column in COLUMNS else obj.column
 
 
 @admin.register(CreditorKey)

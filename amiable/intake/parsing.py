@@ -1,4 +1,4 @@
-"""Reading a batch file (CSV or XLSX) into rows keyed by our column names, streaming, whatever the
+"""Reading a batch file (CSV or XLSX) into rows keyed by our field names, streaming, whatever the
 header wording, delimiter or encoding the creditor's software used."""
 
 import csv
@@ -11,27 +11,28 @@ from dataclasses import dataclass, field
 
 from amiable.core.exceptions import ApplicationError
 
-# Our columns, their French names in messages, and the header wordings seen in creditors' files
-# (compared once normalised: no accents, no case, no spaces or punctuation).
+# Our fields (named as the case and debtor fields they become), their French names in messages, and the
+# header wordings seen in creditors' files (compared once normalised: no accents, no case, no spaces or
+# punctuation). Rows are keyed by these field names, whatever the file's wording or column order.
 COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "reference": ("référence", ("reference", "referencedossier", "refdossier", "numerodossier", "referencecreance")),
     "structure": ("structure", ("structure", "structuredesoins", "codestructure", "centre", "centredesante")),
-    "civilite": ("civilité", ("civilite", "titre")),
-    "nom": ("nom", ("nom", "nomdefamille", "nomusage", "nomdebiteur")),
-    "prenom": ("prénom", ("prenom", "prenomdebiteur")),
-    "adresse1": ("adresse", ("adresse", "adresse1", "adresseligne1", "ligneadresse1", "voie")),
-    "adresse2": ("complément d'adresse", ("adresse2", "adresseligne2", "complementdadresse", "complementadresse")),
-    "code_postal": ("code postal", ("codepostal", "cp")),
-    "ville": ("ville", ("ville", "commune", "localite")),
-    "pays": ("pays", ("pays",)),
-    "telephone": ("téléphone", ("telephone", "tel", "portable", "mobile", "numerodetelephone")),
+    "civility": ("civilité", ("civilite", "titre")),
+    "last_name": ("nom", ("nom", "nomdefamille", "nomusage", "nomdebiteur")),
+    "first_name": ("prénom", ("prenom", "prenomdebiteur")),
+    "address_line1": ("adresse", ("adresse", "adresse1", "adresseligne1", "ligneadresse1", "voie")),
+    "address_line2": ("complément d'adresse", ("adresse2", "adresseligne2", "complementdadresse", "complementadresse")),
+    "postal_code": ("code postal", ("codepostal", "cp")),
+    "city": ("ville", ("ville", "commune", "localite")),
+    "country": ("pays", ("pays",)),
+    "phone": ("téléphone", ("telephone", "tel", "portable", "mobile", "numerodetelephone")),
     "email": ("e-mail", ("email", "courriel", "mail", "adresseemail", "adressemail")),
-    "montant_initial": ("montant initial", ("montantinitial", "montantdorigine", "montantorigine")),
-    "solde": ("solde", ("solde", "soldedeladette", "soldedu", "montantdu", "restedu", "resteadu")),
-    "date_creance": ("date de la créance", ("datecreance", "datedelacreance")),
-    "nature": ("nature", ("nature", "naturedelacreance", "fondement", "motif")),
+    "initial_amount": ("montant initial", ("montantinitial", "montantdorigine", "montantorigine")),
+    "principal_amount": ("solde", ("solde", "soldedeladette", "soldedu", "montantdu", "restedu", "resteadu")),
+    "claim_date": ("date de la créance", ("datecreance", "datedelacreance")),
+    "basis": ("nature", ("nature", "naturedelacreance", "fondement", "motif")),
 }
-REQUIRED = ("reference", "nom", "solde", "structure")
+REQUIRED = ("reference", "last_name", "principal_amount", "structure")
 HEADER_SEARCH_ROWS = 11  # the header may follow up to 10 title or blank rows
 CSV_DELIMITERS = (";", ",", "\t")
 
@@ -58,6 +59,8 @@ class Layout:
 
 @dataclass
 class RawRow:
+    """One data row of the file, its cells keyed by field name (`COLUMNS`); a column the file lacks is absent."""
+
     line: int  # data rows numbered from 1 (header and title rows not counted)
     file_line: int  # line (CSV) or row (XLSX) of the file, as a spreadsheet shows it
     values: dict[str, object]

@@ -4,6 +4,8 @@ details are normalised. Pure functions: no database access, so they are fast and
 import functools
 import gettext
 import re
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -12,21 +14,21 @@ import phonenumbers
 import pycountry
 from email_validator import EmailNotValidError, validate_email
 
-from amiable.intake.parsing import column_label, normalise_header
+from amiable.intake.parsing import RawRow, column_label, normalise_header
 
 FORMULA_PREFIXES = ("=", "+", "-", "@")
 # Free-text columns checked for formula-like text; phone and e-mail are normalised, amounts and dates parsed.
 TEXT_COLUMNS = (
     "reference",
-    "civilite",
-    "nom",
-    "prenom",
-    "adresse1",
-    "adresse2",
-    "code_postal",
-    "ville",
-    "pays",
-    "nature",
+    "civility",
+    "last_name",
+    "first_name",
+    "address_line1",
+    "address_line2",
+    "postal_code",
+    "city",
+    "country",
+    "basis",
 )
 CIVILITIES = {
     "m": "M",
@@ -79,6 +81,8 @@ FLAG_LABELS = {
 
 @dataclass
 class RowError:
+    """Why a row is rejected: the column's French name, the value as read, our reason code and the French message."""
+
     column: str
     value: str
     reason: str
@@ -100,6 +104,8 @@ class Contact:
 
 @dataclass
 class CleanRow:
+    """A row that passed every rule, normalised into what the write stage stores."""
+
     line: int
     file_line: int
     reference: str
@@ -114,6 +120,40 @@ class CleanRow:
     contacts: list[Contact] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     needs_address_investigation: bool = False
+
+
+@dataclass
+class RejectedRow:
+    """A row left out of the batch, with every reason it was refused."""
+
+    line: int
+    file_line: int
+    reference: str
+    errors: list[RowError]
+
+    def as_dict(self) -> dict:
+        """The form kept on the batch (`Batch.rejected_rows`), which reports and `import_claims --json` show."""
+        return {
+            "line": self.line,
+            "file_line": self.file_line,
+            "reference": self.reference,
+            "errors": [
+                {"column": e.column, "value": e.value[:200], "reason": e.reason, "message": e.message}
+                for e in self.errors
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class RowContext:
+    """What a row is checked against beyond its own cells: the creditor's structures, the batch's default
+    structure, the day, and the references that the file repeats or that are already open cases."""
+
+    structure_codes: dict[str, str]
+    default_structure: str | None
+    today: date
+    repeated: dict[str, list[int]] = field(default_factory=dict)
+    already_open: frozenset[str] = frozenset()
 
 
 def text(value: object) -> str:
@@ -262,9 +302,9 @@ def validate_row(
         errors.append(_error("reference", "", "missing_reference"))
     elif len(reference) > REFERENCE_MAX:
         errors.append(_error("reference", reference, "reference_too_long"))
-    last_name = text(values.get("nom"))
+    last_name = text(values.get("last_name"))
     if not last_name:
-        errors.append(_error("nom", values.get("nom"), "missing_name"))
+        errors.append(_error("last_name", values.get("last_name"), "missing_name"))
     structure_raw = text(values.get("structure"))
     structure_code = None
     if structure_raw:
@@ -276,26 +316,26 @@ def validate_row(
     else:
         errors.append(_error("structure", "", "missing_structure"))
 
-    balance, problem = parse_amount(values.get("solde"))
+    balance, problem = parse_amount(values.get("principal_amount"))
     if problem:
-        errors.append(_error("solde", values.get("solde"), BALANCE_PROBLEMS[problem]))
+        errors.append(_error("principal_amount", values.get("principal_amount"), BALANCE_PROBLEMS[problem]))
     elif balance == 0:
-        errors.append(_error("solde", values.get("solde"), "zero_balance"))
+        errors.append(_error("principal_amount", values.get("principal_amount"), "zero_balance"))
     elif balance < 0:
-        errors.append(_error("solde", values.get("solde"), "negative_balance"))
+        errors.append(_error("principal_amount", values.get("principal_amount"), "negative_balance"))
     initial = balance
-    raw_initial = values.get("montant_initial")
+    raw_initial = values.get("initial_amount")
     if raw_initial is not None and text(raw_initial):
         initial, problem = parse_amount(raw_initial)
         if problem:
-            errors.append(_error("montant_initial", raw_initial, "invalid_initial_amount"))
+            errors.append(_error("initial_amount", raw_initial, "invalid_initial_amount"))
         elif balance is not None and balance > 0 and initial is not None and balance > initial:
-            errors.append(_error("solde", values.get("solde"), "balance_above_initial"))
-    claim_date, ok = parse_date(values.get("date_creance"))
+            errors.append(_error("principal_amount", values.get("principal_amount"), "balance_above_initial"))
+    claim_date, ok = parse_date(values.get("claim_date"))
     if not ok:
-        errors.append(_error("date_creance", values.get("date_creance"), "invalid_date"))
+        errors.append(_error("claim_date", values.get("claim_date"), "invalid_date"))
     elif claim_date and claim_date > today:
-        errors.append(_error("date_creance", values.get("date_creance"), "future_date"))
+        errors.append(_error("claim_date", values.get("claim_date"), "future_date"))
     if errors:
         return None, errors
 
@@ -303,14 +343,14 @@ def validate_row(
     if any(text(values.get(c)).startswith(FORMULA_PREFIXES) for c in TEXT_COLUMNS):
         flags.append("formula_injection")
     contacts: list[Contact] = []
-    line1, line2 = text(values.get("adresse1")), text(values.get("adresse2"))
-    raw_postcode = values.get("code_postal")
+    line1, line2 = text(values.get("address_line1")), text(values.get("address_line2"))
+    raw_postcode = values.get("postal_code")
     if isinstance(raw_postcode, int | float) and not isinstance(raw_postcode, bool):
         postal_code = f"{int(raw_postcode):05d}"  # a spreadsheet number cell loses the leading zero
     else:
         postal_code = text(raw_postcode)
-    city = text(values.get("ville"))
-    country_raw = text(values.get("pays"))
+    city = text(values.get("city"))
+    country_raw = text(values.get("country"))
     in_france = country_raw.lower() in FRANCE
     country = "FR" if in_france else country_code(country_raw)
     raw_address = " ".join(p for p in (line1, line2, postal_code, city, country_raw) if p)[:500]
@@ -347,7 +387,7 @@ def validate_row(
                     raw_value=raw_address,
                 )
             )
-    phone_raw = text(values.get("telephone"))
+    phone_raw = text(values.get("phone"))
     if phone_raw:
         phone = normalise_phone(phone_raw)
         if phone:
@@ -369,13 +409,13 @@ def validate_row(
             file_line=file_line,
             reference=reference,
             structure_code=structure_code,
-            civility=normalise_civility(text(values.get("civilite"))),
+            civility=normalise_civility(text(values.get("civility"))),
             last_name=last_name,
-            first_name=text(values.get("prenom")),
+            first_name=text(values.get("first_name")),
             balance=balance,
             initial_amount=initial,
             claim_date=claim_date,
-            basis=text(values.get("nature"))[:300],
+            basis=text(values.get("basis"))[:300],
             contacts=contacts,
             flags=flags,
             needs_address_investigation=investigate,
@@ -395,3 +435,37 @@ def structure_lookup(structures) -> dict[str, str]:
         lookup[structure.code.upper()] = structure.code
         lookup[_key(structure.name)] = structure.code
     return lookup
+
+
+def reference_lines(rows: Iterable[RawRow]) -> tuple[int, dict[str, list[int]]]:
+    """A first pass over the file, since every occurrence of a repeated reference is rejected: the number of
+    data rows and the lines of each reference."""
+    occurrences: dict[str, list[int]] = defaultdict(list)
+    count = 0
+    for row in rows:
+        count += 1
+        reference = text(row.values.get("reference"))
+        if reference:
+            occurrences[reference].append(row.line)
+    return count, dict(occurrences)
+
+
+def check_row(row: RawRow, *, context: RowContext) -> CleanRow | RejectedRow:
+    """One row against the row rules and the file's references; a reference problem is listed first."""
+    clean, errors = validate_row(
+        row.values,
+        line=row.line,
+        file_line=row.file_line,
+        structure_codes=context.structure_codes,
+        default_structure=context.default_structure,
+        today=context.today,
+    )
+    reference = text(row.values.get("reference"))
+    if reference in context.repeated:
+        lines = ", ".join(str(n) for n in context.repeated[reference])
+        errors = [_error("reference", reference, "duplicate_in_file", lines=lines), *errors]
+    elif reference in context.already_open:
+        errors = [_error("reference", reference, "already_open"), *errors]
+    if errors:
+        return RejectedRow(line=row.line, file_line=row.file_line, reference=reference, errors=errors)
+    return clean

@@ -208,7 +208,7 @@ def test_human_report_lists_rejected_rows_with_their_file_line(reference, gnupg_
     assert lines[0].startswith(f"Lot {batch.number} accepté : 40 ligne(s), 22 créance(s) prise(s) en charge")
     assert "18 ligne(s) rejetée(s)." in lines[0]
     assert f"Accusé de réception {batch.acknowledgement_number}" in out
-    assert batch.acknowledgement_pdf.path in out
+    assert f"Accusé de réception {batch.acknowledgement_number} : {media / batch.acknowledgement_pdf.name}" in out
     # Data line 9 is line 10 of the file (after the header).
     assert "  ligne 10 du fichier (CPAM75-0000009) — solde «  » : solde absent" in lines
     assert "  ligne 6 du fichier (sans référence) — référence «  » : référence absente" in lines

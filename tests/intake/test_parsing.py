@@ -1,6 +1,7 @@
 """`amiable.intake.parsing`: header wording, header row after title rows (CSV and XLSX), delimiters and
 encodings, the creditor's own column names (`extra_headers` and `ColumnMapping`)."""
 
+import importlib
 import io
 from datetime import datetime
 from decimal import Decimal
@@ -11,7 +12,7 @@ import pytest
 from amiable.cases.models import Case
 from amiable.core.exceptions import ApplicationError
 from amiable.intake.models import BatchSource, ColumnMapping
-from amiable.intake.parsing import normalise_header, parse
+from amiable.intake.parsing import COLUMNS, normalise_header, parse
 from amiable.intake.services import batch_import
 from tests.intake.conftest import DATA
 
@@ -86,10 +87,10 @@ def test_csv_header_found_after_title_rows():
     parsed = parse(content, extra_headers={}, structure_given=False)
 
     assert parsed.layout.header_index == 2
-    assert parsed.layout.positions == {"reference": 0, "structure": 1, "nom": 2, "solde": 3}
+    assert parsed.layout.positions == {"reference": 0, "structure": 1, "last_name": 2, "principal_amount": 3}
     rows = rows_of(parsed)
     assert [(r.line, r.file_line, r.values["reference"]) for r in rows] == [(1, 4, "R1"), (2, 6, "R2")]
-    assert rows[1].values == {"reference": "R2", "structure": "CSR", "nom": "Martin", "solde": "11,00"}
+    assert rows[1].values == {"reference": "R2", "structure": "CSR", "last_name": "Martin", "principal_amount": "11,00"}
 
 
 TITLE = ["Transmission des créances — CPAM de Paris"]
@@ -116,9 +117,9 @@ def test_xlsx_header_after_three_title_rows_with_number_and_date_cells():
     first, second = rows_of(parsed)
     assert (first.line, first.file_line) == (1, 5)
     assert (second.line, second.file_line) == (2, 6)
-    assert first.values["solde"] == 31.48
-    assert first.values["date_creance"] == excel_date("2025-06-18")
-    assert first.values["code_postal"] == 75011
+    assert first.values["principal_amount"] == 31.48
+    assert first.values["claim_date"] == excel_date("2025-06-18")
+    assert first.values["postal_code"] == 75011
 
 
 def test_xlsx_with_number_and_date_cells_imports(reference, gnupg_home, media):
@@ -210,15 +211,15 @@ def test_unknown_columns_are_listed_and_duplicated_columns_kept_first():
     parsed = parse(content, extra_headers={}, structure_given=False)
 
     assert parsed.layout.unknown == ["Commentaire", "Nom"]
-    assert rows_of(parsed)[0].values["nom"] == "Dupont"
+    assert rows_of(parsed)[0].values["last_name"] == "Dupont"
 
 
 def test_short_rows_give_missing_values():
     parsed = parse(b"reference;structure;nom;solde;ville\nR1;CSR;Dupont\n", extra_headers={}, structure_given=False)
 
     values = rows_of(parsed)[0].values
-    assert values["solde"] is None
-    assert values["ville"] is None
+    assert values["principal_amount"] is None
+    assert values["city"] is None
 
 
 # --- delimiters and encodings --------------------------------------------------------------------------
@@ -234,9 +235,9 @@ def test_delimiter_is_detected(delimiter):
     assert rows_of(parsed)[0].values == {
         "reference": "R1",
         "structure": "CSR",
-        "nom": "Dupont",
-        "solde": "10",
-        "adresse2": "Bât. B",
+        "last_name": "Dupont",
+        "principal_amount": "10",
+        "address_line2": "Bât. B",
     }
 
 
@@ -247,8 +248,8 @@ def test_semicolon_wins_over_commas_inside_values():
 
     parsed = parse(content, extra_headers={}, structure_given=False)
 
-    assert rows_of(parsed)[0].values["adresse2"] == "Esc. 1, 2e étage, porte 3, code 1234"
-    assert rows_of(parsed)[0].values["solde"] == "10,50"
+    assert rows_of(parsed)[0].values["address_line2"] == "Esc. 1, 2e étage, porte 3, code 1234"
+    assert rows_of(parsed)[0].values["principal_amount"] == "10,50"
 
 
 def test_comma_sample_with_quoted_fields():
@@ -256,7 +257,7 @@ def test_comma_sample_with_quoted_fields():
 
     assert parsed.encoding == "utf-8-sig"
     second = rows_of(parsed)[1]
-    assert second.values["adresse2"] == "Esc. 1, 8e étage"
+    assert second.values["address_line2"] == "Esc. 1, 8e étage"
     assert second.values["reference"] == "CPAM75-0000002"
 
 
@@ -264,7 +265,7 @@ def test_windows_1252_sample_is_decoded():
     parsed = parse((DATA / "cpam-lot-anomalies.csv").read_bytes(), extra_headers={}, structure_given=False)
 
     assert parsed.encoding == "windows-1252"
-    assert rows_of(parsed)[0].values["prenom"] == "François"
+    assert rows_of(parsed)[0].values["first_name"] == "François"
 
 
 def test_utf8_is_preferred_when_valid():
@@ -273,7 +274,7 @@ def test_utf8_is_preferred_when_valid():
     )
 
     assert parsed.encoding == "utf-8"
-    assert rows_of(parsed)[0].values["nom"] == "Bénard"
+    assert rows_of(parsed)[0].values["last_name"] == "Bénard"
 
 
 def test_bom_followed_by_windows_1252_is_read_as_windows_1252(reference, gnupg_home, media):
@@ -300,12 +301,12 @@ def test_extra_headers_map_the_creditor_wording():
 
     parsed = parse(
         OWN_WORDING.encode(),
-        extra_headers={"N° de créance": "reference", "Débiteur": "nom", "somme a recouvrer": "solde"},
+        extra_headers={"N° de créance": "reference", "Débiteur": "last_name", "somme a recouvrer": "principal_amount"},
         structure_given=False,
     )
 
-    assert parsed.layout.positions == {"reference": 0, "structure": 1, "nom": 2, "solde": 3}
-    assert rows_of(parsed)[1].values["nom"] == "Martin"
+    assert parsed.layout.positions == {"reference": 0, "structure": 1, "last_name": 2, "principal_amount": 3}
+    assert rows_of(parsed)[1].values["last_name"] == "Martin"
 
 
 def test_column_mapping_of_the_creditor_is_used_by_the_import(reference, gnupg_home, media):
@@ -315,7 +316,11 @@ def test_column_mapping_of_the_creditor_is_used_by_the_import(reference, gnupg_h
     assert refused.status == "refused"
     assert "Ligne d'en-tête introuvable" in refused.error  # only « Centre » is known without the mapping
 
-    for header, column in [("N° de créance", "reference"), ("Débiteur", "nom"), ("Somme à recouvrer", "solde")]:
+    for header, column in [
+        ("N° de créance", "reference"),
+        ("Débiteur", "last_name"),
+        ("Somme à recouvrer", "principal_amount"),
+    ]:
         ColumnMapping.objects.create(creditor=reference.cpam, header=header, column=column)
 
     outcome = batch_import(
@@ -329,7 +334,11 @@ def test_column_mapping_of_the_creditor_is_used_by_the_import(reference, gnupg_h
 
 
 def test_column_mapping_of_another_creditor_is_not_used(reference, gnupg_home, media):
-    for header, column in [("N° de créance", "reference"), ("Débiteur", "nom"), ("Somme à recouvrer", "solde")]:
+    for header, column in [
+        ("N° de créance", "reference"),
+        ("Débiteur", "last_name"),
+        ("Somme à recouvrer", "principal_amount"),
+    ]:
         ColumnMapping.objects.create(creditor=reference.other, header=header, column=column)
 
     outcome = batch_import(
@@ -338,3 +347,33 @@ def test_column_mapping_of_another_creditor_is_not_used(reference, gnupg_home, m
 
     assert outcome.status == "refused"
     assert Case.objects.count() == 0
+
+
+def test_column_mappings_saved_under_the_former_french_names_are_renamed(reference):
+    """Mappings recorded before the fields had English names ("nom", "solde") keep working."""
+    from django.apps import apps
+
+    migration = importlib.import_module("amiable.intake.migrations.0003_column_mapping_field_names")
+    ColumnMapping.objects.create(creditor=reference.cpam, header="Débiteur", column="nom")
+    ColumnMapping.objects.create(creditor=reference.cpam, header="Somme à recouvrer", column="solde")
+    ColumnMapping.objects.create(creditor=reference.cpam, header="N° de créance", column="reference")
+
+    migration.forwards(apps, None)
+
+    assert dict(ColumnMapping.objects.values_list("header", "column")) == {
+        "Débiteur": "last_name",
+        "Somme à recouvrer": "principal_amount",
+        "N° de créance": "reference",
+    }
+    assert set(migration.RENAMED.values()) | {"reference", "structure", "email"} == set(COLUMNS)
+
+
+def test_column_mappings_are_listed_in_french_in_the_administration(client, reference, users):
+    ColumnMapping.objects.create(creditor=reference.cpam, header="Somme à recouvrer", column="principal_amount")
+    client.force_login(users.agency_admin)
+
+    html = client.get("/admin/intake/columnmapping/").content.decode()
+
+    assert "Somme à recouvrer" in html
+    assert ">solde<" in html
+    assert "principal_amount" not in html

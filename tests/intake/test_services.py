@@ -42,6 +42,12 @@ def media(settings, tmp_path):
     return tmp_path
 
 
+def read_stored(file) -> bytes:
+    """A stored document's bytes through the storage, as object storage allows (no path on disk)."""
+    with file.open("rb") as handle:
+        return handle.read()
+
+
 def counts() -> dict[str, int]:
     """What an import may store, and how many refusals the audit trail holds."""
     stored = {model.__name__: model.objects.count() for model in STORED}
@@ -626,19 +632,15 @@ def test_acknowledgement_of_an_accepted_batch(reference, gnupg_home, media, djan
         assert case.acknowledged_on == today
         assert case.certificate_due_on == add_months(today, 12)
 
-    # The three documents exist under MEDIA_ROOT.
-    for field in (batch.acknowledgement_pdf, batch.acknowledgement_csv, batch.acknowledgement_xlsx):
-        path = Path(field.path)
-        assert path.is_file()
-        assert path.is_relative_to(media)
-    assert Path(batch.acknowledgement_pdf.path).read_bytes().startswith(b"%PDF")
+    # The three documents are stored under MEDIA_ROOT; on a local disk the JSON gives their absolute paths.
+    documents = (batch.acknowledgement_pdf, batch.acknowledgement_csv, batch.acknowledgement_xlsx)
+    for field in documents:
+        assert (media / field.name).is_file()
+    pdf = read_stored(batch.acknowledgement_pdf)
+    assert pdf.startswith(b"%PDF")
     result = outcome.as_json()["acknowledgement"]
     assert result["number"] == batch.acknowledgement_number
-    assert {result["pdf"], result["csv"], result["xlsx"]} == {
-        batch.acknowledgement_pdf.path,
-        batch.acknowledgement_csv.path,
-        batch.acknowledgement_xlsx.path,
-    }
+    assert [result["pdf"], result["csv"], result["xlsx"]] == [str(media / field.name) for field in documents]
 
     # E-mailed to the creditor's transmission address, with the PDF.
     assert len(mail.outbox) == 1
@@ -649,7 +651,7 @@ def test_acknowledgement_of_an_accepted_batch(reference, gnupg_home, media, djan
     [(name, content, mimetype)] = message.attachments
     assert name == f"{batch.acknowledgement_number}.pdf"
     assert mimetype == "application/pdf"
-    assert content == Path(batch.acknowledgement_pdf.path).read_bytes()
+    assert content == pdf
     assert batch.acknowledgement_sent_at is not None
 
     # Audit: one event per case (with its case_pk), one for the batch, one for the e-mail.
@@ -702,7 +704,7 @@ def test_annexes_neutralise_formula_text(reference, gnupg_home, media):
     outcome = do_import(reference.cpam, EXEMPLE.read_bytes())
     batch = outcome.batch
 
-    workbook = openpyxl.load_workbook(batch.acknowledgement_xlsx.path)
+    workbook = openpyxl.load_workbook(io.BytesIO(read_stored(batch.acknowledgement_xlsx)))
     rows = [list(row) for row in workbook.worksheets[0].iter_rows(values_only=True)]
     assert _annex_cell(rows, "CPAM75-0000053", "Prénom") == "'@SUM(1+1)"
     assert _annex_cell(rows, "CPAM75-0000031", "Prénom") == "'+cmd|' /C calc'!A0"
@@ -712,7 +714,7 @@ def test_annexes_neutralise_formula_text(reference, gnupg_home, media):
         for cell in row:
             assert cell.data_type != "f", cell.coordinate
 
-    text = Path(batch.acknowledgement_csv.path).read_text(encoding="utf-8-sig")
+    text = read_stored(batch.acknowledgement_csv).decode("utf-8-sig")
     csv_rows = list(csv.reader(io.StringIO(text), delimiter=";"))
     assert _annex_cell(csv_rows, "CPAM75-0000053", "Prénom") == "'@SUM(1+1)"
     # ...while the case keeps the text as received.
@@ -752,19 +754,19 @@ def test_business_error_while_acknowledging_refuses_and_stores_nothing(reference
 
 def test_failure_after_a_first_chunk_stores_nothing(reference, gnupg_home, media, monkeypatch):
     """Rows are written chunk by chunk: a failure after the first chunk rolls back the chunks already written."""
-    monkeypatch.setattr("amiable.intake.services.CHUNK", 10)
-    from amiable.intake import services
+    monkeypatch.setattr("amiable.intake.pipeline.CHUNK", 10)
+    from amiable.intake import pipeline
 
-    real_write = services._CaseWriter.write
+    real_write = pipeline.write_chunk
     calls = []
 
-    def write_then_fail(self, rows):
+    def write_then_fail(rows, *, destination):
         calls.append(len(rows))
         if len(calls) == 3:
             raise RuntimeError("coupure")
-        return real_write(self, rows)
+        return real_write(rows, destination=destination)
 
-    monkeypatch.setattr(services._CaseWriter, "write", write_then_fail)
+    monkeypatch.setattr(pipeline, "write_chunk", write_then_fail)
 
     with pytest.raises(RuntimeError):
         do_import(reference.cpam, EXEMPLE.read_bytes())

@@ -38,11 +38,11 @@ def row(**values) -> dict:
     base = {
         "reference": "REF-1",
         "structure": "CSR",
-        "nom": "Dupont",
-        "solde": "10,00",
-        "adresse1": "1 rue de la Paix",
-        "code_postal": "75002",
-        "ville": "Paris",
+        "last_name": "Dupont",
+        "principal_amount": "10,00",
+        "address_line1": "1 rue de la Paix",
+        "postal_code": "75002",
+        "city": "Paris",
     }
     base.update(values)
     return base
@@ -158,7 +158,7 @@ def test_parse_date(value, expected, ok):
 
 
 def test_valid_row_is_clean():
-    clean, errors = check(row(civilite="Mme.", prenom="Anne", montant_initial="20,00", date_creance="01/02/2025"))
+    clean, errors = check(row(civility="Mme.", first_name="Anne", initial_amount="20,00", claim_date="01/02/2025"))
 
     assert errors == []
     assert (clean.reference, clean.structure_code, clean.civility) == ("REF-1", "CSR", "MME")
@@ -171,42 +171,42 @@ def test_valid_row_is_clean():
 
 
 def test_future_claim_date_is_rejected_today_is_not():
-    clean, errors = check(row(date_creance="28/11/2026"))
+    clean, errors = check(row(claim_date="28/11/2026"))
     assert clean is None
     [error] = errors
     assert (error.reason, error.column, error.message) == ("future_date", "date de la créance", "date dans le futur")
     assert error.value == "28/11/2026"
 
-    assert reasons(row(date_creance="27/11/2026")) == []
-    assert reasons(row(date_creance=excel_date("2026-11-28"))) == ["future_date"]
+    assert reasons(row(claim_date="27/11/2026")) == []
+    assert reasons(row(claim_date=excel_date("2026-11-28"))) == ["future_date"]
 
 
 def test_invalid_claim_date_is_rejected():
-    [error] = check(row(date_creance="31/02/2025"))[1]
+    [error] = check(row(claim_date="31/02/2025"))[1]
 
     assert error.reason == "invalid_date"
     assert error.message == "date invalide (attendu jj/mm/aaaa ou aaaa-mm-jj)"
 
 
 def test_balance_above_initial_amount_is_rejected():
-    [error] = check(row(solde="95,50", montant_initial="10,00"))[1]
+    [error] = check(row(principal_amount="95,50", initial_amount="10,00"))[1]
 
     assert error.reason == "balance_above_initial"
     assert error.column == "solde"
     assert error.message == "le solde dépasse le montant initial"
-    assert reasons(row(solde="10,00", montant_initial="10,00")) == []
+    assert reasons(row(principal_amount="10,00", initial_amount="10,00")) == []
 
 
 def test_initial_amount_defaults_to_the_balance():
-    clean, _ = check(row(solde="10,00"))
+    clean, _ = check(row(principal_amount="10,00"))
     assert clean.initial_amount == Decimal("10.00")
 
-    clean, _ = check(row(solde="10,00", montant_initial="  "))
+    clean, _ = check(row(principal_amount="10,00", initial_amount="  "))
     assert clean.initial_amount == Decimal("10.00")
 
 
 def test_unreadable_initial_amount_is_rejected():
-    [error] = check(row(montant_initial="beaucoup"))[1]
+    [error] = check(row(initial_amount="beaucoup"))[1]
 
     assert (error.reason, error.column, error.message) == (
         "invalid_initial_amount",
@@ -227,13 +227,13 @@ def test_unreadable_initial_amount_is_rejected():
     ],
 )
 def test_balance_rules(solde, reason, message):
-    [error] = check(row(solde=solde))[1]
+    [error] = check(row(principal_amount=solde))[1]
 
     assert (error.reason, error.column, error.message) == (reason, "solde", message)
 
 
 def test_blank_reference_and_name_are_rejected_together():
-    errors = check(row(reference="  ", nom="\u00a0"))[1]
+    errors = check(row(reference="  ", last_name="\u00a0"))[1]
 
     assert [(e.reason, e.column, e.message) for e in errors] == [
         ("missing_reference", "référence", "référence absente"),
@@ -266,7 +266,7 @@ def test_structure_lookup_accepts_codes_and_names(reference):
 
 
 def test_text_is_trimmed_and_inner_spaces_collapsed():
-    clean, _ = check(row(nom="  Le   Gall ", prenom="Anne\u00a0 Marie", reference=" REF-1 "))
+    clean, _ = check(row(last_name="  Le   Gall ", first_name="Anne\u00a0 Marie", reference=" REF-1 "))
 
     assert (clean.last_name, clean.first_name, clean.reference) == ("Le Gall", "Anne Marie", "REF-1")
 
@@ -343,7 +343,7 @@ def test_normalise_email(raw, expected):
 
 
 def test_contacts_of_a_row():
-    clean, _ = check(row(telephone="06 46 11 13 93", email="anne@example.com", adresse2="Bât. B", pays="France"))
+    clean, _ = check(row(phone="06 46 11 13 93", email="anne@example.com", address_line2="Bât. B", country="France"))
 
     by_kind = {c.kind: c for c in clean.contacts}
     assert set(by_kind) == {"address", "phone", "email"}
@@ -366,7 +366,7 @@ def test_contacts_of_a_row():
 
 
 def test_invalid_phone_and_email_are_kept_doubtful_and_flagged():
-    clean, errors = check(row(telephone="+33 0 00 00 00 00", email="pas d'email"))
+    clean, errors = check(row(phone="+33 0 00 00 00 00", email="pas d'email"))
 
     assert errors == []
     assert clean.flags == ["invalid_phone", "invalid_email"]
@@ -410,7 +410,7 @@ def test_invalid_phone_and_email_are_kept_doubtful_and_flagged():
     ],
 )
 def test_postcode_rules(postcode, country, flagged):
-    clean, errors = check(row(code_postal=postcode, pays=country))
+    clean, errors = check(row(postal_code=postcode, country=country))
 
     assert errors == []
     assert ("invalid_postcode" in clean.flags) is flagged
@@ -421,7 +421,7 @@ def test_postcode_rules(postcode, country, flagged):
 
 
 def test_missing_address_is_flagged_and_investigated():
-    clean, errors = check(row(adresse1="", adresse2="", code_postal="", ville=""))
+    clean, errors = check(row(address_line1="", address_line2="", postal_code="", city=""))
 
     assert errors == []
     assert clean.flags == ["missing_address"]
@@ -430,7 +430,7 @@ def test_missing_address_is_flagged_and_investigated():
 
 
 def test_address_with_only_a_complement_uses_it_as_first_line():
-    clean, _ = check(row(adresse1="", adresse2="Résidence Les Pins"))
+    clean, _ = check(row(address_line1="", address_line2="Résidence Les Pins"))
 
     [address] = [c for c in clean.contacts if c.kind == "address"]
     assert (address.line1, address.line2) == ("Résidence Les Pins", "")
@@ -439,7 +439,7 @@ def test_address_with_only_a_complement_uses_it_as_first_line():
 
 @pytest.mark.parametrize(("country", "iso"), [("Allemagne", "DE"), ("Royaume-Uni", "GB"), ("Suisse", "CH")])
 def test_foreign_country_is_stored_as_its_iso_code_or_left_unknown(country, iso):
-    clean, _ = check(row(code_postal="10115", ville="Berlin", pays=country))
+    clean, _ = check(row(postal_code="10115", city="Berlin", country=country))
 
     [address] = [c for c in clean.contacts if c.kind == "address"]
     assert address.country in {iso, ""}
@@ -449,19 +449,19 @@ def test_foreign_country_is_stored_as_its_iso_code_or_left_unknown(country, iso)
 # --- formula-like text ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("column", ["nom", "prenom", "adresse1", "ville", "nature", "reference"])
+@pytest.mark.parametrize("column", ["last_name", "first_name", "address_line1", "city", "basis", "reference"])
 @pytest.mark.parametrize("text", ["=1+1", "@SUM(1+1)", "+cmd|' /C calc'!A0", "-2+3"])
 def test_formula_text_is_flagged_and_kept(column, text):
     clean, errors = check(row(**{column: text}))
 
     assert errors == []
     assert "formula_injection" in clean.flags
-    if column == "prenom":
+    if column == "first_name":
         assert clean.first_name == text
 
 
 def test_phone_in_international_format_is_not_formula_text():
-    clean, _ = check(row(telephone="+33 6 46 11 13 93"))
+    clean, _ = check(row(phone="+33 6 46 11 13 93"))
 
     assert "formula_injection" not in clean.flags
 
@@ -517,14 +517,14 @@ def test_import_stores_flags_contacts_and_investigation_tasks(reference, gnupg_h
 
 
 def test_postcode_from_a_number_cell_gets_its_leading_zero_back():
-    clean, errors = check(row(code_postal=1000, ville="Bourg-en-Bresse"))
+    clean, errors = check(row(postal_code=1000, city="Bourg-en-Bresse"))
     assert errors == []
     assert clean.contacts[0].postal_code == "01000"
     assert "invalid_postcode" not in clean.flags
 
 
 def test_town_without_street_is_kept_for_the_investigation_and_flagged():
-    clean, errors = check(row(adresse1="", code_postal="75011", ville="Paris"))
+    clean, errors = check(row(address_line1="", postal_code="75011", city="Paris"))
     assert errors == []
     assert clean.flags == ["missing_address"]
     assert clean.needs_address_investigation

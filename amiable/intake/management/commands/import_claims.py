@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from amiable.core.money import format_money
 from amiable.creditors.models import Creditor, Structure
+from amiable.intake.acknowledgement import document_location
 from amiable.intake.models import BatchSource
 from amiable.intake.services import batch_import
 
@@ -66,7 +67,9 @@ class Command(BaseCommand):
             f"Lot {batch.number} accepté : {outcome.rows} ligne(s), {outcome.accepted} créance(s) prise(s) en charge "
             f"pour {format_money(outcome.accepted_total)}, {outcome.rejected} ligne(s) rejetée(s)."
         )
-        self.stdout.write(f"Accusé de réception {batch.acknowledgement_number} : {batch.acknowledgement_pdf.path}")
+        self.stdout.write(
+            f"Accusé de réception {batch.acknowledgement_number} : {document_location(batch.acknowledgement_pdf)}"
+        )
         for row in outcome.rejected_rows:
             for error in row["errors"]:
                 self.stdout.write(

@@ -1,0 +1,369 @@
+"""An import in four stages, each usable and testable on its own: unwrap (OpenPGP), read (rows keyed by field
+name), validate (clean or rejected rows), write (bulk inserts). `services.batch_import` runs them in this order,
+the write stage inside its transaction. Rows stream from one stage to the next, so memory stays flat whatever
+the size of the file."""
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+
+from django.utils import timezone
+
+from amiable.audit.models import AuditEvent
+from amiable.cases.models import Case, CaseStatus, ContactPoint, Debtor, Task, TaskKind, TaskStatus
+from amiable.core.bulk import allocate_ids, insert_rows
+from amiable.core.exceptions import ApplicationError
+from amiable.core.money import ZERO
+from amiable.creditors.models import ContractTerms, Creditor, Structure
+from amiable.intake import crypto
+from amiable.intake.models import Batch, BatchCase, BatchSource, ColumnMapping, CreditorKey, SignatureStatus
+from amiable.intake.parsing import ParsedFile, RawRow, parse
+from amiable.intake.validation import (
+    CleanRow,
+    RejectedRow,
+    RowContext,
+    check_row,
+    reference_lines,
+    structure_lookup,
+)
+
+CHUNK = 1000  # rows per bulk insert: few statements, bounded memory
+CREDITOR_SOURCE = "Fichier du créancier"
+
+
+# --- unwrap ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unwrapped:
+    """A received file's clear content, its SHA-256 (what duplicates are judged on), and what its OpenPGP
+    envelope said."""
+
+    content: bytes
+    sha256: str
+    encrypted: bool = False
+    signature: str = SignatureStatus.NOT_SIGNED
+    signer: str = ""
+    signer_fingerprint: str = ""
+
+
+def unwrap(content: bytes, *, creditor: Creditor, source: str, terms: ContractTerms | None) -> Unwrapped:
+    """Decrypt an OpenPGP file and judge its signature (C5) so that later stages only see clear content, and
+    refuse a file that breaches the creditor's policy for files not uploaded by a person."""
+    clear, encrypted = content, False
+    signature, signer, signer_fingerprint = SignatureStatus.NOT_SIGNED, "", ""
+    if crypto.is_openpgp(content):  # encrypted and/or signed, recognised by its content
+        allowed = set(
+            CreditorKey.objects.filter(creditor=creditor, is_active=True).values_list("fingerprint", flat=True)
+        )
+        result = crypto.decrypt(content, allowed_fingerprints=allowed)
+        clear, encrypted = result.plaintext, result.was_encrypted
+        signature, signer, signer_fingerprint = result.signature_status, result.signer, result.signer_fingerprint
+    if source == BatchSource.COMMAND and terms is not None:
+        if terms.require_encryption and not encrypted:
+            raise ApplicationError(f"{creditor.name} exige des fichiers chiffrés (OpenPGP) : fichier en clair refusé.")
+        if terms.require_signature and signature != SignatureStatus.SIGNED:
+            raise ApplicationError(
+                f"{creditor.name} exige des fichiers signés par une clé enregistrée : signature absente ou invalide."
+            )
+    return Unwrapped(
+        content=clear,
+        sha256=hashlib.sha256(clear).hexdigest(),
+        encrypted=encrypted,
+        signature=signature,
+        signer=signer,
+        signer_fingerprint=signer_fingerprint,
+    )
+
+
+# --- read --------------------------------------------------------------------------------------------
+
+
+def read(content: bytes, *, creditor: Creditor, structure_given: bool) -> ParsedFile:
+    """The file's rows keyed by field name (`parsing.COLUMNS`), whatever its format, encoding and wording, the
+    creditor's own header names included."""
+    mappings = dict(ColumnMapping.objects.filter(creditor=creditor).values_list("header", "column"))
+    return parse(content, extra_headers=mappings, structure_given=structure_given)
+
+
+# --- validate ----------------------------------------------------------------------------------------
+
+
+class Validated:
+    """The clean rows of a file, checked as they are iterated, so that 100,000 rows never sit in memory; the
+    rejected rows and the clean rows' count, total and flags are gathered on the way, for the batch."""
+
+    def __init__(self, checked: Iterable[CleanRow | RejectedRow], *, row_count: int):
+        self.row_count = row_count
+        self.accepted = 0
+        self.total = ZERO
+        self.flags: Counter[str] = Counter()
+        self.rejected_rows: list[dict] = []
+        self._checked = checked
+
+    def __iter__(self) -> Iterator[CleanRow]:
+        for row in self._checked:
+            if isinstance(row, RejectedRow):
+                self.rejected_rows.append(row.as_dict())
+                continue
+            self.accepted += 1
+            self.total += row.balance
+            self.flags.update(row.flags)
+            yield row
+
+    @property
+    def rejected(self) -> int:
+        return len(self.rejected_rows)
+
+
+def validate(
+    rows: Iterable[RawRow],
+    *,
+    creditor: Creditor,
+    structures: Iterable[Structure],
+    default_structure: Structure | None,
+    today: date,
+) -> Validated:
+    """Check the references across the file first (repeated, already open for the creditor), then each row as the
+    write stage asks for it, so that only clean rows are stored. `rows` is read twice."""
+    row_count, occurrences = reference_lines(rows)
+    if row_count == 0:
+        raise ApplicationError("Le fichier ne contient aucune ligne de données (seulement l'en-tête).")
+    context = RowContext(
+        structure_codes=structure_lookup(structures),
+        default_structure=default_structure.code if default_structure else None,
+        today=today,
+        repeated={reference: lines for reference, lines in occurrences.items() if len(lines) > 1},
+        already_open=frozenset(_open_references(creditor, list(occurrences))),
+    )
+    return Validated((check_row(row, context=context) for row in rows), row_count=row_count)
+
+
+def _open_references(creditor: Creditor, references: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(references), 900):  # stay below SQLite's parameter limit
+        part = references[start : start + 900]
+        found.update(
+            Case.objects.open().filter(creditor=creditor, reference__in=part).values_list("reference", flat=True)
+        )
+    return found
+
+
+# --- write -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where clean rows go and what every case of the batch carries: the batch, the creditor's structures by
+    code, who imports (None for the command), the date of receipt and the certificate's due date."""
+
+    batch: Batch
+    structures: dict[str, Structure]
+    actor: object
+    received_on: date
+    certificate_due_on: date
+
+    @property
+    def actor_id(self) -> int | None:
+        return self.actor.pk if getattr(self.actor, "is_authenticated", False) else None
+
+
+def write(rows: Iterable[CleanRow], *, destination: Destination, progress: Callable[[int], None] | None = None) -> None:
+    """Store the rows exactly as given, CHUNK at a time, and report the last line stored after each full chunk."""
+    chunk: list[CleanRow] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= CHUNK:
+            write_chunk(chunk, destination=destination)
+            chunk = []
+            if progress is not None:
+                progress(row.line)
+    if chunk:
+        write_chunk(chunk, destination=destination)
+
+
+def write_chunk(rows: list[CleanRow], *, destination: Destination) -> None:
+    """One bulk insert per table, never a query per row: debtors, their contact points, cases, batch lines, an
+    address investigation where needed (C9) and one audit event per case."""
+    batch = destination.batch
+    creditor_id = batch.creditor_id
+    received_on = destination.received_on
+    actor_id = destination.actor_id
+    actor_label = destination.actor.email if actor_id else "Système"
+    now = timezone.now()
+    debtor_ids = allocate_ids(Debtor, len(rows))
+    case_ids = allocate_ids(Case, len(rows))
+    insert_rows(
+        Debtor,
+        ["id", "civility", "last_name", "first_name", "birth_date", "do_not_contact", "created_at"],
+        [
+            (d, r.civility, r.last_name[:150], r.first_name[:150], None, False, now)
+            for r, d in zip(rows, debtor_ids, strict=True)
+        ],
+    )
+    insert_rows(
+        ContactPoint,
+        POINT_FIELDS,
+        [
+            (
+                d,
+                c.kind,
+                c.line1[:200],
+                c.line2[:200],
+                c.postal_code[:10],
+                c.city[:100],
+                c.country[:2],
+                c.value[:254],
+                c.raw_value[:500],
+                c.quality,
+                CREDITOR_SOURCE,
+                received_on,
+                None,
+                None,
+                c.kind == "address",
+                now,
+            )
+            for r, d in zip(rows, debtor_ids, strict=True)
+            for c in r.contacts
+        ],
+    )
+    insert_rows(
+        Case,
+        CASE_FIELDS,
+        [
+            (
+                case_id,
+                r.reference[:64],
+                creditor_id,
+                destination.structures[r.structure_code].pk,
+                d,
+                r.initial_amount,
+                r.balance,
+                ZERO,
+                ZERO,
+                r.claim_date,
+                r.basis,
+                received_on,
+                received_on,
+                destination.certificate_due_on,
+                None,
+                CaseStatus.NEW,
+                None,
+                now,
+            )
+            for r, d, case_id in zip(rows, debtor_ids, case_ids, strict=True)
+        ],
+    )
+    insert_rows(
+        BatchCase,
+        ["batch", "case", "line", "flags"],
+        [(batch.pk, case_id, r.line, r.flags) for r, case_id in zip(rows, case_ids, strict=True)],
+    )
+    insert_rows(
+        Task,
+        ["case", "kind", "status", "reason", "due_on", "created_at", "closed_at"],
+        [
+            (case_id, TaskKind.ADDRESS_INVESTIGATION, TaskStatus.OPEN, _investigation_reason(r), received_on, now, None)
+            for r, case_id in zip(rows, case_ids, strict=True)
+            if r.needs_address_investigation
+        ],
+    )
+    insert_rows(
+        AuditEvent,
+        AUDIT_FIELDS,
+        [
+            (
+                now,
+                actor_id,
+                actor_label,
+                "case.created",
+                "cases.case",
+                str(case_id),
+                f"Dossier {r.reference}"[:255],
+                case_id,
+                creditor_id,
+                None,
+                _case_event(r, destination),
+                None,
+            )
+            for r, case_id in zip(rows, case_ids, strict=True)
+        ],
+    )
+
+
+def _case_event(row: CleanRow, destination: Destination) -> dict:
+    batch = destination.batch
+    return {
+        "reference": row.reference,
+        "structure": row.structure_code,
+        "principal_amount": str(row.balance),
+        "initial_amount": str(row.initial_amount),
+        "received_on": destination.received_on.isoformat(),
+        "batch": batch.number,
+        "line": row.line,
+        "acknowledgement": batch.acknowledgement_number,
+        "certificate_due_on": destination.certificate_due_on.isoformat(),
+        "contacts": [{"kind": c.kind, "quality": c.quality, "value": c.value or c.raw_value} for c in row.contacts],
+        "flags": row.flags,
+    }
+
+
+def _investigation_reason(row: CleanRow) -> str:
+    return "Adresse absente" if "missing_address" in row.flags else "Adresse douteuse (code postal invalide)"
+
+
+# Columns of the bulk inserts, in the order of the tuples built above.
+POINT_FIELDS = [
+    "debtor",
+    "kind",
+    "line1",
+    "line2",
+    "postal_code",
+    "city",
+    "country",
+    "value",
+    "raw_value",
+    "quality",
+    "source",
+    "valid_from",
+    "checked_on",
+    "invalid_since",
+    "is_primary",
+    "created_at",
+]
+CASE_FIELDS = [
+    "id",
+    "reference",
+    "creditor",
+    "structure",
+    "debtor",
+    "initial_amount",
+    "principal_amount",
+    "interest_amount",
+    "other_amount",
+    "claim_date",
+    "basis",
+    "received_on",
+    "acknowledged_on",
+    "certificate_due_on",
+    "assigned_agent",
+    "status",
+    "status_changed_at",
+    "created_at",
+]
+AUDIT_FIELDS = [
+    "at",
+    "actor",
+    "actor_label",
+    "verb",
+    "target_type",
+    "target_id",
+    "target_label",
+    "case_pk",
+    "creditor_pk",
+    "before",
+    "after",
+    "ip_address",
+]
