@@ -1,5 +1,7 @@
 """Shared fixtures: the reference data and one user per role, built with the project's own services."""
 
+import sys
+
 import pytest
 
 from tests.factories import make_user, seed_reference
@@ -10,6 +12,56 @@ from tests.intake.conftest import agency_gnupg_template, gnupg_home  # noqa: F40
 def _media_root(settings, tmp_path):
     """Generated documents go to a temporary folder, never into the working copy's var/."""
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+# Verbs written by the application during the current test that no app declared (audit.timeline).
+_UNDECLARED_VERBS: list[str] = []
+
+
+def _written_by_the_application() -> bool:
+    """Whether the audit event being saved comes from the application, not from a test writing a made-up
+    verb on purpose: the first caller outside Django and the audit app decides."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        writing = module.startswith("django.") or module in {__name__, "amiable.audit.models"}
+        writing = writing or (module == "amiable.audit.services" and frame.f_code.co_name == "audit_record")
+        if not writing:
+            return module.startswith("amiable.")
+        frame = frame.f_back
+    return False
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _audit_verbs_watched():
+    """Every audit event the application writes while the tests run must have a declared verb, so that a
+    new verb without its French label fails the test that first writes it."""
+    from django.db.models.signals import post_save
+
+    from amiable.audit.models import AuditEvent
+    from amiable.audit.timeline import verb_get
+
+    def watch(sender, instance, created, **kwargs):
+        if created and verb_get(instance.verb) is None and _written_by_the_application():
+            _UNDECLARED_VERBS.append(instance.verb)
+
+    post_save.connect(watch, sender=AuditEvent, weak=False, dispatch_uid="tests-audit-verbs-declared")
+    yield
+    post_save.disconnect(sender=AuditEvent, dispatch_uid="tests-audit-verbs-declared")
+
+
+@pytest.fixture(autouse=True)
+def _audit_verbs_declared(_audit_verbs_watched):
+    _UNDECLARED_VERBS.clear()
+    yield
+    undeclared = sorted(set(_UNDECLARED_VERBS))
+    _UNDECLARED_VERBS.clear()
+    if undeclared:
+        pytest.fail(
+            f"Audit verbs written without a declaration: {', '.join(undeclared)}. Declare them with "
+            "audit.timeline.register_verb in their app's ready() (label, describe, internal).",
+            pytrace=False,
+        )
 
 
 @pytest.fixture

@@ -7,4 +7,9 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from amiable.accounts import signals  # noqa: F401  (connects the audit receivers)
+        from amiable.accounts import (
+            signals,  # noqa: F401  (connects the audit receivers)
+            timeline,
+        )
+
+        timeline.register()

@@ -100,12 +100,21 @@ def access_log_record(
     )
 
 
+@transaction.atomic
 def access_log_purge(*, months: int, today=None) -> int:
-    """Delete access-log entries older than `months` months; returns how many."""
+    """Delete access-log entries older than `months` months; returns how many. The purge itself is audited,
+    so that the trail shows when entries left the log under the retention rule and how many."""
     from amiable.audit.models import AccessLogEntry
-    from amiable.core.dates import add_months
+    from amiable.core.dates import add_months, format_date
 
     today = today or timezone.localdate()
     limit = add_months(today, -months)
     deleted, _ = AccessLogEntry.objects.filter(at__date__lt=limit).delete()
+    if deleted:
+        audit_record(
+            actor=None,
+            verb="access_log.purged",
+            target=("audit.accesslogentry", limit.isoformat(), f"Journal des accès avant le {format_date(limit)}"),
+            after={"before": limit, "months": months, "deleted": deleted},
+        )
     return deleted

@@ -7,8 +7,9 @@ from decimal import Decimal
 from django.db.models import Count, Q, QuerySet, Sum
 
 from amiable.audit.models import AuditEvent
+from amiable.audit.timeline import event_details, internal_verbs, verb_label
 from amiable.cases.models import Case, CaseStatus, ContactPoint, Task, TaskStatus
-from amiable.core.money import ZERO, format_money, to_money
+from amiable.core.money import ZERO, to_money
 
 CASE_SORTS = {
     "recu": ("-received_on", "-pk"),
@@ -72,119 +73,12 @@ class TimelineEntry:
     details: str
 
 
-VERB_LABELS = {
-    "case.created": "Dossier reçu",
-    "case.status_changed": "Changement de statut",
-    "case.acknowledged": "Accusé de réception émis",
-    "case.assigned": "Dossier confié",
-    "contact_point.added": "Coordonnée ajoutée",
-    "contact_point.quality_changed": "Qualité d'une coordonnée modifiée",
-    "case.recalled": "Dossier retiré par le créancier",
-    "comment.added": "Message",
-    "comment.internal_added": "Note interne",
-    "request.created": "Demande du créancier",
-    "request.answered": "Réponse de l'agence à une demande",
-    "approval.requested": "Décision demandée au créancier",
-    "approval.decided": "Décision du créancier",
-    "approval.cancelled": "Demande de décision annulée",
-    "letter.issued": "Courrier envoyé",
-    "email.sent": "E-mail envoyé",
-    "sms.sent": "SMS envoyé",
-    "call.recorded": "Appel",
-    "promise.broken": "Promesse de paiement non tenue",
-    "investigation.done": "Recherche d'adresse",
-    "case.event_recorded": "Événement",
-    "returned_mail.recorded": "Courrier revenu (NPAI)",
-    "promise.recorded": "Promesse de paiement",
-    "case.internal_event_recorded": "Événement (interne)",
-    "task.opened": "Tâche ouverte",
-    "scenario.step_run": "Étape du scénario exécutée",
-    "scenario.step_skipped": "Étape du scénario sautée",
-}
-
-EVENT_KIND_LABELS = {
-    "oi_referral": "saisine de la commission de surendettement",
-    "oi_admissible": "dossier de surendettement déclaré recevable",
-    "death": "décès du débiteur",
-    "dispute": "contestation de la créance",
-    "insolvency": "insolvabilité",
-    "vulnerability": "situation de vulnérabilité",
-    "returned_mail": "courrier revenu (NPAI)",
-}
-
-
-def _describe(event: AuditEvent) -> str:
-    after = event.after or {}
-    before = event.before or {}
-    if event.verb == "case.status_changed":
-        old = CaseStatus(before["status"]).label if before.get("status") in CaseStatus.values else "?"
-        new = CaseStatus(after["status"]).label if after.get("status") in CaseStatus.values else "?"
-        reason = f" — {after['reason']}" if after.get("reason") else ""
-        return f"{old} → {new}{reason}"
-    if event.verb == "case.created" and after.get("batch"):
-        return f"lot {after['batch']}, ligne {after.get('line')} — accusé de réception {after.get('acknowledgement')}"
-    if event.verb in {"comment.added", "comment.internal_added"}:
-        return (after.get("body") or "")[:200]
-    if event.verb == "approval.decided":
-        return {"accepted": "acceptée", "refused": "refusée"}.get(after.get("status"), "") + (
-            f" — {after['comment']}" if after.get("comment") else ""
-        )
-    if event.verb == "letter.issued":
-        kind = "première lettre" if after.get("kind") == "first" else "relance"
-        return f"{kind} {after.get('number', '')}"
-    if event.verb in {"email.sent", "sms.sent"}:
-        return f"à {after.get('to', '')}, rappel de la lettre {after.get('first_letter', '')}"
-    if event.verb == "call.recorded":
-        return {
-            "reached": "débiteur joint",
-            "no_answer": "pas de réponse",
-            "wrong_number": "faux numéro",
-            "message_left": "message laissé",
-            "refused": "refus de payer",
-            "dispute": "contestation",
-        }.get(after.get("outcome", ""), after.get("outcome", ""))
-    if event.verb in {"case.event_recorded", "case.internal_event_recorded"}:
-        when = after.get("occurred_on", "")
-        when = f"{when[8:10]}/{when[5:7]}/{when[0:4]}" if len(str(when)) == 10 else when
-        return f"{EVENT_KIND_LABELS.get(after.get('kind'), after.get('kind', ''))} le {when}"
-    if event.verb == "investigation.done":
-        return f"sources : {after.get('sources', '')} — {after.get('result', '')}"
-    if event.verb in {"promise.recorded", "promise.broken"}:
-        due = str(after.get("due_on", ""))
-        due = f"{due[8:10]}/{due[5:7]}/{due[0:4]}" if len(due) == 10 else due
-        return f"{format_money(to_money(str(after.get('amount', '0'))))} pour le {due}"
-    if event.verb in {"scenario.step_run", "scenario.step_skipped"}:
-        return f"{after.get('step', '')}" + (f" ({after['reason']})" if after.get("reason") else "")
-    if event.verb == "case.recalled":
-        return after.get("reason", "")
-    if event.verb == "case.assigned":
-        return after.get("agent") or "Aucun gestionnaire"
-    if event.verb == "contact_point.added":
-        return f"{after.get('display', '')} (source : {after.get('source', '')})"
-    if event.verb == "contact_point.quality_changed":
-        return f"{before.get('quality', '')} → {after.get('quality', '')}"
-    return ""
-
-
-# Events about the agency's own organisation, not shown to creditor staff.
-INTERNAL_VERBS = frozenset(
-    {
-        "case.assigned",
-        "comment.internal_added",
-        "scenario.step_run",
-        "scenario.step_skipped",
-        "debtor.do_not_contact_set",
-        "case.internal_event_recorded",
-        "task.opened",
-    }
-)
-
-
 def case_timeline(*, case: Case, include_internal: bool) -> list[TimelineEntry]:
-    """What happened on a case, oldest first, from the audit trail."""
+    """What happened on a case, oldest first, from the audit trail; labels and descriptions come from the
+    verbs each app declares (`audit.timeline`), internal ones only for the agency."""
     events = AuditEvent.objects.for_case(case.pk)
     if not include_internal:
-        events = events.exclude(verb__in=INTERNAL_VERBS)
+        events = events.exclude(verb__in=internal_verbs())
     entries = []
     for event in events:
         entries.append(
@@ -192,8 +86,8 @@ def case_timeline(*, case: Case, include_internal: bool) -> list[TimelineEntry]:
                 at=event.at,
                 actor=event.actor_label,
                 verb=event.verb,
-                label=VERB_LABELS.get(event.verb, event.verb),
-                details=_describe(event),
+                label=verb_label(event.verb),
+                details=event_details(event),
             )
         )
     return entries

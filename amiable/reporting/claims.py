@@ -5,8 +5,8 @@ import io
 from django.db.models import CharField, DateTimeField, OuterRef, Subquery
 
 from amiable.audit.models import AuditEvent
+from amiable.audit.timeline import internal_verbs, verb_label
 from amiable.cases.models import Case
-from amiable.cases.selectors import INTERNAL_VERBS, VERB_LABELS
 from amiable.core.money import ZERO
 from amiable.core.spreadsheets import write_xlsx
 
@@ -30,7 +30,7 @@ def claims_report_rows(*, user, creditor_id: int | None = None):
     """One row per case, streamed; recovered amounts are zero until payments are recorded."""
     last = AuditEvent.objects.filter(case_pk=OuterRef("pk"))
     if not user.is_agency:
-        last = last.exclude(verb__in=INTERNAL_VERBS)
+        last = last.exclude(verb__in=internal_verbs())
     last = last.order_by("-at", "-pk")
     qs = (
         Case.objects.visible_to(user)
@@ -56,7 +56,7 @@ def claims_report_rows(*, user, creditor_id: int | None = None):
             recovered,
             case.claimed_amount - recovered,
             case.get_status_display(),
-            VERB_LABELS.get(case.last_verb, case.last_verb or ""),
+            verb_label(case.last_verb) if case.last_verb else "",
             case.last_at,
         ]
 

@@ -1,7 +1,6 @@
 """Tests for amiable.cases.services: the status table, case intake, acknowledgement, assignment,
-contact points and debtors; plus a check that every public service of the domain apps is audited."""
+contact points and debtors. That every public service is audited: tests/audit/test_every_service_is_audited.py."""
 
-import inspect
 from datetime import date
 from decimal import Decimal
 
@@ -10,8 +9,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 import amiable.accounts.services as accounts_services
-import amiable.cases.services as cases_services
-import amiable.creditors.services as creditors_services
 from amiable.audit.models import AuditEvent
 from amiable.cases.models import (
     ENDED_STATUSES,
@@ -659,159 +656,6 @@ def test_debtor_create_refuses_an_empty_last_name(users, last_name):
         debtor_create(civility="M", last_name=last_name, first_name="Jean", actor=users.agent)
     assert excinfo.value.message == "Le nom du débiteur est obligatoire."
     assert _counts() == before
-
-
-# --- every public service is audited ------------------------------------------
-
-
-SERVICE_MODULES = [cases_services, accounts_services, creditors_services]
-
-
-def _public_services() -> list[str]:
-    names = []
-    for module in SERVICE_MODULES:
-        for name, obj in inspect.getmembers(module, inspect.isfunction):
-            qualified = f"{module.__name__}.{name}"
-            if not name.startswith("_") and obj.__module__ == module.__name__ and qualified not in NOT_AUDITED:
-                names.append(qualified)
-    return sorted(names)
-
-
-def _call_case_transition(ctx):
-    cases_services.case_transition(case=ctx.case, to=CaseStatus.IN_PROGRESS, actor=ctx.users.agent)
-
-
-def _call_debtor_create(ctx):
-    cases_services.debtor_create(civility="M", last_name="Martin", actor=ctx.users.agent)
-
-
-def _call_contact_point_add(ctx):
-    cases_services.contact_point_add(
-        debtor=ctx.case.debtor, kind="email", value="a@b.example", source="Test", actor=ctx.users.agent
-    )
-
-
-def _call_contact_point_set_quality(ctx):
-    point = ctx.case.debtor.contact_points.first()
-    cases_services.contact_point_set_quality(point=point, quality="doubtful", actor=ctx.users.agent)
-
-
-def _call_case_create(ctx):
-    make_case(structure=ctx.reference.cdop, actor=ctx.users.agent)
-
-
-def _call_case_acknowledge(ctx):
-    cases_services.case_acknowledge(
-        case=ctx.case, acknowledged_on=date(2026, 3, 2), certificate_months=12, actor=ctx.users.agent
-    )
-
-
-def _call_case_assign(ctx):
-    cases_services.case_assign(case=ctx.case, agent=ctx.users.agent, actor=ctx.users.supervisor)
-
-
-def _call_user_create(ctx):
-    make_user("agent")
-
-
-def _call_user_set_role(ctx):
-    accounts_services.user_set_role(user=ctx.users.collaborator, role="creditor_approver", actor=ctx.users.agency_admin)
-
-
-def _call_user_deactivate(ctx):
-    accounts_services.user_deactivate(user=ctx.users.collaborator, actor=ctx.users.agency_admin)
-
-
-def _call_agency_save(ctx):
-    creditors_services.agency_save(actor=ctx.users.agency_admin, phone="01 02 03 04 05")
-
-
-def _call_creditor_save(ctx):
-    creditors_services.creditor_save(slug="cpam-paris", actor=ctx.users.agency_admin, city="Paris 19e")
-
-
-def _call_structure_save(ctx):
-    creditors_services.structure_save(
-        creditor=ctx.reference.cpam, code="NEW", actor=ctx.users.agency_admin, name="Nouveau", **_ADDRESS
-    )
-
-
-def _call_terms_save(ctx):
-    creditors_services.terms_save(creditor=ctx.reference.cpam, actor=ctx.users.agency_admin, meeting_days=5)
-
-
-_ADDRESS = {"address_line1": "1 rue X", "postal_code": "75001", "city": "Paris"}
-
-
-def _call_comment_add(ctx):
-    cases_services.comment_add(case=ctx.case, author=ctx.users.collaborator, body="Le débiteur a appelé le centre.")
-
-
-# Writes that change no case, money, decision or account: not audited on purpose.
-NOT_AUDITED = {
-    "amiable.cases.services.case_mark_read": "when a person last opened a case page (unread markers)",
-}
-
-
-def _call_task_open(ctx):
-    cases_services.task_open(case=ctx.case, kind="call", reason="Appeler", due_on=None, actor=ctx.users.agent)
-
-
-def _call_tasks_cancel_open(ctx):
-    cases_services.task_open(case=ctx.case, kind="call", reason="Appeler", due_on=None, actor=ctx.users.agent)
-    cases_services.tasks_cancel_open(case=ctx.case, actor=ctx.users.agent, reason="Test")
-
-
-def _call_task_close(ctx):
-    task, _ = cases_services.task_open(case=ctx.case, kind="call", reason="Appeler", due_on=None)
-    cases_services.task_close(task=task, actor=ctx.users.agent)
-
-
-def _call_case_event_add(ctx):
-    cases_services.case_event_add(
-        case=ctx.case, kind="dispute", occurred_on=ctx.case.received_on, details="", actor=ctx.users.agent
-    )
-
-
-def _call_debtor_do_not_contact_set(ctx):
-    cases_services.debtor_do_not_contact_set(debtor=ctx.case.debtor, actor=ctx.users.agent, value=True)
-
-
-SERVICE_CALLS = {
-    "amiable.cases.services.task_open": _call_task_open,
-    "amiable.cases.services.tasks_cancel_open": _call_tasks_cancel_open,
-    "amiable.cases.services.task_close": _call_task_close,
-    "amiable.cases.services.case_event_add": _call_case_event_add,
-    "amiable.cases.services.debtor_do_not_contact_set": _call_debtor_do_not_contact_set,
-    "amiable.cases.services.comment_add": _call_comment_add,
-    "amiable.cases.services.case_transition": _call_case_transition,
-    "amiable.cases.services.debtor_create": _call_debtor_create,
-    "amiable.cases.services.contact_point_add": _call_contact_point_add,
-    "amiable.cases.services.contact_point_set_quality": _call_contact_point_set_quality,
-    "amiable.cases.services.case_create": _call_case_create,
-    "amiable.cases.services.case_acknowledge": _call_case_acknowledge,
-    "amiable.cases.services.case_assign": _call_case_assign,
-    "amiable.accounts.services.user_create": _call_user_create,
-    "amiable.accounts.services.user_set_role": _call_user_set_role,
-    "amiable.accounts.services.user_deactivate": _call_user_deactivate,
-    "amiable.creditors.services.agency_save": _call_agency_save,
-    "amiable.creditors.services.creditor_save": _call_creditor_save,
-    "amiable.creditors.services.structure_save": _call_structure_save,
-    "amiable.creditors.services.terms_save": _call_terms_save,
-}
-
-
-@pytest.mark.parametrize("service", _public_services())
-def test_every_public_service_leaves_an_audit_event(service, case, users, reference):
-    assert service in SERVICE_CALLS, f"{service} is a new public service: add a call to SERVICE_CALLS."
-    ctx = type("Ctx", (), {"case": case, "users": users, "reference": reference})
-    before = AuditEvent.objects.count()
-    SERVICE_CALLS[service](ctx)
-    assert AuditEvent.objects.count() > before, f"{service} wrote no audit event"
-
-
-def test_the_audit_check_covers_every_listed_service():
-    assert set(SERVICE_CALLS) == set(_public_services())
 
 
 def test_contact_point_of_another_debtor_cannot_be_filed_on_a_case(case, debtor, users):

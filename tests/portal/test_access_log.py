@@ -114,11 +114,15 @@ def test_purge_command_deletes_entries_older_than_the_retention(users):
     assert out.getvalue().strip() == "2 entrée(s) de plus de 12 mois supprimée(s) du journal des accès."
     assert set(AccessLogEntry.objects.values_list("pk", flat=True)) == {recent.pk, today.pk}
     assert not AccessLogEntry.objects.filter(pk__in=[old.pk, older.pk]).exists()
-    assert AuditEvent.objects.count() == audit_count  # the audit trail is another thing, never purged
+    # The audit trail is another thing, never purged: it only gains the record of the purge.
+    assert AuditEvent.objects.count() == audit_count + 1
+    purge = AuditEvent.objects.get(verb="access_log.purged")
+    assert (purge.actor_label, purge.after["months"], purge.after["deleted"]) == ("Système", 12, 2)
 
     out = StringIO()
     call_command("purge_access_log", "--months", "12", stdout=out)
     assert out.getvalue().strip() == "0 entrée(s) de plus de 12 mois supprimée(s) du journal des accès."
+    assert AuditEvent.objects.filter(verb="access_log.purged").count() == 1  # nothing purged, nothing recorded
 
 
 def test_purge_command_defaults_to_the_setting(settings, users):

@@ -1,0 +1,33 @@
+"""The audit verbs of calls, promises to pay, e-mails and SMS, as the case timeline shows them; registered
+by `ContactConfig.ready()`."""
+
+from amiable.audit.models import AuditEvent
+from amiable.audit.timeline import iso_date_fr, register_verb
+from amiable.cases.timeline import lower_first
+from amiable.contact.models import CallOutcome
+from amiable.core.money import format_money, to_money
+
+
+def _message(event: AuditEvent) -> str:
+    after = event.after or {}
+    return f"à {after.get('to', '')}, rappel de la lettre {after.get('first_letter', '')}"
+
+
+def _call(event: AuditEvent) -> str:
+    # The outcome only: the agent's notes stay inside the agency.
+    outcome = (event.after or {}).get("outcome", "")
+    return lower_first(CallOutcome(outcome).label) if outcome in CallOutcome.values else outcome
+
+
+def _promise(event: AuditEvent) -> str:
+    after = event.after or {}
+    return f"{format_money(to_money(str(after.get('amount', '0'))))} pour le {iso_date_fr(after.get('due_on', ''))}"
+
+
+def register() -> None:
+    register_verb("email.sent", label="E-mail envoyé", describe=_message)
+    register_verb("sms.sent", label="SMS envoyé", describe=_message)
+    register_verb("call.recorded", label="Appel", describe=_call)
+    register_verb("promise.recorded", label="Promesse de paiement", describe=_promise)
+    register_verb("promise.broken", label="Promesse de paiement non tenue", describe=_promise)
+    register_verb("promise.kept", label="Promesse de paiement tenue", describe=_promise)

@@ -1,0 +1,539 @@
+"""Every public function of every service module writes its audit event. The modules are found by walking
+the `amiable` package (every module named `services` or `services_*`), plus the other modules whose public
+functions write (WRITING_MODULES); a new service therefore fails here until it has a call in SERVICE_CALLS
+that runs it successfully, or a reason in NOT_AUDITED."""
+
+import importlib
+import inspect
+import pkgutil
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django_otp.oath import totp
+
+import amiable
+from amiable.accounts import services as accounts_services
+from amiable.accounts import services_team, services_twofactor
+from amiable.accounts.tokens import invitation_token_generator
+from amiable.approvals import services as approvals_services
+from amiable.audit import services as audit_services
+from amiable.audit.models import AccessLogEntry, AuditEvent
+from amiable.cases import services as cases_services
+from amiable.cases.models import ContactPoint, TaskKind
+from amiable.casework import services as casework_services
+from amiable.contact import messaging
+from amiable.contact import services as contact_services
+from amiable.creditor_requests import services as requests_services
+from amiable.creditors import services as creditors_services
+from amiable.intake import crypto
+from amiable.intake import services as intake_services
+from amiable.intake.models import BatchSource
+from amiable.letters import defaults as letters_defaults
+from amiable.letters import print_batch
+from amiable.letters import services as letters_services
+from amiable.scenarios import defaults as scenarios_defaults
+from amiable.scenarios import services as scenarios_services
+from tests.factories import PASSWORD, make_case, make_user
+from tests.work_fixtures import DEBTOR_EMAIL, DEBTOR_PHONE, first_letter_sent
+
+PARIS = ZoneInfo("Europe/Paris")
+# A Tuesday morning: every channel of the contact rule is open.
+NOW = datetime(2026, 10, 13, 10, 0, tzinfo=PARIS)
+ACKNOWLEDGED = date(2026, 10, 5)
+DATA = Path(__file__).resolve().parent.parent / "data"
+BATCH = "cpam-lot-virgule.csv"
+
+# Modules whose public functions write, besides the `services*` modules.
+WRITING_MODULES = [
+    "amiable.contact.messaging",
+    "amiable.intake.crypto",
+    "amiable.letters.defaults",
+    "amiable.letters.print_batch",
+    "amiable.scenarios.defaults",
+]
+
+# Modules that call audit_record without being service modules: receivers, the user manager, the admin.
+AUDITING_NON_SERVICES = {
+    "amiable.accounts.models": "the user manager's create_user/create_superuser, audited as `user.created`",
+    "amiable.accounts.signals": "login, logout, failed login and lockout receivers",
+    "amiable.audit.admin": "the administration's AuditedAdminMixin",
+}
+
+# Public functions of those modules that legitimately write no audit event.
+NOT_AUDITED = {
+    "amiable.accounts.services_twofactor.normalise_code": "pure helper: cleans a typed code",
+    "amiable.audit.services.audit_record": "writes the audit trail itself",
+    "amiable.audit.services.snapshot": "pure helper: the fields of a row for before/after",
+    "amiable.audit.services.access_log_record": "is itself a trail, of the creditor staff's reads (L11)",
+    "amiable.cases.services.case_mark_read": "UI state: when a person last opened a case page (unread markers)",
+    "amiable.casework.services.can_reassign": "pure predicate on the user's role",
+    "amiable.contact.services.phone_e164": "pure helper: normalises a phone number",
+    "amiable.contact.messaging.email_content": "composes the e-mail and checks it; email_send sends and audits",
+    "amiable.contact.messaging.sms_content": "composes the SMS and checks it; sms_send sends and audits",
+    "amiable.intake.crypto.is_openpgp": "pure helper: sniffs the bytes of a file",
+    "amiable.intake.crypto.decrypt": "pure: decrypts bytes in memory; batch_import audits the import",
+    "amiable.intake.crypto.encrypt_for_storage": "pure: encrypts bytes in memory",
+    "amiable.intake.crypto.decrypt_from_storage": "pure: decrypts bytes in memory",
+    "amiable.intake.crypto.import_key": (
+        "the GnuPG keyring, not the database: the operator's gpg_import_key; a creditor's key is audited by "
+        "register_creditor_key"
+    ),
+    "amiable.intake.services.import_job_progress": "reads the progress of an import from the cache",
+    "amiable.letters.print_batch.print_pending": "read: the letters waiting for the print batch",
+    "amiable.letters.print_batch.storage_path": "pure helper: where a stored file is",
+    "amiable.letters.services.template_check": "pure: the legal check of a template",
+    "amiable.letters.services.first_letter_mentions": "pure: the mentions a first letter must carry",
+    "amiable.letters.services.letter_check": "pure: the legal check of a rendered letter",
+    "amiable.letters.services.letter_text": "pure: the text of a rendered letter",
+    "amiable.letters.services.letter_render": "pure: renders the HTML of a letter",
+    "amiable.letters.services.letter_signatory": "pure: who signs a letter",
+    "amiable.letters.services.letter_pdf": "pure: HTML to PDF",
+    "amiable.letters.services.letter_preview": "a PDF marked « APERÇU »: nothing numbered, stored or audited",
+    "amiable.letters.services.letter_get": "read: one letter the user may see",
+    "amiable.notifications.services.notify": "in-app notices of an event the calling service has audited",
+    "amiable.notifications.services.send_urgent": "e-mails notices already published; marks them sent",
+    "amiable.notifications.services.send_digest": "e-mails notices already published; marks them sent",
+    "amiable.notifications.services.notification_mark_read": "UI state: which notices a person has seen",
+    "amiable.notifications.services.preference_save": "a person's own choice of e-mails for their notices",
+}
+
+
+def service_modules() -> list[str]:
+    """Every `services` or `services_*` module of the amiable package, and the other writing modules."""
+    names = set(WRITING_MODULES)
+    for info in pkgutil.walk_packages(amiable.__path__, prefix="amiable."):
+        last = info.name.rsplit(".", 1)[-1]
+        if last == "services" or last.startswith("services_"):
+            names.add(info.name)
+    return sorted(names)
+
+
+def public_functions() -> list[str]:
+    names = []
+    for module_name in service_modules():
+        module = importlib.import_module(module_name)
+        for name, obj in inspect.getmembers(module, inspect.isfunction):
+            if not name.startswith("_") and obj.__module__ == module_name:
+                names.append(f"{module_name}.{name}")
+    return sorted(names)
+
+
+def audited_services() -> list[str]:
+    return [name for name in public_functions() if name not in NOT_AUDITED]
+
+
+class World:
+    """What the calls need, built on first use: a CDOP case of the agent, acknowledged, with a valid e-mail
+    and phone, and its first letter when asked."""
+
+    def __init__(self, request, reference, users, case_factory):
+        self.request, self.reference, self.users, self._case_factory = request, reference, users, case_factory
+
+    @cached_property
+    def case(self):
+        return self._case_factory(
+            ack=ACKNOWLEDGED, email=DEBTOR_EMAIL, phone=DEBTOR_PHONE, assigned_agent=self.users.agent
+        )
+
+    @cached_property
+    def contacted_case(self):
+        """The case once its first letter is out: calls, e-mails and SMS may follow it (R124-4)."""
+        first_letter_sent(self.case)
+        self.case.refresh_from_db()
+        return self.case
+
+    def promise(self):
+        contact_services.call_record(
+            case=self.contacted_case,
+            actor=self.users.agent,
+            number=DEBTOR_PHONE,
+            outcome="reached",
+            promise_amount="50.00",
+            promise_due_on=timezone.localdate(),
+        )
+        return self.contacted_case.promises.get()
+
+    def approval(self):
+        return approvals_services.approval_request(
+            case=self.case, kind="court_action", proposal="Assigner le débiteur", actor=self.users.agent
+        )
+
+    def question(self, kind="question"):
+        case = self.case if kind != "meeting" else None
+        return requests_services.request_create(
+            kind=kind, body="Où en est ce dossier ?", actor=self.users.approver, case=case
+        )
+
+    def meeting_slots(self):
+        meeting = self.question(kind="meeting")
+        slot = timezone.now() + timedelta(days=1)
+        return requests_services.meeting_propose(request=meeting, slots=[slot], actor=self.users.agent)
+
+    def invitee(self):
+        return services_team.user_invite(
+            email="nouvelle.collegue@cpam.example",
+            role="creditor_collaborator",
+            creditor=self.reference.cpam,
+            structures=[],
+            first_name="Anne",
+            last_name="Neuve",
+            actor=self.users.creditor_admin,
+        )
+
+    def enrolled(self):
+        """The agent with a confirmed authenticator; returns their recovery codes."""
+        user = self.users.agent
+        device = services_twofactor.totp_device_pending(user=user)
+        code = f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):0{device.digits}d}"
+        return services_twofactor.two_factor_confirm(user=user, code=code)
+
+    def batch(self):
+        outcome = intake_services.batch_import(
+            creditor=self.reference.cpam,
+            content=(DATA / BATCH).read_bytes(),
+            filename=BATCH,
+            source=BatchSource.COMMAND,
+            actor=None,
+        )
+        assert outcome.status == "accepted", outcome.error
+        return outcome.batch
+
+    def import_job(self):
+        return intake_services.import_job_create(
+            creditor=self.reference.cpam, content=(DATA / BATCH).read_bytes(), filename=BATCH, actor=self.users.agent
+        )
+
+    def letter_today(self):
+        case = make_case(structure=self.reference.csr, last_name="Martin")
+        return letters_services.letter_issue(case=case, kind="first", actor=self.users.agent)
+
+
+def _purge_an_old_entry(w):
+    AccessLogEntry.objects.create(
+        at=NOW - timedelta(days=800), user=w.users.collaborator, user_label="x", kind="case_view", label="Dossier"
+    )
+    return audit_services.access_log_purge(months=12)
+
+
+def _task(w):
+    task, _ = cases_services.task_open(case=w.case, kind="call", reason="Appeler", due_on=None)
+    return task
+
+
+def _investigation(w):
+    task, _ = cases_services.task_open(
+        case=w.case, kind=TaskKind.ADDRESS_INVESTIGATION, reason="Adresse douteuse", due_on=None
+    )
+    return task
+
+
+_ADDRESS = {"address_line1": "1 rue X", "postal_code": "75001", "city": "Paris"}
+
+# Each public service: the verb it must write, and a call that runs it successfully.
+SERVICE_CALLS = {
+    # accounts
+    "amiable.accounts.services.user_create": ("user.created", lambda w: make_user("agent")),
+    "amiable.accounts.services.user_set_role": (
+        "user.role_changed",
+        lambda w: accounts_services.user_set_role(
+            user=w.users.collaborator, role="creditor_approver", actor=w.users.agency_admin
+        ),
+    ),
+    "amiable.accounts.services.user_deactivate": (
+        "user.deactivated",
+        lambda w: accounts_services.user_deactivate(user=w.users.collaborator, actor=w.users.agency_admin),
+    ),
+    "amiable.accounts.services_team.user_invite": ("user.invited", lambda w: w.invitee()),
+    "amiable.accounts.services_team.user_invitation_resend": (
+        "user.invitation_resent",
+        lambda w: services_team.user_invitation_resend(user=w.invitee(), actor=w.users.creditor_admin),
+    ),
+    "amiable.accounts.services_team.user_activate": (
+        "user.activated",
+        lambda w: (
+            invitee := w.invitee(),
+            services_team.user_activate(
+                user=invitee, token=invitation_token_generator.make_token(invitee), password=PASSWORD
+            ),
+        ),
+    ),
+    "amiable.accounts.services_team.user_update_access": (
+        "user.role_changed",
+        lambda w: services_team.user_update_access(
+            user=w.users.collaborator, role="creditor_approver", structures=[], actor=w.users.creditor_admin
+        ),
+    ),
+    "amiable.accounts.services_team.user_reset_2fa": (
+        "user.2fa_reset",
+        lambda w: services_team.user_reset_2fa(user=w.users.collaborator, actor=w.users.agency_admin),
+    ),
+    "amiable.accounts.services_twofactor.totp_device_pending": (
+        "auth.2fa_enrolment_started",
+        lambda w: services_twofactor.totp_device_pending(user=w.users.agent),
+    ),
+    "amiable.accounts.services_twofactor.two_factor_confirm": ("auth.2fa_enrolled", lambda w: w.enrolled()),
+    "amiable.accounts.services_twofactor.recovery_codes_regenerate": (
+        "auth.2fa_codes_regenerated",
+        lambda w: (w.enrolled(), services_twofactor.recovery_codes_regenerate(user=w.users.agent)),
+    ),
+    "amiable.accounts.services_twofactor.two_factor_verify": (
+        "auth.2fa_verified",
+        lambda w: services_twofactor.two_factor_verify(user=w.users.agent, code=w.enrolled()[0]),
+    ),
+    # approvals
+    "amiable.approvals.services.approval_request": ("approval.requested", lambda w: w.approval()),
+    "amiable.approvals.services.approval_decide": (
+        "approval.decided",
+        lambda w: approvals_services.approval_decide(
+            approval=w.approval(), accept=True, comment="", actor=w.users.approver
+        ),
+    ),
+    "amiable.approvals.services.approvals_cancel_for_case": (
+        "approval.cancelled",
+        lambda w: (
+            w.approval(),
+            approvals_services.approvals_cancel_for_case(case=w.case, actor=w.users.agent, reason="Dossier soldé"),
+        ),
+    ),
+    # audit
+    "amiable.audit.services.access_log_purge": ("access_log.purged", _purge_an_old_entry),
+    # cases
+    "amiable.cases.services.case_transition": (
+        "case.status_changed",
+        lambda w: cases_services.case_transition(case=w.case, to="in_progress", actor=w.users.agent),
+    ),
+    "amiable.cases.services.debtor_create": (
+        "debtor.created",
+        lambda w: cases_services.debtor_create(civility="M", last_name="Martin", actor=w.users.agent),
+    ),
+    "amiable.cases.services.contact_point_add": (
+        "contact_point.added",
+        lambda w: cases_services.contact_point_add(
+            debtor=w.case.debtor, kind="email", value="a@b.example", source="Test", actor=w.users.agent
+        ),
+    ),
+    "amiable.cases.services.contact_point_set_quality": (
+        "contact_point.quality_changed",
+        lambda w: cases_services.contact_point_set_quality(
+            point=w.case.debtor.contact_points.first(), quality="doubtful", actor=w.users.agent
+        ),
+    ),
+    "amiable.cases.services.case_create": (
+        "case.created",
+        lambda w: make_case(structure=w.reference.cdop, actor=w.users.agent),
+    ),
+    "amiable.cases.services.case_acknowledge": (
+        "case.acknowledged",
+        lambda w: cases_services.case_acknowledge(
+            case=w.case, acknowledged_on=date(2026, 10, 6), certificate_months=12, actor=w.users.agent
+        ),
+    ),
+    "amiable.cases.services.case_assign": (
+        "case.assigned",
+        lambda w: cases_services.case_assign(case=w.case, agent=w.users.supervisor, actor=w.users.supervisor),
+    ),
+    "amiable.cases.services.comment_add": (
+        "comment.added",
+        lambda w: cases_services.comment_add(
+            case=w.case, author=w.users.collaborator, body="Le débiteur a appelé le centre."
+        ),
+    ),
+    "amiable.cases.services.task_open": ("task.opened", _task),
+    "amiable.cases.services.tasks_cancel_open": (
+        "tasks.cancelled",
+        lambda w: (_task(w), cases_services.tasks_cancel_open(case=w.case, actor=w.users.agent, reason="Test")),
+    ),
+    "amiable.cases.services.task_close": (
+        "task.done",
+        lambda w: cases_services.task_close(task=_task(w), actor=w.users.agent),
+    ),
+    "amiable.cases.services.case_event_add": (
+        "case.event_recorded",
+        lambda w: cases_services.case_event_add(
+            case=w.case, kind="dispute", occurred_on=ACKNOWLEDGED, details="", actor=w.users.agent
+        ),
+    ),
+    "amiable.cases.services.debtor_do_not_contact_set": (
+        "debtor.do_not_contact_set",
+        lambda w: cases_services.debtor_do_not_contact_set(debtor=w.case.debtor, actor=w.users.agent, value=True),
+    ),
+    # casework
+    "amiable.casework.services.event_record": (
+        "case.event_recorded",
+        lambda w: casework_services.event_record(
+            case=w.case, kind="dispute", occurred_on=ACKNOWLEDGED, details="Conteste la somme", actor=w.users.agent
+        ),
+    ),
+    "amiable.casework.services.returned_mail_record": (
+        "returned_mail.recorded",
+        lambda w: casework_services.returned_mail_record(
+            case=w.case, actor=w.users.agent, point=ContactPoint.objects.get(debtor=w.case.debtor, kind="address")
+        ),
+    ),
+    "amiable.casework.services.investigation_record": (
+        "investigation.done",
+        lambda w: casework_services.investigation_record(
+            task=_investigation(w), actor=w.users.agent, sources="Annuaire", result="Aucune autre adresse"
+        ),
+    ),
+    "amiable.casework.services.cases_reassign": (
+        "case.assigned",
+        lambda w: casework_services.cases_reassign(
+            case_ids=[w.case.pk], agent=make_user("agent"), actor=w.users.supervisor
+        ),
+    ),
+    # contact
+    "amiable.contact.services.call_record": (
+        "call.recorded",
+        lambda w: contact_services.call_record(
+            case=w.contacted_case, actor=w.users.agent, number=DEBTOR_PHONE, outcome="reached"
+        ),
+    ),
+    "amiable.contact.services.promises_check": (
+        "promise.broken",
+        lambda w: (w.promise(), contact_services.promises_check(today=timezone.localdate() + timedelta(days=1))),
+    ),
+    "amiable.contact.services.promise_mark_kept": (
+        "promise.kept",
+        lambda w: contact_services.promise_mark_kept(promise=w.promise(), actor=w.users.agent),
+    ),
+    "amiable.contact.messaging.email_send": (
+        "email.sent",
+        lambda w: messaging.email_send(case=w.contacted_case, actor=w.users.agent),
+    ),
+    "amiable.contact.messaging.sms_send": (
+        "sms.sent",
+        lambda w: messaging.sms_send(case=w.contacted_case, actor=w.users.agent),
+    ),
+    # creditor requests
+    "amiable.creditor_requests.services.request_create": ("request.created", lambda w: w.question()),
+    "amiable.creditor_requests.services.request_answer": (
+        "request.answered",
+        lambda w: requests_services.request_answer(
+            request=w.question(), answer="Le débiteur a promis de payer.", actor=w.users.agent
+        ),
+    ),
+    "amiable.creditor_requests.services.meeting_propose": ("meeting.slots_proposed", lambda w: w.meeting_slots()),
+    "amiable.creditor_requests.services.meeting_confirm": (
+        "meeting.confirmed",
+        lambda w: requests_services.meeting_confirm(slot=w.meeting_slots()[0], actor=w.users.approver),
+    ),
+    "amiable.creditor_requests.services.case_recall": (
+        "case.recalled",
+        lambda w: requests_services.case_recall(case=w.case, reason="Payé au centre", actor=w.users.approver),
+    ),
+    # creditors
+    "amiable.creditors.services.agency_save": (
+        "agency.updated",
+        lambda w: creditors_services.agency_save(actor=w.users.agency_admin, phone="01 02 03 04 05"),
+    ),
+    "amiable.creditors.services.creditor_save": (
+        "creditor.updated",
+        lambda w: creditors_services.creditor_save(slug="cpam-paris", actor=w.users.agency_admin, city="Paris 19e"),
+    ),
+    "amiable.creditors.services.structure_save": (
+        "structure.created",
+        lambda w: creditors_services.structure_save(
+            creditor=w.reference.cpam, code="NEW", actor=w.users.agency_admin, name="Nouveau", **_ADDRESS
+        ),
+    ),
+    "amiable.creditors.services.terms_save": (
+        "terms.updated",
+        lambda w: creditors_services.terms_save(creditor=w.reference.cpam, actor=w.users.agency_admin, meeting_days=5),
+    ),
+    # intake
+    "amiable.intake.services.batch_import": ("batch.imported", lambda w: w.batch()),
+    "amiable.intake.services.acknowledgement_send": (
+        "batch.acknowledgement_sent",
+        lambda w: intake_services.acknowledgement_send(batch_id=w.batch().pk),
+    ),
+    "amiable.intake.services.import_job_create": ("batch.uploaded", lambda w: w.import_job()),
+    "amiable.intake.services.import_job_execute": (
+        "batch.imported",
+        lambda w: intake_services.import_job_execute(job_id=str(w.import_job().pk)),
+    ),
+    "amiable.intake.crypto.register_creditor_key": (
+        "creditor_key.registered",
+        lambda w: (
+            w.request.getfixturevalue("gnupg_home"),
+            crypto.register_creditor_key(
+                creditor=w.reference.cpam, armored=(DATA / "keys" / "creditor-test-public.asc").read_text(), actor=None
+            ),
+        ),
+    ),
+    # letters
+    "amiable.letters.services.letter_template_save": (
+        "letter_template.saved",
+        lambda w: letters_services.letter_template_save(
+            creditor=w.reference.cpam,
+            kind="reminder",
+            name="Relance courte",
+            body=letters_defaults.REMINDER,
+            actor=w.users.agency_admin,
+        ),
+    ),
+    "amiable.letters.services.letter_issue": (
+        "letter.issued",
+        lambda w: letters_services.letter_issue(case=w.case, kind="first", actor=w.users.agent),
+    ),
+    "amiable.letters.print_batch.print_batch_build": (
+        "letters.printed",
+        lambda w: (w.letter_today(), print_batch.print_batch_build(day=timezone.localdate(), actor=w.users.agent)),
+    ),
+    "amiable.letters.defaults.letter_templates_ensure": (
+        "letter_template.saved",
+        lambda w: letters_defaults.letter_templates_ensure(creditor=w.reference.other),
+    ),
+    # scenarios
+    "amiable.scenarios.defaults.scenario_ensure": (
+        "scenario.created",
+        lambda w: scenarios_defaults.scenario_ensure(creditor=w.reference.other),
+    ),
+    "amiable.scenarios.services.scenarios_run": (
+        "scenario.step_run",
+        lambda w: scenarios_services.scenarios_run(on=w.case.acknowledged_on),
+    ),
+}
+
+
+def test_the_walk_finds_the_service_modules():
+    modules = service_modules()
+    assert {"amiable.cases.services", "amiable.accounts.services_team", "amiable.notifications.services"} <= set(
+        modules
+    )
+    assert set(WRITING_MODULES) <= set(modules)
+
+
+def test_every_module_that_audits_is_covered():
+    """A module that writes audit events is a service module, a listed writing module, or a known receiver."""
+    covered = set(service_modules()) | set(AUDITING_NON_SERVICES)
+    root = Path(amiable.__file__).resolve().parent
+    auditing = set()
+    for path in root.rglob("*.py"):
+        if "migrations" in path.parts or "audit_record(" not in path.read_text(encoding="utf-8"):
+            continue
+        auditing.add("amiable." + ".".join(path.relative_to(root).with_suffix("").parts))
+    assert sorted(auditing - covered) == []
+
+
+def test_every_public_service_has_a_call_or_a_reason():
+    assert set(SERVICE_CALLS) == set(audited_services()), (
+        "A public service needs a call in SERVICE_CALLS, or a reason in NOT_AUDITED."
+    )
+    assert set(NOT_AUDITED) <= set(public_functions()), "NOT_AUDITED names a function that no longer exists."
+
+
+@pytest.mark.parametrize("service", audited_services())
+def test_every_public_service_leaves_an_audit_event(service, request, reference, users, case_factory):
+    assert service in SERVICE_CALLS, f"{service} is a new public service: add a call to SERVICE_CALLS."
+    verb, call = SERVICE_CALLS[service]
+    with time_machine.travel(NOW, tick=True):
+        world = World(request, reference, users, case_factory)
+        before = AuditEvent.objects.filter(verb=verb).count()
+        call(world)
+        assert AuditEvent.objects.filter(verb=verb).count() > before, f"{service} wrote no « {verb} » event"
