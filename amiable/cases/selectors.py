@@ -88,8 +88,16 @@ VERB_LABELS = {
     "approval.decided": "Décision du créancier",
     "approval.cancelled": "Demande de décision annulée",
     "letter.issued": "Courrier envoyé",
+    "email.queued": "E-mail de relance décidé",
+    "sms.queued": "SMS de relance décidé",
     "email.sent": "E-mail envoyé",
     "sms.sent": "SMS envoyé",
+    "email.failed": "Échec de l'envoi d'un e-mail",
+    "sms.failed": "Échec de l'envoi d'un SMS",
+    "email.retried": "E-mail renvoyé",
+    "sms.retried": "SMS renvoyé",
+    "email.cancelled": "E-mail abandonné",
+    "sms.cancelled": "SMS abandonné",
     "call.recorded": "Appel",
     "promise.broken": "Promesse de paiement non tenue",
     "investigation.done": "Recherche d'adresse",
@@ -132,8 +140,12 @@ def _describe(event: AuditEvent) -> str:
     if event.verb == "letter.issued":
         kind = "première lettre" if after.get("kind") == "first" else "relance"
         return f"{kind} {after.get('number', '')}"
-    if event.verb in {"email.sent", "sms.sent"}:
+    if event.verb in {"email.queued", "sms.queued", "email.sent", "sms.sent"}:
         return f"à {after.get('to', '')}, rappel de la lettre {after.get('first_letter', '')}"
+    if event.verb in {"email.failed", "sms.failed", "email.retried", "sms.retried"}:
+        return f"à {after.get('to', '')} — {after.get('error', '')} ({after.get('attempts', 0)} tentative(s))"
+    if event.verb in {"email.cancelled", "sms.cancelled"}:
+        return f"à {after.get('to', '')} — {after.get('reason', '')}"
     if event.verb == "call.recorded":
         return {
             "reached": "débiteur joint",
@@ -176,6 +188,15 @@ INTERNAL_VERBS = frozenset(
         "debtor.do_not_contact_set",
         "case.internal_event_recorded",
         "task.opened",
+        # The delivery's own course: the creditor sees the message once it has gone (« E-mail envoyé »).
+        "email.queued",
+        "sms.queued",
+        "email.failed",
+        "sms.failed",
+        "email.retried",
+        "sms.retried",
+        "email.cancelled",
+        "sms.cancelled",
     }
 )
 

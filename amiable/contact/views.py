@@ -15,8 +15,12 @@ from amiable.core.exceptions import ApplicationError
 from amiable.core.views import run_service
 
 SENDERS = {
-    Channel.EMAIL: (email_content, email_send, "E-mail envoyé."),
-    Channel.SMS: (sms_content, sms_send, "SMS envoyé."),
+    Channel.EMAIL: (
+        email_content,
+        email_send,
+        "E-mail mis en file d'envoi : son état est suivi dans « Messages envoyés ».",
+    ),
+    Channel.SMS: (sms_content, sms_send, "SMS mis en file d'envoi : son état est suivi dans « Messages envoyés »."),
 }
 
 

@@ -33,13 +33,16 @@ def test_preview_shows_the_email_and_sends_nothing(client, users, case):
 
 
 @time_machine.travel(TUESDAY_11, tick=False)
-def test_send_from_the_case_page_and_see_it_in_the_outbox(client, users, case):
+def test_send_from_the_case_page_and_see_it_in_the_outbox(client, users, case, django_capture_on_commit_callbacks):
     client.force_login(users.agent)
-    response = client.post(f"/travail/dossiers/{case.pk}/message/email/")
-    assert response.status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/travail/dossiers/{case.pk}/message/email/")
+    assert (response.status_code, response["Location"]) == (302, f"/dossiers/{case.pk}/")
+    assert "E-mail mis en file d&#x27;envoi" in client.get(response["Location"]).content.decode()
     assert [m.to for m in mail.outbox] == [["marie.dupont@exemple.fr"]]
-    response = client.post(f"/travail/dossiers/{case.pk}/message/sms/")
-    assert OutboxMessage.objects.filter(channel="sms", to="+33612345678").count() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/travail/dossiers/{case.pk}/message/sms/")
+    assert OutboxMessage.objects.filter(channel="sms", to="+33612345678", status="sent").count() == 1
     outbox = client.get("/travail/messages-envoyes/").content.decode()
     assert outbox.count(f'<a href="/dossiers/{case.pk}/">{case.reference}</a>') == 2
     assert "<td>E-mail</td>" in outbox and "<td>SMS</td>" in outbox
