@@ -16,7 +16,8 @@ from django.utils import timezone
 from amiable.approvals.models import ApprovalRequest
 from amiable.approvals.services import approval_request
 from amiable.audit.models import AuditEvent
-from amiable.cases.models import Case, Comment
+from amiable.cases.models import Action, Case, Comment
+from amiable.contact.models import MessageStatus, OutboxMessage
 from amiable.creditor_requests.models import CreditorRequest, MeetingSlot
 from amiable.creditor_requests.services import meeting_propose, request_create
 from amiable.intake.models import Batch, BatchSource, ImportJob
@@ -59,6 +60,7 @@ OBJECTS = {
     "work:do_not_contact": {"pk": "case"},
     "work:message_preview": {"pk": "case", "channel": "email"},
     "work:message_send": {"pk": "case", "channel": "sms"},
+    "work:outbox_retry": {"pk": "message"},
 }
 # Named URLs taking parameters that carry no object of a creditor (a signed one-time link).
 NOT_OBJECT_URLS = {"accounts:invitation_accept", "password_reset_confirm"}
@@ -113,8 +115,20 @@ def victim(reference, users, gnupg_home):
         creditor=reference.cpam, source=BatchSource.CREDITOR_UPLOAD, requested_by=users.creditor_admin, filename="x.csv"
     )
     letter = letter_issue(case=case, kind="first", actor=users.agent)
+    action = Action.objects.create(case=case, channel="email", at=timezone.now(), summary="E-mail de relance")
+    message = OutboxMessage.objects.create(
+        case=case,
+        action=action,
+        channel="email",
+        to="victime@exemple.fr",
+        text="Relance",
+        status=MessageStatus.FAILED,
+        attempts=1,
+        error="refusé",
+    )
     return {
         "letter": letter.pk,
+        "message": message.pk,
         "case": case.pk,
         "approval": approval.pk,
         "request": question.pk,
@@ -140,6 +154,7 @@ def _state():
         ApprovalRequest.objects.exclude(status="pending").count(),
         CreditorRequest.objects.exclude(status="open").count(),
         MeetingSlot.objects.filter(confirmed=True).count(),
+        OutboxMessage.objects.exclude(status=MessageStatus.FAILED).count(),
         Batch.objects.count(),
         AuditEvent.objects.exclude(verb__startswith="auth.").count(),
     )
