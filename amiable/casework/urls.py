@@ -20,4 +20,5 @@ urlpatterns = [
     path("dossiers/<int:pk>/message/<slug:channel>/apercu/", views_messages.message_preview, name="message_preview"),
     path("dossiers/<int:pk>/message/<slug:channel>/", views_messages.message_send, name="message_send"),
     path("messages-envoyes/", views_messages.outbox, name="outbox"),
+    path("messages-envoyes/<int:pk>/renvoyer/", views_messages.outbox_retry, name="outbox_retry"),
 ]

@@ -1,6 +1,15 @@
 """E-mails and SMS to debtors: same legal rules as letters (recall of the first letter, L2; no
-judicial wording or fee, L3/L7; nothing about care, L9), sent through Django's e-mail backend and a
-pluggable SMS sender, and kept as sent."""
+judicial wording or fee, L3/L7; nothing about care, L9).
+
+A message is decided and stored in one transaction, with the case locked so that the contact rule's cap
+holds under concurrent sends; it is delivered after the commit by a task, through Django's e-mail backend
+or the pluggable SMS sender, and marked sent or failed with the reason. `deliver_outbox` retries the
+failures (and whatever the task missed) a few times, and an agent may retry a failure from the outbox
+page. The decision is the attempt that the cap counts: a message whose delivery fails keeps its action."""
+
+import smtplib
+from collections import Counter
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -11,15 +20,25 @@ from django.utils.module_loading import import_string
 
 from amiable.audit.services import audit_record
 from amiable.cases.models import Action, Case, Channel, ContactKind, ContactPoint, ContactQuality
-from amiable.cases.policy import case_contact_block
+from amiable.cases.policy import ContactBlock, case_contact_block
 from amiable.compliance.legal import forbidden_wording, medical_secrecy_problems
-from amiable.contact.models import OutboxMessage
+from amiable.contact.models import MessageStatus, OutboxMessage
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import format_money
 from amiable.creditors.models import Agency
 from amiable.letters.models import Letter, LetterKind
 
 SMS_MAX = 320  # two SMS at most
+# Delivery: automatic attempts at most (an agent may still retry after them), the wait after each failure,
+# how long a queued message waits for its task before `deliver_outbox` takes it over, and how long a
+# message may stay « envoi en cours » before the attempt is deemed interrupted.
+MAX_ATTEMPTS = 5
+RETRY_DELAYS = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=12))
+QUEUED_GRACE = timedelta(minutes=5)
+SENDING_STALE_AFTER = timedelta(minutes=15)
+DELIVERABLE = (MessageStatus.QUEUED, MessageStatus.FAILED)
+# Refusals of the contact rule that will not lift by waiting: a message they hold back is abandoned.
+LASTING_BLOCKS = frozenset({"case_not_active", "stopping_event", "do_not_contact"})
 
 
 class OutboxSmsSender:
@@ -99,76 +118,287 @@ def sms_content(*, case: Case) -> dict:
     return {"to": point.value, "text": text, "first": first}
 
 
+def _lock_case(case: Case) -> Case:
+    # The case row only: it serialises the count of attempts of the contact rule, per case.
+    return (
+        Case.objects.select_for_update(of=("self",)).select_related("debtor", "creditor", "structure").get(pk=case.pk)
+    )
+
+
+def _enqueue(message_id: int) -> None:
+    from amiable.contact.tasks import outbox_deliver  # the task module imports this one
+
+    outbox_deliver.enqueue(message_id=message_id)
+
+
+def _queue(*, case: Case, actor, at: datetime | None, channel: str, content: dict, summary: str) -> OutboxMessage:
+    """Store the decided message and its action (the attempt the cap counts), audit the decision, and have it
+    delivered once the transaction commits. Should the task not be enqueued, `deliver_outbox` takes the
+    message over after QUEUED_GRACE."""
+    now = timezone.now()
+    action = Action.objects.create(case=case, channel=channel, at=at or now, actor=_user(actor), summary=summary)
+    message = OutboxMessage.objects.create(
+        case=case,
+        action=action,
+        channel=channel,
+        to=content["to"],
+        reply_to=content.get("reply_to") or "",
+        subject=content.get("subject", ""),
+        text=content["text"],
+        html=content.get("html", ""),
+        first_letter=content["first"],
+        created_at=now,
+        next_attempt_at=now + QUEUED_GRACE,
+    )
+    audit_record(
+        actor=actor,
+        verb=f"{channel}.queued",
+        target=message,
+        after={"to": message.to, "subject": message.subject, "first_letter": content["first"].number},
+    )
+    # Robust: the decision is committed whatever happens to the queue; the command is the safety net.
+    transaction.on_commit(lambda: _enqueue(message.pk), robust=True)
+    return message
+
+
 @transaction.atomic
-def email_send(*, case: Case, actor, at=None) -> OutboxMessage:
-    """E-mail the debtor a reminder (HTML and text), within the contact policy; recorded on the timeline."""
-    case = Case.objects.select_related("debtor", "creditor", "structure").get(pk=case.pk)
+def email_send(*, case: Case, actor, at: datetime | None = None) -> OutboxMessage:
+    """Decide a reminder e-mail to the debtor (HTML and text) within the contact rule, and queue it for
+    delivery after the commit; recorded as an action and on the timeline."""
+    case = _lock_case(case)
     block = case_contact_block(case, Channel.EMAIL, at)
     if block is not None:
         raise ApplicationError(f"E-mail refusé par la politique de contact : {block.message}.")
     content = email_content(case=case)
-    first, subject, text, html, to = (
-        content["first"],
-        content["subject"],
-        content["text"],
-        content["html"],
-        content["to"],
-    )
-    now = at or timezone.now()
-    action = Action.objects.create(
-        case=case, channel=Channel.EMAIL, at=now, actor=_user(actor), summary=f"E-mail de relance à {to}"
-    )
-    message = OutboxMessage.objects.create(
-        case=case, action=action, channel=Channel.EMAIL, to=to, subject=subject, text=text, html=html
-    )
-    email = EmailMultiAlternatives(
-        subject=subject,
-        body=text,
-        to=[to],
-        reply_to=[content["reply_to"]] if content["reply_to"] else None,
-    )
-    email.attach_alternative(html, "text/html")
-    try:
-        email.send()
-    except OSError as exc:
-        raise ApplicationError(f"Le serveur de messagerie a refusé l'e-mail : {exc}.") from exc
-    message.sent_at = timezone.now()
-    message.save(update_fields=["sent_at"])
-    audit_record(
+    return _queue(
+        case=case,
         actor=actor,
-        verb="email.sent",
-        target=message,
-        case_pk=case.pk,
-        after={"to": to, "subject": subject, "first_letter": first.number},
+        at=at,
+        channel=Channel.EMAIL,
+        content=content,
+        summary=f"E-mail de relance à {content['to']}",
     )
-    return message
 
 
 @transaction.atomic
-def sms_send(*, case: Case, actor, at=None) -> OutboxMessage:
-    """Send the debtor a short reminder by SMS (no creditor's care, no amount detail beyond the sum)."""
-    case = Case.objects.select_related("debtor", "creditor", "structure").get(pk=case.pk)
+def sms_send(*, case: Case, actor, at: datetime | None = None) -> OutboxMessage:
+    """Decide a short reminder SMS to the debtor (no creditor's care, no amount detail beyond the sum), within
+    the contact rule, and queue it for delivery after the commit."""
+    case = _lock_case(case)
     block = case_contact_block(case, Channel.SMS, at)
     if block is not None:
         raise ApplicationError(f"SMS refusé par la politique de contact : {block.message}.")
     content = sms_content(case=case)
-    first, text, to = content["first"], content["text"], content["to"]
-    now = at or timezone.now()
-    action = Action.objects.create(
-        case=case, channel=Channel.SMS, at=now, actor=_user(actor), summary=f"SMS de relance au {to}"
+    return _queue(
+        case=case,
+        actor=actor,
+        at=at,
+        channel=Channel.SMS,
+        content=content,
+        summary=f"SMS de relance au {content['to']}",
     )
-    message = OutboxMessage.objects.create(case=case, action=action, channel=Channel.SMS, to=to, text=text)
-    import_string(settings.AMIABLE_SMS_SENDER)().send(to=to, text=text)
+
+
+# --- delivery -----------------------------------------------------------------------------------------------
+
+
+def _transmit(message: OutboxMessage) -> None:
+    if message.channel == Channel.EMAIL:
+        email = EmailMultiAlternatives(
+            subject=message.subject,
+            body=message.text,
+            to=[message.to],
+            reply_to=[message.reply_to] if message.reply_to else None,
+        )
+        email.attach_alternative(message.html, "text/html")
+        email.send()
+    else:
+        import_string(settings.AMIABLE_SMS_SENDER)().send(to=message.to, text=message.text)
+
+
+def _server_text(raw) -> str:
+    return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+
+
+def failure_reason(channel: str, exc: BaseException) -> str:
+    """Why a delivery failed, in French, with the server's or the provider's own words."""
+    if channel == Channel.SMS:
+        return f"refusé par le service SMS : {exc}"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        refused = " ; ".join(f"{code} {_server_text(text)}" for code, text in exc.recipients.values())
+        return f"destinataire refusé par le serveur de messagerie : {refused}"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"refusé par le serveur de messagerie : {exc.smtp_code} {_server_text(exc.smtp_error)}"
+    if isinstance(exc, OSError):
+        return f"serveur de messagerie injoignable : {exc}"
+    return f"échec de l'envoi : {type(exc).__name__} : {exc}"
+
+
+def _lock_message(message_id: int) -> OutboxMessage | None:
+    return (
+        OutboxMessage.objects.select_for_update(of=("self",))
+        .select_related("case__debtor", "case__creditor", "first_letter")
+        .filter(pk=message_id)
+        .first()
+    )
+
+
+def _retry_block(message: OutboxMessage, at: datetime | None) -> ContactBlock | None:
+    """The contact rule at the instant of a later attempt: days, hours, a stop or a do-not-contact request
+    since the decision. Not the cap: the message was counted when it was decided, a retry is the same attempt."""
+    block = case_contact_block(message.case, message.channel, at)
+    return None if block is None or block.key == "cap_reached" else block
+
+
+def _hold(message: OutboxMessage, now: datetime) -> str | None:
+    """Put off a late attempt to the next allowed slot (« postponed »), or abandon it when the debtor may no
+    longer be contacted (« cancelled »); None when it may go now."""
+    block = _retry_block(message, now)
+    if block is None:
+        return None
+    if block.key in LASTING_BLOCKS or block.next_at is None:
+        message.status = MessageStatus.CANCELLED
+        message.error = f"abandonné : {block.reason}"[:300]
+        message.next_attempt_at = None
+        message.save(update_fields=["status", "error", "next_attempt_at"])
+        audit_record(
+            actor=None,
+            verb=f"{message.channel}.cancelled",
+            target=message,
+            after={"to": message.to, "reason": block.reason},
+        )
+        return "cancelled"
+    message.next_attempt_at = block.next_at
+    message.save(update_fields=["next_attempt_at"])
+    return "postponed"
+
+
+def message_deliver(*, message_id: int, due_by: datetime | None = None) -> str:
+    """Hand one queued or failed message to the e-mail backend or the SMS sender, and record the outcome:
+    « sent », « failed », « postponed », « cancelled », or « skipped » when there is nothing to do.
+
+    The message is claimed (« envoi en cours », one more attempt) under its row lock in a short transaction,
+    then sent outside any transaction — SQLite's write lock must not wait on an SMTP server — and marked sent
+    or failed in another. A message already sent, being sent, or abandoned is left alone: running this twice,
+    or from two workers, never sends a message twice. Right after its decision a message goes as decided; any
+    other attempt (a retry, a late worker) asks the contact rule again at its own instant. With `due_by`,
+    only a message whose next attempt is due by then is attempted (the command's runs)."""
+    with transaction.atomic():
+        message = _lock_message(message_id)
+        if message is None or message.status not in DELIVERABLE:
+            return "skipped"
+        if due_by is not None and (message.next_attempt_at is None or message.next_attempt_at > due_by):
+            return "skipped"  # delivered, retried or put off meanwhile
+        now = timezone.now()
+        if message.attempts > 0 or now >= message.created_at + QUEUED_GRACE:
+            held = _hold(message, now)
+            if held is not None:
+                return held
+        message.status = MessageStatus.SENDING
+        message.attempts += 1
+        message.last_attempt_at = now
+        message.next_attempt_at = None
+        message.save(update_fields=["status", "attempts", "last_attempt_at", "next_attempt_at"])
+    try:
+        _transmit(message)
+    except Exception as exc:  # whatever the backend or the provider raises is recorded, never lost
+        _delivery_failed(message, failure_reason(message.channel, exc), retry=True)
+        return "failed"
+    _delivery_succeeded(message)
+    return "sent"
+
+
+@transaction.atomic
+def _delivery_succeeded(message: OutboxMessage) -> None:
+    message.status = MessageStatus.SENT
     message.sent_at = timezone.now()
-    message.save(update_fields=["sent_at"])
+    message.error = ""
+    message.save(update_fields=["status", "sent_at", "error"])
+    audit_record(
+        actor=None,
+        verb=f"{message.channel}.sent",
+        target=message,
+        after={
+            "to": message.to,
+            "first_letter": message.first_letter.number if message.first_letter else None,
+            "attempts": message.attempts,
+        },
+    )
+
+
+@transaction.atomic
+def _delivery_failed(message: OutboxMessage, reason: str, *, retry: bool) -> None:
+    message.status = MessageStatus.FAILED
+    message.error = reason[:300]
+    message.next_attempt_at = None
+    if retry and message.attempts < MAX_ATTEMPTS:
+        wait = RETRY_DELAYS[min(message.attempts, len(RETRY_DELAYS)) - 1]
+        message.next_attempt_at = message.last_attempt_at + wait
+    message.save(update_fields=["status", "error", "next_attempt_at"])
+    audit_record(
+        actor=None,
+        verb=f"{message.channel}.failed",
+        target=message,
+        after={"to": message.to, "error": message.error, "attempts": message.attempts},
+    )
+
+
+# --- retries ------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def message_retry(*, message: OutboxMessage, actor, at: datetime | None = None) -> OutboxMessage:
+    """An agent has a failed message sent again at once (« Renvoyer »), even after the automatic attempts ran
+    out; the contact rule is asked again at this instant, and the delivery follows the commit."""
+    if actor is None or not getattr(actor, "is_agency", False):
+        raise ApplicationError("Seule l'agence peut renvoyer un message.")
+    message = _lock_message(message.pk)
+    if message.status != MessageStatus.FAILED:
+        raise ApplicationError(
+            f"Ce message est « {message.get_status_display().lower()} » : seul un message en échec se renvoie."
+        )
+    block = _retry_block(message, at)
+    if block is not None:
+        raise ApplicationError(f"Renvoi refusé par la politique de contact : {block.message}.")
     audit_record(
         actor=actor,
-        verb="sms.sent",
+        verb=f"{message.channel}.retried",
         target=message,
-        case_pk=case.pk,
-        after={"to": to, "first_letter": first.number},
+        after={"to": message.to, "attempts": message.attempts, "error": message.error},
     )
+    transaction.on_commit(lambda: _enqueue(message.pk), robust=True)
     return message
+
+
+def outbox_due(*, now: datetime | None = None):
+    """The messages `deliver_outbox` would attempt now: queued but not delivered within QUEUED_GRACE, or failed
+    with automatic attempts left and their wait over."""
+    return OutboxMessage.objects.filter(
+        status__in=DELIVERABLE, next_attempt_at__lte=now or timezone.now(), attempts__lt=MAX_ATTEMPTS
+    ).order_by("next_attempt_at", "pk")
+
+
+def outbox_deliver_due() -> Counter:
+    """The safety net of the delivery task (`deliver_outbox`, run by `run_daily`): close as failed the attempts
+    a crash left « envoi en cours » — not retried by themselves, as the message may have gone — then attempt
+    every due message in this process. Idempotent: a message sent is never sent again. Returns the count of
+    each outcome."""
+    now = timezone.now()
+    report: Counter = Counter()
+    with transaction.atomic():
+        stale = OutboxMessage.objects.select_for_update().filter(
+            status=MessageStatus.SENDING, last_attempt_at__lt=now - SENDING_STALE_AFTER
+        )
+        for message in stale.order_by("pk"):
+            _delivery_failed(
+                message,
+                "envoi interrompu : le message est peut-être parti ; vérifiez avant de le renvoyer",
+                retry=False,
+            )
+            report["interrupted"] += 1
+    for message_id in list(outbox_due(now=now).values_list("pk", flat=True)):
+        report[message_deliver(message_id=message_id, due_by=now)] += 1
+    return report
 
 
 def _user(actor):

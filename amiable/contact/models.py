@@ -1,6 +1,7 @@
 """Contacts with debtors beyond letters: calls and their promises to pay, e-mails and SMS in the outbox."""
 
 from django.db import models
+from django.utils import timezone
 
 from amiable.cases.models import Action, Channel
 
@@ -74,23 +75,54 @@ class PromiseToPay(models.Model):
         return f"Promesse de {self.amount} € pour le {self.due_on:%d/%m/%Y}"
 
 
+class MessageStatus(models.TextChoices):
+    QUEUED = "queued", "En attente d'envoi"
+    SENDING = "sending", "Envoi en cours"
+    SENT = "sent", "Envoyé"
+    FAILED = "failed", "Échec de l'envoi"
+    CANCELLED = "cancelled", "Abandonné"
+
+
 class OutboxMessage(models.Model):
-    """An e-mail or SMS sent to a debtor, kept as sent (the demo's outbox, and the proof of what was said)."""
+    """An e-mail or SMS to a debtor, stored in the transaction that decided it and delivered after the commit:
+    the proof of what was said, and the state of its delivery (attempts, last failure, next try)."""
 
     case = models.ForeignKey("cases.Case", verbose_name="dossier", on_delete=models.PROTECT, related_name="outbox")
     action = models.OneToOneField(Action, verbose_name="action", on_delete=models.PROTECT, related_name="message")
     channel = models.CharField("canal", max_length=10, choices=[(Channel.EMAIL, "E-mail"), (Channel.SMS, "SMS")])
     to = models.CharField("destinataire", max_length=254)
+    reply_to = models.CharField("adresse de réponse", max_length=254, blank=True)
     subject = models.CharField("objet", max_length=200, blank=True)
     text = models.TextField("texte")
     html = models.TextField("HTML", blank=True)
+    first_letter = models.ForeignKey(
+        "letters.Letter",
+        verbose_name="première lettre rappelée",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    status = models.CharField(
+        "état", max_length=10, choices=MessageStatus.choices, default=MessageStatus.QUEUED, db_index=True
+    )
+    created_at = models.DateTimeField("décidé le", default=timezone.now)
+    attempts = models.PositiveSmallIntegerField("tentatives d'envoi", default=0)
+    last_attempt_at = models.DateTimeField("dernière tentative le", null=True, blank=True)
+    next_attempt_at = models.DateTimeField("prochaine tentative le", null=True, blank=True, db_index=True)
     sent_at = models.DateTimeField("envoyé le", null=True, blank=True)
-    error = models.CharField("erreur d'envoi", max_length=300, blank=True)
+    error = models.CharField("raison du dernier échec", max_length=300, blank=True)
 
     class Meta:
-        verbose_name = "message envoyé"
-        verbose_name_plural = "messages envoyés"
+        verbose_name = "message aux débiteurs"
+        verbose_name_plural = "messages aux débiteurs"
         ordering = ["-pk"]
+        constraints = [
+            models.CheckConstraint(
+                name="outbox_sent_has_sent_at",
+                condition=~models.Q(status="sent") | models.Q(sent_at__isnull=False),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} à {self.to}"

@@ -1,22 +1,28 @@
-"""Agency pages for e-mails and SMS to debtors: preview, send, and the outbox of what was sent."""
+"""Agency pages for e-mails and SMS to debtors: preview, send, and the outbox with the state of each delivery."""
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from amiable.cases.access import agency_case
 from amiable.cases.models import Channel
-from amiable.contact.messaging import email_content, email_send, sms_content, sms_send
+from amiable.contact.messaging import MAX_ATTEMPTS, email_content, email_send, message_retry, sms_content, sms_send
 from amiable.contact.models import OutboxMessage
+from amiable.contact.selectors import outbox_list
 from amiable.core.exceptions import ApplicationError
 from amiable.core.views import run_service
 
 SENDERS = {
-    Channel.EMAIL: (email_content, email_send, "E-mail envoyé."),
-    Channel.SMS: (sms_content, sms_send, "SMS envoyé."),
+    Channel.EMAIL: (
+        email_content,
+        email_send,
+        "E-mail mis en file d'envoi : son état est suivi dans « Messages envoyés ».",
+    ),
+    Channel.SMS: (sms_content, sms_send, "SMS mis en file d'envoi : son état est suivi dans « Messages envoyés »."),
 }
 
 
@@ -50,8 +56,25 @@ def message_send(request: HttpRequest, pk: int, channel: str) -> HttpResponse:
 @login_required
 @require_GET
 def outbox(request: HttpRequest) -> HttpResponse:
-    """What was sent to debtors by e-mail and SMS — in the demo, the e-mails that would have gone out."""
+    """E-mails and SMS to debtors with the state of their delivery — in the demo, the e-mails that would have
+    gone out."""
     if not request.user.is_agency:
         raise PermissionDenied("Réservé à l'agence.")
-    page = Paginator(OutboxMessage.objects.select_related("case").order_by("-pk"), 30).get_page(request.GET.get("page"))
-    return render(request, "contact/outbox.html", {"page": page})
+    page = Paginator(outbox_list(), 30).get_page(request.GET.get("page"))
+    return render(request, "contact/outbox.html", {"page": page, "max_attempts": MAX_ATTEMPTS})
+
+
+@login_required
+@require_POST
+def outbox_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    """« Renvoyer » on the outbox page: a failed message is attempted again at once."""
+    message = OutboxMessage.objects.filter(pk=pk).only("pk", "case_id").first()
+    if message is None:
+        raise Http404("Message introuvable.")
+    agency_case(request, message.case_id)  # « not found » for a case out of sight, « forbidden » for creditor staff
+    run_service(
+        request,
+        lambda: message_retry(message=message, actor=request.user),
+        "Nouvel envoi demandé : l'état du message se met à jour ci-dessous.",
+    )
+    return redirect(reverse("work:outbox"))

@@ -196,6 +196,8 @@ EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("DJANGO_EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("DJANGO_EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
+# A relay that stops answering must not hold a delivery (and its worker) for ever: the attempt fails and is retried.
+EMAIL_TIMEOUT = env_int("DJANGO_EMAIL_TIMEOUT", 30)
 EMAIL_FILE_PATH = VAR_DIR / "outbox"
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "Amiable <ne-pas-repondre@amiable.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL

@@ -1,5 +1,6 @@
 """E-mails and SMS to debtors: after the first letter only (R124-4), recalling it (L2), within the contact
-policy (L8), without a word about the care or the centre (L9), and kept as sent."""
+policy (L8), without a word about the care or the centre (L9), stored when decided and delivered once the
+transaction commits. Delivery failures and retries: test_outbox.py and test_smtp.py."""
 
 from datetime import date, datetime, time
 
@@ -11,10 +12,11 @@ from amiable.audit.models import AuditEvent
 from amiable.cases.models import Action, CaseEvent, Channel, Debtor
 from amiable.cases.services import contact_point_add
 from amiable.contact.messaging import SMS_MAX, email_send, sms_send
-from amiable.contact.models import OutboxMessage
+from amiable.contact.models import MessageStatus, OutboxMessage
 from amiable.core.dates import format_date
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import format_money
+from amiable.creditors.models import Agency
 from amiable.letters.models import LetterKind
 from amiable.letters.services import letter_issue
 from tests.work_fixtures import DEBTOR_EMAIL, DEBTOR_PHONE
@@ -48,6 +50,19 @@ def case(case_factory):
 @pytest.fixture
 def first_letter(case, users):
     return letter_issue(case=case, kind=LetterKind.FIRST, actor=users.agent, issued_on=LETTER_DAY)
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """Decide a message and commit, as a request does: its delivery task runs after the commit."""
+
+    def run(send, **kwargs) -> OutboxMessage:
+        with django_capture_on_commit_callbacks(execute=True):
+            message = send(**kwargs)
+        message.refresh_from_db()
+        return message
+
+    return run
 
 
 def stored() -> tuple[int, int]:
@@ -107,17 +122,17 @@ def test_email_refused_outside_allowed_hours_and_days(first_letter, users, at, r
 
 
 @pytest.mark.parametrize("at", [paris(TUESDAY, 10, 0), paris(TUESDAY, 12, 59), paris(TUESDAY, 19, 59)])
-def test_email_allowed_within_the_hours(first_letter, users, at):
-    message = email_send(case=first_letter.case, actor=users.agent, at=at)
+def test_email_allowed_within_the_hours(first_letter, users, at, committed):
+    message = committed(email_send, case=first_letter.case, actor=users.agent, at=at)
 
     assert message.action.at == at
     assert len(mail.outbox) == 1
 
 
-def test_email_refused_beyond_four_in_thirty_days(first_letter, users):
+def test_email_refused_beyond_four_in_thirty_days(first_letter, users, committed):
     case = first_letter.case
     for day in (date(2026, 9, 15), date(2026, 9, 22), date(2026, 9, 29), date(2026, 10, 6)):
-        email_send(case=case, actor=users.agent, at=paris(day))
+        committed(email_send, case=case, actor=users.agent, at=paris(day))
     assert stored() == (4, 4)
 
     with pytest.raises(ApplicationError, match=r"plafond atteint : 4 e-mail\(s\) sur 30 jours \(maximum 4\)"):
@@ -126,7 +141,7 @@ def test_email_refused_beyond_four_in_thirty_days(first_letter, users):
     assert stored() == (4, 4)
     assert len(mail.outbox) == 4
     # Thirty days after the first one, the window holds three: a fifth may go.
-    email_send(case=case, actor=users.agent, at=paris(date(2026, 10, 15)))
+    committed(email_send, case=case, actor=users.agent, at=paris(date(2026, 10, 15)))
     assert len(mail.outbox) == 5
 
 
@@ -148,11 +163,11 @@ def test_email_refused_to_a_debtor_who_may_not_be_contacted(first_letter, users,
 # --- e-mail: what is sent and kept ------------------------------------------------------------------------
 
 
-def test_email_sent_recalls_the_first_letter_and_keeps_medical_secrecy(first_letter, users, reference):
+def test_email_sent_recalls_the_first_letter_and_keeps_medical_secrecy(first_letter, users, reference, committed):
     case = first_letter.case
     at = paris(TUESDAY, 15, 30)
 
-    message = email_send(case=case, actor=users.agent, at=at)
+    message = committed(email_send, case=case, actor=users.agent, at=at)
 
     assert len(mail.outbox) == 1
     sent = mail.outbox[0]
@@ -179,16 +194,22 @@ def test_email_sent_recalls_the_first_letter_and_keeps_medical_secrecy(first_let
 
     assert message.channel == Channel.EMAIL
     assert (message.to, message.subject, message.text, message.html) == (DEBTOR_EMAIL, sent.subject, text, html)
-    assert message.sent_at is not None
+    assert (message.status, message.attempts, message.error) == (MessageStatus.SENT, 1, "")
+    assert message.sent_at is not None and message.next_attempt_at is None
+    agency_email = Agency.objects.get().email
+    assert (message.first_letter, message.reply_to) == (first_letter, agency_email)
+    assert sent.reply_to == [agency_email]
     action = Action.objects.get(case=case, channel=Channel.EMAIL)
     assert message.action == action
     assert (action.at, action.actor) == (at, users.agent)
     assert DEBTOR_EMAIL in action.summary
-    event = AuditEvent.objects.get(verb="email.sent")
-    assert event.case_pk == case.pk
-    assert event.actor == users.agent
-    assert event.after["first_letter"] == first_letter.number
-    assert event.after["to"] == DEBTOR_EMAIL
+    decided = AuditEvent.objects.get(verb="email.queued")  # the agent's decision…
+    assert (decided.case_pk, decided.actor) == (case.pk, users.agent)
+    assert decided.after["first_letter"] == first_letter.number
+    assert decided.after["to"] == DEBTOR_EMAIL
+    delivered = AuditEvent.objects.get(verb="email.sent")  # …and the delivery, by the system
+    assert (delivered.case_pk, delivered.actor) == (case.pk, None)
+    assert delivered.after == {"to": DEBTOR_EMAIL, "first_letter": first_letter.number, "attempts": 1}
 
 
 # --- SMS ----------------------------------------------------------------------------------------------------
@@ -218,12 +239,12 @@ def test_sms_refused_on_a_public_holiday(first_letter, users):
     assert stored() == (0, 0)
 
 
-def test_sms_short_recalls_the_first_letter_without_the_creditor(first_letter, users, reference, settings):
+def test_sms_short_recalls_the_first_letter_without_the_creditor(first_letter, users, reference, settings, committed):
     assert settings.AMIABLE_SMS_SENDER == "amiable.contact.messaging.OutboxSmsSender"
     case = first_letter.case
     at = paris(TUESDAY)
 
-    message = sms_send(case=case, actor=users.agent, at=at)
+    message = committed(sms_send, case=case, actor=users.agent, at=at)
 
     text = message.text
     assert 0 < len(text) <= SMS_MAX == 320
@@ -238,18 +259,19 @@ def test_sms_short_recalls_the_first_letter_without_the_creditor(first_letter, u
     for word in SECRET_WORDS:
         assert word not in lowered
     assert (message.channel, message.to, message.subject, message.html) == (Channel.SMS, DEBTOR_PHONE, "", "")
-    assert message.sent_at is not None
+    assert message.status == MessageStatus.SENT and message.sent_at is not None
     action = Action.objects.get(case=case, channel=Channel.SMS)
     assert message.action == action and action.at == at and action.actor == users.agent
+    assert AuditEvent.objects.get(verb="sms.queued").after["first_letter"] == first_letter.number
     assert AuditEvent.objects.get(verb="sms.sent").after["first_letter"] == first_letter.number
     assert mail.outbox == []
 
 
-def test_sms_goes_through_the_sender_set_in_settings(first_letter, users, settings):
+def test_sms_goes_through_the_sender_set_in_settings(first_letter, users, settings, committed):
     settings.AMIABLE_SMS_SENDER = f"{__name__}.RecordingSmsSender"
     RecordingSmsSender.calls = []
 
-    message = sms_send(case=first_letter.case, actor=users.agent, at=paris(TUESDAY))
+    message = committed(sms_send, case=first_letter.case, actor=users.agent, at=paris(TUESDAY))
 
     assert RecordingSmsSender.calls == [(DEBTOR_PHONE, message.text)]
     assert OutboxMessage.objects.get().pk == message.pk

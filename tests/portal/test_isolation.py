@@ -16,8 +16,8 @@ from django.utils import timezone
 from amiable.approvals.models import ApprovalRequest
 from amiable.approvals.services import approval_request
 from amiable.audit.models import AuditEvent
-from amiable.cases.models import Case, Comment
-from amiable.contact.models import PromiseToPay
+from amiable.cases.models import Action, Case, Comment
+from amiable.contact.models import MessageStatus, OutboxMessage, PromiseToPay
 from amiable.creditor_requests.models import CreditorRequest, MeetingSlot
 from amiable.creditor_requests.services import meeting_propose, request_create
 from amiable.intake.models import Batch, BatchSource, ImportJob
@@ -61,6 +61,7 @@ OBJECTS = {
     "work:do_not_contact": {"pk": "case"},
     "work:message_preview": {"pk": "case", "channel": "email"},
     "work:message_send": {"pk": "case", "channel": "sms"},
+    "work:outbox_retry": {"pk": "message"},
 }
 # Named URLs taking parameters that carry no object of a creditor (a signed one-time link).
 NOT_OBJECT_URLS = {"accounts:invitation_accept", "password_reset_confirm"}
@@ -116,9 +117,21 @@ def victim(reference, users, gnupg_home):
     )
     letter = letter_issue(case=case, kind="first", actor=users.agent)
     promise = PromiseToPay.objects.create(case=case, amount="10.00", due_on=timezone.localdate())
+    action = Action.objects.create(case=case, channel="email", at=timezone.now(), summary="E-mail de relance")
+    message = OutboxMessage.objects.create(
+        case=case,
+        action=action,
+        channel="email",
+        to="victime@exemple.fr",
+        text="Relance",
+        status=MessageStatus.FAILED,
+        attempts=1,
+        error="refusé",
+    )
     return {
         "promise": promise.pk,
         "letter": letter.pk,
+        "message": message.pk,
         "case": case.pk,
         "approval": approval.pk,
         "request": question.pk,
@@ -145,6 +158,7 @@ def _state():
         PromiseToPay.objects.exclude(status="pending").count(),
         CreditorRequest.objects.exclude(status="open").count(),
         MeetingSlot.objects.filter(confirmed=True).count(),
+        OutboxMessage.objects.exclude(status=MessageStatus.FAILED).count(),
         Batch.objects.count(),
         AuditEvent.objects.exclude(verb__startswith="auth.").count(),
     )

@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 from django.core import mail
 from django.core.management import CommandError, call_command
+from django.test import TestCase
 from django.utils import timezone
 
 from amiable.cases.models import Action, Case, CaseEvent, Channel, ContactPoint, Debtor, Task, TaskKind, TaskStatus
@@ -18,6 +19,7 @@ from amiable.contact.models import OutboxMessage
 from amiable.letters.models import Letter, LetterKind
 from amiable.scenarios.models import StepAction, StepRun
 from amiable.scenarios.services import scenarios_run
+from tests.contact.stand_ins import FlakyEmailBackend
 from tests.work_fixtures import DEBTOR_EMAIL, DEBTOR_PHONE
 
 JSON_KEYS = {"date", "executed", "by_channel", "skipped", "documents"}
@@ -25,8 +27,10 @@ POLICY_KEYS = set(BLOCK_KEYS)
 
 
 def run(day: date, *options: str) -> dict:
+    """Run the command as cron does: what it decides commits, then the e-mails and SMS it queued are delivered."""
     out = StringIO()
-    call_command("run_scenarios", "--date", day.isoformat(), "--json", *options, stdout=out)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        call_command("run_scenarios", "--date", day.isoformat(), "--json", *options, stdout=out)
     return json.loads(out.getvalue())
 
 
@@ -104,7 +108,8 @@ def test_email_step_runs_on_day_ten_a_tuesday(case_factory):
     assert report["by_channel"] == {"email": 1}
     assert report["documents"] == []
     message = OutboxMessage.objects.get(case=case)
-    assert message.channel == Channel.EMAIL and message.to == DEBTOR_EMAIL and message.sent_at is not None
+    assert message.channel == Channel.EMAIL and message.to == DEBTOR_EMAIL
+    assert message.status == "sent" and message.sent_at is not None
     assert message.action.at == paris(date(2026, 10, 13), 11)  # the run stands for 11:00, Paris time
     assert first.number in message.text
     assert len(mail.outbox) == 1 and mail.outbox[0].to == [DEBTOR_EMAIL]
@@ -112,6 +117,23 @@ def test_email_step_runs_on_day_ten_a_tuesday(case_factory):
     assert run_.outcome == "executed" and run_.action == message.action
     assert run(ack + timedelta(days=10))["executed"] == 0  # once
     assert len(mail.outbox) == 1
+
+
+def test_email_step_counts_as_run_when_queued_even_if_its_delivery_fails(case_factory, settings):
+    settings.EMAIL_BACKEND = "tests.contact.stand_ins.FlakyEmailBackend"
+    FlakyEmailBackend.refuse = True
+    ack = date(2026, 10, 3)
+    case = case_factory(ack=ack, email=DEBTOR_EMAIL)
+    run(ack)
+
+    report = run(ack + timedelta(days=10))
+
+    assert (report["executed"], report["by_channel"]) == (1, {"email": 1})
+    message = OutboxMessage.objects.get(case=case)
+    assert message.status == "failed" and message.error.startswith("destinataire refusé")
+    assert step_run(case, StepAction.EMAIL).outcome == "executed"  # the outbox retries it, not the scenario
+    assert run(ack + timedelta(days=11))["executed"] == 0
+    assert OutboxMessage.objects.filter(case=case).count() == 1 and mail.outbox == []
 
 
 def test_email_step_without_email_is_skipped_for_good_then_call_task(case_factory):
