@@ -28,6 +28,7 @@ from amiable.cases.models import ContactPoint, TaskKind
 from amiable.casework import services as casework_services
 from amiable.contact import messaging
 from amiable.contact import services as contact_services
+from amiable.contact.models import MessageStatus, OutboxMessage
 from amiable.creditor_requests import services as requests_services
 from amiable.creditors import services as creditors_services
 from amiable.intake import crypto
@@ -75,6 +76,8 @@ NOT_AUDITED = {
     "amiable.contact.services.phone_e164": "pure helper: normalises a phone number",
     "amiable.contact.messaging.email_content": "composes the e-mail and checks it; email_send sends and audits",
     "amiable.contact.messaging.sms_content": "composes the SMS and checks it; sms_send sends and audits",
+    "amiable.contact.messaging.failure_reason": "words a delivery error; the delivery that failed audits it",
+    "amiable.contact.messaging.outbox_due": "a read: the messages deliver_outbox would attempt",
     "amiable.intake.crypto.is_openpgp": "pure helper: sniffs the bytes of a file",
     "amiable.intake.crypto.decrypt": "pure: decrypts bytes in memory; batch_import audits the import",
     "amiable.intake.crypto.encrypt_for_storage": "pure: encrypts bytes in memory",
@@ -146,6 +149,18 @@ class World:
         first_letter_sent(self.case)
         self.case.refresh_from_db()
         return self.case
+
+    def queued_email(self, *, due: bool = False):
+        message = messaging.email_send(case=self.contacted_case, actor=self.users.agent)
+        if due:  # its delivery did not follow the decision: deliver_outbox takes it over
+            OutboxMessage.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now() - timedelta(minutes=1))
+        return message
+
+    def failed_email(self):
+        message = self.queued_email()
+        OutboxMessage.objects.filter(pk=message.pk).update(status=MessageStatus.FAILED, attempts=1, error="refusé")
+        message.refresh_from_db()
+        return message
 
     def promise(self):
         contact_services.call_record(
@@ -403,12 +418,24 @@ SERVICE_CALLS = {
         lambda w: contact_services.promise_mark_kept(promise=w.promise(), actor=w.users.agent),
     ),
     "amiable.contact.messaging.email_send": (
-        "email.sent",
+        "email.queued",
         lambda w: messaging.email_send(case=w.contacted_case, actor=w.users.agent),
     ),
     "amiable.contact.messaging.sms_send": (
-        "sms.sent",
+        "sms.queued",
         lambda w: messaging.sms_send(case=w.contacted_case, actor=w.users.agent),
+    ),
+    "amiable.contact.messaging.message_deliver": (
+        "email.sent",
+        lambda w: messaging.message_deliver(message_id=w.queued_email().pk),
+    ),
+    "amiable.contact.messaging.message_retry": (
+        "email.retried",
+        lambda w: messaging.message_retry(message=w.failed_email(), actor=w.users.agent),
+    ),
+    "amiable.contact.messaging.outbox_deliver_due": (
+        "email.sent",
+        lambda w: (w.queued_email(due=True), messaging.outbox_deliver_due()),
     ),
     # creditor requests
     "amiable.creditor_requests.services.request_create": ("request.created", lambda w: w.question()),
