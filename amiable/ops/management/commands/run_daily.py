@@ -3,8 +3,10 @@
 Each job is idempotent, so running this twice a day, or again after a crash, does nothing twice. Schedule
 it within the contact hours (e.g. 10:30 on weekdays): e-mails and SMS of the scenarios are only sent then."""
 
+import traceback
+
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 DAILY_JOBS = ["check_promises", "run_scenarios", "print_batch", "send_digest", "purge_access_log"]
 
@@ -12,10 +14,18 @@ DAILY_JOBS = ["check_promises", "run_scenarios", "print_batch", "send_digest", "
 class Command(BaseCommand):
     help = (
         "Lance les tâches quotidiennes : scénarios de recouvrement, lot d'impression des courriers, "
-        "récapitulatif des notifications, purge du journal des accès."
+        "récapitulatif des notifications, purge du journal des accès. Une tâche en échec n'empêche pas "
+        "les suivantes ; la commande se termine alors en erreur en nommant les tâches en échec."
     )
 
     def handle(self, *args, **options):
+        failed = []
         for job in DAILY_JOBS:
             self.stdout.write(f"== {job}")
-            call_command(job, stdout=self.stdout, stderr=self.stderr)
+            try:
+                call_command(job, stdout=self.stdout, stderr=self.stderr)
+            except Exception:  # one broken job must not stop the print batch or the digest of the others
+                failed.append(job)
+                self.stderr.write(f"La tâche {job} a échoué :\n{traceback.format_exc()}")
+        if failed:
+            raise CommandError(f"Tâches en échec : {', '.join(failed)}")
