@@ -128,6 +128,7 @@ def batch_document(request: HttpRequest, pk: int, kind: str) -> FileResponse:
         user=request.user,
         kind=AccessKind.DOCUMENT,
         label=f"Accusé de réception {batch.acknowledgement_number} ({kind})",
+        creditor_pk=batch.creditor_id,
         ip_address=request.META.get("REMOTE_ADDR"),
     )
     return FileResponse(

@@ -462,7 +462,7 @@ def test_inactive_creditor_user_sees_nothing(client, reference, gnupg_home, medi
         assert client.get(url).status_code in {302, 404}, url
 
 
-def test_acknowledgement_download_by_creditor_staff_is_in_the_access_log(client, reference, users, gnupg_home):
+def test_acknowledgement_downloads_are_in_the_access_log(client, reference, users, gnupg_home):
     from amiable.audit.models import AccessLogEntry
     from amiable.intake.models import BatchSource
     from amiable.intake.services import batch_import
@@ -481,4 +481,7 @@ def test_acknowledgement_download_by_creditor_staff_is_in_the_access_log(client,
     assert entry.label == f"Accusé de réception {outcome.batch.acknowledgement_number} (csv)"
     client.force_login(users.agent)
     assert client.get(f"/lots/{outcome.batch.pk}/accuse-de-reception.pdf").status_code == 200
-    assert AccessLogEntry.objects.count() == 1  # the log is of creditor staff (L11): agency reads are not in it
+    # The agency's downloads are logged too (L11), under the batch's creditor.
+    agency_entry = AccessLogEntry.objects.get(user=users.agent)
+    assert (agency_entry.kind, agency_entry.creditor_pk) == ("document", reference.cpam.pk)
+    assert agency_entry.label == f"Accusé de réception {outcome.batch.acknowledgement_number} (pdf)"
