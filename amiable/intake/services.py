@@ -149,14 +149,9 @@ def _import(*, creditor, content, raw_sha, filename, source, actor, default_stru
         result = crypto.decrypt(content, allowed_fingerprints=allowed)
         clear, encrypted = result.plaintext, result.was_encrypted
         signature, signer, signer_fingerprint = result.signature_status, result.signer, result.signer_fingerprint
-    if source == BatchSource.COMMAND and terms is not None:
-        # Files that do not come through a personal, authenticated upload must meet the creditor's policy.
-        if terms.require_encryption and not encrypted:
-            raise ApplicationError(f"{creditor.name} exige des fichiers chiffrés (OpenPGP) : fichier en clair refusé.")
-        if terms.require_signature and signature != SignatureStatus.SIGNED:
-            raise ApplicationError(
-                f"{creditor.name} exige des fichiers signés par une clé enregistrée : signature absente ou invalide."
-            )
+    crypto.transmission_policy_check(
+        creditor=creditor, terms=terms, encrypted=encrypted, signature=signature, signer=signer
+    )
     clear_sha = hashlib.sha256(clear).hexdigest()
     existing = Batch.objects.filter(creditor=creditor, sha256=clear_sha).first()
     if existing is not None:
