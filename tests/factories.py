@@ -10,7 +10,7 @@ from django.core.management import call_command
 from amiable.accounts.services import user_create
 from amiable.cases.models import Case
 from amiable.cases.services import case_create, contact_point_add, debtor_create
-from amiable.creditors.models import Creditor, Structure
+from amiable.creditors.models import ContractTerms, Creditor, Structure
 from amiable.creditors.reference_data import DEFAULT_TERMS
 from amiable.creditors.services import creditor_save, structure_save, terms_save
 
@@ -19,8 +19,12 @@ _seq = itertools.count(1)
 
 
 def seed_reference() -> SimpleNamespace:
+    """The reference data, but with the CPAM's encryption and signature policy (C5) off: most tests import the
+    clear sample files to test something else; the tests of the policy switch it on themselves."""
     call_command("seed_reference", stdout=open("/dev/null", "w"))  # noqa: SIM115
     cpam = Creditor.objects.get(slug="cpam-paris")
+    # A plain update, not terms_save: the test data keeps the audit trail of the real seeding only.
+    ContractTerms.objects.filter(creditor=cpam).update(require_encryption=False, require_signature=False)
     other = creditor_save(
         slug="autre-creancier",
         actor=None,

@@ -98,10 +98,11 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 @admin.register(AccessLogEntry)
 class AccessLogAdmin(admin.ModelAdmin):
-    """Agency admins consult who of the creditors' staff viewed which case or export (L11)."""
+    """Agency admins consult who, of the agency's or the creditors' staff, viewed which case, document or
+    export (L11); the filter by person answers « what did this person see? »."""
 
     list_display = ["at", "user_label", "kind", "label", "ip_address"]
-    list_filter = ["kind", "creditor_pk"]
+    list_filter = [("user", admin.RelatedFieldListFilter), "kind", "creditor_pk"]
     search_fields = ["user_label", "label"]
     date_hierarchy = "at"
 

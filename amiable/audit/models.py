@@ -71,11 +71,13 @@ class AccessKind(models.TextChoices):
     CASE_VIEW = "case_view", "Consultation d'un dossier"
     EXPORT = "export", "Export"
     DOCUMENT = "document", "Téléchargement d'un document"
+    LIST_VIEW = "list_view", "Consultation d'une liste"
 
 
 class AccessLogEntry(models.Model):
-    """Who among the creditor's staff looked at which case or took which export, and when (GDPR art. 28,
-    L11). Kept for the retention period (`AMIABLE_ACCESS_LOG_MONTHS`), then purged by a command."""
+    """Who, of the agency's or the creditors' staff, looked at which case, document, export or list of
+    debtors' data, and when (GDPR art. 28, L11). Kept for the retention period (`AMIABLE_ACCESS_LOG_MONTHS`),
+    then purged by a command."""
 
     at = models.DateTimeField("date", db_index=True)
     user = models.ForeignKey(

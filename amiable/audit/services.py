@@ -81,18 +81,26 @@ def snapshot(instance: models.Model, fields: list[str]) -> dict:
 
 
 def access_log_record(
-    *, user, kind: str, label: str, case_pk: int | None = None, ip_address: str | None = None
+    *,
+    user,
+    kind: str,
+    label: str,
+    case_pk: int | None = None,
+    creditor_pk: int | None = None,
+    ip_address: str | None = None,
 ) -> None:
-    """Log a view or an export by creditor staff (L11); agency staff's reads are not logged here."""
+    """Log a read of debtors' data (a case page, a document, an export, a list) by anyone, agency or creditor
+    staff: the agency processes health data for its creditors and must show who saw what (L11, S3).
+    `creditor_pk` is whose data was read; it defaults to the creditor staff member's own creditor."""
     from amiable.audit.models import AccessLogEntry
 
-    if not getattr(user, "is_creditor_user", False):
+    if not getattr(user, "is_authenticated", False):
         return
     AccessLogEntry.objects.create(
         at=timezone.now(),
         user=user,
         user_label=user.email,
-        creditor_pk=user.creditor_id,
+        creditor_pk=creditor_pk if creditor_pk is not None else user.creditor_id,
         kind=kind,
         case_pk=case_pk,
         label=label[:255],

@@ -8,6 +8,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from amiable.audit.models import AccessKind
+from amiable.audit.services import access_log_record
 from amiable.cases.access import agency_case
 from amiable.cases.models import Channel
 from amiable.contact.messaging import MAX_ATTEMPTS, email_content, email_send, message_retry, sms_content, sms_send
@@ -61,6 +63,13 @@ def outbox(request: HttpRequest) -> HttpResponse:
     if not request.user.is_agency:
         raise PermissionDenied("Réservé à l'agence.")
     page = Paginator(outbox_list(), 30).get_page(request.GET.get("page"))
+    # The page shows debtors' addresses and what was written to them, for every creditor: one entry per view.
+    access_log_record(
+        user=request.user,
+        kind=AccessKind.LIST_VIEW,
+        label=f"Messages envoyés aux débiteurs, page {page.number}",
+        ip_address=request.META.get("REMOTE_ADDR"),
+    )
     return render(request, "contact/outbox.html", {"page": page, "max_attempts": MAX_ATTEMPTS})
 
 

@@ -33,6 +33,13 @@ class Agency(models.Model):
     cheque_payee = models.CharField("ordre des chèques", max_length=200, blank=True)
     legal_mentions = models.TextField("mentions légales des documents", blank=True)
     vat_number = models.CharField("n° de TVA intracommunautaire", max_length=20, blank=True)
+    key_fingerprint = models.CharField(
+        "empreinte de la clé OpenPGP de l'agence",
+        max_length=64,
+        blank=True,
+        help_text="La clé pour laquelle les créanciers chiffrent leurs lots (C5) ; "
+        "renseignée par `manage.py gpg_import_key` à l'import de la clé secrète de l'agence.",
+    )
 
     class Meta:
         verbose_name = "agence"
@@ -45,6 +52,11 @@ class Agency(models.Model):
     def save(self, *args, **kwargs):
         self.pk = 1
         super().save(*args, **kwargs)
+
+    @property
+    def key_fingerprint_display(self) -> str:
+        """The fingerprint in groups of four, as gpg prints it, for a creditor to compare by eye."""
+        return " ".join(self.key_fingerprint[i : i + 4] for i in range(0, len(self.key_fingerprint), 4))
 
     @property
     def address_lines(self) -> list[str]:

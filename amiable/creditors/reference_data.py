@@ -86,3 +86,7 @@ DEFAULT_TERMS = {
     "require_encryption": False,
     "require_signature": False,
 }
+
+# The CPAM's contract asks for an electronic, secured transmission with the data encrypted (CCTP 1.2, C5):
+# its batches must be encrypted for the agency's key and signed with a key registered for the CPAM.
+CPAM_TERMS = {**DEFAULT_TERMS, "require_encryption": True, "require_signature": True}

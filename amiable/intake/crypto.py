@@ -20,6 +20,9 @@ from django.db import transaction
 
 from amiable.audit.services import audit_record
 from amiable.core.exceptions import ApplicationError
+from amiable.creditors.models import Agency
+from amiable.creditors.selectors import agency_get
+from amiable.creditors.services import agency_save
 from amiable.intake.models import CreditorKey, SignatureStatus
 
 logger = logging.getLogger(__name__)
@@ -330,6 +333,41 @@ def _invalid(reason: str, fingerprint: str) -> dict:
 
 
 # --------------------------------------------------------------------------------------------------------
+# The creditor's transmission policy (C5)
+
+
+def transmission_policy_check(*, creditor, terms, encrypted: bool, signature: str, signer: str = "") -> None:
+    """Refuse a file that breaches the creditor's contract terms, whatever way it came in (page or command):
+    the CCTP asks for an encrypted transmission, and a person's login does not make a clear file encrypted.
+    The French message says what to do instead."""
+    if terms is None:
+        return
+    if terms.require_encryption and not encrypted:
+        key = _agency_key_phrase()
+        signed = " et signez-le avec votre clé enregistrée auprès de l'agence" if terms.require_signature else ""
+        raise ApplicationError(
+            f"{creditor.name} exige des fichiers chiffrés (OpenPGP) : fichier en clair refusé. "
+            f"Chiffrez-le pour la clé de l'agence{key}{signed}, puis transmettez-le à nouveau."
+        )
+    if terms.require_signature and signature != SignatureStatus.SIGNED:
+        problem = (
+            f"signature invalide ({signer})" if signature == SignatureStatus.INVALID and signer else "fichier non signé"
+        )
+        raise ApplicationError(
+            f"{creditor.name} exige des fichiers signés par une clé enregistrée : {problem}. "
+            "Signez-le avec la clé de signature que l'agence a enregistrée pour vous, puis transmettez-le à nouveau."
+        )
+
+
+def _agency_key_phrase() -> str:
+    try:
+        fingerprint = agency_get().key_fingerprint_display
+    except ApplicationError:
+        return ""
+    return f" (empreinte {fingerprint})" if fingerprint else ""
+
+
+# --------------------------------------------------------------------------------------------------------
 # Staging an upload for a background task
 
 
@@ -413,6 +451,16 @@ def import_key(armored: str | bytes) -> list[dict]:
         {"fingerprint": fingerprint, "user_id": user_ids.get(fingerprint, ""), "secret": secret}
         for fingerprint, secret in imported.items()
     ]
+
+
+def agency_key_import(armored: str | bytes, *, actor) -> list[dict]:
+    """Import keys into the agency keyring (see `import_key`) and, when they hold one secret key, record its
+    fingerprint as the agency's: the upload page and the refusals tell creditors which key to encrypt for."""
+    keys = import_key(armored)
+    secret = [key["fingerprint"] for key in keys if key["secret"]]
+    if len(secret) == 1 and Agency.objects.filter(pk=1).exists():
+        agency_save(actor=actor, key_fingerprint=secret[0])
+    return keys
 
 
 def register_creditor_key(*, creditor, armored: str, actor) -> CreditorKey:

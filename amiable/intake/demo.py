@@ -28,3 +28,9 @@ def generate_batch(rows: int, *, seed: int = 7, prefix: str = "BENCH") -> bytes:
             f"{rng.randint(1, 28):02d}/{rng.randint(1, 12):02d}/2025;Reste à charge"
         )
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def demo_batch() -> bytes:
+    """The clear content of the demo's batch, which the demo receives encrypted and signed
+    (`amiable/ops/demo_data/lot-demo-cpam.csv.gpg`, made by `scripts/make-demo-batch.sh`)."""
+    return generate_batch(40, seed=2026, prefix="DEMO-LOT")

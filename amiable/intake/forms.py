@@ -9,7 +9,8 @@ class BatchUploadForm(forms.Form):
     creditor = forms.ModelChoiceField(label="Créancier", queryset=Creditor.objects.none(), empty_label=None)
     file = forms.FileField(
         label="Fichier de créances",
-        help_text="CSV (séparateur ; , ou tabulation) ou classeur XLSX, chiffré OpenPGP ou non.",
+        help_text="CSV (séparateur ; , ou tabulation) ou classeur XLSX, chiffré (OpenPGP) ou non selon les "
+        "exigences du créancier indiquées sur cette page.",
     )
     structure = forms.ModelChoiceField(
         label="Structure (si le fichier n'a pas de colonne « structure »)",

@@ -18,7 +18,7 @@ from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO
 from amiable.creditors.models import ContractTerms, Creditor, Structure
 from amiable.intake import crypto
-from amiable.intake.models import Batch, BatchCase, BatchSource, ColumnMapping, CreditorKey, SignatureStatus
+from amiable.intake.models import Batch, BatchCase, ColumnMapping, CreditorKey, SignatureStatus
 from amiable.intake.parsing import ParsedFile, RawRow, parse
 from amiable.intake.validation import (
     CleanRow,
@@ -51,7 +51,7 @@ class Unwrapped:
 
 def unwrap(content: bytes, *, creditor: Creditor, source: str, terms: ContractTerms | None) -> Unwrapped:
     """Decrypt an OpenPGP file and judge its signature (C5) so that later stages only see clear content, and
-    refuse a file that breaches the creditor's policy for files not uploaded by a person."""
+    refuse a file that breaches the creditor's encryption and signature terms, whatever way it came in."""
     clear, encrypted = content, False
     signature, signer, signer_fingerprint = SignatureStatus.NOT_SIGNED, "", ""
     if crypto.is_openpgp(content):  # encrypted and/or signed, recognised by its content
@@ -61,13 +61,9 @@ def unwrap(content: bytes, *, creditor: Creditor, source: str, terms: ContractTe
         result = crypto.decrypt(content, allowed_fingerprints=allowed)
         clear, encrypted = result.plaintext, result.was_encrypted
         signature, signer, signer_fingerprint = result.signature_status, result.signer, result.signer_fingerprint
-    if source == BatchSource.COMMAND and terms is not None:
-        if terms.require_encryption and not encrypted:
-            raise ApplicationError(f"{creditor.name} exige des fichiers chiffrés (OpenPGP) : fichier en clair refusé.")
-        if terms.require_signature and signature != SignatureStatus.SIGNED:
-            raise ApplicationError(
-                f"{creditor.name} exige des fichiers signés par une clé enregistrée : signature absente ou invalide."
-            )
+    crypto.transmission_policy_check(
+        creditor=creditor, terms=terms, encrypted=encrypted, signature=signature, signer=signer
+    )
     return Unwrapped(
         content=clear,
         sha256=hashlib.sha256(clear).hexdigest(),

@@ -1,8 +1,11 @@
 """Reads on batches and import jobs, through `visible_to`."""
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Prefetch, QuerySet, Sum
 
+from amiable.core.exceptions import ApplicationError
 from amiable.core.money import to_money
+from amiable.creditors.models import ContractTerms, Creditor, Structure
+from amiable.creditors.selectors import agency_get
 from amiable.intake.models import Batch, BatchCase, ImportJob
 
 
@@ -41,3 +44,38 @@ def import_job_get(*, user, pk) -> ImportJob:
     if user.is_agency:
         return qs.get(pk=pk)
     return qs.get(pk=pk, requested_by=user, creditor_id=user.creditor_id)
+
+
+def upload_guidance(*, user) -> dict:
+    """What the upload page tells about each creditor the person may transmit for, read from its terms and
+    structures: whether its batches must be encrypted and signed (C5), and its structure codes; with the
+    agency key's fingerprint, for the creditor to check the key it encrypts for."""
+    creditors = (
+        Creditor.objects.visible_to(user)
+        .filter(is_active=True)
+        .prefetch_related(
+            Prefetch(
+                "structures",
+                queryset=Structure.objects.filter(is_active=True).order_by("code"),
+                to_attr="active_structures",
+            )
+        )
+        .order_by("name")
+    )
+    terms = {t.creditor_id: t for t in ContractTerms.objects.filter(creditor__in=creditors)}
+    try:
+        fingerprint = agency_get().key_fingerprint_display
+    except ApplicationError:
+        fingerprint = ""
+    return {
+        "agency_fingerprint": fingerprint,
+        "policies": [
+            {
+                "creditor": creditor,
+                "require_encryption": bool(terms.get(creditor.pk) and terms[creditor.pk].require_encryption),
+                "require_signature": bool(terms.get(creditor.pk) and terms[creditor.pk].require_signature),
+                "structures": creditor.active_structures,
+            }
+            for creditor in creditors
+        ],
+    }

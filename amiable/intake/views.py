@@ -13,7 +13,7 @@ from amiable.audit.services import access_log_record
 from amiable.core.exceptions import ApplicationError
 from amiable.intake.forms import BatchUploadForm
 from amiable.intake.models import Batch, ImportJob, ImportJobStatus
-from amiable.intake.selectors import batch_get, batch_list, batch_structure_totals, import_job_get
+from amiable.intake.selectors import batch_get, batch_list, batch_structure_totals, import_job_get, upload_guidance
 from amiable.intake.services import import_job_create, import_job_progress
 from amiable.intake.validation import FLAG_LABELS
 
@@ -44,7 +44,7 @@ def batch_upload(request: HttpRequest) -> HttpResponse:
             form.add_error("file", exc.message)
         else:
             return redirect("intake:job", pk=job.pk)
-    return render(request, "intake/upload.html", {"form": form})
+    return render(request, "intake/upload.html", {"form": form, **upload_guidance(user=request.user)})
 
 
 def _job_context(request, pk) -> dict:
@@ -128,6 +128,7 @@ def batch_document(request: HttpRequest, pk: int, kind: str) -> FileResponse:
         user=request.user,
         kind=AccessKind.DOCUMENT,
         label=f"Accusé de réception {batch.acknowledgement_number} ({kind})",
+        creditor_pk=batch.creditor_id,
         ip_address=request.META.get("REMOTE_ADDR"),
     )
     return FileResponse(

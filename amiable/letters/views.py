@@ -43,6 +43,14 @@ def letter_preview_pdf(request: HttpRequest, case_pk: int, kind: str) -> HttpRes
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect(_case_page(case))
+    access_log_record(
+        user=request.user,
+        kind=AccessKind.DOCUMENT,
+        label=f"Aperçu de courrier du dossier {case.reference} : {LetterKind(kind).label}",
+        case_pk=case.pk,
+        creditor_pk=case.creditor_id,
+        ip_address=request.META.get("REMOTE_ADDR"),
+    )
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = content_disposition_header(False, f"apercu-{kind}-{case.reference}.pdf")
     return _pdf_headers(response)
@@ -79,6 +87,7 @@ def letter_download(request: HttpRequest, letter_pk: int) -> FileResponse:
         kind=AccessKind.DOCUMENT,
         label=f"Courrier {letter.number}",
         case_pk=letter.case_id,
+        creditor_pk=letter.case.creditor_id,
         ip_address=request.META.get("REMOTE_ADDR"),
     )
     response = FileResponse(file, filename=f"{letter.number}.pdf", content_type="application/pdf")

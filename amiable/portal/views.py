@@ -229,6 +229,7 @@ def claims_report(request: HttpRequest) -> HttpResponse:
         user=user,
         kind=AccessKind.EXPORT,
         label=f"État des créances {creditor.slug}",
+        creditor_pk=creditor.pk,
         ip_address=request.META.get("REMOTE_ADDR"),
     )
     response = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -75,6 +75,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         kind=AccessKind.CASE_VIEW,
         label=f"Dossier {case.reference}",
         case_pk=case.pk,
+        creditor_pk=case.creditor_id,
         ip_address=request.META.get("REMOTE_ADDR"),
     )
     return render(

@@ -1,10 +1,13 @@
 """Tests for the `seed_reference` and `seed_demo` management commands: what they create, and that
 running them again creates, changes and audits nothing."""
 
+import hashlib
 import io
 import json
+import shutil
 from collections import Counter
 
+import pytest
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.management import call_command
@@ -17,8 +20,23 @@ from amiable.cases.models import Case, CaseStatus, ContactPoint, Debtor
 from amiable.creditors import reference_data
 from amiable.creditors.models import Agency, ContractTerms, Creditor, Structure
 from amiable.creditors.services import agency_save, terms_save
-from amiable.intake.models import Batch
+from amiable.intake.demo import demo_batch
+from amiable.intake.models import Batch, CreditorKey
 from amiable.ops.management.commands.seed_demo import DEMO_USERS, STATUS_PLAN
+from tests.intake.conftest import kill_gpg_agent, new_gnupg_home
+
+AGENCY_FPR = "4C9FDB71B4E3307EC8D7122CE060487CA0CF52DF"
+CPAM_FPR = "F408D07D61E942E87E3D48505A7FC6701CC9A554"
+
+
+@pytest.fixture(autouse=True)
+def demo_gnupg_home(settings):
+    """seed_demo imports the demo keys: into an empty throw-away GnuPG home, never the working copy's var/."""
+    home = new_gnupg_home()
+    settings.AMIABLE_GNUPG_HOME = home
+    yield home
+    kill_gpg_agent(home)
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def _run(command: str, *args: str) -> str:
@@ -67,8 +85,10 @@ def test_seed_reference_creates_the_agency_the_cpam_its_structures_and_terms(db)
     assert structures["CESA"].address_line1 == "96-98, rue Amelot"
 
     terms = ContractTerms.objects.get(creditor=cpam)
-    for field, value in reference_data.DEFAULT_TERMS.items():
+    for field, value in reference_data.CPAM_TERMS.items():
         assert getattr(terms, field) == value, field
+    # The CPAM's batches must come encrypted for the agency and signed (C5).
+    assert terms.require_encryption and terms.require_signature
     assert terms.max_plan_months == 6
     assert terms.certificate_months == 12
     assert terms.remittance_weekday == 0
@@ -158,6 +178,38 @@ def test_seed_demo_builds_the_demo_and_a_second_run_adds_nothing(db):
     output = _run("seed_demo")
     assert "0 dossier(s) créé(s), 240 au total" in output
     assert _counts() == before
+
+
+def test_seed_demo_batch_comes_encrypted_and_signed_as_the_cpam_contract_asks(db):
+    err = io.StringIO()
+    call_command("seed_demo", stdout=io.StringIO(), stderr=err)
+
+    cpam = Creditor.objects.get(slug="cpam-paris")
+    terms = ContractTerms.objects.get(creditor=cpam)
+    assert terms.require_encryption and terms.require_signature  # the real reference data, policy on (C5)
+    batch = Batch.objects.get()
+    assert batch.filename == "lot-demo-cpam.csv.gpg"
+    assert (batch.source, batch.received_by.email) == ("creditor_upload", "admin@cpam-paris.example")
+    assert batch.was_encrypted
+    assert (batch.signature_status, batch.signer_fingerprint) == ("signed", CPAM_FPR)
+    assert batch.signer.startswith("CPAM de Paris TEST sender key")
+    assert batch.sha256 == hashlib.sha256(demo_batch()).hexdigest()  # the committed file is demo_batch()
+    assert batch.accepted_count == 40
+    assert f"Lot de démonstration {batch.number} (chiffré et signé) : 40 créances prises en charge." in err.getvalue()
+    # The keys that made it possible: the agency's, named to creditors, and the CPAM's, registered.
+    assert Agency.objects.get().key_fingerprint == AGENCY_FPR
+    assert list(CreditorKey.objects.values_list("creditor__slug", "fingerprint")) == [("cpam-paris", CPAM_FPR)]
+
+
+def test_seed_demo_without_gpg_loads_everything_but_the_batch(db, settings):
+    settings.AMIABLE_GPG_BINARY = "/nonexistent/gpg"
+    err = io.StringIO()
+
+    call_command("seed_demo", stdout=io.StringIO(), stderr=err)
+
+    assert not Batch.objects.exists()
+    assert Case.objects.count() == 200
+    assert "Lot de démonstration non importé : Le programme gpg est introuvable sur le serveur" in err.getvalue()
 
 
 def _check_accounts(stdout: str) -> None:

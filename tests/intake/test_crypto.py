@@ -11,6 +11,7 @@ from django.core.management.base import CommandError
 
 from amiable.audit.models import AuditEvent
 from amiable.core.exceptions import ApplicationError
+from amiable.creditors.models import Agency
 from amiable.intake import crypto
 from amiable.intake.models import CreditorKey, SignatureStatus
 from tests.intake.conftest import DATA, KEYS, kill_gpg_agent, new_gnupg_home
@@ -458,7 +459,7 @@ def _command(*args: str) -> str:
     return out.getvalue()
 
 
-def test_command_imports_the_agency_key_into_an_empty_home(settings, extra_home):
+def test_command_imports_the_agency_key_into_an_empty_home(settings, extra_home, reference):
     home = extra_home()
     settings.AMIABLE_GNUPG_HOME = home
 
@@ -468,6 +469,15 @@ def test_command_imports_the_agency_key_into_an_empty_home(settings, extra_home)
     assert secret_fingerprints(home)[0] == AGENCY_FPR
     # The imported key is the one that opens the creditor files.
     assert crypto.decrypt(ARMORED_ASC.read_bytes()).plaintext == ARMORED_CLEAR.read_bytes()
+    # Its fingerprint is recorded as the agency's, for the creditors to encrypt for (C5).
+    assert Agency.objects.get().key_fingerprint == AGENCY_FPR
+    assert AuditEvent.objects.filter(verb="agency.updated", after={"key_fingerprint": AGENCY_FPR}).count() == 1
+
+
+def test_importing_a_public_key_leaves_the_agency_fingerprint_alone(gnupg_home, reference):
+    _command(str(KEYS / "creditor-test-public.asc"))
+
+    assert Agency.objects.get().key_fingerprint == ""
 
 
 def test_command_registers_a_creditor_key(gnupg_home, reference):

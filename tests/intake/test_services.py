@@ -22,6 +22,7 @@ from amiable.cases.services import case_transition
 from amiable.core.dates import add_months
 from amiable.core.exceptions import ApplicationError
 from amiable.creditors.models import ContractTerms
+from amiable.creditors.services import agency_save
 from amiable.intake import crypto
 from amiable.intake.models import Batch, BatchCase, BatchSource
 from amiable.intake.services import batch_import
@@ -528,12 +529,19 @@ def test_blank_structure_without_default_rejects_the_row(reference, gnupg_home, 
     assert [(e["column"], e["message"]) for e in row["errors"]] == [("structure", "structure absente")]
 
 
-# --- the creditor's policy -------------------------------------------------------------------------
+# --- the creditor's policy (C5) -------------------------------------------------------------------
+# The policy holds for every way in: the command, the creditor's upload and the agency's upload.
+
+UPLOADS = [BatchSource.CREDITOR_UPLOAD, BatchSource.AGENCY_UPLOAD]
 
 
 def _terms(reference, **values):
     assert ContractTerms.objects.filter(creditor=reference.cpam).exists()
     ContractTerms.objects.filter(creditor=reference.cpam).update(**values)
+
+
+def _uploader(users, source):
+    return users.creditor_admin if source == BatchSource.CREDITOR_UPLOAD else users.agent
 
 
 def test_required_encryption_refuses_a_clear_file_sent_by_command(reference, gnupg_home, media):
@@ -543,41 +551,61 @@ def test_required_encryption_refuses_a_clear_file_sent_by_command(reference, gnu
     outcome = do_import(reference.cpam, EXEMPLE.read_bytes(), source=BatchSource.COMMAND)
 
     assert_refused(
-        outcome, before, "exige des fichiers chiffrés (OpenPGP) : fichier en clair refusé.", creditor=reference.cpam
-    )
-    assert reference.cpam.name in outcome.error
-
-
-def test_required_encryption_accepts_a_clear_file_uploaded_by_the_creditor(reference, gnupg_home, media, users):
-    _terms(reference, require_encryption=True)
-
-    outcome = do_import(
-        reference.cpam, EXEMPLE.read_bytes(), source=BatchSource.CREDITOR_UPLOAD, actor=users.creditor_admin
+        outcome,
+        before,
+        f"{reference.cpam.name} exige des fichiers chiffrés (OpenPGP) : fichier en clair refusé. "
+        "Chiffrez-le pour la clé de l'agence, puis transmettez-le à nouveau.",
+        creditor=reference.cpam,
     )
 
-    assert outcome.status == "accepted"
-    assert outcome.batch.received_by == users.creditor_admin
-    assert outcome.batch.source == BatchSource.CREDITOR_UPLOAD
 
-
-def test_required_encryption_accepts_an_encrypted_file_by_command(reference, gnupg_home, media):
-    _terms(reference, require_encryption=True)
-
-    outcome = do_import(reference.cpam, ANOMALIES_ASC.read_bytes(), source=BatchSource.COMMAND)
-
-    assert outcome.status == "accepted"
-
-
-def test_required_signature_refuses_an_unsigned_file_by_command(reference, gnupg_home, media):
-    _terms(reference, require_signature=True)
+@pytest.mark.parametrize("source", UPLOADS)
+def test_required_encryption_refuses_a_clear_file_uploaded_by_a_person(reference, gnupg_home, media, users, source):
+    _terms(reference, require_encryption=True, require_signature=True)
+    agency_save(actor=None, key_fingerprint="A" * 40)
     before = counts()
 
-    outcome = do_import(reference.cpam, ANOMALIES_ASC.read_bytes(), filename="lot.csv.asc")
+    outcome = do_import(reference.cpam, EXEMPLE.read_bytes(), source=source, actor=_uploader(users, source))
 
     assert_refused(
         outcome,
         before,
-        "exige des fichiers signés par une clé enregistrée : signature absente ou invalide.",
+        f"{reference.cpam.name} exige des fichiers chiffrés (OpenPGP) : fichier en clair refusé. Chiffrez-le pour "
+        f"la clé de l'agence (empreinte {' '.join(['AAAA'] * 10)}) et signez-le avec votre clé enregistrée "
+        "auprès de l'agence, puis transmettez-le à nouveau.",
+        creditor=reference.cpam,
+    )
+
+
+@pytest.mark.parametrize("source", [BatchSource.COMMAND, *UPLOADS])
+def test_required_encryption_accepts_an_encrypted_file(reference, gnupg_home, media, users, source):
+    _terms(reference, require_encryption=True)
+
+    outcome = do_import(reference.cpam, ANOMALIES_ASC.read_bytes(), source=source, actor=_uploader(users, source))
+
+    assert outcome.status == "accepted"
+    assert outcome.batch.was_encrypted
+
+
+@pytest.mark.parametrize("source", [BatchSource.COMMAND, *UPLOADS])
+def test_required_signature_refuses_an_encrypted_unsigned_file(reference, gnupg_home, media, users, source):
+    _terms(reference, require_signature=True, require_encryption=True)
+    register_creditor_key(reference.cpam)
+    before = counts()
+
+    outcome = do_import(
+        reference.cpam,
+        ANOMALIES_ASC.read_bytes(),
+        filename="lot.csv.asc",
+        source=source,
+        actor=_uploader(users, source),
+    )
+
+    assert_refused(
+        outcome,
+        before,
+        f"{reference.cpam.name} exige des fichiers signés par une clé enregistrée : fichier non signé. Signez-le "
+        "avec la clé de signature que l'agence a enregistrée pour vous, puis transmettez-le à nouveau.",
         creditor=reference.cpam,
     )
 
@@ -588,27 +616,39 @@ def test_required_signature_refuses_a_signature_by_an_unregistered_key(reference
 
     outcome = do_import(reference.cpam, EXEMPLE_GPG.read_bytes(), filename="lot.csv.gpg")
 
-    assert_refused(outcome, before, "exige des fichiers signés", creditor=reference.cpam)
+    assert_refused(
+        outcome,
+        before,
+        "exige des fichiers signés par une clé enregistrée : signature invalide (clé inconnue ",
+        creditor=reference.cpam,
+    )
 
 
-def test_required_signature_accepts_a_file_signed_by_the_registered_key(reference, gnupg_home, media):
+@pytest.mark.parametrize("source", [BatchSource.COMMAND, *UPLOADS])
+def test_required_signature_accepts_a_file_signed_by_the_registered_key(reference, gnupg_home, media, users, source):
     _terms(reference, require_signature=True, require_encryption=True)
     register_creditor_key(reference.cpam)
+    actor = _uploader(users, source)
 
-    outcome = do_import(reference.cpam, EXEMPLE_GPG.read_bytes(), filename="lot.csv.gpg")
+    outcome = do_import(reference.cpam, EXEMPLE_GPG.read_bytes(), filename="lot.csv.gpg", source=source, actor=actor)
 
     assert outcome.status == "accepted"
-    assert outcome.batch.signature_status == "signed"
+    batch = outcome.batch
+    assert (batch.source, batch.was_encrypted, batch.signature_status) == (source, True, "signed")
+    assert batch.signer_fingerprint
+    if actor is not None:
+        assert batch.received_by == actor
 
 
-def test_required_signature_does_not_apply_to_uploads(reference, gnupg_home, media, users):
-    _terms(reference, require_signature=True)
+def test_without_the_policy_a_clear_upload_is_accepted(reference, gnupg_home, media, users):
+    _terms(reference, require_encryption=False, require_signature=False)
 
     outcome = do_import(
-        reference.cpam, ANOMALIES_ASC.read_bytes(), source=BatchSource.CREDITOR_UPLOAD, actor=users.creditor_admin
+        reference.cpam, EXEMPLE.read_bytes(), source=BatchSource.CREDITOR_UPLOAD, actor=users.creditor_admin
     )
 
     assert outcome.status == "accepted"
+    assert (outcome.batch.was_encrypted, outcome.batch.signature_status) == (False, "not_signed")
 
 
 # --- acknowledgement of receipt ----------------------------------------------------------------------

@@ -462,7 +462,7 @@ def test_inactive_creditor_user_sees_nothing(client, reference, gnupg_home, medi
         assert client.get(url).status_code in {302, 404}, url
 
 
-def test_acknowledgement_download_by_creditor_staff_is_in_the_access_log(client, reference, users, gnupg_home):
+def test_acknowledgement_downloads_are_in_the_access_log(client, reference, users, gnupg_home):
     from amiable.audit.models import AccessLogEntry
     from amiable.intake.models import BatchSource
     from amiable.intake.services import batch_import
@@ -481,4 +481,138 @@ def test_acknowledgement_download_by_creditor_staff_is_in_the_access_log(client,
     assert entry.label == f"Accusé de réception {outcome.batch.acknowledgement_number} (csv)"
     client.force_login(users.agent)
     assert client.get(f"/lots/{outcome.batch.pk}/accuse-de-reception.pdf").status_code == 200
-    assert AccessLogEntry.objects.count() == 1  # the log is of creditor staff (L11): agency reads are not in it
+    # The agency's downloads are logged too (L11), under the batch's creditor.
+    agency_entry = AccessLogEntry.objects.get(user=users.agent)
+    assert (agency_entry.kind, agency_entry.creditor_pk) == ("document", reference.cpam.pk)
+    assert agency_entry.label == f"Accusé de réception {outcome.batch.acknowledgement_number} (pdf)"
+
+
+# --- the creditor's encryption and signature policy (C5) on the page ----------------------------------------
+
+AGENCY_FPR = "4C9FDB71B4E3307EC8D7122CE060487CA0CF52DF"
+POLICY = "Les lots doivent être chiffrés (OpenPGP) pour la clé de l'agence et signés"
+
+
+def require_encryption_and_signature(creditor, *, register_key=False):
+    from amiable.creditors.services import terms_save
+    from amiable.intake import crypto
+    from tests.intake.conftest import KEYS
+
+    terms_save(creditor=creditor, actor=None, require_encryption=True, require_signature=True)
+    if register_key:
+        armored = (KEYS / "creditor-test-public.asc").read_text()
+        crypto.register_creditor_key(creditor=creditor, armored=armored, actor=None)
+
+
+def test_upload_page_states_the_creditors_policy_and_its_own_structures(client, users, reference):
+    from amiable.creditors.services import agency_save, structure_save
+
+    require_encryption_and_signature(reference.cpam)
+    agency_save(actor=None, key_fingerprint=AGENCY_FPR)
+    structure_save(
+        creditor=reference.cpam,
+        code="CNEW",
+        actor=None,
+        name="Centre Nouveau",
+        address_line1="1, rue Neuve",
+        postal_code="75001",
+        city="Paris",
+    )
+    structure_save(creditor=reference.cpam, code="CESA", actor=None, is_active=False)
+    client.force_login(users.creditor_admin)
+
+    page = text_of(client.get(UPLOAD))
+
+    assert f"<strong>{POLICY}</strong> avec la clé de signature du créancier enregistrée auprès de l'agence." in page
+    assert "Un fichier en clair ou non signé est refusé." in page
+    assert "<code>4C9F DB71 B4E3 307E C8D7 122C E060 487C A0CF 52DF</code>" in page
+    # The structure codes are the creditor's own, read from its structures: active ones only.
+    assert "<strong>CDOP</strong> (Centre Dentaire d'Orthodontie de Paris)" in page
+    assert "<strong>CNEW</strong> (Centre Nouveau)" in page
+    assert "<strong>CSR</strong> (Centre de Santé Réaumur)" in page
+    assert "CESA" not in page
+    assert "AUT" not in page and "Centre Autre" not in page
+
+
+def test_upload_page_of_a_creditor_without_the_policy(client, users, reference):
+    client.force_login(users.other_admin)
+
+    page = text_of(client.get(UPLOAD))
+
+    assert POLICY not in page
+    assert (
+        "Le chiffrement (OpenPGP) pour la clé de l'agence est recommandé ; un fichier en clair est aussi accepté."
+        in page
+    )
+    assert "<strong>AUT</strong> (Centre Autre)" in page
+    assert "Empreinte de la clé de l'agence" not in page  # not recorded yet
+    assert "CSR" not in page
+
+
+def test_upload_page_for_agency_staff_states_each_creditors_policy(client, users, reference):
+    require_encryption_and_signature(reference.cpam)
+    client.force_login(users.agent)
+
+    page = text_of(client.get(UPLOAD))
+
+    # Creditors in the order of their names, each with its own policy and structures.
+    other_part, cpam_part = page.split(f"<h3>{reference.other.name}</h3>", 1)[1].split(
+        f"<h3>{reference.cpam.name}</h3>", 1
+    )
+    assert "un fichier en clair est aussi accepté" in other_part and POLICY not in other_part
+    assert "<strong>AUT</strong> (Centre Autre)" in other_part
+    assert POLICY in cpam_part and "<strong>CSR</strong> (Centre de Santé Réaumur)" in cpam_part
+
+
+def test_clear_upload_is_refused_when_the_creditor_requires_encryption(
+    client, users, reference, gnupg_home, media, django_capture_on_commit_callbacks
+):
+    from amiable.audit.models import AuditEvent
+
+    require_encryption_and_signature(reference.cpam)
+    client.force_login(users.creditor_admin)
+
+    job, response = upload_and_follow(client, django_capture_on_commit_callbacks, "cpam-lot-anomalies.csv")
+
+    content = text_of(client.get(response["Location"]))
+    assert "Fichier refusé : rien n'a été enregistré." in content
+    assert (
+        f"{reference.cpam.name} exige des fichiers chiffrés (OpenPGP) : fichier en clair refusé. Chiffrez-le pour la "
+        "clé de l'agence et signez-le avec votre clé enregistrée auprès de l'agence, puis transmettez-le à nouveau."
+    ) in content
+    job.refresh_from_db()
+    assert (job.batch, job.staged, job.outcome["status"]) == (None, b"", "refused")
+    assert Batch.objects.count() == 0 and Case.objects.count() == 0
+    refused = AuditEvent.objects.get(verb="batch.refused")
+    assert (refused.actor, refused.creditor_pk) == (users.creditor_admin, reference.cpam.pk)
+
+
+def test_encrypted_but_unsigned_upload_is_refused_when_the_creditor_requires_a_signature(
+    client, users, reference, gnupg_home, media, django_capture_on_commit_callbacks
+):
+    require_encryption_and_signature(reference.cpam, register_key=True)
+    client.force_login(users.creditor_admin)
+
+    job, response = upload_and_follow(client, django_capture_on_commit_callbacks, "cpam-lot-anomalies.csv.asc")
+
+    content = text_of(client.get(response["Location"]))
+    assert "Fichier refusé : rien n'a été enregistré." in content
+    assert f"{reference.cpam.name} exige des fichiers signés par une clé enregistrée : fichier non signé." in content
+    assert Batch.objects.count() == 0 and Case.objects.count() == 0
+
+
+def test_encrypted_and_signed_upload_is_accepted(
+    client, users, reference, gnupg_home, media, django_capture_on_commit_callbacks
+):
+    require_encryption_and_signature(reference.cpam, register_key=True)
+    client.force_login(users.creditor_admin)
+
+    job, response = upload_and_follow(client, django_capture_on_commit_callbacks, "cpam-lot-exemple.csv.gpg")
+
+    batch = Batch.objects.get()
+    job.refresh_from_db()
+    assert job.batch == batch
+    assert (batch.was_encrypted, batch.signature_status, batch.received_by) == (True, "signed", users.creditor_admin)
+    assert Case.objects.count() == 60
+    page = text_of(client.get(f"/lots/{batch.pk}/"))
+    assert "Signé" in page

@@ -532,10 +532,15 @@ def test_the_pdf_opens_for_agency_staff_and_the_cases_creditor_staff(client, use
     assert response["Content-Disposition"] == f'inline; filename="{letter.number}.pdf"'
     data = b"".join(response.streaming_content)
     assert hashlib.sha256(data).hexdigest() == letter.sha256
-    logged = AccessLogEntry.objects.filter(
-        user=user, kind="document", case_pk=case.pk, label=f"Courrier {letter.number}"
+    # Every read of the letter is logged, the agency's as well as the creditor's (L11).
+    entry = AccessLogEntry.objects.get()
+    assert (entry.user, entry.kind, entry.case_pk, entry.label) == (
+        user,
+        "document",
+        case.pk,
+        f"Courrier {letter.number}",
     )
-    assert logged.exists() == user.is_creditor_user  # creditor staff's reads are logged (L11)
+    assert entry.creditor_pk == case.creditor_id
 
 
 def test_a_structure_limited_user_opens_the_letters_of_their_structure(client, reference, users, templates):

@@ -1,5 +1,6 @@
-"""The access log (GDPR art. 28, L11): creditor staff's case views are logged, agency staff's are not; the
-purge command keeps the retention period; agency admins read the log in the administration, nobody else."""
+"""The access log (GDPR art. 28, L11): every view of a case, document, export or list of debtors' data is
+logged, by agency and creditor staff alike; the purge command keeps the retention period; agency admins
+read the log in the administration, filtered by person if they wish, and nobody else does."""
 
 from datetime import date, datetime, timedelta
 from io import StringIO
@@ -7,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from amiable.audit.models import AccessLogEntry, AuditEvent
@@ -60,11 +63,50 @@ def test_each_view_is_logged(client, case, users):
 
 
 @pytest.mark.parametrize("role", ["agent", "supervisor", "agency_admin"])
-def test_agency_case_view_is_not_logged(client, case, users, role):
-    client.force_login(getattr(users, role))
+def test_agency_case_view_is_logged(client, reference, case, users, role):
+    user = getattr(users, role)
+    client.force_login(user)
 
-    assert client.get(f"/dossiers/{case.pk}/").status_code == 200
-    assert not AccessLogEntry.objects.exists()
+    assert client.get(f"/dossiers/{case.pk}/", REMOTE_ADDR="10.9.8.7").status_code == 200
+
+    log = AccessLogEntry.objects.get()
+    assert (log.kind, log.case_pk, log.user, log.user_label) == ("case_view", case.pk, user, user.email)
+    assert log.creditor_pk == reference.cpam.pk  # whose data was read, though the agent belongs to no creditor
+    assert (log.label, log.ip_address) == ("Dossier LOG-0001", "10.9.8.7")
+
+
+def test_a_case_view_writes_one_row_to_the_log(client, case, users):
+    client.force_login(users.agent)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(f"/dossiers/{case.pk}/").status_code == 200
+
+    writes = [q["sql"] for q in queries.captured_queries if "accesslogentry" in q["sql"].lower()]
+    assert len(writes) == 1 and writes[0].upper().startswith("INSERT")
+
+
+def test_agent_letter_preview_is_logged(client, reference, case, users):
+    from amiable.letters.defaults import letter_templates_ensure
+
+    letter_templates_ensure(creditor=reference.cpam)
+    client.force_login(users.agent)
+
+    response = client.get(f"/courriers/dossier/{case.pk}/apercu/first/")
+
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    log = AccessLogEntry.objects.get()
+    assert (log.user, log.kind, log.case_pk, log.creditor_pk) == (users.agent, "document", case.pk, reference.cpam.pk)
+    assert log.label == "Aperçu de courrier du dossier LOG-0001 : Première lettre (CPCE R124-4)"
+
+
+def test_agent_reading_the_outbox_is_logged(client, users):
+    client.force_login(users.agent)
+
+    assert client.get("/travail/messages-envoyes/").status_code == 200
+
+    log = AccessLogEntry.objects.get()
+    assert (log.user, log.kind, log.case_pk, log.creditor_pk) == (users.agent, "list_view", None, None)
+    assert log.label == "Messages envoyés aux débiteurs, page 1"
 
 
 def test_refused_case_view_is_not_logged(client, reference, case, users):
@@ -84,17 +126,20 @@ def test_case_list_is_not_a_case_view(client, case, users):
     assert not AccessLogEntry.objects.filter(kind="case_view").exists()
 
 
-def test_service_ignores_agency_and_anonymous_users(users):
+def test_service_logs_agency_and_creditor_staff_and_ignores_anonymous_users(reference, users):
     from django.contrib.auth.models import AnonymousUser
 
-    access_log_record(user=users.agent, kind="export", label="Export")
     access_log_record(user=AnonymousUser(), kind="export", label="Export")
+    access_log_record(user=users.agent, kind="export", label="Export", creditor_pk=reference.other.pk)
+    access_log_record(user=users.supervisor, kind="export", label="Export")
     access_log_record(user=users.approver, kind="export", label="E" * 300, ip_address="::1")
 
-    log = AccessLogEntry.objects.get()
-    assert log.user == users.approver
-    assert log.label == "E" * 255
-    assert log.ip_address == "::1"
+    agent, supervisor, approver = AccessLogEntry.objects.order_by("pk")
+    assert (agent.user, agent.creditor_pk) == (users.agent, reference.other.pk)
+    assert (supervisor.user, supervisor.creditor_pk) == (users.supervisor, None)
+    assert (approver.user, approver.creditor_pk) == (users.approver, reference.cpam.pk)
+    assert approver.label == "E" * 255
+    assert approver.ip_address == "::1"
 
 
 # --- the purge --------------------------------------------------------------------------------------------
@@ -169,6 +214,36 @@ def test_agency_admin_reads_the_access_log(client, case, users):
     assert client.get(f"{ADMIN_LIST}add/").status_code == 403
     assert client.post(f"{ADMIN_LIST}{log.pk}/delete/", {"post": "yes"}).status_code == 403
     assert AccessLogEntry.objects.count() == 1
+
+
+def test_agency_admin_filters_the_access_log_by_person(client, case, users):
+    now = timezone.now()
+    entry(users.collaborator, now, "VU-PAR-COLLABORATEUR")
+    entry(users.agent, now, "VU-PAR-AGENT-1")
+    entry(users.agent, now, "VU-PAR-AGENT-2")
+    client.force_login(users.agency_admin)
+
+    page = client.get(ADMIN_LIST).content.decode()
+    assert f"?user__id__exact={users.agent.pk}" in page  # the person filter is offered
+
+    html = client.get(ADMIN_LIST, {"user__id__exact": users.agent.pk}).content.decode()
+    assert "VU-PAR-AGENT-1" in html and "VU-PAR-AGENT-2" in html
+    assert "VU-PAR-COLLABORATEUR" not in html
+
+
+def test_the_access_log_list_reads_no_row_by_row(client, users):
+    client.force_login(users.agency_admin)
+    client.get(ADMIN_LIST)  # warm-up: the session and the admin's caches
+    entry(users.agent, timezone.now())
+
+    with CaptureQueriesContext(connection) as few:
+        client.get(ADMIN_LIST)
+    for n in range(20):
+        entry(users.collaborator if n % 2 else users.approver, timezone.now())
+    with CaptureQueriesContext(connection) as many:
+        client.get(ADMIN_LIST)
+
+    assert len(many) == len(few)
 
 
 @pytest.mark.parametrize("role", ["collaborator", "approver", "creditor_admin", "other_admin", "agent", "supervisor"])

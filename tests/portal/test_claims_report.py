@@ -139,8 +139,12 @@ def test_agency_staff_must_choose_the_creditor(client, reference, users, cases):
     title, _, rows = read(download(client, users.supervisor, f"?creditor={reference.other.pk}"))
     assert references(rows) == ["AUTRE-1"]
     assert title[0].startswith("État des créances — Autre créancier — ")
-    # Agency reads are not logged in the creditors' access log.
-    assert not AccessLogEntry.objects.exists()
+    # Agency exports are logged too, under the creditor whose data they hold (L11).
+    logged = AccessLogEntry.objects.order_by("pk").values_list("user", "kind", "creditor_pk", "label")
+    assert list(logged) == [
+        (users.agent.pk, "export", reference.cpam.pk, "État des créances cpam-paris"),
+        (users.supervisor.pk, "export", reference.other.pk, "État des créances autre-creancier"),
+    ]
 
 
 def test_agency_with_a_malformed_creditor_gets_404(client, users, cases):

@@ -1,5 +1,5 @@
-"""`manage.py gpg_import_key PATH [--creditor SLUG]`: put the agency key into its GnuPG home, or record the
-public key with which a creditor signs its batches."""
+"""`manage.py gpg_import_key PATH [--creditor SLUG]`: put the agency key into its GnuPG home (and record its
+fingerprint, shown to creditors), or record the public key with which a creditor signs its batches."""
 
 from pathlib import Path
 
@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from amiable.core.exceptions import ApplicationError
 from amiable.creditors.models import Creditor
-from amiable.intake.crypto import import_key, register_creditor_key
+from amiable.intake.crypto import agency_key_import, register_creditor_key
 
 
 class Command(BaseCommand):
@@ -54,6 +54,6 @@ class Command(BaseCommand):
         )
 
     def _import(self, data: bytes) -> None:
-        for key in import_key(data):
+        for key in agency_key_import(data, actor=None):
             kind = "clé secrète et publique" if key["secret"] else "clé publique seule"
             self.stdout.write(self.style.SUCCESS(f"Clé importée ({kind}) : {key['fingerprint']} ({key['user_id']})."))

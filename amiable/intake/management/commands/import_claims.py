@@ -18,7 +18,10 @@ EXIT_CODES = {"accepted": 0, "refused": 2, "duplicate": 3}
 
 
 class Command(BaseCommand):
-    help = "Importe un lot de créances (CSV ou XLSX, chiffré OpenPGP ou non) pour un créancier."
+    help = (
+        "Importe un lot de créances (CSV ou XLSX, chiffré OpenPGP ou non selon les exigences du créancier) "
+        "pour un créancier."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("path", help="Chemin du fichier reçu.")

@@ -4,8 +4,10 @@ Each job is idempotent, so running this twice a day, or again after a crash, doe
 it within the contact hours (e.g. 10:30 on weekdays): e-mails and SMS of the scenarios are only sent then,
 and the retries of failed messages wait for an allowed slot."""
 
+import traceback
+
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 DAILY_JOBS = ["check_promises", "deliver_outbox", "run_scenarios", "print_batch", "send_digest", "purge_access_log"]
 
@@ -13,10 +15,19 @@ DAILY_JOBS = ["check_promises", "deliver_outbox", "run_scenarios", "print_batch"
 class Command(BaseCommand):
     help = (
         "Lance les tâches quotidiennes : promesses non tenues, renvoi des messages en échec, scénarios de "
-        "recouvrement, lot d'impression des courriers, récapitulatif des notifications, purge du journal des accès."
+        "recouvrement, lot d'impression des courriers, récapitulatif des notifications, purge du journal des accès. "
+        "Une tâche en échec n'empêche pas les suivantes ; la commande se termine alors en erreur en nommant les "
+        "tâches en échec."
     )
 
     def handle(self, *args, **options):
+        failed = []
         for job in DAILY_JOBS:
             self.stdout.write(f"== {job}")
-            call_command(job, stdout=self.stdout, stderr=self.stderr)
+            try:
+                call_command(job, stdout=self.stdout, stderr=self.stderr)
+            except Exception:  # one broken job must not stop the print batch or the digest of the others
+                failed.append(job)
+                self.stderr.write(f"La tâche {job} a échoué :\n{traceback.format_exc()}")
+        if failed:
+            raise CommandError(f"Tâches en échec : {', '.join(failed)}")

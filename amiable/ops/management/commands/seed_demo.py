@@ -1,11 +1,13 @@
-"""`manage.py seed_demo [--json]`: demo users for every role, a second creditor, about 200 cases.
+"""`manage.py seed_demo [--json]`: demo users for every role, a second creditor, about 200 cases, and a batch
+received from the CPAM encrypted and signed with the demo keys of `amiable/ops/demo_data/`.
 
-Idempotent: users, creditors and cases that already exist are left as they are."""
+Idempotent: users, creditors, keys and cases that already exist are left as they are."""
 
 import json
 import random
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
@@ -26,6 +28,9 @@ from amiable.cases.services import (
 from amiable.creditors import reference_data
 from amiable.creditors.models import ContractTerms, Creditor, Structure
 from amiable.creditors.services import creditor_save, structure_save, terms_save
+
+DEMO_DATA = Path(__file__).resolve().parents[2] / "demo_data"
+DEMO_BATCH = DEMO_DATA / "lot-demo-cpam.csv.gpg"
 
 SECOND_CREDITOR = {
     "slug": "csm-montreuil",
@@ -252,25 +257,44 @@ class Command(BaseCommand):
         meeting_propose(request=meeting, slots=slots, actor=users["referent@amiable.example"])
 
     def _batch(self, cpam: Creditor, actor: User) -> None:
-        """One batch received through the intake, with its acknowledgement, to show the whole flow."""
-        from amiable.intake.demo import generate_batch
+        """One batch received through the intake, encrypted and signed as the CPAM's contract asks (C5), with
+        its acknowledgement, to show the whole flow."""
+        from amiable.core.exceptions import ApplicationError
         from amiable.intake.models import Batch, BatchSource
         from amiable.intake.services import batch_import
 
+        try:
+            self._keys(cpam)
+        except ApplicationError as exc:  # no gpg on this machine: the rest of the demo still loads
+            self.stderr.write(f"Lot de démonstration non importé : {exc.message}")
+            return
         if Batch.objects.filter(creditor=cpam).exists():
             return
-        content = generate_batch(40, seed=2026, prefix="DEMO-LOT")
         outcome = batch_import(
             creditor=cpam,
-            content=content,
-            filename="lot-demo-cpam.csv",
+            content=DEMO_BATCH.read_bytes(),
+            filename=DEMO_BATCH.name,
             source=BatchSource.CREDITOR_UPLOAD,
             actor=actor,
         )
         if outcome.status == "accepted":
             self.stderr.write(
-                f"Lot de démonstration {outcome.batch.number} : {outcome.accepted} créances prises en charge."
+                f"Lot de démonstration {outcome.batch.number} (chiffré et signé) : "
+                f"{outcome.accepted} créances prises en charge."
             )
+        else:
+            self.stderr.write(f"Lot de démonstration non importé : {outcome.error}")
+
+    def _keys(self, cpam: Creditor) -> None:
+        """The agency's demo key into the GnuPG home (it decrypts the demo batch) and the CPAM's demo signing
+        key registered for the CPAM, unless the CPAM already has a key."""
+        from amiable.intake import crypto
+        from amiable.intake.models import CreditorKey
+
+        crypto.agency_key_import((DEMO_DATA / "agency-test-secret.asc").read_bytes(), actor=None)
+        if not CreditorKey.objects.filter(creditor=cpam).exists():
+            armored = (DEMO_DATA / "creditor-test-public.asc").read_text()
+            crypto.register_creditor_key(creditor=cpam, armored=armored, actor=None)
 
     def _second_creditor(self) -> Creditor:
         creditor = Creditor.objects.filter(slug=SECOND_CREDITOR["slug"]).first()
