@@ -49,7 +49,7 @@ class Unwrapped:
     signer_fingerprint: str = ""
 
 
-def unwrap(content: bytes, *, creditor: Creditor, source: str, terms: ContractTerms | None) -> Unwrapped:
+def unwrap(content: bytes, *, creditor: Creditor, terms: ContractTerms | None) -> Unwrapped:
     """Decrypt an OpenPGP file and judge its signature (C5) so that later stages only see clear content, and
     refuse a file that breaches the creditor's encryption and signature terms, whatever way it came in."""
     clear, encrypted = content, False

@@ -135,7 +135,7 @@ def _import(*, creditor, content, raw_sha, filename, source, actor, default_stru
     if len(content) > limit:
         raise ApplicationError(f"Le fichier dépasse la taille maximale de {settings.AMIABLE_BATCH_MAX_MB} Mo.")
     terms = ContractTerms.objects.filter(creditor=creditor).first()
-    unwrapped = pipeline.unwrap(content, creditor=creditor, source=source, terms=terms)
+    unwrapped = pipeline.unwrap(content, creditor=creditor, terms=terms)
     existing = Batch.objects.filter(creditor=creditor, sha256=unwrapped.sha256).first()
     if existing is not None:
         return _duplicate(existing, actor=actor, filename=filename)

@@ -79,6 +79,7 @@ NOT_AUDITED = {
     "amiable.contact.messaging.failure_reason": "words a delivery error; the delivery that failed audits it",
     "amiable.contact.messaging.outbox_due": "a read: the messages deliver_outbox would attempt",
     "amiable.intake.crypto.is_openpgp": "pure helper: sniffs the bytes of a file",
+    "amiable.intake.crypto.transmission_policy_check": "a check: a refusal writes nothing, the import audits",
     "amiable.intake.crypto.decrypt": "pure: decrypts bytes in memory; batch_import audits the import",
     "amiable.intake.crypto.encrypt_for_storage": "pure: encrypts bytes in memory",
     "amiable.intake.crypto.decrypt_from_storage": "pure: decrypts bytes in memory",
@@ -491,6 +492,13 @@ SERVICE_CALLS = {
             crypto.register_creditor_key(
                 creditor=w.reference.cpam, armored=(DATA / "keys" / "creditor-test-public.asc").read_text(), actor=None
             ),
+        ),
+    ),
+    "amiable.intake.crypto.agency_key_import": (
+        "agency.updated",
+        lambda w: (
+            w.request.getfixturevalue("gnupg_home"),
+            crypto.agency_key_import((DATA / "keys" / "agency-test-secret.asc").read_text(), actor=None),
         ),
     ),
     # letters

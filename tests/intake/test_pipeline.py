@@ -36,7 +36,7 @@ def test_unwrap_passes_a_clear_file_through_without_a_query(reference, django_as
     content = csv("reference;structure;nom;solde", "R1;CSR;Dupont;10,00")
 
     with django_assert_num_queries(0):
-        unwrapped = pipeline.unwrap(content, creditor=reference.cpam, source=BatchSource.COMMAND, terms=None)
+        unwrapped = pipeline.unwrap(content, creditor=reference.cpam, terms=None)
 
     assert unwrapped == pipeline.Unwrapped(content=content, sha256=hashlib.sha256(content).hexdigest())
     assert (unwrapped.encrypted, unwrapped.signature, unwrapped.signer) == (False, "not_signed", "")
@@ -51,7 +51,6 @@ def test_unwrap_decrypts_and_judges_the_signature(reference, gnupg_home):
     unwrapped = pipeline.unwrap(
         (DATA / "cpam-lot-exemple.csv.gpg").read_bytes(),
         creditor=reference.cpam,
-        source=BatchSource.COMMAND,
         terms=None,
     )
 
@@ -62,19 +61,17 @@ def test_unwrap_decrypts_and_judges_the_signature(reference, gnupg_home):
     assert unwrapped.signer_fingerprint
 
 
-def test_unwrap_applies_the_creditor_policy_to_files_sent_by_command(reference):
+def test_unwrap_applies_the_creditor_policy_whatever_way_the_file_came_in(reference):
     terms = ContractTerms(creditor=reference.cpam, require_encryption=True)
     content = csv("reference;structure;nom;solde", "R1;CSR;Dupont;10,00")
 
     with pytest.raises(ApplicationError) as error:
-        pipeline.unwrap(content, creditor=reference.cpam, source=BatchSource.COMMAND, terms=terms)
+        pipeline.unwrap(content, creditor=reference.cpam, terms=terms)
 
-    assert (
-        error.value.message == f"{reference.cpam.name} exige des fichiers chiffrés (OpenPGP) : fichier en clair refusé."
+    assert error.value.message == (
+        f"{reference.cpam.name} exige des fichiers chiffrés (OpenPGP) : fichier en clair refusé. "
+        "Chiffrez-le pour la clé de l'agence, puis transmettez-le à nouveau."
     )
-    # A person's authenticated upload is not bound by that policy.
-    unwrapped = pipeline.unwrap(content, creditor=reference.cpam, source=BatchSource.CREDITOR_UPLOAD, terms=terms)
-    assert unwrapped.content == content
 
 
 # --- read --------------------------------------------------------------------------------------------
