@@ -86,3 +86,9 @@ DEFAULT_TERMS = {
     "require_encryption": False,
     "require_signature": False,
 }
+
+# The CPAM de Paris' contract: the default terms, and the clause that makes an acknowledgement its mandate.
+CPAM_TERMS = {
+    **DEFAULT_TERMS,
+    "mandate_reference": "l'article 1.2 du cahier des clauses techniques particulières (CCTP) du marché",
+}

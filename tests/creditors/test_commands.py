@@ -67,8 +67,9 @@ def test_seed_reference_creates_the_agency_the_cpam_its_structures_and_terms(db)
     assert structures["CESA"].address_line1 == "96-98, rue Amelot"
 
     terms = ContractTerms.objects.get(creditor=cpam)
-    for field, value in reference_data.DEFAULT_TERMS.items():
+    for field, value in reference_data.CPAM_TERMS.items():
         assert getattr(terms, field) == value, field
+    assert terms.mandate_reference == ("l'article 1.2 du cahier des clauses techniques particulières (CCTP) du marché")
     assert terms.max_plan_months == 6
     assert terms.certificate_months == 12
     assert terms.remittance_weekday == 0

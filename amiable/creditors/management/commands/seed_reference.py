@@ -25,7 +25,7 @@ class Command(BaseCommand):
                 fields = {k: v for k, v in structure.items() if k != "code"}
                 structure_save(creditor=cpam, code=structure["code"], actor=None, **fields)
         if not ContractTerms.objects.filter(creditor=cpam).exists():
-            terms_save(creditor=cpam, actor=None, **reference_data.DEFAULT_TERMS)
+            terms_save(creditor=cpam, actor=None, **reference_data.CPAM_TERMS)
         self.stdout.write(
             f"Données de référence à jour : {Creditor.objects.count()} créancier(s), "
             f"{cpam.structures.count()} structures pour {cpam.name}."
