@@ -44,7 +44,7 @@ from amiable.casework.services import (
 from amiable.contact.models import PromiseToPay
 from amiable.contact.services import call_record, promise_mark_kept
 from amiable.core.views import form_errors_to_messages, run_service
-from amiable.creditors.models import Agency
+from amiable.creditors.selectors import agency_get
 from amiable.letters.models import Letter, LetterKind
 
 PREFIXES = {"call": "appel", "event": "evenement", "npai": "npai", "investigation": "recherche", "dnc": "contact"}
@@ -141,7 +141,7 @@ def _actions_context(case: Case) -> dict:
         "recent_calls": case_recent_calls(case=case),
         "first_letter": Letter.objects.filter(case=case, kind=LetterKind.FIRST).first(),
         "promises": case_promises(case=case),
-        "agency": Agency.objects.first(),
+        "agency": agency_get(),
     }
 
 

@@ -25,7 +25,7 @@ from amiable.compliance.legal import forbidden_wording, medical_secrecy_problems
 from amiable.contact.models import MessageStatus, OutboxMessage
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import format_money
-from amiable.creditors.models import Agency
+from amiable.creditors.selectors import agency_get
 from amiable.letters.models import Letter, LetterKind
 
 SMS_MAX = 320  # two SMS at most
@@ -80,7 +80,7 @@ def _check(text: str, case: Case) -> None:
 
 def _context(case: Case, first: Letter) -> dict:
     return {
-        "agency": Agency.objects.get(),
+        "agency": agency_get(),
         "case": case,
         "creditor": case.creditor,
         "amount": format_money(case.claimed_amount),

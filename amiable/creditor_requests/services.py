@@ -13,17 +13,18 @@ from amiable.core.dates import add_business_days, format_datetime
 from amiable.core.exceptions import ApplicationError
 from amiable.creditor_requests.models import CreditorRequest, MeetingSlot, RequestKind, RequestStatus
 from amiable.creditors.models import ContractTerms
+from amiable.creditors.selectors import terms_for
 from amiable.notifications.selectors import agency_contacts, creditor_staff
 from amiable.notifications.services import notify
 
 QUESTION_BUSINESS_DAYS = 5  # not set by the contract: an answer within a working week
 
 
-def _due_at(kind: str, terms: ContractTerms | None, now: datetime) -> datetime:
+def _due_at(kind: str, terms: ContractTerms, now: datetime) -> datetime:
     if kind == RequestKind.STATEMENT:
-        return now + timedelta(hours=terms.statement_hours if terms else 48)
+        return now + timedelta(hours=terms.statement_hours)
     if kind == RequestKind.MEETING:
-        return now + timedelta(days=terms.meeting_days if terms else 3)
+        return now + timedelta(days=terms.meeting_days)
     local = timezone.localtime(now)
     day = add_business_days(local.date(), QUESTION_BUSINESS_DAYS)
     return datetime.combine(day, local.time(), tzinfo=local.tzinfo)
@@ -44,7 +45,7 @@ def request_create(*, kind: str, body: str, actor, case: Case | None = None) -> 
     if not body and kind != RequestKind.STATEMENT:
         raise ApplicationError("Précisez votre demande.")
     now = timezone.now()
-    terms = ContractTerms.objects.filter(creditor_id=actor.creditor_id).first()
+    terms = terms_for(actor.creditor)
     request = CreditorRequest.objects.create(
         creditor_id=actor.creditor_id,
         case=case,

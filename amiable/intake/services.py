@@ -17,7 +17,8 @@ from amiable.core.dates import add_months, format_datetime
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO
 from amiable.core.sequences import sequence_next
-from amiable.creditors.models import ContractTerms, Creditor, Structure
+from amiable.creditors.models import Creditor, Structure
+from amiable.creditors.selectors import terms_for
 from amiable.intake import crypto, pipeline
 from amiable.intake.acknowledgement import acknowledgement_build, document_location
 from amiable.intake.models import Batch, BatchSource
@@ -134,7 +135,7 @@ def _import(*, creditor, content, raw_sha, filename, source, actor, default_stru
     limit = settings.AMIABLE_BATCH_MAX_MB * 1024 * 1024
     if len(content) > limit:
         raise ApplicationError(f"Le fichier dépasse la taille maximale de {settings.AMIABLE_BATCH_MAX_MB} Mo.")
-    terms = ContractTerms.objects.filter(creditor=creditor).first()
+    terms = terms_for(creditor)
     unwrapped = pipeline.unwrap(content, creditor=creditor, source=source, terms=terms)
     existing = Batch.objects.filter(creditor=creditor, sha256=unwrapped.sha256).first()
     if existing is not None:
@@ -153,7 +154,7 @@ def _import(*, creditor, content, raw_sha, filename, source, actor, default_stru
         today=today,
     )
     row_count = validated.row_count
-    certificate_months = terms.certificate_months if terms else 12
+    certificate_months = terms.certificate_months
     try:
         with transaction.atomic():
             batch = Batch.objects.create(

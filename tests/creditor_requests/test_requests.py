@@ -60,6 +60,23 @@ def test_statement_delay_comes_from_the_contract_terms(reference, case, users):
     assert meeting.due_at == TUESDAY + timedelta(days=5)
 
 
+def test_a_creditor_without_contract_terms_cannot_start_a_clock(reference, case, users):
+    """No default delay: without terms the request is refused by name, and nothing is written."""
+    ContractTerms.objects.filter(creditor=reference.cpam).delete()
+
+    for kind, on_case in ((RequestKind.STATEMENT, case), (RequestKind.MEETING, None)):
+        with pytest.raises(ApplicationError) as exc:
+            ask(kind, users.collaborator, on_case)
+        assert exc.value.message == (
+            "Le créancier Caisse Primaire d'Assurance Maladie de Paris n'a pas de conditions contractuelles : "
+            "renseignez-les dans l'administration."
+        )
+
+    assert not CreditorRequest.objects.exists()
+    assert not AuditEvent.objects.filter(verb__startswith="request.").exists()
+    assert not Notification.objects.exists()
+
+
 def test_meeting_is_due_3_days_later(case, users):
     with time_machine.travel(TUESDAY, tick=False):
         request = ask(RequestKind.MEETING, users.collaborator)
