@@ -45,7 +45,7 @@ def approval_request(*, case: Case, kind: str, proposal: str, actor, due_on: dat
     notify(
         recipients=creditor_staff(creditor_id=case.creditor_id, structure_id=case.structure_id, deciders_only=True),
         kind="approval_requested",
-        title=f"Décision attendue sur le dossier {case.reference} : {approval.get_kind_display()}",
+        title=f"Décision attendue sur le dossier {case.reference} : {approval.kind_label}",
         body=proposal[:300],
         url="/validations/",
         case_pk=case.pk,
@@ -81,7 +81,7 @@ def approval_decide(*, approval: ApprovalRequest, accept: bool, comment: str, ac
     notify(
         recipients=[approval.asked_by, *agency_contacts(case=case)],
         kind="approval_decided",
-        title=f"Le créancier a {'accepté' if accept else 'refusé'} : {approval.get_kind_display()} ({case.reference})",
+        title=f"Le créancier a {'accepté' if accept else 'refusé'} : {approval.kind_label} ({case.reference})",
         body=comment[:300],
         url=f"/dossiers/{case.pk}/#decisions",
         case_pk=case.pk,

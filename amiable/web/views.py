@@ -21,6 +21,7 @@ from amiable.cases.selectors import (
     case_totals,
 )
 from amiable.cases.services import case_mark_read
+from amiable.creditors.selectors import terms_for
 from amiable.portal.forms import ApprovalAskForm, CaseRequestForm, CommentForm, RecallForm
 from amiable.portal.selectors import case_collaboration
 from amiable.web.forms import CaseFilterForm
@@ -83,7 +84,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             **collaboration,
             "comment_form": CommentForm(),
-            "request_form": CaseRequestForm(),
+            "request_form": CaseRequestForm(terms=terms_for(case.creditor)),
             "approval_form": ApprovalAskForm(),
             "recall_form": RecallForm(),
             "now": timezone.now(),
