@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from amiable.accounts.permissions import can_reassign, can_work_cases
 from amiable.cases.access import agency_case
 from amiable.cases.models import Case, Channel
 from amiable.cases.policy import case_contact_block
@@ -35,7 +36,6 @@ from amiable.casework.selectors import (
     task_kind_choices,
 )
 from amiable.casework.services import (
-    can_reassign,
     cases_reassign,
     event_record,
     investigation_record,
@@ -51,7 +51,7 @@ PREFIXES = {"call": "appel", "event": "evenement", "npai": "npai", "investigatio
 
 
 def _agency_only(request: HttpRequest) -> None:
-    if not request.user.is_agency:
+    if not can_work_cases(request.user):
         raise PermissionDenied("Réservé à l'agence.")
 
 

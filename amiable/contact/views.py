@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from amiable.accounts.permissions import can_work_cases
 from amiable.cases.access import agency_case
 from amiable.cases.models import Channel
 from amiable.contact.messaging import MAX_ATTEMPTS, email_content, email_send, message_retry, sms_content, sms_send
@@ -58,7 +59,7 @@ def message_send(request: HttpRequest, pk: int, channel: str) -> HttpResponse:
 def outbox(request: HttpRequest) -> HttpResponse:
     """E-mails and SMS to debtors with the state of their delivery — in the demo, the e-mails that would have
     gone out."""
-    if not request.user.is_agency:
+    if not can_work_cases(request.user):
         raise PermissionDenied("Réservé à l'agence.")
     page = Paginator(outbox_list(), 30).get_page(request.GET.get("page"))
     return render(request, "contact/outbox.html", {"page": page, "max_attempts": MAX_ATTEMPTS})
