@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from amiable.accounts.permissions import can_work_cases
 from amiable.approvals.models import ApprovalRequest, ApprovalStatus
 from amiable.approvals.selectors import approval_list
 from amiable.approvals.services import approval_decide, approval_request
@@ -60,7 +61,7 @@ def _case(request, pk) -> Case:
 @require_POST
 def comment_post(request: HttpRequest, pk: int) -> HttpResponse:
     case = _case(request, pk)
-    internal = request.user.is_agency and request.POST.get("internal") == "on"
+    internal = can_work_cases(request.user) and request.POST.get("internal") == "on"
     submit_form(
         request,
         CommentForm(request.POST),
