@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from amiable.accounts.models import Role
+from amiable.accounts.permissions import can_work_cases
 from amiable.audit.models import AccessKind
 from amiable.audit.services import access_log_record
 from amiable.cases.models import Case, Channel
@@ -92,7 +93,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "contact_points": case_contact_points(case=case),
             "timeline": case_timeline(case=case, include_internal=request.user.is_agency),
             "tasks": case_open_tasks(case=case) if request.user.is_agency else [],
-            "letter_block": case_contact_block(case, Channel.LETTER) if request.user.is_agency else None,
+            "letter_block": case_contact_block(case, Channel.LETTER) if can_work_cases(request.user) else None,
             "roles": Role,
         },
     )
