@@ -138,8 +138,11 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def can_decide(self) -> bool:
-        """Creditor approvers and admins take the creditor's decisions; collaborators only see."""
-        return self.is_creditor_user and self.role in {Role.CREDITOR_APPROVER, Role.CREDITOR_ADMIN}
+        """The rule is `permissions.can_decide` (templates ask `user|may:"decide"`); kept for code that reads
+        the attribute, so that it can never disagree with the rule."""
+        from amiable.accounts.permissions import can_decide  # permissions imports this module
+
+        return can_decide(self)
 
     @property
     def can_manage_colleagues(self) -> bool:

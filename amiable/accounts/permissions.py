@@ -1,10 +1,70 @@
-"""Who may manage whose account (S1). Services call these checks, so that no page, command or future API can
-skip them: agency admins manage every account; a creditor admin manages their own creditor's staff, with
-creditor roles only and within their own structures; nobody else manages accounts. `actor=None` is the
-system (commands, data migrations), never a person at a page."""
+"""Who may do what: one predicate per rule. Services ask them before writing anything and refuse with a
+French `ApplicationError`, so that no page, command or the coming API can skip a rule; templates ask the same
+predicates through the `may` filter (`{% if user|may:"work_cases" %}`) to show only what the person may do.
+`actor=None` is the system (scenarios, commands, data migrations), never a person at a page: each service
+says whether the system may act.
 
-from amiable.accounts.models import CREDITOR_ROLES, User
+The predicates answer for a role; which rows the person may see stays the one rule of `visible_to(user)`,
+which the services check beside them (a decision on a case of another creditor is refused by both).
+
+The account rules (S1): agency admins manage every account; a creditor admin manages their own creditor's
+staff, with creditor roles only and within their own structures; nobody else manages accounts."""
+
+from amiable.accounts.models import CREDITOR_ROLES, Role, User
 from amiable.core.exceptions import ApplicationError
+
+REASSIGNERS = frozenset({Role.SUPERVISOR, Role.AGENCY_ADMIN})
+DECIDERS = frozenset({Role.CREDITOR_APPROVER, Role.CREDITOR_ADMIN})
+
+
+def can_work_cases(user) -> bool:
+    """Agency staff work the cases: letters, e-mails, SMS, calls, events, internal notes, questions to the
+    creditor and answers to its requests; only they can be given a case."""
+    return bool(getattr(user, "is_agency", False))
+
+
+def can_reassign(user) -> bool:
+    """Supervisors and agency admins give cases to other agents and look at any agent's day."""
+    return can_work_cases(user) and user.role in REASSIGNERS
+
+
+def can_ask_agency(user, creditor_id: int | None = None) -> bool:
+    """Creditor staff ask the agency (questions, statements, meetings) and pick a meeting's date — for
+    their own creditor when one is named."""
+    if not getattr(user, "is_creditor_user", False):
+        return False
+    return creditor_id is None or user.creditor_id == creditor_id
+
+
+def can_decide(user, creditor_id: int | None = None) -> bool:
+    """Creditor approvers and admins take their creditor's decisions and recall its cases; collaborators
+    only see them."""
+    return can_ask_agency(user, creditor_id) and user.role in DECIDERS
+
+
+def can_upload_batch(user, creditor=None) -> bool:
+    """Agency staff transmit batches for any creditor; creditor staff for their own creditor only, and not
+    when limited to some structures (a batch covers all of them). Without a creditor: for some creditor."""
+    if can_work_cases(user):
+        return True
+    if not getattr(user, "is_creditor_user", False) or user.allowed_structure_ids is not None:
+        return False
+    return creditor is None or creditor.pk == user.creditor_id
+
+
+def require(allowed: bool, message: str) -> None:
+    """Refuse, with the French message, what a predicate does not allow."""
+    if not allowed:
+        raise ApplicationError(message)
+
+
+PREDICATES = {
+    "work_cases": can_work_cases,
+    "reassign": can_reassign,
+    "ask_agency": can_ask_agency,
+    "decide": can_decide,
+    "upload_batch": can_upload_batch,
+}
 
 NOT_A_MANAGER = "Vous n'avez pas le droit de gérer les comptes."
 OTHER_CREDITOR = "Vous ne pouvez gérer que les comptes de votre créancier."

@@ -3,11 +3,14 @@
 from django.conf import settings
 from django.db import models
 
+from amiable.creditors.selectors import terms_for
+
 
 class ApprovalKind(models.TextChoices):
     COURT_ACTION = "court_action", "Autorisation d'une action en justice (C30)"
     EXCHANGE = "exchange", "Échange avant décision (C42)"
-    LONG_PLAN = "long_plan", "Plan d'apurement de plus de 6 mois (C16)"
+    # The duration is the creditor's (ContractTerms.max_plan_months): pages that know the creditor show it.
+    LONG_PLAN = "long_plan", "Plan d'apurement au-delà de la durée du contrat (C16)"
     ALTERNATIVE_SETTLEMENT = "alternative_settlement", "Proposition de paiement autre qu'immédiat (C19)"
 
 
@@ -59,3 +62,12 @@ class ApprovalRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} — {self.case.reference}"
+
+    @property
+    def kind_label(self) -> str:
+        """The kind as pages and notifications say it: a long plan names its creditor's contractual
+        maximum, which the choice's label cannot know (C16)."""
+        if self.kind != ApprovalKind.LONG_PLAN:
+            return self.get_kind_display()
+        months = terms_for(self.case.creditor_id).max_plan_months
+        return f"Plan d'apurement de plus de {months} mois (durée maximale du contrat, C16)"

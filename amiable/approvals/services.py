@@ -5,6 +5,7 @@ from datetime import date
 from django.db import transaction
 from django.utils import timezone
 
+from amiable.accounts.permissions import can_decide, can_work_cases, require
 from amiable.approvals.models import ApprovalKind, ApprovalRequest, ApprovalStatus
 from amiable.audit.services import audit_record
 from amiable.cases.models import Case
@@ -19,8 +20,7 @@ DEFAULT_DELAY_BUSINESS_DAYS = 5
 @transaction.atomic
 def approval_request(*, case: Case, kind: str, proposal: str, actor, due_on: date | None = None) -> ApprovalRequest:
     """The agency asks the creditor to decide; the creditor's approvers are told at once (urgent)."""
-    if not actor.is_agency:
-        raise ApplicationError("Seule l'agence peut demander une décision au créancier.")
+    require(can_work_cases(actor), "Seule l'agence peut demander une décision au créancier.")
     if kind not in ApprovalKind.values:
         raise ApplicationError(f"Objet de décision inconnu : « {kind} ».")
     proposal = proposal.strip()
@@ -45,7 +45,7 @@ def approval_request(*, case: Case, kind: str, proposal: str, actor, due_on: dat
     notify(
         recipients=creditor_staff(creditor_id=case.creditor_id, structure_id=case.structure_id, deciders_only=True),
         kind="approval_requested",
-        title=f"Décision attendue sur le dossier {case.reference} : {approval.get_kind_display()}",
+        title=f"Décision attendue sur le dossier {case.reference} : {approval.kind_label}",
         body=proposal[:300],
         url="/validations/",
         case_pk=case.pk,
@@ -59,8 +59,10 @@ def approval_decide(*, approval: ApprovalRequest, accept: bool, comment: str, ac
     """A creditor approver (or admin) of the case's creditor accepts or refuses, with a comment."""
     approval = ApprovalRequest.objects.select_for_update().select_related("case", "case__creditor").get(pk=approval.pk)
     case = approval.case
-    if not (actor.can_decide and Case.objects.visible_to(actor).filter(pk=case.pk).exists()):
-        raise ApplicationError("Seuls les valideurs du créancier peuvent prendre cette décision.")
+    require(
+        can_decide(actor, case.creditor_id) and Case.objects.visible_to(actor).filter(pk=case.pk).exists(),
+        "Seuls les valideurs du créancier peuvent prendre cette décision.",
+    )
     if approval.status != ApprovalStatus.PENDING:
         raise ApplicationError(f"Cette demande a déjà été traitée ({approval.get_status_display().lower()}).")
     comment = comment.strip()
@@ -81,7 +83,7 @@ def approval_decide(*, approval: ApprovalRequest, accept: bool, comment: str, ac
     notify(
         recipients=[approval.asked_by, *agency_contacts(case=case)],
         kind="approval_decided",
-        title=f"Le créancier a {'accepté' if accept else 'refusé'} : {approval.get_kind_display()} ({case.reference})",
+        title=f"Le créancier a {'accepté' if accept else 'refusé'} : {approval.kind_label} ({case.reference})",
         body=comment[:300],
         url=f"/dossiers/{case.pk}/#decisions",
         case_pk=case.pk,

@@ -3,6 +3,7 @@
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 
+from amiable.accounts.permissions import can_work_cases
 from amiable.cases.models import Case
 from amiable.cases.selectors import case_get
 
@@ -14,6 +15,6 @@ def agency_case(request: HttpRequest, pk: int) -> Case:
         case = case_get(user=request.user, pk=pk)
     except Case.DoesNotExist as exc:
         raise Http404("Dossier introuvable.") from exc
-    if not request.user.is_agency:
+    if not can_work_cases(request.user):
         raise PermissionDenied("Réservé à l'agence.")
     return case

@@ -6,6 +6,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from amiable.accounts.permissions import can_work_cases, require
 from amiable.audit.services import audit_record, snapshot
 from amiable.cases.models import (
     Case,
@@ -218,8 +219,8 @@ def case_create(
         raise ApplicationError("La référence du dossier est obligatoire.")
     if structure.creditor_id != creditor.pk:
         raise ApplicationError(f"La structure {structure.code} n'appartient pas au créancier {creditor.name}.")
-    if assigned_agent is not None and not assigned_agent.is_agency:
-        raise ApplicationError("Un dossier ne peut être confié qu'à un membre de l'agence.")
+    if assigned_agent is not None:
+        require(can_work_cases(assigned_agent), "Un dossier ne peut être confié qu'à un membre de l'agence.")
     principal = to_money(principal_amount)
     interest = to_money(interest_amount)
     other = to_money(other_amount)
@@ -289,8 +290,8 @@ def case_acknowledge(*, case: Case, acknowledged_on: date, certificate_months: i
 @transaction.atomic
 def case_assign(*, case: Case, agent, actor) -> Case:
     """Give a case to an agent of the agency."""
-    if agent is not None and not agent.is_agency:
-        raise ApplicationError("Un dossier ne peut être confié qu'à un membre de l'agence.")
+    if agent is not None:
+        require(can_work_cases(agent), "Un dossier ne peut être confié qu'à un membre de l'agence.")
     before = {"assigned_agent": case.assigned_agent_id}
     case.assigned_agent = agent
     case.save(update_fields=["assigned_agent"])
@@ -315,8 +316,8 @@ def comment_add(*, case: Case, author, body: str, internal: bool = False) -> Com
         raise ApplicationError("Le message dépasse 5 000 caractères.")
     if not Case.objects.visible_to(author).filter(pk=case.pk).exists():
         raise ApplicationError("Vous n'avez pas accès à ce dossier.")
-    if internal and not author.is_agency:
-        raise ApplicationError("Seule l'agence peut écrire une note interne.")
+    if internal:
+        require(can_work_cases(author), "Seule l'agence peut écrire une note interne.")
     comment = Comment.objects.create(case=case, author=author, body=body, internal=internal)
     audit_record(
         actor=author,
@@ -433,8 +434,7 @@ def case_event_add(
 def debtor_do_not_contact_set(*, debtor: Debtor, actor, value: bool, case: Case | None = None) -> Debtor:
     """Set or lift the debtor's request not to be contacted any more (L8); the contact rule then refuses
     every contact on all their cases. `case` only says on which case's timeline the change appears."""
-    if actor is None or not getattr(actor, "is_agency", False):
-        raise ApplicationError("Seule l'agence peut modifier l'opposition aux contacts.")
+    require(can_work_cases(actor), "Seule l'agence peut modifier l'opposition aux contacts.")
     debtor = Debtor.objects.select_for_update().get(pk=debtor.pk)
     if case is not None and case.debtor_id != debtor.pk:
         raise ApplicationError(f"Ce débiteur n'est pas celui du dossier {case.reference}.")

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from amiable.accounts.models import Role
+from amiable.accounts.permissions import can_reassign, can_work_cases, require
 from amiable.cases.models import (
     COMPROMISING_EVENTS,
     STOPPING_EVENTS,
@@ -54,8 +54,8 @@ ADDRESS_FIELDS = ("line1", "line2", "postal_code", "city", "country")
 
 
 def _require_agency(actor, what: str) -> None:
-    if actor is None or not getattr(actor, "is_agency", False):
-        raise ApplicationError(f"Seule l'agence peut {what}.")
+    """Events, returned mail and investigations are recorded by a person of the agency, not by the system."""
+    require(can_work_cases(actor), f"Seule l'agence peut {what}.")
 
 
 def _lock_case(case: Case) -> Case:
@@ -255,22 +255,13 @@ def investigation_record(
 # --- do not contact, assignment -----------------------------------------------------------------------
 
 
-REASSIGNERS = frozenset({Role.SUPERVISOR, Role.AGENCY_ADMIN})
-
-
-def can_reassign(user) -> bool:
-    return bool(getattr(user, "is_agency", False) and user.role in REASSIGNERS)
-
-
 @transaction.atomic
 def cases_reassign(*, case_ids, agent, actor) -> int:
     """Give several cases to another agent at once (supervisors and agency admins): all or none."""
-    if not can_reassign(actor):
-        raise ApplicationError(
-            "Seuls les superviseurs et administrateurs de l'agence peuvent réattribuer des dossiers."
-        )
-    if agent is None or not agent.is_agency:
-        raise ApplicationError("Un dossier ne peut être confié qu'à un membre actif de l'agence.")
+    require(
+        can_reassign(actor), "Seuls les superviseurs et administrateurs de l'agence peuvent réattribuer des dossiers."
+    )
+    require(can_work_cases(agent), "Un dossier ne peut être confié qu'à un membre actif de l'agence.")
     ids = sorted({int(pk) for pk in case_ids})
     if not ids:
         raise ApplicationError("Sélectionnez au moins un dossier.")

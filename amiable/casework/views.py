@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from amiable.accounts.permissions import can_reassign, can_work_cases
 from amiable.cases.access import agency_case
 from amiable.cases.models import Case, Channel
 from amiable.cases.policy import case_contact_block
@@ -35,7 +36,6 @@ from amiable.casework.selectors import (
     task_kind_choices,
 )
 from amiable.casework.services import (
-    can_reassign,
     cases_reassign,
     event_record,
     investigation_record,
@@ -44,14 +44,14 @@ from amiable.casework.services import (
 from amiable.contact.models import PromiseToPay
 from amiable.contact.services import call_record, promise_mark_kept
 from amiable.core.views import form_errors_to_messages, run_service
-from amiable.creditors.models import Agency
+from amiable.creditors.selectors import agency_get
 from amiable.letters.models import Letter, LetterKind
 
 PREFIXES = {"call": "appel", "event": "evenement", "npai": "npai", "investigation": "recherche", "dnc": "contact"}
 
 
 def _agency_only(request: HttpRequest) -> None:
-    if not request.user.is_agency:
+    if not can_work_cases(request.user):
         raise PermissionDenied("Réservé à l'agence.")
 
 
@@ -141,7 +141,7 @@ def _actions_context(case: Case) -> dict:
         "recent_calls": case_recent_calls(case=case),
         "first_letter": Letter.objects.filter(case=case, kind=LetterKind.FIRST).first(),
         "promises": case_promises(case=case),
-        "agency": Agency.objects.first(),
+        "agency": agency_get(),
     }
 
 

@@ -18,6 +18,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from amiable.accounts.permissions import can_work_cases, require
 from amiable.audit.services import audit_record
 from amiable.cases.models import Action, Case, Channel, ContactKind, ContactPoint, ContactQuality
 from amiable.cases.policy import ContactBlock, case_contact_block
@@ -25,10 +26,11 @@ from amiable.compliance.legal import forbidden_wording, medical_secrecy_problems
 from amiable.contact.models import MessageStatus, OutboxMessage
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import format_money
-from amiable.creditors.models import Agency
+from amiable.creditors.selectors import agency_get
 from amiable.letters.models import Letter, LetterKind
 
 SMS_MAX = 320  # two SMS at most
+AGENCY_ONLY = "Seule l'agence écrit aux débiteurs."
 # Delivery: automatic attempts at most (an agent may still retry after them), the wait after each failure,
 # how long a queued message waits for its task before `deliver_outbox` takes it over, and how long a
 # message may stay « envoi en cours » before the attempt is deemed interrupted.
@@ -80,7 +82,7 @@ def _check(text: str, case: Case) -> None:
 
 def _context(case: Case, first: Letter) -> dict:
     return {
-        "agency": Agency.objects.get(),
+        "agency": agency_get(),
         "case": case,
         "creditor": case.creditor,
         "amount": format_money(case.claimed_amount),
@@ -164,7 +166,9 @@ def _queue(*, case: Case, actor, at: datetime | None, channel: str, content: dic
 @transaction.atomic
 def email_send(*, case: Case, actor, at: datetime | None = None) -> OutboxMessage:
     """Decide a reminder e-mail to the debtor (HTML and text) within the contact rule, and queue it for
-    delivery after the commit; recorded as an action and on the timeline."""
+    delivery after the commit; recorded as an action and on the timeline. Agency staff or the system (a
+    scenario: `actor=None`) only."""
+    require(actor is None or can_work_cases(actor), AGENCY_ONLY)
     case = _lock_case(case)
     block = case_contact_block(case, Channel.EMAIL, at)
     if block is not None:
@@ -183,7 +187,9 @@ def email_send(*, case: Case, actor, at: datetime | None = None) -> OutboxMessag
 @transaction.atomic
 def sms_send(*, case: Case, actor, at: datetime | None = None) -> OutboxMessage:
     """Decide a short reminder SMS to the debtor (no creditor's care, no amount detail beyond the sum), within
-    the contact rule, and queue it for delivery after the commit."""
+    the contact rule, and queue it for delivery after the commit. Agency staff or the system (a scenario:
+    `actor=None`) only."""
+    require(actor is None or can_work_cases(actor), AGENCY_ONLY)
     case = _lock_case(case)
     block = case_contact_block(case, Channel.SMS, at)
     if block is not None:
@@ -350,8 +356,7 @@ def _delivery_failed(message: OutboxMessage, reason: str, *, retry: bool) -> Non
 def message_retry(*, message: OutboxMessage, actor, at: datetime | None = None) -> OutboxMessage:
     """An agent has a failed message sent again at once (« Renvoyer »), even after the automatic attempts ran
     out; the contact rule is asked again at this instant, and the delivery follows the commit."""
-    if actor is None or not getattr(actor, "is_agency", False):
-        raise ApplicationError("Seule l'agence peut renvoyer un message.")
+    require(can_work_cases(actor), "Seule l'agence peut renvoyer un message.")
     message = _lock_message(message.pk)
     if message.status != MessageStatus.FAILED:
         raise ApplicationError(

@@ -10,6 +10,7 @@ import phonenumbers
 from django.db import transaction
 from django.utils import timezone
 
+from amiable.accounts.permissions import can_work_cases, require
 from amiable.audit.services import audit_record
 from amiable.cases.models import (
     STOPPING_EVENTS,
@@ -34,8 +35,8 @@ from amiable.letters.models import Letter, LetterKind
 
 
 def _require_agency(actor, what: str) -> None:
-    if actor is None or not getattr(actor, "is_agency", False):
-        raise ApplicationError(f"Seule l'agence peut {what}.")
+    """A call is made, and a promise checked, by a person of the agency: not by the system."""
+    require(can_work_cases(actor), f"Seule l'agence peut {what}.")
 
 
 def _lock_case(case: Case) -> Case:

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from amiable.accounts.permissions import can_work_cases
 from amiable.audit.models import AccessKind
 from amiable.audit.services import access_log_record
 from amiable.cases.access import agency_case
@@ -60,7 +61,7 @@ def message_send(request: HttpRequest, pk: int, channel: str) -> HttpResponse:
 def outbox(request: HttpRequest) -> HttpResponse:
     """E-mails and SMS to debtors with the state of their delivery — in the demo, the e-mails that would have
     gone out."""
-    if not request.user.is_agency:
+    if not can_work_cases(request.user):
         raise PermissionDenied("Réservé à l'agence.")
     page = Paginator(outbox_list(), 30).get_page(request.GET.get("page"))
     # The page shows debtors' addresses and what was written to them, for every creditor: one entry per view.

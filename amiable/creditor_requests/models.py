@@ -1,5 +1,5 @@
-"""What the creditor asks of the agency, each with its contractual clock: a question on a debtor's
-situation (C33), a financial statement within 48 hours (C34), a meeting within 3 days (C43)."""
+"""What the creditor asks of the agency, each with its clock: a question on a debtor's situation (C33), a
+financial statement (C34) and a meeting (C43) within the delays of the creditor's contract terms."""
 
 from django.conf import settings
 from django.db import models

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from amiable.accounts.permissions import can_ask_agency, can_decide, can_work_cases, require
 from amiable.approvals.services import approvals_cancel_for_case
 from amiable.audit.services import audit_record
 from amiable.cases.models import Case, CaseStatus
@@ -13,17 +14,18 @@ from amiable.core.dates import add_business_days, format_datetime
 from amiable.core.exceptions import ApplicationError
 from amiable.creditor_requests.models import CreditorRequest, MeetingSlot, RequestKind, RequestStatus
 from amiable.creditors.models import ContractTerms
+from amiable.creditors.selectors import terms_for
 from amiable.notifications.selectors import agency_contacts, creditor_staff
 from amiable.notifications.services import notify
 
 QUESTION_BUSINESS_DAYS = 5  # not set by the contract: an answer within a working week
 
 
-def _due_at(kind: str, terms: ContractTerms | None, now: datetime) -> datetime:
+def _due_at(kind: str, terms: ContractTerms, now: datetime) -> datetime:
     if kind == RequestKind.STATEMENT:
-        return now + timedelta(hours=terms.statement_hours if terms else 48)
+        return now + timedelta(hours=terms.statement_hours)
     if kind == RequestKind.MEETING:
-        return now + timedelta(days=terms.meeting_days if terms else 3)
+        return now + timedelta(days=terms.meeting_days)
     local = timezone.localtime(now)
     day = add_business_days(local.date(), QUESTION_BUSINESS_DAYS)
     return datetime.combine(day, local.time(), tzinfo=local.tzinfo)
@@ -32,8 +34,7 @@ def _due_at(kind: str, terms: ContractTerms | None, now: datetime) -> datetime:
 @transaction.atomic
 def request_create(*, kind: str, body: str, actor, case: Case | None = None) -> CreditorRequest:
     """Creditor staff ask the agency; the clock of the contract starts now and both sides see it."""
-    if not actor.is_creditor_user:
-        raise ApplicationError("Seul le personnel du créancier peut adresser une demande à l'agence.")
+    require(can_ask_agency(actor), "Seul le personnel du créancier peut adresser une demande à l'agence.")
     if kind not in RequestKind.values:
         raise ApplicationError(f"Type de demande inconnu : « {kind} ».")
     if kind in {RequestKind.QUESTION, RequestKind.STATEMENT} and case is None:
@@ -44,7 +45,7 @@ def request_create(*, kind: str, body: str, actor, case: Case | None = None) -> 
     if not body and kind != RequestKind.STATEMENT:
         raise ApplicationError("Précisez votre demande.")
     now = timezone.now()
-    terms = ContractTerms.objects.filter(creditor_id=actor.creditor_id).first()
+    terms = terms_for(actor.creditor)
     request = CreditorRequest.objects.create(
         creditor_id=actor.creditor_id,
         case=case,
@@ -77,8 +78,7 @@ def request_create(*, kind: str, body: str, actor, case: Case | None = None) -> 
 
 
 def _open_request_for_agency(request: CreditorRequest, actor) -> CreditorRequest:
-    if not actor.is_agency:
-        raise ApplicationError("Seule l'agence répond aux demandes du créancier.")
+    require(can_work_cases(actor), "Seule l'agence répond aux demandes du créancier.")
     request = CreditorRequest.objects.select_for_update().get(pk=request.pk)
     if request.status != RequestStatus.OPEN:
         raise ApplicationError("Cette demande est déjà traitée.")
@@ -157,8 +157,7 @@ def meeting_propose(*, request: CreditorRequest, slots: list[datetime], actor) -
 def meeting_confirm(*, slot: MeetingSlot, actor) -> CreditorRequest:
     """Creditor staff pick one of the proposed dates; the meeting is then fixed."""
     request = CreditorRequest.objects.select_for_update().get(pk=slot.request_id)
-    if not (actor.is_creditor_user and actor.creditor_id == request.creditor_id):
-        raise ApplicationError("Seul le créancier confirme la date de la réunion.")
+    require(can_ask_agency(actor, request.creditor_id), "Seul le créancier confirme la date de la réunion.")
     if request.status != RequestStatus.OPEN:
         raise ApplicationError("Cette demande de réunion est déjà traitée.")
     MeetingSlot.objects.filter(pk=slot.pk).update(confirmed=True)
@@ -188,8 +187,10 @@ def case_recall(*, case: Case, reason: str, actor) -> Case:
     """The creditor takes a case back, at once (C13): its pending actions, requests and decisions are
     cancelled and it becomes « retourné au créancier »; money already recovered keeps its commission."""
     case = Case.objects.select_for_update().get(pk=case.pk)
-    if not (actor.can_decide and Case.objects.visible_to(actor).filter(pk=case.pk).exists()):
-        raise ApplicationError("Seuls les valideurs et administrateurs du créancier peuvent retirer un dossier.")
+    require(
+        can_decide(actor, case.creditor_id) and Case.objects.visible_to(actor).filter(pk=case.pk).exists(),
+        "Seuls les valideurs et administrateurs du créancier peuvent retirer un dossier.",
+    )
     reason = reason.strip()
     if not reason:
         raise ApplicationError("Indiquez le motif du retrait du dossier.")

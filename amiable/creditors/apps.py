@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core.checks import Tags, register
 
 
 class CreditorsConfig(AppConfig):
@@ -7,6 +8,9 @@ class CreditorsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from amiable.creditors import timeline
+        from amiable.creditors import checks, timeline
 
         timeline.register()
+        # Tagged `database`: they read only the databases that `check --database …` and `migrate` give (checks.py).
+        register(checks.contract_terms_check, Tags.database)
+        register(checks.agency_check, Tags.database)

@@ -227,6 +227,14 @@ class ContractTerms(models.Model):
     max_emails_per_30_days = models.PositiveSmallIntegerField("e-mails max. sur 30 jours", default=4)
     max_sms_per_30_days = models.PositiveSmallIntegerField("SMS max. sur 30 jours", default=4)
     max_letters_per_30_days = models.PositiveSmallIntegerField("courriers max. sur 30 jours", default=2)
+    mandate_reference = models.CharField(
+        "référence du mandat",
+        max_length=300,
+        blank=True,
+        help_text="La clause du contrat qui fait de l'accusé de réception un mandat, citée après « Conformément "
+        "à » : « l'article 1.2 du cahier des clauses techniques particulières (CCTP) du marché ». Vide : « la "
+        "convention de recouvrement conclue entre les parties ».",
+    )
     # Batch security policy (C5), for files that do not come through an authenticated upload.
     require_encryption = models.BooleanField("chiffrement des lots exigé", default=False)
     require_signature = models.BooleanField("signature des lots exigée", default=False)

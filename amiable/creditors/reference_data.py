@@ -87,6 +87,12 @@ DEFAULT_TERMS = {
     "require_signature": False,
 }
 
-# The CPAM's contract asks for an electronic, secured transmission with the data encrypted (CCTP 1.2, C5):
-# its batches must be encrypted for the agency's key and signed with a key registered for the CPAM.
-CPAM_TERMS = {**DEFAULT_TERMS, "require_encryption": True, "require_signature": True}
+# The CPAM de Paris' contract: the default terms, the clause that makes an acknowledgement its mandate, and an
+# electronic, secured transmission with the data encrypted (CCTP 1.2, C5): its batches must be encrypted for the
+# agency's key and signed with a key registered for the CPAM.
+CPAM_TERMS = {
+    **DEFAULT_TERMS,
+    "mandate_reference": "l'article 1.2 du cahier des clauses techniques particulières (CCTP) du marché",
+    "require_encryption": True,
+    "require_signature": True,
+}

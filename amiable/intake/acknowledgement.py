@@ -31,7 +31,7 @@ from amiable.cases.models import Civility
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO, to_money
 from amiable.core.spreadsheets import write_csv, write_xlsx
-from amiable.creditors.models import Agency
+from amiable.creditors.selectors import agency_get, terms_for
 from amiable.intake.models import Batch, BatchCase
 
 __all__ = ["ANNEX_HEADER", "FLAG_LABELS", "REJECTED_ROWS_IN_PDF", "acknowledgement_build", "document_location"]
@@ -66,12 +66,9 @@ ANNEX_HEADER = [
 _MONEY_COLUMNS = ("Solde pris en charge", "Montant initial")
 _DATE_COLUMNS = ("Date de la créance", "Date de réception", "Échéance du certificat")
 
-# The contractual basis of the mandate, per creditor. The CPAM de Paris' is article 1.2 of the CCTP;
-# another creditor's acknowledgement must not cite a contract it has not signed.
-# TODO: move to ContractTerms (a "mandate clause" field) when a second contract is signed.
-_MANDATE_BASIS = {
-    "cpam-paris": "l'article 1.2 du cahier des clauses techniques particulières (CCTP) du marché",
-}
+# The contractual basis of the mandate is the creditor's own clause (`ContractTerms.mandate_reference`,
+# article 1.2 of the CCTP for the CPAM de Paris); a creditor whose terms name none is not told of a
+# contract it has not signed, only of the agreement between the parties.
 _DEFAULT_MANDATE_BASIS = "la convention de recouvrement conclue entre les parties"
 
 _CHUNK = 2000
@@ -235,13 +232,8 @@ def _pdf_context(batch: Batch, annexes: dict[str, str]) -> dict:
     structures = _structure_totals(batch)
     rejected = _rejected_rows(batch)
     rejected_total = max(len(batch.rejected_rows or []), batch.rejected_count)
-    agency = Agency.objects.first()
-    if agency is None:
-        raise ApplicationError(
-            "L'identité de l'agence n'est pas renseignée : l'accusé de réception ne peut pas être émis."
-        )
     return {
-        "agency": agency,
+        "agency": agency_get(),
         "creditor": creditor,
         "batch": batch,
         "structures": structures,
@@ -249,7 +241,7 @@ def _pdf_context(batch: Batch, annexes: dict[str, str]) -> dict:
         "taken_total": sum((s["total"] for s in structures), ZERO),
         "rejected": rejected,
         "rejected_more": rejected_total - len(rejected),
-        "mandate_basis": _MANDATE_BASIS.get(creditor.slug, _DEFAULT_MANDATE_BASIS),
+        "mandate_basis": terms_for(creditor).mandate_reference or _DEFAULT_MANDATE_BASIS,
         "annex_csv_name": f"{batch.acknowledgement_number}.csv",
         "annex_xlsx_name": f"{batch.acknowledgement_number}.xlsx",
         "annex_csv_sha256": annexes["csv"],

@@ -12,17 +12,23 @@ from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from amiable.accounts.permissions import can_upload_batch, require
 from amiable.audit.services import audit_record
 from amiable.core.dates import add_months, format_datetime
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO
 from amiable.core.sequences import sequence_next
-from amiable.creditors.models import ContractTerms, Creditor, Structure
+from amiable.creditors.models import Creditor, Structure
+from amiable.creditors.selectors import terms_for
 from amiable.intake import crypto, pipeline
 from amiable.intake.acknowledgement import acknowledgement_build, document_location
 from amiable.intake.models import Batch, BatchSource
 
 logger = logging.getLogger(__name__)
+UPLOAD_REFUSED = (
+    "Vous ne pouvez pas transmettre de lot pour ce créancier : seuls l'agence et le personnel du créancier "
+    "dont le compte n'est pas limité à certaines structures le peuvent."
+)
 ProgressCallback = Callable[[str, int, int], None]
 
 
@@ -101,6 +107,10 @@ def batch_import(
     audit event, which is why this is not atomic as a whole: the refusal is recorded after the import's own
     transaction has rolled back. A file whose content was already accepted is answered "duplicate" and stores
     nothing."""
+    # A person who may not transmit this creditor's batches is refused before anything, like at the upload
+    # (the system, a command, may): not even a `batch.refused` event.
+    if actor is not None:
+        require(can_upload_batch(actor, creditor), UPLOAD_REFUSED)
     if source not in BatchSource.values:
         raise ValueError(f"unknown source {source!r}")
     raw_sha = hashlib.sha256(content).hexdigest()
@@ -134,7 +144,7 @@ def _import(*, creditor, content, raw_sha, filename, source, actor, default_stru
     limit = settings.AMIABLE_BATCH_MAX_MB * 1024 * 1024
     if len(content) > limit:
         raise ApplicationError(f"Le fichier dépasse la taille maximale de {settings.AMIABLE_BATCH_MAX_MB} Mo.")
-    terms = ContractTerms.objects.filter(creditor=creditor).first()
+    terms = terms_for(creditor)
     unwrapped = pipeline.unwrap(content, creditor=creditor, terms=terms)
     existing = Batch.objects.filter(creditor=creditor, sha256=unwrapped.sha256).first()
     if existing is not None:
@@ -153,7 +163,7 @@ def _import(*, creditor, content, raw_sha, filename, source, actor, default_stru
         today=today,
     )
     row_count = validated.row_count
-    certificate_months = terms.certificate_months if terms else 12
+    certificate_months = terms.certificate_months
     try:
         with transaction.atomic():
             batch = Batch.objects.create(
@@ -286,8 +296,7 @@ def import_job_create(*, creditor: Creditor, content: bytes, filename: str, acto
     from amiable.intake.models import ImportJob
     from amiable.intake.tasks import import_job_run
 
-    if actor.is_creditor_user and actor.creditor_id != creditor.pk:
-        raise ApplicationError("Vous ne pouvez transmettre un lot que pour votre propre créancier.")
+    require(can_upload_batch(actor, creditor), UPLOAD_REFUSED)
     if not content:
         raise ApplicationError("Le fichier est vide.")
     limit = settings.AMIABLE_BATCH_MAX_MB * 1024 * 1024

@@ -16,6 +16,7 @@ from django.utils.safestring import SafeString, mark_safe
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
+from amiable.accounts.permissions import can_work_cases, require
 from amiable.audit.services import audit_record
 from amiable.cases.models import Action, Case, CaseStatus, Channel
 from amiable.cases.policy import case_contact_block
@@ -37,6 +38,7 @@ from amiable.creditors.selectors import agency_get, terms_for
 from amiable.letters.address import address_block, mailing_address
 from amiable.letters.models import Letter, LetterKind, LetterTemplate
 
+AGENCY_ONLY = "Seule l'agence émet les courriers aux débiteurs."
 SUBJECTS = {LetterKind.FIRST: "Demande de paiement amiable", LetterKind.REMINDER: "Relance amiable"}
 # What the preview prints where the letter's number goes: a preview is never numbered nor stored.
 PREVIEW_NUMBER = "APERÇU"
@@ -311,7 +313,8 @@ def _prerequisites(
 
 def letter_preview(*, case: Case, kind: str, actor=None) -> bytes:
     """The letter `letter_issue` would send today, as a PDF numbered « APERÇU »: nothing is numbered,
-    stored or audited, the same rules refuse it."""
+    stored or audited, the same rules refuse it. Agency staff or the system only: it shows the debtor's data."""
+    require(actor is None or can_work_cases(actor), AGENCY_ONLY)
     case = Case.objects.select_related("debtor", "creditor", "structure", "assigned_agent").get(pk=case.pk)
     issued_on = timezone.localdate()
     template, first = _prerequisites(case=case, kind=kind, issued_on=issued_on)
@@ -339,7 +342,9 @@ def letter_issue(
     at: datetime | None = None,
 ) -> Letter:
     """Issue a letter: refused for a case that is not being recovered, a first letter issued twice, a
-    reminder before the first letter, or anything the law forbids; stored once, with its hash."""
+    reminder before the first letter, or anything the law forbids; stored once, with its hash. Agency
+    staff or the system (a scenario: `actor=None`) only."""
+    require(actor is None or can_work_cases(actor), AGENCY_ONLY)
     case = (
         Case.objects.select_for_update(of=("self",))
         .select_related("debtor", "creditor", "structure", "assigned_agent")

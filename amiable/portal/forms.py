@@ -16,12 +16,21 @@ class CaseRequestForm(forms.Form):
         label="Demande",
         choices=[
             (RequestKind.QUESTION, RequestKind.QUESTION.label),
-            (RequestKind.STATEMENT, "Décompte financier (sous 48 h)"),
+            (RequestKind.STATEMENT, RequestKind.STATEMENT.label),
         ],
     )
     body = forms.CharField(
         label="Précisions", widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=5000
     )
+
+    def __init__(self, *args, terms=None, **kwargs):
+        """With the creditor's contract terms, the statement's choice says its delay (C34)."""
+        super().__init__(*args, **kwargs)
+        if terms is not None:
+            self.fields["kind"].choices = [
+                (RequestKind.QUESTION, RequestKind.QUESTION.label),
+                (RequestKind.STATEMENT, f"Décompte financier (sous {terms.statement_hours} h)"),
+            ]
 
 
 class MeetingRequestForm(forms.Form):

@@ -3,6 +3,7 @@
 from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from amiable.accounts.permissions import can_decide
 from amiable.approvals.models import ApprovalRequest, ApprovalStatus
 from amiable.approvals.selectors import approvals_for_case
 from amiable.cases.models import Case, CaseReadMarker, Comment
@@ -59,7 +60,7 @@ def awaiting_me(*, user) -> dict:
     data = {"notifications": unread_count(user=user)}
     if user.is_creditor_user:
         approvals = ApprovalRequest.objects.visible_to(user).filter(status=ApprovalStatus.PENDING)
-        data["approvals"] = approvals.count() if user.can_decide else 0
+        data["approvals"] = approvals.count() if can_decide(user) else 0
         data["approvals_seen"] = approvals.count()
         data["requests_open"] = CreditorRequest.objects.visible_to(user).filter(status=RequestStatus.OPEN).count()
     else:

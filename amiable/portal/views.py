@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from amiable.accounts.permissions import can_work_cases
 from amiable.approvals.models import ApprovalRequest, ApprovalStatus
 from amiable.approvals.selectors import approval_list
 from amiable.approvals.services import approval_decide, approval_request
@@ -18,10 +19,12 @@ from amiable.audit.services import access_log_record
 from amiable.cases.models import Case
 from amiable.cases.selectors import case_get
 from amiable.cases.services import comment_add
+from amiable.core.dates import format_datetime
 from amiable.core.views import run_service, submit_form
 from amiable.creditor_requests.models import CreditorRequest, MeetingSlot, RequestKind
 from amiable.creditor_requests.selectors import request_get, request_list
 from amiable.creditor_requests.services import (
+    QUESTION_BUSINESS_DAYS,
     case_recall,
     meeting_confirm,
     meeting_propose,
@@ -29,6 +32,7 @@ from amiable.creditor_requests.services import (
     request_create,
 )
 from amiable.creditors.models import Creditor
+from amiable.creditors.selectors import terms_for
 from amiable.notifications.models import NotificationPreference
 from amiable.notifications.selectors import notification_list
 from amiable.notifications.services import notification_mark_read, preference_save
@@ -57,7 +61,7 @@ def _case(request, pk) -> Case:
 @require_POST
 def comment_post(request: HttpRequest, pk: int) -> HttpResponse:
     case = _case(request, pk)
-    internal = request.user.is_agency and request.POST.get("internal") == "on"
+    internal = can_work_cases(request.user) and request.POST.get("internal") == "on"
     submit_form(
         request,
         CommentForm(request.POST),
@@ -146,7 +150,10 @@ def requests_page(request: HttpRequest) -> HttpResponse:
         request,
         form,
         lambda data: request_create(kind=RequestKind.MEETING, body=data["body"], actor=request.user),
-        "Demande de réunion transmise : l'agence propose des créneaux sous 3 jours.",
+        lambda meeting: (
+            "Demande de réunion transmise : l'agence propose des créneaux "
+            f"au plus tard le {format_datetime(meeting.due_at)}."
+        ),
     ):
         return redirect("requests")
     page = Paginator(request_list(user=request.user), 30).get_page(request.GET.get("page"))
@@ -159,6 +166,9 @@ def requests_page(request: HttpRequest) -> HttpResponse:
             "answer_form": AnswerForm(),
             "slots_form": SlotsForm(),
             "now": timezone.now(),
+            # The delays of the contract, for creditor staff (agency staff see several creditors' requests).
+            "terms": terms_for(request.user.creditor) if request.user.is_creditor_user else None,
+            "question_days": QUESTION_BUSINESS_DAYS,
         },
     )
 

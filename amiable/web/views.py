@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from amiable.accounts.models import Role
+from amiable.accounts.permissions import can_work_cases
 from amiable.audit.models import AccessKind
 from amiable.audit.services import access_log_record
 from amiable.cases.models import Case, Channel
@@ -21,6 +22,7 @@ from amiable.cases.selectors import (
     case_totals,
 )
 from amiable.cases.services import case_mark_read
+from amiable.creditors.selectors import terms_for
 from amiable.portal.forms import ApprovalAskForm, CaseRequestForm, CommentForm, RecallForm
 from amiable.portal.selectors import case_collaboration
 from amiable.web.forms import CaseFilterForm
@@ -84,7 +86,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             **collaboration,
             "comment_form": CommentForm(),
-            "request_form": CaseRequestForm(),
+            "request_form": CaseRequestForm(terms=terms_for(case.creditor)),
             "approval_form": ApprovalAskForm(),
             "recall_form": RecallForm(),
             "now": timezone.now(),
@@ -92,7 +94,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "contact_points": case_contact_points(case=case),
             "timeline": case_timeline(case=case, include_internal=request.user.is_agency),
             "tasks": case_open_tasks(case=case) if request.user.is_agency else [],
-            "letter_block": case_contact_block(case, Channel.LETTER) if request.user.is_agency else None,
+            "letter_block": case_contact_block(case, Channel.LETTER) if can_work_cases(request.user) else None,
             "roles": Role,
         },
     )

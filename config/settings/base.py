@@ -86,7 +86,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "amiable.web.context_processors.amiable",
             ],
-            "builtins": ["amiable.core.templatetags.french"],
+            "builtins": ["amiable.core.templatetags.french", "amiable.accounts.templatetags.permissions"],
         },
     }
 ]

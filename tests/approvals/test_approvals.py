@@ -7,12 +7,13 @@ import pytest
 from django.contrib.messages import get_messages
 from django.utils import timezone
 
-from amiable.approvals.models import ApprovalRequest, ApprovalStatus
+from amiable.approvals.models import ApprovalKind, ApprovalRequest, ApprovalStatus
 from amiable.approvals.services import approval_decide, approval_request
 from amiable.audit.models import AuditEvent
 from amiable.cases.services import case_transition
 from amiable.core.dates import add_business_days
 from amiable.core.exceptions import ApplicationError
+from amiable.creditors.models import ContractTerms
 from amiable.notifications.models import Notification
 from amiable.notifications.services import preference_save
 from tests.factories import make_case, make_user
@@ -168,6 +169,25 @@ def test_asking_refusals_write_nothing(case, users):
     assert not Notification.objects.exists()
 
 
+def test_a_long_plan_says_the_duration_of_the_creditors_contract(client, reference, case, users):
+    """The choice's label is neutral (a model cannot read terms); pages and notifications give the figure."""
+    ContractTerms.objects.filter(creditor=reference.cpam).update(max_plan_months=9)
+
+    approval = ask(case, users.agent, kind=ApprovalKind.LONG_PLAN, proposal="20 mensualités de 30 €.")
+
+    assert approval.get_kind_display() == "Plan d'apurement au-delà de la durée du contrat (C16)"
+    label = "Plan d'apurement de plus de 9 mois (durée maximale du contrat, C16)"
+    assert approval.kind_label == label
+    assert Notification.objects.filter(kind="approval_requested").first().title == (
+        f"Décision attendue sur le dossier DEC-0001 : {label}"
+    )
+    client.force_login(users.approver)
+    for url in ("/validations/", f"/dossiers/{case.pk}/"):
+        html = client.get(url).content.decode().replace("&#x27;", "'")
+        assert label in html, url
+        assert "6 mois" not in html
+
+
 def test_cannot_ask_on_an_ended_case(reference, users):
     case = make_case(structure=reference.csr, reference="DEC-SOLDE")
     case_transition(case=case, to="paid", actor=None)
@@ -217,6 +237,19 @@ def test_agency_cannot_decide(case, users):
     assert exc.value.message == "Seuls les valideurs du créancier peuvent prendre cette décision."
     approval.refresh_from_db()
     assert approval.status == ApprovalStatus.PENDING
+
+
+def test_another_creditors_admin_cannot_decide(case, users):
+    approval = ask(case, users.agent)
+
+    with pytest.raises(ApplicationError) as exc:
+        approval_decide(approval=approval, accept=True, comment="", actor=users.other_admin)
+
+    assert exc.value.message == "Seuls les valideurs du créancier peuvent prendre cette décision."
+    approval.refresh_from_db()
+    assert (approval.status, approval.decided_by) == (ApprovalStatus.PENDING, None)
+    assert not AuditEvent.objects.filter(verb="approval.decided").exists()
+    assert not Notification.objects.filter(kind="approval_decided").exists()
 
 
 def test_approver_sees_the_decision_form(client, case, users):

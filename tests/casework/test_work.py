@@ -15,7 +15,7 @@ from amiable.audit.models import AuditEvent
 from amiable.cases.models import Action, Case, CaseEvent, ContactPoint, Debtor, Task
 from amiable.cases.selectors import case_timeline
 from amiable.cases.services import case_transition, contact_point_add, debtor_do_not_contact_set
-from amiable.casework.services import event_record, investigation_record, returned_mail_record
+from amiable.casework.services import cases_reassign, event_record, investigation_record, returned_mail_record
 from amiable.contact.models import CallRecord, PromiseStatus, PromiseToPay
 from amiable.contact.services import call_record, promises_check
 from amiable.core.exceptions import ApplicationError
@@ -441,6 +441,59 @@ def test_do_not_contact_is_audited_once(case, users):
     assert Debtor.objects.get(pk=case.debtor_id).do_not_contact is True
     [event] = AuditEvent.objects.filter(verb="debtor.do_not_contact_set")
     assert (event.case_pk, event.before, event.after) == (case.pk, {"do_not_contact": False}, {"do_not_contact": True})
+
+
+@pytest.mark.parametrize("who", ["collaborator", "creditor_admin", "other_admin"])
+def test_the_services_refuse_creditor_staff_themselves_and_write_nothing(case, users, who):
+    """Not only the pages: whatever calls them (a command, the coming API), the services refuse."""
+    actor = getattr(users, who)
+    task = open_task(case, "address_investigation")
+    before = nothing_written(case), Case.objects.get(pk=case.pk).status, ContactPoint.objects.count()
+    refusals = [
+        (
+            lambda: event_record(case=case, kind="death", occurred_on=date(2026, 7, 1), details="", actor=actor),
+            "Seule l'agence peut enregistrer un événement.",
+        ),
+        (
+            lambda: returned_mail_record(case=case, actor=actor, point=address(case)),
+            "Seule l'agence peut enregistrer un courrier revenu.",
+        ),
+        (
+            lambda: investigation_record(task=task, actor=actor, sources="Annuaire", result="Rien trouvé"),
+            "Seule l'agence peut enregistrer une recherche d'adresse.",
+        ),
+        (
+            lambda: debtor_do_not_contact_set(debtor=case.debtor, actor=actor, value=True, case=case),
+            "Seule l'agence peut modifier l'opposition aux contacts.",
+        ),
+        (
+            lambda: cases_reassign(case_ids=[case.pk], agent=users.supervisor, actor=actor),
+            "Seuls les superviseurs et administrateurs de l'agence peuvent réattribuer des dossiers.",
+        ),
+    ]
+    for service, message in refusals:
+        with pytest.raises(ApplicationError) as error:
+            service()
+        assert error.value.message == message
+
+    assert (nothing_written(case), Case.objects.get(pk=case.pk).status, ContactPoint.objects.count()) == before
+    assert Task.objects.get(pk=task.pk).status == "open"
+    assert Case.objects.get(pk=case.pk).assigned_agent == users.agent
+    assert Debtor.objects.get(pk=case.debtor_id).do_not_contact is False
+
+
+def test_an_agent_may_not_reassign_nor_give_a_case_to_a_creditors_user(case, users):
+    with pytest.raises(ApplicationError) as error:
+        cases_reassign(case_ids=[case.pk], agent=users.supervisor, actor=users.agent)
+    assert (
+        error.value.message == "Seuls les superviseurs et administrateurs de l'agence peuvent réattribuer des dossiers."
+    )
+    with pytest.raises(ApplicationError) as error:
+        cases_reassign(case_ids=[case.pk], agent=users.collaborator, actor=users.supervisor)
+    assert error.value.message == "Un dossier ne peut être confié qu'à un membre actif de l'agence."
+
+    assert Case.objects.get(pk=case.pk).assigned_agent == users.agent
+    assert not AuditEvent.objects.filter(verb="case.assigned", case_pk=case.pk).exists()
 
 
 # --- the « Actions » card and its URLs ----------------------------------------------------------------

@@ -109,6 +109,29 @@ def test_marking_a_promise_kept_twice_records_once_and_a_creditor_cannot(case, u
         promise_mark_kept(promise=promise, actor=users.creditor_admin)
 
 
+@pytest.mark.parametrize("who", ["creditor_admin", "other_admin"])
+def test_creditor_staff_may_neither_record_a_call_nor_mark_a_promise_kept(case, users, who):
+    promise = _promise(case, users)
+    before = (
+        AuditEvent.objects.count(),
+        Action.objects.filter(channel="call").count(),
+        PromiseToPay.objects.filter(status=PromiseStatus.PENDING).count(),
+    )
+
+    with pytest.raises(ApplicationError) as exc:
+        promise_mark_kept(promise=promise, actor=getattr(users, who))
+    assert exc.value.message == "Seule l'agence peut marquer une promesse tenue."
+    with pytest.raises(ApplicationError) as exc:
+        call_record(case=case, actor=getattr(users, who), number="+33612345678", outcome="reached")
+    assert exc.value.message == "Seule l'agence peut enregistrer un appel."
+
+    assert (
+        AuditEvent.objects.count(),
+        Action.objects.filter(channel="call").count(),
+        PromiseToPay.objects.filter(status=PromiseStatus.PENDING).count(),
+    ) == before
+
+
 def test_the_promise_kept_button_of_the_case_page(client, case, users):
     promise = _promise(case, users)
     client.force_login(users.agent)

@@ -72,6 +72,21 @@ def stored() -> tuple[int, int]:
 # --- e-mail: refusals -------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("role", ["collaborator", "creditor_admin", "other_admin"])
+def test_only_agency_staff_or_the_system_write_to_debtors(first_letter, users, role):
+    """The services refuse a creditor's staff themselves, whatever calls them; nothing is sent or kept."""
+    events = AuditEvent.objects.filter(verb__regex=r"^(email|sms)\.")
+    before = stored(), events.count()
+
+    for send in (email_send, sms_send):
+        with pytest.raises(ApplicationError) as exc:
+            send(case=first_letter.case, actor=getattr(users, role), at=paris(TUESDAY))
+        assert exc.value.message == "Seule l'agence écrit aux débiteurs."
+
+    assert (stored(), events.count()) == before
+    assert mail.outbox == []
+
+
 def test_email_refused_before_the_first_letter(case, users):
     with pytest.raises(ApplicationError, match=r"R124-4") as exc:
         email_send(case=case, actor=users.agent, at=paris(TUESDAY))

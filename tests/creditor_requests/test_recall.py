@@ -189,6 +189,14 @@ def test_only_creditor_deciders_may_recall(client, case, users, pending_work, ro
     assert_nothing_happened(case, pending_work)
 
 
+def test_another_creditors_admin_cannot_recall_through_the_service(case, users, pending_work):
+    """The page answers 404 (the case is not theirs); the service refuses too, for the coming API."""
+    with pytest.raises(ApplicationError) as exc:
+        case_recall(case=case, reason=REASON, actor=users.other_admin)
+    assert exc.value.message == "Seuls les valideurs et administrateurs du créancier peuvent retirer un dossier."
+    assert_nothing_happened(case, pending_work)
+
+
 def test_collaborator_page_has_no_recall_form(client, case, users):
     client.force_login(users.collaborator)
     assert f'action="/dossiers/{case.pk}/retrait/"' not in client.get(f"/dossiers/{case.pk}/").content.decode()

@@ -60,6 +60,46 @@ def test_statement_delay_comes_from_the_contract_terms(reference, case, users):
     assert meeting.due_at == TUESDAY + timedelta(days=5)
 
 
+def test_a_creditor_without_contract_terms_cannot_start_a_clock(reference, case, users):
+    """No default delay: without terms the request is refused by name, and nothing is written."""
+    ContractTerms.objects.filter(creditor=reference.cpam).delete()
+
+    for kind, on_case in ((RequestKind.STATEMENT, case), (RequestKind.MEETING, None)):
+        with pytest.raises(ApplicationError) as exc:
+            ask(kind, users.collaborator, on_case)
+        assert exc.value.message == (
+            "Le créancier Caisse Primaire d'Assurance Maladie de Paris n'a pas de conditions contractuelles : "
+            "renseignez-les dans l'administration."
+        )
+
+    assert not CreditorRequest.objects.exists()
+    assert not AuditEvent.objects.filter(verb__startswith="request.").exists()
+    assert not Notification.objects.exists()
+
+
+def test_pages_show_the_delays_of_the_creditors_contract(client, reference, case, users):
+    ContractTerms.objects.filter(creditor=reference.cpam).update(statement_hours=24, meeting_days=5)
+    client.force_login(users.collaborator)
+
+    requests_page = client.get("/demandes/").content.decode()
+    case_page = client.get(f"/dossiers/{case.pk}/").content.decode()
+
+    assert "décompte financier sous 24 h (C34), réunion sous 5 jours (C43)" in requests_page
+    assert "sous 5 jours ouvrés" in requests_page  # questions: not set by the contract
+    assert "Décompte financier (sous 24 h)" in case_page
+    for page in (requests_page, case_page):
+        assert "48 h" not in page and "3 jours" not in page
+
+
+def test_agency_staff_see_requests_of_several_creditors_without_one_contracts_figures(client, users):
+    client.force_login(users.agent)
+
+    page = client.get("/demandes/").content.decode()
+
+    assert "Chaque demande a le délai du contrat de son créancier" in page
+    assert "48 h" not in page and "3 jours" not in page
+
+
 def test_meeting_is_due_3_days_later(case, users):
     with time_machine.travel(TUESDAY, tick=False):
         request = ask(RequestKind.MEETING, users.collaborator)
@@ -264,7 +304,9 @@ def test_meeting_request_through_the_requests_page(client, reference, users):
         response = client.post("/demandes/", {"body": "Point trimestriel"})
 
     assert response.status_code == 302
-    assert flash(response) == ["Demande de réunion transmise : l'agence propose des créneaux sous 3 jours."]
+    assert flash(response) == [
+        "Demande de réunion transmise : l'agence propose des créneaux au plus tard le 20/11/2026 à 10:00."
+    ]
     request = CreditorRequest.objects.get()
     assert (request.kind, request.case, request.body) == ("meeting", None, "Point trimestriel")
     assert request.due_at == TUESDAY + timedelta(days=3)

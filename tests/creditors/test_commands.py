@@ -89,6 +89,7 @@ def test_seed_reference_creates_the_agency_the_cpam_its_structures_and_terms(db)
         assert getattr(terms, field) == value, field
     # The CPAM's batches must come encrypted for the agency and signed (C5).
     assert terms.require_encryption and terms.require_signature
+    assert terms.mandate_reference == ("l'article 1.2 du cahier des clauses techniques particulières (CCTP) du marché")
     assert terms.max_plan_months == 6
     assert terms.certificate_months == 12
     assert terms.remittance_weekday == 0

@@ -13,6 +13,7 @@ from pypdf import PdfReader
 from amiable.cases.models import Case
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import format_money
+from amiable.creditors.models import ContractTerms, Creditor
 from amiable.intake.acknowledgement import ANNEX_HEADER, REJECTED_ROWS_IN_PDF, acknowledgement_build
 from amiable.intake.models import Batch, BatchCase, BatchSource
 from tests.factories import make_case
@@ -241,6 +242,20 @@ def test_another_creditor_is_not_told_of_the_cpam_contract(reference, media):
     assert "CCTP" not in text
     assert "Conformément à la convention de recouvrement conclue entre les parties" in text
     assert "que le créancier, Autre créancier, donne ainsi pouvoir spécifique à Amiable Recouvrement SAS" in text
+
+
+def test_the_mandate_cites_the_clause_of_the_creditors_own_contract(reference, media):
+    ContractTerms.objects.filter(creditor=reference.other).update(
+        mandate_reference="l'article 4 de la convention de recouvrement du 2 mars 2026"
+    )
+    batch = _batch(reference, creditor=Creditor.objects.get(pk=reference.other.pk))  # terms read afresh
+    BatchCase.objects.create(batch=batch, case=make_case(structure=reference.other_structure), line=1)
+
+    acknowledgement_build(batch=batch)
+
+    text = _pdf_text(batch)
+    assert "Conformément à l'article 4 de la convention de recouvrement du 2 mars 2026, il emporte" in text
+    assert "CCTP" not in text
 
 
 def test_creditor_text_is_escaped_and_nothing_is_fetched(reference, media):

@@ -23,7 +23,7 @@ from amiable.creditors.models import Agency, ContractTerms
 from amiable.letters.address import MAX_CHARS, MAX_LINES, address_block
 from amiable.letters.defaults import letter_templates_ensure
 from amiable.letters.models import Letter, LetterKind, LetterTemplate
-from amiable.letters.services import letter_issue, letter_template_save
+from amiable.letters.services import letter_issue, letter_preview, letter_template_save
 from tests.factories import make_case
 
 FIRST, REMINDER = LetterKind.FIRST, LetterKind.REMINDER
@@ -496,6 +496,26 @@ def test_creditor_staff_may_neither_preview_nor_issue(client, users, case, role)
     assert client.get(preview_url(case, "first")).status_code == 403
     assert client.post(issue_url(case), {"kind": "first"}).status_code == 403
     assert Letter.objects.count() == 0
+
+
+@pytest.mark.parametrize("role", ["collaborator", "creditor_admin", "other_admin"])
+def test_the_services_themselves_refuse_anyone_but_agency_staff_and_write_nothing(users, case, role):
+    """Not only the pages: a call to the services (a command, the coming API) is refused the same way."""
+    before = counts()
+
+    for service in (letter_issue, letter_preview):
+        with pytest.raises(ApplicationError) as exc:
+            service(case=case, kind=FIRST, actor=getattr(users, role))
+        assert exc.value.message == "Seule l'agence émet les courriers aux débiteurs."
+
+    assert counts() == before
+    assert not NumberSequence.objects.filter(name="letter").exists()
+
+
+def test_the_system_issues_and_previews_letters(case):
+    """`actor=None` is a scenario: allowed."""
+    assert letter_preview(case=case, kind=FIRST, actor=None).startswith(b"%PDF")
+    assert letter_issue(case=case, kind=FIRST, actor=None, issued_on=DAY1).issued_by is None
 
 
 @pytest.mark.parametrize("role", ["other_admin", "csr_only"])

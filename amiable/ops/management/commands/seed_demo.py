@@ -27,6 +27,7 @@ from amiable.cases.services import (
 )
 from amiable.creditors import reference_data
 from amiable.creditors.models import ContractTerms, Creditor, Structure
+from amiable.creditors.selectors import terms_for
 from amiable.creditors.services import creditor_save, structure_save, terms_save
 
 DEMO_DATA = Path(__file__).resolve().parents[2] / "demo_data"
@@ -335,7 +336,7 @@ class Command(BaseCommand):
         today = timezone.localdate()
         cpam_structures = list(Structure.objects.filter(creditor=cpam).order_by("code"))
         second_structures = list(Structure.objects.filter(creditor=second).order_by("code"))
-        terms = {t.creditor_id: t for t in ContractTerms.objects.filter(creditor__in=[cpam, second])}
+        terms = {creditor.pk: terms_for(creditor) for creditor in (cpam, second)}
         existing = set(Case.objects.filter(creditor__in=[cpam, second]).values_list("creditor_id", "reference"))
         created = 0
         number = 0

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('creditors', '0003_creditor_wording_and_payment_days'),
+        ('creditors', '0005_cpam_mandate_reference'),
     ]
 
     operations = [
