@@ -72,7 +72,6 @@ NOT_AUDITED = {
     "amiable.audit.services.snapshot": "pure helper: the fields of a row for before/after",
     "amiable.audit.services.access_log_record": "is itself a trail, of the creditor staff's reads (L11)",
     "amiable.cases.services.case_mark_read": "UI state: when a person last opened a case page (unread markers)",
-    "amiable.casework.services.can_reassign": "pure predicate on the user's role",
     "amiable.contact.services.phone_e164": "pure helper: normalises a phone number",
     "amiable.contact.messaging.email_content": "composes the e-mail and checks it; email_send sends and audits",
     "amiable.contact.messaging.sms_content": "composes the SMS and checks it; sms_send sends and audits",
