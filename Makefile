@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+# The suite, with its ten slowest tests; scripts/timed.sh then prints its total time.
+PYTEST := $(VENV)/bin/pytest -q --ds=config.settings.test --durations=10
 
 .PHONY: bench-intake bench-letters install system-packages run test test-sqlite test-pg test-browser lint format check-migrations check-deploy bench clean
 
@@ -26,10 +28,10 @@ system-packages:
 	./scripts/system-packages.sh
 
 test-sqlite: install
-	$(VENV)/bin/pytest -q --ds=config.settings.test
+	./scripts/timed.sh "Suite sur SQLite" $(PYTEST)
 
 test-pg: install system-packages
-	./scripts/with-postgres.sh $(VENV)/bin/pytest -q --ds=config.settings.test
+	./scripts/with-postgres.sh ./scripts/timed.sh "Suite sur PostgreSQL" $(PYTEST)
 
 lint: install
 	$(VENV)/bin/ruff check .

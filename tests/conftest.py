@@ -1,11 +1,57 @@
-"""Shared fixtures: the reference data and one user per role, built with the project's own services."""
+"""Shared fixtures: the reference data and one user per role, built with the project's own services.
+
+The reference data (`tests.factories.seed_reference`) is seeded once per test session, right after the test
+database is created, and committed; each test's transaction is rolled back over it. A test that asks for
+`reference` reads it back; a database test that does not ask for it finds those tables empty, as before. A
+transactional test's flush wipes it: `reference` then seeds it again."""
 
 import sys
 
 import pytest
+from django.apps import apps
+from django.core.management.color import no_style
+from django.db import connection
 
-from tests.factories import make_user, seed_reference
+from tests.factories import REFERENCE_TABLES, make_user, reference_get, seed_reference
 from tests.intake.conftest import agency_gnupg_template, gnupg_home  # noqa: F401  (shared GnuPG fixtures)
+
+
+def _table_counts() -> dict[str, int]:
+    return {
+        model._meta.db_table: model._base_manager.count()
+        for model in apps.get_models(include_auto_created=True)
+        if model._meta.managed and not model._meta.proxy
+    }
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, then the reference data seeded into it once and committed."""
+    with django_db_blocker.unblock():
+        before = _table_counts()
+        seed_reference()
+        after = _table_counts()
+    written = {table for table, count in after.items() if count != before[table]}
+    # A database kept from an earlier run (--reuse-db) already holds the data: nothing is written then.
+    assert written <= set(REFERENCE_TABLES), f"seed_reference now writes to {sorted(written)}: update REFERENCE_TABLES"
+
+
+def _uses_db(request) -> bool:
+    names = request.fixturenames
+    return request.node.get_closest_marker("django_db") is not None or any(
+        name in names for name in ("db", "transactional_db", "live_server", "django_db_reset_sequences")
+    )
+
+
+@pytest.fixture(autouse=True)
+def _reference_only_when_asked(request):
+    """A database test that does not ask for `reference` starts without it: the tables the seeding filled are
+    emptied (and their id counters reset) inside the test's transaction, which the rollback undoes."""
+    if "reference" in request.fixturenames or not _uses_db(request):
+        return
+    request.getfixturevalue("db")
+    statements = connection.ops.sql_flush(no_style(), list(REFERENCE_TABLES), reset_sequences=True, allow_cascade=True)
+    connection.ops.execute_sql_flush(statements)
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +113,7 @@ def _audit_verbs_declared(_audit_verbs_watched):
 @pytest.fixture
 def reference(db):
     """The agency, the CPAM de Paris with its three structures, a second creditor with one structure."""
-    return seed_reference()
+    return reference_get() or seed_reference()
 
 
 @pytest.fixture

@@ -8,14 +8,17 @@ from types import SimpleNamespace
 from django.core.management import call_command
 
 from amiable.accounts.services import user_create
+from amiable.audit.models import AuditEvent
 from amiable.cases.models import Case
 from amiable.cases.services import case_create, contact_point_add, debtor_create
-from amiable.creditors.models import ContractTerms, Creditor, Structure
+from amiable.creditors.models import Agency, ContractTerms, Creditor, Structure
 from amiable.creditors.reference_data import DEFAULT_TERMS
 from amiable.creditors.services import creditor_save, structure_save, terms_save
 
 PASSWORD = "Un-mot-de-passe-solide-2026"
 _seq = itertools.count(1)
+# The tables `seed_reference` writes to (checked when the test session seeds them).
+REFERENCE_TABLES = tuple(model._meta.db_table for model in (Agency, Creditor, Structure, ContractTerms, AuditEvent))
 
 
 def seed_reference() -> SimpleNamespace:
@@ -50,6 +53,28 @@ def seed_reference() -> SimpleNamespace:
         csr=structures["CSR"],
         cdop=structures["CDOP"],
         cesa=structures["CESA"],
+        other_structure=other_structure,
+    )
+
+
+def reference_get() -> SimpleNamespace | None:
+    """The rows `seed_reference` builds, read back (two queries) as the same namespace; None when any is missing."""
+    creditors = {c.slug: c for c in Creditor.objects.filter(slug__in=("cpam-paris", "autre-creancier"))}
+    if len(creditors) != 2:
+        return None
+    cpam, other = creditors["cpam-paris"], creditors["autre-creancier"]
+    structures = {(s.creditor_id, s.code): s for s in Structure.objects.filter(creditor__in=(cpam, other))}
+    wanted = [(cpam.pk, "CSR"), (cpam.pk, "CDOP"), (cpam.pk, "CESA"), (other.pk, "AUT")]
+    if any(key not in structures for key in wanted):
+        return None
+    other_structure = structures[(other.pk, "AUT")]
+    other_structure.creditor = other  # as structure_save leaves it
+    return SimpleNamespace(
+        cpam=cpam,
+        other=other,
+        csr=structures[(cpam.pk, "CSR")],
+        cdop=structures[(cpam.pk, "CDOP")],
+        cesa=structures[(cpam.pk, "CESA")],
         other_structure=other_structure,
     )
 
