@@ -70,7 +70,7 @@ NOT_AUDITED = {
     "amiable.accounts.services_twofactor.normalise_code": "pure helper: cleans a typed code",
     "amiable.audit.services.audit_record": "writes the audit trail itself",
     "amiable.audit.services.snapshot": "pure helper: the fields of a row for before/after",
-    "amiable.audit.services.access_log_record": "is itself a trail, of the creditor staff's reads (L11)",
+    "amiable.audit.services.access_log_record": "is itself a trail, of the agency and creditor staff's reads (L11)",
     "amiable.cases.services.case_mark_read": "UI state: when a person last opened a case page (unread markers)",
     "amiable.contact.services.phone_e164": "pure helper: normalises a phone number",
     "amiable.contact.messaging.email_content": "composes the e-mail and checks it; email_send sends and audits",
