@@ -257,3 +257,23 @@ def test_seed_demo_users_have_their_scope(db):
         assert user.is_superuser == user.is_staff == (role == Role.AGENCY_ADMIN), email
     csr_user = User.objects.get(email="csr@cpam-paris.example")
     assert set(Case.objects.visible_to(csr_user).values_list("structure__code", flat=True)) == {"CSR"}
+
+
+def test_seed_demo_shows_first_letters_as_the_debtor_reads_them(db):
+    from pypdf import PdfReader
+
+    from amiable.letters.models import Letter
+
+    _run("seed_demo")
+    _run("seed_demo")
+
+    letters = list(Letter.objects.filter(kind="first").select_related("case__debtor", "case__assigned_agent"))
+    assert len(letters) == 3
+    assert {letter.case.assigned_agent.email for letter in letters} == {"agent@amiable.example"}
+    with letters[0].pdf.open("rb") as handle:
+        text = " ".join(page.extract_text() for page in PdfReader(handle).pages)
+    text = " ".join(text.split())
+    assert "La Caisse Primaire d'Assurance Maladie de Paris nous a confié le recouvrement amiable" in text
+    assert "Fondement de la créance : Participation restant à votre charge sur des soins du" in text
+    assert letters[0].case.basis not in text  # the creditor's own label of the claim never reaches the debtor
+    assert "Chargé(e) de recouvrement amiable" in text

@@ -198,8 +198,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  {account['email']:<40} {Role(account['role']).label}{scope}")
 
     def _first_letters(self, cpam: Creditor, agent: User, count: int = 3) -> None:
-        """A few first letters of new CPAM cases, issued by the demo agent, to show what a debtor receives
-        (idempotent: only while fewer than `count` first letters exist)."""
+        """A few first letters of the demo agent's CPAM cases, to show what a debtor receives (idempotent: only
+        while fewer than `count` first letters exist)."""
         from amiable.cases.models import CaseStatus
         from amiable.core.exceptions import ApplicationError
         from amiable.letters.models import Letter, LetterKind
@@ -208,7 +208,10 @@ class Command(BaseCommand):
         missing = count - Letter.objects.filter(case__creditor=cpam, kind=LetterKind.FIRST).count()
         if missing <= 0:
             return
-        cases = Case.objects.filter(creditor=cpam, status=CaseStatus.NEW, letters__isnull=True)
+        # Cases already in progress (the status plan of the demo stays as it is), of the demo agent.
+        cases = Case.objects.filter(
+            creditor=cpam, status=CaseStatus.IN_PROGRESS, assigned_agent=agent, letters__isnull=True
+        )
         for case in cases.order_by("pk")[: missing * 3]:
             try:
                 letter_issue(case=case, kind=LetterKind.FIRST, actor=agent)
