@@ -13,7 +13,8 @@ from datetime import datetime, time, timedelta
 
 from django.utils import timezone
 
-from amiable.cases.models import STOPPING_EVENTS, Action, CaseEvent, CaseStatus, Channel
+from amiable.cases.models import Action, CaseStatus, Channel
+from amiable.cases.selectors import case_stopping_event
 from amiable.core.dates import is_public_holiday
 from amiable.creditors.models import ContractTerms
 from amiable.creditors.selectors import terms_for
@@ -115,7 +116,7 @@ def case_contact_block(case, channel: str, when: datetime | None = None) -> Cont
     at = timezone.localtime(when or timezone.now())
     if case.status not in CaseStatus.CONTACTABLE:
         return ContactBlock("case_not_active", f"dossier {case.get_status_display().lower()} : aucune action")
-    stopped = CaseEvent.objects.filter(case=case, kind__in=STOPPING_EVENTS).order_by("-occurred_on", "-pk").first()
+    stopped = case_stopping_event(case=case)
     if stopped is not None:
         return ContactBlock(
             "stopping_event", f"événement bloquant ({stopped.get_kind_display().lower()}) : aucune action"

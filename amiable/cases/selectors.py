@@ -8,7 +8,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 
 from amiable.audit.models import AuditEvent
 from amiable.audit.timeline import event_details, internal_verbs, verb_label
-from amiable.cases.models import Case, CaseStatus, ContactPoint, Task, TaskStatus
+from amiable.cases.models import STOPPING_EVENTS, Case, CaseEvent, CaseStatus, ContactPoint, Task, TaskStatus
 from amiable.core.money import ZERO, to_money
 
 CASE_SORTS = {
@@ -54,6 +54,12 @@ def case_list(
 def case_get(*, user, pk: int) -> Case:
     """One case the user may see, or Case.DoesNotExist (the view turns it into a 404)."""
     return Case.objects.visible_to(user).select_related("creditor", "structure", "debtor", "assigned_agent").get(pk=pk)
+
+
+def case_stopping_event(*, case: Case) -> CaseEvent | None:
+    """The latest event after which no recovery action may be taken (a death, an admissible over-indebtedness
+    file), or None: the contact rule, promises and investigations all ask it."""
+    return CaseEvent.objects.filter(case=case, kind__in=STOPPING_EVENTS).order_by("-occurred_on", "-pk").first()
 
 
 def case_open_tasks(*, case: Case) -> QuerySet[Task]:

@@ -63,6 +63,15 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 
 
 @transaction.atomic
+def case_lock(case: Case) -> Case:
+    """The case row locked for the rest of the transaction, with its debtor, creditor and structure: it
+    serialises what is decided per case (the count of contact attempts, events). Only the case row is locked:
+    locking its creditor would serialise the work of all the agents."""
+    return (
+        Case.objects.select_for_update(of=("self",)).select_related("debtor", "creditor", "structure").get(pk=case.pk)
+    )
+
+
 def case_transition(*, case: Case, to: str, actor, reason: str = "") -> Case:
     """Move a case to another status if the table allows it, and audit the move with its reason."""
     case = Case.objects.select_for_update().get(pk=case.pk)

@@ -26,9 +26,11 @@ from amiable.cases.models import (
     TaskKind,
     TaskStatus,
 )
+from amiable.cases.selectors import case_stopping_event
 from amiable.cases.services import (
     case_assign,
     case_event_add,
+    case_lock,
     case_transition,
     contact_point_add,
     contact_point_set_quality,
@@ -53,20 +55,6 @@ INTERNAL_EVENTS = frozenset({EventKind.VULNERABILITY})
 ADDRESS_FIELDS = ("line1", "line2", "postal_code", "city", "country")
 
 
-def _require_agency(actor, what: str) -> None:
-    """Events, returned mail and investigations are recorded by a person of the agency, not by the system."""
-    require(can_work_cases(actor), f"Seule l'agence peut {what}.")
-
-
-def _lock_case(case: Case) -> Case:
-    # Only the case row is locked: locking its creditor would serialise the work of all the agents.
-    return Case.objects.select_for_update(of=("self",)).select_related("debtor", "creditor").get(pk=case.pk)
-
-
-def _stopping_event(case: Case) -> CaseEvent | None:
-    return CaseEvent.objects.filter(case=case, kind__in=STOPPING_EVENTS).order_by("-occurred_on", "-pk").first()
-
-
 # --- events -------------------------------------------------------------------------------------------
 
 
@@ -81,7 +69,7 @@ def event_record(*, case: Case, kind: str, occurred_on: date, details: str, acto
       no longer pay earlier debts; `promises_check` does not follow promises of a suspended case);
     - a death suspends the case and cancels the calls planned;
     - a vulnerability is recorded for the agency only (its audit is not on the creditor's timeline)."""
-    _require_agency(actor, "enregistrer un événement")
+    require(can_work_cases(actor), "Seule l'agence peut enregistrer un événement.")
     if kind not in EventKind.values:
         raise ApplicationError(f"Événement inconnu : « {kind} ».")
     if kind == EventKind.RETURNED_MAIL:
@@ -93,7 +81,7 @@ def event_record(*, case: Case, kind: str, occurred_on: date, details: str, acto
     details = (details or "").strip()
     if len(details) > 5000:
         raise ApplicationError("Les précisions dépassent 5 000 caractères.")
-    case = _lock_case(case)
+    case = case_lock(case)
     if not case.is_open:
         raise ApplicationError(
             f"Le dossier {case.reference} est terminé ({case.get_status_display().lower()}) : "
@@ -162,8 +150,8 @@ def returned_mail_record(*, case: Case, actor, point: ContactPoint) -> ReturnedM
     """A letter came back « n'habite pas à l'adresse indiquée » (NPAI): the address becomes invalid, the
     event is recorded, and an address investigation opens (C9) unless one is already open or the case is
     no longer worked."""
-    _require_agency(actor, "enregistrer un courrier revenu")
-    case = _lock_case(case)
+    require(can_work_cases(actor), "Seule l'agence peut enregistrer un courrier revenu.")
+    case = case_lock(case)
     if point.debtor_id != case.debtor_id:
         raise ApplicationError(f"Cette adresse n'est pas celle du débiteur du dossier {case.reference}.")
     if point.kind != ContactKind.ADDRESS:
@@ -177,7 +165,7 @@ def returned_mail_record(*, case: Case, actor, point: ContactPoint) -> ReturnedM
         contact_point_set_quality(point=point, quality=ContactQuality.INVALID, actor=actor, case=case)
     today = timezone.localdate()
     task, created = None, False
-    if case.status in WORKED_STATUSES and _stopping_event(case) is None:
+    if case.status in WORKED_STATUSES and case_stopping_event(case=case) is None:
         task, created = task_open(
             case=case,
             kind=TaskKind.ADDRESS_INVESTIGATION,
@@ -204,7 +192,7 @@ def investigation_record(
     """Close an address investigation (C9) with the sources consulted and what they gave. A new address
     found is added as the debtor's valid, primary address, with the sources as its provenance, and the
     addresses known before become invalid. Returns the new address, if any."""
-    _require_agency(actor, "enregistrer une recherche d'adresse")
+    require(can_work_cases(actor), "Seule l'agence peut enregistrer une recherche d'adresse.")
     task = Task.objects.select_for_update().select_related("case").get(pk=task.pk)
     if task.kind != TaskKind.ADDRESS_INVESTIGATION:
         raise ApplicationError("Cette tâche n'est pas une recherche d'adresse.")
@@ -216,7 +204,7 @@ def investigation_record(
         raise ApplicationError("Indiquez les sources consultées.")
     if not result:
         raise ApplicationError("Indiquez le résultat de la recherche.")
-    case = _lock_case(task.case)
+    case = case_lock(task.case)
     address = {k: " ".join(str((new_address or {}).get(k) or "").split()) for k in ADDRESS_FIELDS}
     address["country"] = (address["country"] or "FR").upper()
     if any(address[k] for k in ("line1", "line2", "postal_code", "city")):

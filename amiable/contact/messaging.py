@@ -22,6 +22,7 @@ from amiable.accounts.permissions import can_work_cases, require
 from amiable.audit.services import audit_record
 from amiable.cases.models import Action, Case, Channel, ContactKind, ContactPoint, ContactQuality
 from amiable.cases.policy import ContactBlock, case_contact_block
+from amiable.cases.services import case_lock
 from amiable.compliance.legal import forbidden_wording, medical_secrecy_problems
 from amiable.contact.models import MessageStatus, OutboxMessage
 from amiable.core.exceptions import ApplicationError
@@ -120,13 +121,6 @@ def sms_content(*, case: Case) -> dict:
     return {"to": point.value, "text": text, "first": first}
 
 
-def _lock_case(case: Case) -> Case:
-    # The case row only: it serialises the count of attempts of the contact rule, per case.
-    return (
-        Case.objects.select_for_update(of=("self",)).select_related("debtor", "creditor", "structure").get(pk=case.pk)
-    )
-
-
 def _enqueue(message_id: int) -> None:
     from amiable.contact.tasks import outbox_deliver  # the task module imports this one
 
@@ -169,7 +163,7 @@ def email_send(*, case: Case, actor, at: datetime | None = None) -> OutboxMessag
     delivery after the commit; recorded as an action and on the timeline. Agency staff or the system (a
     scenario: `actor=None`) only."""
     require(actor is None or can_work_cases(actor), AGENCY_ONLY)
-    case = _lock_case(case)
+    case = case_lock(case)
     block = case_contact_block(case, Channel.EMAIL, at)
     if block is not None:
         raise ApplicationError(f"E-mail refusé par la politique de contact : {block.message}.")
@@ -190,7 +184,7 @@ def sms_send(*, case: Case, actor, at: datetime | None = None) -> OutboxMessage:
     the contact rule, and queue it for delivery after the commit. Agency staff or the system (a scenario:
     `actor=None`) only."""
     require(actor is None or can_work_cases(actor), AGENCY_ONLY)
-    case = _lock_case(case)
+    case = case_lock(case)
     block = case_contact_block(case, Channel.SMS, at)
     if block is not None:
         raise ApplicationError(f"SMS refusé par la politique de contact : {block.message}.")

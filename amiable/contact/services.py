@@ -17,7 +17,6 @@ from amiable.cases.models import (
     WORKED_STATUSES,
     Action,
     Case,
-    CaseEvent,
     CaseStatus,
     Channel,
     ContactKind,
@@ -26,26 +25,13 @@ from amiable.cases.models import (
     TaskKind,
 )
 from amiable.cases.policy import case_contact_block
-from amiable.cases.services import contact_point_set_quality, task_open
+from amiable.cases.selectors import case_stopping_event
+from amiable.cases.services import case_lock, contact_point_set_quality, task_open
 from amiable.contact.models import CallDirection, CallOutcome, CallRecord, PromiseStatus, PromiseToPay
 from amiable.core.dates import format_date
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO, format_money, to_money
 from amiable.letters.models import Letter, LetterKind
-
-
-def _require_agency(actor, what: str) -> None:
-    """A call is made, and a promise checked, by a person of the agency: not by the system."""
-    require(can_work_cases(actor), f"Seule l'agence peut {what}.")
-
-
-def _lock_case(case: Case) -> Case:
-    # Only the case row is locked: locking its creditor would serialise the work of all the agents.
-    return Case.objects.select_for_update(of=("self",)).select_related("debtor", "creditor").get(pk=case.pk)
-
-
-def _stopping_event(case: Case) -> CaseEvent | None:
-    return CaseEvent.objects.filter(case=case, kind__in=STOPPING_EVENTS).order_by("-occurred_on", "-pk").first()
 
 
 def phone_e164(number: str) -> str:
@@ -63,7 +49,7 @@ def phone_e164(number: str) -> str:
 def _promise_refusal(case: Case) -> str | None:
     if case.status not in WORKED_STATUSES:
         return f"dossier {case.get_status_display().lower()}"
-    stopped = _stopping_event(case)
+    stopped = case_stopping_event(case=case)
     if stopped is not None:
         return stopped.get_kind_display().lower()
     return None
@@ -87,7 +73,7 @@ def call_record(
     letter, which it recalls (R124-4, L2: the call keeps the letter it quoted); an inbound call (the debtor
     called) is always recorded. A wrong number invalidates that phone of the debtor. The notes
     stay inside the agency: the audit, which the creditor's timeline reads, carries only the outcome."""
-    _require_agency(actor, "enregistrer un appel")
+    require(can_work_cases(actor), "Seule l'agence peut enregistrer un appel.")
     if outcome not in CallOutcome.values:
         raise ApplicationError(f"Résultat d'appel inconnu : « {outcome} ».")
     if direction not in CallDirection.values:
@@ -102,7 +88,7 @@ def call_record(
         raise ApplicationError("La date de l'appel doit comporter un fuseau horaire.")
     if at > timezone.now() + timedelta(minutes=5):
         raise ApplicationError("La date de l'appel est dans le futur.")
-    case = _lock_case(case)  # serialises the count of attempts of the contact policy
+    case = case_lock(case)
     first_letter = Letter.objects.filter(case=case, kind=LetterKind.FIRST).first()
     if direction == CallDirection.OUTBOUND:
         block = case_contact_block(case, Channel.CALL, at)
@@ -216,7 +202,7 @@ def promise_mark_kept(*, promise: PromiseToPay, actor) -> PromiseToPay:
     """An agent records that the debtor kept a promise (paid as promised), so that `promises_check` does
     not flag it broken nor tell the creditor « promesse non tenue ». A broken promise can also be marked
     kept when the payment arrived late. Once payments are recorded, they keep promises themselves."""
-    _require_agency(actor, "marquer une promesse tenue")
+    require(can_work_cases(actor), "Seule l'agence peut marquer une promesse tenue.")
     promise = PromiseToPay.objects.select_for_update().select_related("case").get(pk=promise.pk)
     if promise.status == PromiseStatus.KEPT:
         return promise  # a repeated submission changes nothing and records nothing

@@ -67,6 +67,7 @@ AUDITING_NON_SERVICES = {
 
 # Public functions of those modules that legitimately write no audit event.
 NOT_AUDITED = {
+    "amiable.cases.services.case_lock": "locks the case row for its caller's transaction; writes nothing",
     "amiable.accounts.services_twofactor.normalise_code": "pure helper: cleans a typed code",
     "amiable.audit.services.audit_record": "writes the audit trail itself",
     "amiable.audit.services.snapshot": "pure helper: the fields of a row for before/after",
