@@ -31,6 +31,7 @@ from amiable.cases.models import Civility
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO, to_money
 from amiable.core.spreadsheets import write_csv, write_xlsx
+from amiable.core.storage import storage_location
 from amiable.creditors.selectors import agency_get, terms_for
 from amiable.intake.models import Batch, BatchCase
 
@@ -115,14 +116,8 @@ def acknowledgement_build(*, batch: Batch) -> None:
 
 
 def document_location(file: FieldFile) -> str | None:
-    """Where a stored document is, for the operator: its path when the storage is a local disk, else its storage
-    name (object storage has no path, and `FieldFile.path` would fail there)."""
-    if not file:
-        return None
-    try:
-        return file.storage.path(file.name)
-    except NotImplementedError:
-        return file.name
+    """Where an acknowledgement's document is, for the operator (`core.storage.storage_location`)."""
+    return storage_location(file.name if file else None, file.storage if file else None)
 
 
 def _sha256(handle) -> str:

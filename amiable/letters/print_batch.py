@@ -45,14 +45,6 @@ def print_pending(*, day: date) -> QuerySet[Letter]:
     )
 
 
-def storage_path(name: str) -> str:
-    """Where a stored file is, for the operator: a path on disk when the storage has one."""
-    try:
-        return default_storage.path(name)
-    except NotImplementedError:  # object storage: the name is all there is
-        return name
-
-
 def _free_stem(day: date) -> str:
     """`print/2026-11-27`, or `print/2026-11-27-2`… when letters issued later that day are printed in a
     second run: an earlier run's files are never overwritten."""

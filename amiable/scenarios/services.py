@@ -14,6 +14,7 @@ from amiable.cases.services import task_open
 from amiable.contact.messaging import email_send, sms_send
 from amiable.contact.models import PromiseStatus, PromiseToPay
 from amiable.core.exceptions import ApplicationError
+from amiable.core.storage import storage_location
 from amiable.letters.models import Letter, LetterKind
 from amiable.letters.services import letter_issue
 from amiable.scenarios.models import Scenario, ScenarioStep, StepAction, StepRun
@@ -81,10 +82,10 @@ def _execute(step: ScenarioStep, case: Case, on: date, at: datetime) -> tuple[ob
     """Do the step; returns (the action or task, path of a generated PDF)."""
     if step.action == StepAction.FIRST_LETTER:
         letter = letter_issue(case=case, kind=LetterKind.FIRST, actor=None, issued_on=on, at=at)
-        return letter.action, letter.pdf.path
+        return letter.action, storage_location(letter.pdf.name, letter.pdf.storage)
     if step.action == StepAction.REMINDER_LETTER:
         letter = letter_issue(case=case, kind=LetterKind.REMINDER, actor=None, issued_on=on, at=at)
-        return letter.action, letter.pdf.path
+        return letter.action, storage_location(letter.pdf.name, letter.pdf.storage)
     if step.action == StepAction.EMAIL:
         return email_send(case=case, actor=None, at=at).action, None
     if step.action == StepAction.SMS:

@@ -89,7 +89,6 @@ NOT_AUDITED = {
     ),
     "amiable.intake.services.import_job_progress": "reads the progress of an import from the cache",
     "amiable.letters.print_batch.print_pending": "read: the letters waiting for the print batch",
-    "amiable.letters.print_batch.storage_path": "pure helper: where a stored file is",
     "amiable.letters.services.template_check": "pure: the legal check of a template",
     "amiable.letters.services.first_letter_mentions": "pure: the mentions a first letter must carry",
     "amiable.letters.services.letter_check": "pure: the legal check of a rendered letter",

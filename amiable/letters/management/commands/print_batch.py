@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from amiable.core.dates import format_date
 from amiable.core.exceptions import ApplicationError
-from amiable.letters.print_batch import print_batch_build, print_pending, storage_path
+from amiable.core.storage import storage_location
+from amiable.letters.print_batch import print_batch_build, print_pending
 
 
 class Command(BaseCommand):
@@ -42,6 +43,6 @@ class Command(BaseCommand):
             return
         self.stdout.write(
             f"Impression du {format_date(on)} : {len(run.numbers)} courrier(s), {run.pages} page(s).\n"
-            f"PDF : {storage_path(run.pdf_name)}\n"
-            f"Bordereau : {storage_path(run.manifest_name)}"
+            f"PDF : {storage_location(run.pdf_name)}\n"
+            f"Bordereau : {storage_location(run.manifest_name)}"
         )
