@@ -15,7 +15,7 @@ from pypdf import PdfReader, PdfWriter
 
 from amiable.audit.services import audit_record
 from amiable.cases.models import Channel
-from amiable.cases.policy import case_contact_block
+from amiable.cases.policy import case_contact_blocks
 from amiable.core.dates import format_date
 from amiable.core.exceptions import ApplicationError
 from amiable.core.spreadsheets import write_csv
@@ -55,14 +55,17 @@ def _free_stem(day: date) -> str:
     return stem
 
 
-def _withheld_reason(letter: Letter) -> str | None:
-    """Why a letter issued earlier must not be posted any more, or None: the one contact rule asked as of
-    the letter's issue, with what is known today (the case paid, recalled or suspended since, a death or
-    an over-indebtedness file, a do-not-contact request) and the letters sent before it (the cap)."""
-    block = case_contact_block(letter.case, Channel.LETTER, letter.issued_at - timedelta(microseconds=1))
-    if block is None:
-        return None
-    return f"dossier {letter.case.reference} : {block.message}"
+def _withheld_reasons(letters: list[Letter]) -> list[str | None]:
+    """Why each letter issued earlier must not be posted any more, or None: the one contact rule asked as of
+    the letter's issue, with what is known today (the case paid, recalled or suspended since, a death or an
+    over-indebtedness file, a do-not-contact request) and the letters sent before it (the cap)."""
+    blocks = case_contact_blocks(
+        [(letter.case, letter.issued_at - timedelta(microseconds=1)) for letter in letters], Channel.LETTER
+    )
+    return [
+        None if block is None else f"dossier {letter.case.reference} : {block.message}"
+        for letter, block in zip(letters, blocks, strict=True)
+    ]
 
 
 @transaction.atomic
@@ -75,8 +78,7 @@ def print_batch_build(*, day: date, actor=None) -> PrintRun:
     writer = PdfWriter()
     rows = []
     printed = []
-    for letter in letters:
-        reason = _withheld_reason(letter)
+    for letter, reason in zip(letters, _withheld_reasons(letters), strict=True):
         if reason:
             run.withheld.append(f"{letter.number} retenu : {reason}")
             continue

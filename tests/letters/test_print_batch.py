@@ -237,3 +237,43 @@ def test_a_letter_beyond_the_letter_cap_is_held_back_but_not_the_letters_within_
 
     assert f"{martin.number} retenu : dossier {martin.case.reference} : plafond atteint" in run.withheld[0]
     assert run.numbers == [letters[1].number]
+
+
+def test_the_print_batch_asks_the_contact_rule_in_the_same_queries_for_2_or_6_letters(reference, users):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from amiable.letters.print_batch import _withheld_reasons
+
+    letter_templates_ensure(creditor=reference.cpam)
+
+    def issue(n):
+        return [
+            letter_issue(case=make_case(structure=reference.csr), kind=LetterKind.FIRST, actor=None, issued_on=DAY)
+            for _ in range(n)
+        ]
+
+    counts = []
+    for batch in (issue(2), issue(6)):
+        letters = list(Letter.objects.filter(pk__in=[lt.pk for lt in batch]).select_related("case__debtor"))
+        with CaptureQueriesContext(connection) as queries:
+            assert _withheld_reasons(letters) == [None] * len(letters)
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+
+
+def test_the_rule_for_many_cases_answers_as_the_rule_for_one(reference, users, letters):
+    from amiable.cases.policy import case_contact_block, case_contact_blocks
+
+    martin, durand, petit = letters
+    debtor_do_not_contact_set(debtor=martin.case.debtor, actor=users.agent, value=True, case=martin.case)
+    CaseEvent.objects.create(case=durand.case, kind="death", occurred_on=DAY, recorded_by=users.agent)
+    cases = [lt.case for lt in letters]
+    for case in cases:
+        case.refresh_from_db()
+    for channel in (Channel.LETTER, Channel.CALL):
+        for at in (martin.issued_at, martin.issued_at + timedelta(days=1)):
+            one = [case_contact_block(case, channel, at) for case in cases]
+            assert case_contact_blocks([(case, at) for case in cases], channel) == one
+    blocks = case_contact_blocks([(case, petit.issued_at) for case in cases], Channel.LETTER)
+    assert [block.key if block else None for block in blocks] == ["do_not_contact", "stopping_event", None]
