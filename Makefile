@@ -3,8 +3,10 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+# Test processes (pytest-xdist): `auto` is one per CPU core, TEST_WORKERS=0 runs the suite in a single process.
+TEST_WORKERS ?= auto
 # The suite, with its ten slowest tests; scripts/timed.sh then prints its total time.
-PYTEST := $(VENV)/bin/pytest -q --ds=config.settings.test --durations=10
+PYTEST := $(VENV)/bin/pytest -q --ds=config.settings.test -n $(TEST_WORKERS) --durations=10
 
 .PHONY: bench-intake bench-letters install system-packages run test test-sqlite test-pg test-browser lint format check-migrations check-deploy bench clean
 
