@@ -7,6 +7,7 @@ import importlib
 import inspect
 import pkgutil
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -34,9 +35,11 @@ from amiable.creditors import services as creditors_services
 from amiable.intake import crypto
 from amiable.intake import services as intake_services
 from amiable.intake.models import BatchSource
+from amiable.ledger import services as ledger_services
 from amiable.letters import defaults as letters_defaults
 from amiable.letters import print_batch
 from amiable.letters import services as letters_services
+from amiable.payments import services as payments_services
 from amiable.scenarios import defaults as scenarios_defaults
 from amiable.scenarios import services as scenarios_services
 from tests.factories import PASSWORD, make_case, make_user
@@ -221,6 +224,15 @@ class World:
     def import_job(self):
         return intake_services.import_job_create(
             creditor=self.reference.cpam, content=(DATA / BATCH).read_bytes(), filename=BATCH, actor=self.users.agent
+        )
+
+    def payment(self, amount=None):
+        return payments_services.payment_record(
+            case=self.case,
+            amount=amount or "10.00",
+            collected_on=timezone.localdate(),
+            method="cheque",
+            actor=self.users.agent,
         )
 
     def letter_today(self):
@@ -416,6 +428,44 @@ SERVICE_CALLS = {
     "amiable.contact.services.promise_mark_kept": (
         "promise.kept",
         lambda w: contact_services.promise_mark_kept(promise=w.promise(), actor=w.users.agent),
+    ),
+    "amiable.contact.services.promise_keep_by_payment": (
+        "promise.kept",
+        lambda w: contact_services.promise_keep_by_payment(promise=w.promise(), payment_label="Virement", actor=None),
+    ),
+    "amiable.payments.services.payment_record": (
+        "payment.recorded",
+        lambda w: w.payment(),
+    ),
+    "amiable.payments.services.payment_reverse": (
+        "payment.reversed",
+        lambda w: payments_services.payment_reverse(
+            payment=w.payment(), reversed_on=timezone.localdate(), reason="Chèque impayé", actor=w.users.agent
+        ),
+    ),
+    "amiable.payments.services.refund_record": (
+        "refund.recorded",
+        lambda w: payments_services.refund_record(
+            case=w.payment(amount=w.case.claimed_amount + 5).case,
+            amount="5.00",
+            refunded_on=timezone.localdate(),
+            method="transfer",
+            actor=w.users.agent,
+        ),
+    ),
+    "amiable.ledger.services.ledger_post": (
+        "ledger.posted",
+        lambda w: ledger_services.ledger_post(
+            kind="payment",
+            source="test:1",
+            posted_on=timezone.localdate(),
+            memo="Écriture de test",
+            lines=[
+                ledger_services.Line(account="bank", amount=Decimal("1.00")),
+                ledger_services.Line(account="creditor_funds", amount=Decimal("-1.00")),
+            ],
+            actor=None,
+        ),
     ),
     "amiable.contact.messaging.email_send": (
         "email.queued",

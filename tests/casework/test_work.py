@@ -21,7 +21,7 @@ from amiable.contact.services import call_record, promises_check
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import format_money
 from amiable.notifications.models import Notification
-from tests.factories import make_case
+from tests.factories import make_case, pay_in_full
 from tests.web.test_views import assert_every_control_labelled, assert_no_inline_code, parse
 from tests.work_fixtures import first_letter_sent
 
@@ -326,7 +326,7 @@ def test_bad_event_is_refused(case, users, kind, occurred_on, message):
 
 
 def test_no_event_on_an_ended_case(case, users):
-    case_transition(case=case, to="paid", actor=users.agent, reason="Soldé")
+    pay_in_full(case, actor=users.agent)
     before = nothing_written(case)
     with pytest.raises(ApplicationError) as error:
         event_record(case=case, kind="death", occurred_on=date(2026, 11, 2), details="", actor=users.agent)

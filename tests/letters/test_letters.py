@@ -24,7 +24,7 @@ from amiable.letters.address import MAX_CHARS, MAX_LINES, address_block
 from amiable.letters.defaults import letter_templates_ensure
 from amiable.letters.models import Letter, LetterKind, LetterTemplate
 from amiable.letters.services import letter_issue, letter_preview, letter_template_save
-from tests.factories import make_case
+from tests.factories import make_case, pay_in_full
 
 FIRST, REMINDER = LetterKind.FIRST, LetterKind.REMINDER
 DAY1, DAY2 = date(2026, 11, 2), date(2026, 11, 20)
@@ -191,7 +191,10 @@ def test_a_second_letter_the_same_day_is_refused(users, case):
     ("status", "label"), [("suspended", "suspendu"), ("recalled", "retourné au créancier"), ("paid", "soldé")]
 )
 def test_no_letter_for_a_case_that_is_not_being_recovered(users, case, status, label):
-    case_transition(case=case, to=status, actor=users.agent, reason="Test")
+    if status == "paid":
+        pay_in_full(case, actor=users.agent)
+    else:
+        case_transition(case=case, to=status, actor=users.agent, reason="Test")
     before = counts()
 
     for kind in (FIRST, REMINDER):
@@ -401,7 +404,7 @@ def test_case_page_hides_the_letters_card_from_creditor_staff(client, users, cas
 
 
 def test_closed_case_offers_no_issue(client, users, case):
-    case_transition(case=case, to="paid", actor=users.agent)
+    pay_in_full(case, actor=users.agent)
     client.force_login(users.agent)
     html = client.get(f"/dossiers/{case.pk}/").content.decode()
     assert 'id="courriers"' in html and issue_url(case) not in html
