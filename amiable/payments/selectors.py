@@ -1,9 +1,12 @@
 """Reading the money of a case: payments with their reversals, refunds, receipts, plans."""
 
 from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Sum
 
 from amiable.cases.models import Case
-from amiable.payments.models import Payment, Plan, PlanStatus, Receipt, Refund
+from amiable.payments.models import Allocation, Payment, Plan, PlanStatus, Receipt, Refund
 
 
 @dataclass
@@ -31,3 +34,10 @@ def case_money(*, case: Case) -> CaseMoney:
         receipts=list(Receipt.objects.filter(case=case).order_by("issued_at", "pk")),
         plans=list(Plan.objects.filter(case=case).prefetch_related("instalments").order_by("-proposed_at", "-pk")),
     )
+
+
+def paid_by_component(case: Case) -> dict[str, Decimal]:
+    """What was paid of each component of the claim (and the overpayment), net of reversals and refunds: the
+    letters show it (registered in `letters.amounts`). One query."""
+    rows = Allocation.objects.filter(case=case).values("component").annotate(total=Sum("amount")).order_by()
+    return {row["component"]: row["total"] for row in rows}

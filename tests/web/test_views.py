@@ -313,7 +313,7 @@ def test_case_list_french_labels(client, users, listed):
     assert status == 200
     for label in ("Rechercher (référence ou nom)", "Créancier", "Structure", "Statut", "Trier par"):
         assert f">{escape(label)}</label>" in html
-    for header in ("Référence", "Débiteur", "Créancier", "Structure", "Reçu le", "Montant réclamé", "Statut"):
+    for header in ("Référence", "Débiteur", "Créancier", "Structure", "Reçu le", "Reste dû", "Statut"):
         assert f">{header}</th>" in html
     assert "<h1>Dossiers</h1>" in html
     assert ">Nouveau</span>" in html
