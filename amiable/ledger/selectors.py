@@ -45,3 +45,18 @@ def ledger_entries(*, start: date | None = None, end: date | None = None):
     if end is not None:
         entries = entries.filter(posted_on__lte=end)
     return entries.order_by("posted_on", "pk")
+
+
+def ledger_owed_per_case(*, at: date | None = None):
+    """The overpayments held for debtors at the end of `at`, per case, largest first (values: case_id,
+    case__reference, creditor__name, structure code, owed). It reads only the lines of the debtors' account
+    through its index, so its cost follows the overpayments, not the number of cases."""
+    lines = LedgerLine.objects.filter(account=LedgerAccount.DEBTOR_REFUNDS)
+    if at is not None:
+        lines = lines.filter(posted_on__lte=at)
+    return (
+        lines.values("case_id", "case__reference", "creditor__name", "case__structure__code")
+        .annotate(owed=-Sum("amount"))
+        .filter(owed__gt=0)
+        .order_by("-owed", "case_id")
+    )
