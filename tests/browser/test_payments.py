@@ -18,30 +18,31 @@ def test_agent_records_a_cash_payment_beyond_the_ceiling_with_its_reason(page, r
     case = make_case(structure=reference.csr, reference="ESPECES-0001", principal="1500.00", assigned_agent=users.agent)
     _login(page, users.agent.email)
     page.goto(f"/dossiers/{case.pk}/")
-    page.get_by_text("Enregistrer un paiement", exact=True).click()
-    reason = page.get_by_label("Motif du paiement en espèces au-delà du plafond")
+    card = page.locator("#paiements")  # the « Actions » card, loaded by htmx, has amounts too
+    card.get_by_text("Enregistrer un paiement", exact=True).click()
+    reason = card.get_by_label("Motif du paiement en espèces au-delà du plafond")
     assert not reason.is_visible()  # only for cash
-    page.get_by_label("Montant (€)").fill("1 200,00")
-    page.get_by_label("Moyen de paiement").select_option(label="Espèces")
+    card.get_by_label("Montant (€)").fill("1 200,00")
+    card.get_by_label("Moyen de paiement").select_option(label="Espèces")
     assert reason.is_visible()
-    page.get_by_label("Référence").first.fill("Guichet agence")
-    page.get_by_role("button", name="Enregistrer le paiement").click()
+    card.get_by_label("Référence").first.fill("Guichet agence")
+    card.get_by_role("button", name="Enregistrer le paiement").click()
 
     # Refused: the same values, the error beside the reason, nothing recorded.
+    page.wait_for_url(lambda url: urlparse(url).path == f"/paiements/dossiers/{case.pk}/paiement/")
     assert "Rien n'a été enregistré" in page.get_by_role("alert").first.inner_text()
     assert "au-delà du plafond de 1\u202f000,00\xa0€" in page.locator("#id_paiement-cash_reason_error").inner_text()
-    assert page.get_by_label("Montant (€)").input_value() == "1 200,00"
-    assert page.get_by_label("Moyen de paiement").input_value() == "cash"
+    assert card.get_by_label("Montant (€)").input_value() == "1 200,00"
+    assert card.get_by_label("Moyen de paiement").input_value() == "cash"
     assert reason.is_visible()
     assert not Payment.objects.exists()
     assert _axe_serious(page) == []
 
     reason.fill("Débiteur sans domicile fiscal en France")
-    page.get_by_role("button", name="Enregistrer le paiement").click()
+    card.get_by_role("button", name="Enregistrer le paiement").click()
     page.wait_for_url(lambda url: urlparse(url).path == f"/dossiers/{case.pk}/")
     assert "Paiement de 1\u202f200,00\xa0€ enregistré (espèces)." in page.get_by_role("status").first.inner_text()
-    card = page.locator("#paiements").inner_text()
-    assert "Espèces au-delà du plafond : Débiteur sans domicile fiscal en France" in card
+    assert "Espèces au-delà du plafond : Débiteur sans domicile fiscal en France" in card.inner_text()
     payment = Payment.objects.get()
     assert (payment.amount, payment.method, payment.recorded_by) == (Decimal("1200.00"), "cash", users.agent)
     assert _axe_serious(page) == []
