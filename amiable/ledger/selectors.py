@@ -8,6 +8,8 @@ from django.db.models import Sum
 from amiable.core.money import ZERO
 from amiable.ledger.models import LedgerAccount, LedgerEntry, LedgerLine
 
+HALF_CENT = Decimal("0.005")
+
 
 def ledger_balance(*, account: str, at: date | None = None, creditor_id=None, structure_id=None) -> Decimal:
     """The balance of one account at the end of `at` (today's when None), as the holder reads it: the bank
@@ -57,6 +59,7 @@ def ledger_owed_per_case(*, at: date | None = None):
     return (
         lines.values("case_id", "case__reference", "creditor__name", "case__structure__code")
         .annotate(owed=-Sum("amount"))
-        .filter(owed__gt=0)
+        # SQLite sums decimals as floats: a refunded overpayment can leave 1e-17, which is not money owed.
+        .filter(owed__gte=HALF_CENT)
         .order_by("-owed", "case_id")
     )

@@ -25,7 +25,7 @@ from amiable.cases.access import agency_case
 from amiable.cases.models import Case
 from amiable.cases.selectors import case_get
 from amiable.core.exceptions import ApplicationError
-from amiable.core.money import ZERO, format_money
+from amiable.core.money import ZERO, format_money, to_money
 from amiable.ledger.models import LedgerAccount, LedgerEntry
 from amiable.ledger.selectors import ledger_balance, ledger_entries, ledger_held_per_structure, ledger_owed_per_case
 from amiable.payments.forms import (
@@ -224,7 +224,7 @@ def client_funds(request: HttpRequest) -> HttpResponse:
             "held_total": held_total,
             "owed_total": owed_total,
             "bank": bank,
-            "gap": bank - held_total - owed_total,
+            "gap": to_money(bank - held_total - owed_total),  # to the cent: SQLite sums in floats
             "owed": owed,
             "owed_query": _query_without(request, "trop_percus"),
             "journal": journal,

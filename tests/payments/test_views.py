@@ -522,3 +522,15 @@ def test_client_funds_page_cost_does_not_grow_with_the_journal(
     assert 'href="?at=2026-11-30&amp;start=2026-11-01&amp;trop_percus=2"' in html
     second = _text(client.get(url + "&trop_percus=2&page=2").content.decode())
     assert "Page 2 sur 7" in second  # 7 overpaid cases, one per page
+
+
+def test_a_refunded_overpayment_leaves_the_list_whatever_the_float_arithmetic_of_the_database(client, reference, users):
+    case = make_case(structure=reference.csr, reference="FDT-CENTIMES", principal="10.00")
+    for amount in ("10.10", "0.20"):  # 0,10 € then 0,20 € held for the debtor: 0.1 + 0.2 is not 0.3 in floats
+        payment_record(case=case, amount=amount, collected_on=date(2026, 11, 2), method="transfer", actor=users.agent)
+    refund_record(case=case, amount="0.30", refunded_on=date(2026, 11, 3), method="transfer", actor=users.agent)
+    client.force_login(users.supervisor)
+    text = _text(client.get("/paiements/fonds-de-tiers/?at=2026-11-03").content.decode())
+    assert "FDT-CENTIMES" in text  # in the journal
+    assert "Aucun trop-perçu à rembourser au 03/11/2026" in text
+    assert f"Trop-perçus à rembourser aux débiteurs {euros('0,00')}" in text
