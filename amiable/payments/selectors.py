@@ -28,9 +28,11 @@ def case_money(*, case: Case) -> CaseMoney:
     number. The caller has already checked that the person may see the case."""
     return CaseMoney(
         payments=list(
-            Payment.objects.filter(case=case).select_related("reversal", "recorded_by").order_by("collected_on", "pk")
+            Payment.objects.filter(case=case)
+            .select_related("reversal__recorded_by", "recorded_by")
+            .order_by("collected_on", "pk")
         ),
-        refunds=list(Refund.objects.filter(case=case).order_by("refunded_on", "pk")),
+        refunds=list(Refund.objects.filter(case=case).select_related("recorded_by").order_by("refunded_on", "pk")),
         receipts=list(Receipt.objects.filter(case=case).order_by("issued_at", "pk")),
         plans=list(Plan.objects.filter(case=case).prefetch_related("instalments").order_by("-proposed_at", "-pk")),
     )

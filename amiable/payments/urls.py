@@ -1,7 +1,16 @@
-from django.urls import path  # noqa: F401
+"""URLs of the money, under /paiements/: the forms of a case's « Paiements » card (POST only) and the
+« Fonds de tiers » page."""
 
-from amiable.payments import views  # noqa: F401  (the pages of the money come here)
+from django.urls import path
+
+from amiable.payments import views
 
 app_name = "payments"
 
-urlpatterns = []
+urlpatterns = [
+    path("dossiers/<int:pk>/paiement/", views.record, name="record"),
+    path("dossiers/<int:pk>/paiement-direct/", views.declare, name="declare"),
+    path("dossiers/<int:pk>/paiements/<int:payment_pk>/rejet/", views.reverse_payment, name="reverse"),
+    path("dossiers/<int:pk>/remboursement/", views.refund, name="refund"),
+    path("fonds-de-tiers/", views.client_funds, name="client_funds"),
+]

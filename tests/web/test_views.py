@@ -503,7 +503,7 @@ def test_other_creditor_user_sees_their_own_case(client, cases, other_collaborat
     assert client.get(f"/dossiers/{cases.other.pk}/").status_code == 200
 
 
-SAMPLE_URL_VALUES = {"kind": "pdf", "channel": "email", "promise_pk": 1}
+SAMPLE_URL_VALUES = {"kind": "pdf", "channel": "email", "promise_pk": 1, "payment_pk": 1}
 
 
 def _pk_routes(patterns, prefix="", namespace=""):
