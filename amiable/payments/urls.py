@@ -1,7 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-from amiable.payments import views  # noqa: F401  (the pages of the money come here)
+from amiable.payments import views
 
 app_name = "payments"
 
-urlpatterns = []
+urlpatterns = [
+    path("recus/<int:pk>.pdf", views.receipt_download, name="receipt_download"),
+]
