@@ -22,7 +22,7 @@ from amiable.audit.services import audit_record
 from amiable.cases.models import Case, TaskKind
 from amiable.cases.services import task_open
 from amiable.compliance.legal import forbidden_wording, medical_secrecy_problems
-from amiable.compliance.wording import claim_basis, salutation
+from amiable.compliance.wording import claim_basis
 from amiable.contact.messaging import debtor_email, document_email_queue
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO
@@ -43,7 +43,7 @@ TITLES = {
     ReceiptKind.CANCELLATION: "Annulation de reçu",
 }
 # A payment made directly to the creditor was not received by the agency: the agency cannot give a receipt
-# for money it never held, only certify that it recorded the payment the creditor declared.
+# for money it never held, only certify that it recorded the payment made to the creditor.
 DIRECT_TITLE = "Attestation de paiement direct au créancier"
 _ARTICLE = re.compile(r"^(?:(Les|La|Le)\s+|(L['’])\s*)(.+)$", re.DOTALL)
 # The reason of a reversal is the agent's own words; on a debtor's document « saisie » (data entry) would read
@@ -102,10 +102,13 @@ def receipt_check(*, text: str, case: Case, quoted: tuple[str, ...]) -> None:
         raise ApplicationError("Reçu refusé : " + " ; ".join(problems) + ".")
 
 
+def _title(receipt: Receipt, payment: Payment) -> str:
+    return DIRECT_TITLE if payment.is_direct and receipt.kind == ReceiptKind.RECEIPT else TITLES[receipt.kind]
+
+
 def _render(*, receipt: Receipt, case: Case, payment: Payment, reversal: PaymentReversal | None) -> str:
     agency = agency_get()
     kind = receipt.kind
-    title = DIRECT_TITLE if payment.is_direct and kind == ReceiptKind.RECEIPT else TITLES[kind]
     html = render_to_string(
         "payments/receipt_pdf.html",
         {
@@ -114,12 +117,11 @@ def _render(*, receipt: Receipt, case: Case, payment: Payment, reversal: Payment
             "creditor_after_de": creditor_after_de(case.creditor),
             "case": case,
             "debtor": case.debtor,
-            "salutation": salutation(case.debtor),
             "payment": payment,
             "receipt": receipt,
             "reversal": reversal,
             "reason": debtor_reason(reversal.reason, case) if reversal else "",
-            "title": title,
+            "title": _title(receipt, payment),
             "is_cancellation": kind == ReceiptKind.CANCELLATION,
             "is_direct": payment.is_direct,
             "basis": claim_basis(case),
@@ -140,17 +142,16 @@ def _store(receipt: Receipt, pdf: bytes) -> None:
     receipt.pdf.save(name.removeprefix("receipts/"), ContentFile(pdf), save=False)
 
 
-def _deliver(receipt: Receipt, case: Case, *, address_problem: str, actor) -> str:
+def _deliver(receipt: Receipt, case: Case, payment: Payment, *, address_problem: str, actor) -> str:
     """E-mail the receipt when the debtor has a valid address, else leave it to the print run; with neither,
     a task asks the agent to hand it over. Returns how it goes: « email », « post » or « hand »."""
     to = debtor_email(case=case)
     if to:
         context = {"agency": agency_get(), "case": case, "creditor": case.creditor, "receipt": receipt}
-        label = TITLES[receipt.kind] if receipt.kind == ReceiptKind.CANCELLATION else "Reçu de paiement"
         document_email_queue(
             case=case,
             to=to,
-            subject=f"{label} {receipt.number} — dossier {case.reference}",
+            subject=f"{_title(receipt, payment)} {receipt.number} — dossier {case.reference}",
             text=render_to_string("payments/receipt_email.txt", context),
             html=render_to_string("payments/receipt_email.html", context),
             attachment=receipt.pdf,
@@ -159,7 +160,6 @@ def _deliver(receipt: Receipt, case: Case, *, address_problem: str, actor) -> st
             actor=actor,
         )
         receipt.emailed_to = to
-        receipt.save(update_fields=["emailed_to"])
         return "email"
     if receipt.address_lines:
         return "post"
@@ -194,8 +194,8 @@ def _issue(*, kind: str, payment: Payment, reversal: PaymentReversal | None, can
     receipt.sha256 = hashlib.sha256(pdf).hexdigest()
     _store(receipt, pdf)
     try:
+        delivery = _deliver(receipt, case, payment, address_problem=address_problem, actor=actor)
         receipt.save()
-        delivery = _deliver(receipt, case, address_problem=address_problem, actor=actor)
         audit_record(
             actor=actor,
             verb="receipt.issued" if kind == ReceiptKind.RECEIPT else "receipt.cancelled",
