@@ -5,8 +5,14 @@ A message is decided and stored in one transaction, with the case locked so that
 holds under concurrent sends; it is delivered after the commit by a task, through Django's e-mail backend
 or the pluggable SMS sender, and marked sent or failed with the reason. `deliver_outbox` retries the
 failures (and whatever the task missed) a few times, and an agent may retry a failure from the outbox
-page. The decision is the attempt that the cap counts: a message whose delivery fails keeps its action."""
+page. The decision is the attempt that the cap counts: a message whose delivery fails keeps its action.
 
+A document the agency owes the debtor (a payment's receipt, CPCE R124-6) goes through the same outbox and
+delivery, attached to its e-mail, but it is not a recovery contact: no action, outside the caps, the hours
+and the do-not-contact request of the contact rule (`document_email_queue`)."""
+
+import hashlib
+import mimetypes
 import smtplib
 from collections import Counter
 from datetime import datetime, timedelta
@@ -14,6 +20,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models.fields.files import FieldFile
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -24,7 +31,7 @@ from amiable.cases.models import Action, Case, Channel, ContactKind, ContactPoin
 from amiable.cases.policy import ContactBlock, case_contact_block
 from amiable.cases.services import case_lock
 from amiable.compliance.legal import forbidden_wording, medical_secrecy_problems
-from amiable.contact.models import MessageStatus, OutboxMessage
+from amiable.contact.models import MessageKind, MessageStatus, OutboxMessage
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO, format_money
 from amiable.creditors.selectors import agency_get
@@ -71,6 +78,17 @@ def _contact(case: Case, kind: str) -> ContactPoint:
         label = "e-mail" if kind == ContactKind.EMAIL else "numéro de téléphone"
         raise ApplicationError(f"Aucun {label} valide pour ce débiteur.")
     return point
+
+
+def debtor_email(*, case: Case) -> str | None:
+    """The debtor's e-mail address to write to (the primary valid one, else the latest valid one), or None."""
+    point = (
+        ContactPoint.objects.filter(debtor_id=case.debtor_id, kind=ContactKind.EMAIL, quality=ContactQuality.VALID)
+        .exclude(value="")
+        .order_by("-is_primary", "-created_at", "-pk")
+        .first()
+    )
+    return point.value if point is not None else None
 
 
 def _check(text: str, case: Case) -> None:
@@ -162,6 +180,52 @@ def _queue(*, case: Case, actor, at: datetime | None, channel: str, content: dic
 
 
 @transaction.atomic
+def document_email_queue(
+    *,
+    case: Case,
+    to: str,
+    subject: str,
+    text: str,
+    html: str,
+    attachment: FieldFile,
+    attachment_name: str,
+    attachment_sha256: str,
+    actor,
+    kind: str = MessageKind.RECEIPT,
+) -> OutboxMessage:
+    """Queue an e-mail carrying a document the agency owes the debtor (a receipt), its stored file attached,
+    for delivery after the commit. Not a recovery contact: no action is recorded, and neither the contact
+    rule's caps nor its hours nor a do-not-contact request hold it back. Its wording is checked as any message's."""
+    if kind == MessageKind.RECOVERY:
+        raise ValueError("A recovery message goes through email_send, within the contact rule.")
+    _check(subject + "\n" + text, case)
+    now = timezone.now()
+    message = OutboxMessage.objects.create(
+        case=case,
+        kind=kind,
+        channel=Channel.EMAIL,
+        to=to,
+        reply_to=agency_get().email,
+        subject=subject,
+        text=text,
+        html=html,
+        attachment=attachment.name,
+        attachment_name=attachment_name,
+        attachment_sha256=attachment_sha256,
+        created_at=now,
+        next_attempt_at=now + QUEUED_GRACE,
+    )
+    audit_record(
+        actor=actor,
+        verb="email.document_queued",
+        target=message,
+        after={"to": to, "subject": subject, "document": attachment_name},
+    )
+    transaction.on_commit(lambda: _enqueue(message.pk), robust=True)
+    return message
+
+
+@transaction.atomic
 def email_send(*, case: Case, actor, at: datetime | None = None) -> OutboxMessage:
     """Decide a reminder e-mail to the debtor (HTML and text) within the contact rule, and queue it for
     delivery after the commit; recorded as an action and on the timeline. Agency staff or the system (a
@@ -206,6 +270,15 @@ def sms_send(*, case: Case, actor, at: datetime | None = None) -> OutboxMessage:
 # --- delivery -----------------------------------------------------------------------------------------------
 
 
+def _attachment(message: OutboxMessage) -> bytes:
+    """The attached document as stored, refused if it no longer matches the hash it had when decided."""
+    with message.attachment.open("rb") as handle:
+        content = handle.read()
+    if message.attachment_sha256 and hashlib.sha256(content).hexdigest() != message.attachment_sha256:
+        raise ValueError(f"la pièce jointe {message.attachment_name} ne correspond plus à son empreinte")
+    return content
+
+
 def _transmit(message: OutboxMessage) -> None:
     if message.channel == Channel.EMAIL:
         email = EmailMultiAlternatives(
@@ -215,6 +288,10 @@ def _transmit(message: OutboxMessage) -> None:
             reply_to=[message.reply_to] if message.reply_to else None,
         )
         email.attach_alternative(message.html, "text/html")
+        if message.attachment:
+            name = message.attachment_name or message.attachment.name.rsplit("/", 1)[-1]
+            mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            email.attach(name, _attachment(message), mimetype)
         email.send()
     else:
         import_string(settings.AMIABLE_SMS_SENDER)().send(to=message.to, text=message.text)
@@ -249,7 +326,10 @@ def _lock_message(message_id: int) -> OutboxMessage | None:
 
 def _retry_block(message: OutboxMessage, at: datetime | None) -> ContactBlock | None:
     """The contact rule at the instant of a later attempt: days, hours, a stop or a do-not-contact request
-    since the decision. Not the cap: the message was counted when it was decided, a retry is the same attempt."""
+    since the decision. Not the cap: the message was counted when it was decided, a retry is the same attempt.
+    A document owed to the debtor (a receipt) is not a contact: nothing holds it back."""
+    if message.kind != MessageKind.RECOVERY:
+        return None
     block = case_contact_block(message.case, message.channel, at)
     return None if block is None or block.key == "cap_reached" else block
 
@@ -326,6 +406,7 @@ def _delivery_succeeded(message: OutboxMessage) -> None:
             "to": message.to,
             "first_letter": message.first_letter.number if message.first_letter else None,
             "attempts": message.attempts,
+            **({"document": message.attachment_name} if message.attachment_name else {}),
         },
     )
 

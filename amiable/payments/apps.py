@@ -8,8 +8,12 @@ class PaymentsConfig(AppConfig):
 
     def ready(self) -> None:
         from amiable.letters.amounts import register_paid_reader
+        from amiable.letters.printables import register_printable
         from amiable.payments import timeline
+        from amiable.payments.receipts import receipts_mark_printed, receipts_to_post
         from amiable.payments.selectors import paid_by_component
 
         timeline.register()
         register_paid_reader(paid_by_component)
+        # Receipts not sent by e-mail are posted with the letters of the daily print run.
+        register_printable(key="receipts", label="Reçus", pending=receipts_to_post, mark=receipts_mark_printed)

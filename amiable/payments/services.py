@@ -36,18 +36,13 @@ from amiable.payments.models import (
 )
 from amiable.payments.plans import plan_apply_payment, plan_apply_reversal, plan_running
 from amiable.payments.receipts import receipt_cancel, receipt_issue
+from amiable.payments.selectors import paid_by_component
 
 # CMF L112-6 and D112-3: cash is limited to 1,000 € per debt for a debtor whose tax residence is in France.
 CASH_LIMIT = Decimal("1000.00")
 MAX_REASON = 300
 # Which input a refusal is about, so that a form shows the message beside that field (`ApplicationError.extra`).
 AMOUNT = {"field": "amount"}
-
-
-def _paid_by_component(case: Case) -> dict[str, Decimal]:
-    rows = Allocation.objects.filter(case=case).values("component").annotate(total=Sum("amount"))
-    # to_money: SQLite sums decimals as floats, a grouped sum may come back as 1E-18 instead of 0.00.
-    return {row["component"]: to_money(row["total"]) for row in rows}
 
 
 def _claimed_by_component(case: Case) -> dict[str, Decimal]:
@@ -251,7 +246,7 @@ def payment_record(
             return existing
     terms = terms_for(case.creditor_id)
     order = component_order(terms.allocation_order)
-    shares = allocate_in(amount, claimed=_claimed_by_component(case), paid=_paid_by_component(case), order=order)
+    shares = allocate_in(amount, claimed=_claimed_by_component(case), paid=paid_by_component(case), order=order)
     balance_before = case.balance
     payment = Payment.objects.create(
         case=case,
@@ -335,7 +330,7 @@ def payment_reverse(*, payment: Payment, reversed_on: date, reason: str, actor) 
             f"({format_money(case.paid_amount)}), un trop-perçu ayant déjà été remboursé : voyez avec le superviseur."
         )
     terms = terms_for(case.creditor_id)
-    shares = allocate_out(payment.amount, paid=_paid_by_component(case), order=component_order(terms.allocation_order))
+    shares = allocate_out(payment.amount, paid=paid_by_component(case), order=component_order(terms.allocation_order))
     balance_before = case.balance
     reversal = PaymentReversal.objects.create(
         payment=payment, case=case, reversed_on=reversed_on, reason=reason, recorded_by=actor

@@ -31,8 +31,21 @@ def _refund(event: AuditEvent) -> str:
     return f"{_money(after.get('amount'))} remboursé le {iso_date_fr(after.get('refunded_on'))}"
 
 
+DELIVERIES = {"email": "envoyé par e-mail", "post": "à poster avec l'impression du jour", "hand": "à remettre"}
+
+
+def _receipt(event: AuditEvent) -> str:
+    after = event.after or {}
+    cancels = f" (annule {after['cancels']})" if after.get("cancels") else ""
+    delivery = DELIVERIES.get(after.get("delivery", ""), "")
+    amounts = f"{_money(after.get('amount'))}, {delivery}, reste dû {_money(after.get('balance'))}"
+    return f"{after.get('number', '')}{cancels} — {amounts}"
+
+
 def register() -> None:
     register_verb("payment.recorded", label="Paiement", describe=_payment)
     register_verb("payment.reversed", label="Paiement rejeté", describe=_reversal)
     register_verb("refund.recorded", label="Trop-perçu remboursé", describe=_refund)
+    register_verb("receipt.issued", label="Reçu de paiement émis", describe=_receipt)
+    register_verb("receipt.cancelled", label="Reçu annulé", describe=_receipt)
     register_verb("ledger.posted", label="Écriture au compte des fonds de tiers", internal=True)

@@ -1,9 +1,9 @@
 """URLs of the money, under /paiements/: the forms of a case's « Paiements » card (POST only) and the
-« Fonds de tiers » page."""
+« Fonds de tiers » page; the receipts' PDFs."""
 
 from django.urls import path
 
-from amiable.payments import views
+from amiable.payments import views, views_receipts
 
 app_name = "payments"
 
@@ -13,4 +13,5 @@ urlpatterns = [
     path("dossiers/<int:pk>/paiements/<int:payment_pk>/rejet/", views.reverse_payment, name="reverse"),
     path("dossiers/<int:pk>/remboursement/", views.refund, name="refund"),
     path("fonds-de-tiers/", views.client_funds, name="client_funds"),
+    path("recus/<int:pk>.pdf", views_receipts.receipt_download, name="receipt_download"),
 ]

@@ -39,6 +39,7 @@ from amiable.ledger import services as ledger_services
 from amiable.letters import defaults as letters_defaults
 from amiable.letters import print_batch
 from amiable.letters import services as letters_services
+from amiable.payments import receipts as payments_receipts
 from amiable.payments import services as payments_services
 from amiable.scenarios import defaults as scenarios_defaults
 from amiable.scenarios import services as scenarios_services
@@ -58,6 +59,7 @@ WRITING_MODULES = [
     "amiable.intake.crypto",
     "amiable.letters.defaults",
     "amiable.letters.print_batch",
+    "amiable.payments.receipts",
     "amiable.scenarios.defaults",
 ]
 
@@ -81,6 +83,7 @@ NOT_AUDITED = {
     "amiable.contact.messaging.sms_content": "composes the SMS and checks it; sms_send sends and audits",
     "amiable.contact.messaging.failure_reason": "words a delivery error; the delivery that failed audits it",
     "amiable.contact.messaging.outbox_due": "a read: the messages deliver_outbox would attempt",
+    "amiable.contact.messaging.debtor_email": "a read: the debtor's valid e-mail address",
     "amiable.intake.crypto.is_openpgp": "pure helper: sniffs the bytes of a file",
     "amiable.intake.crypto.transmission_policy_check": "a check: a refusal writes nothing, the import audits",
     "amiable.intake.crypto.decrypt": "pure: decrypts bytes in memory; batch_import audits the import",
@@ -101,6 +104,11 @@ NOT_AUDITED = {
     "amiable.letters.services.letter_pdf": "pure: HTML to PDF",
     "amiable.letters.services.letter_preview": "a PDF marked « APERÇU »: nothing numbered, stored or audited",
     "amiable.letters.services.letter_get": "read: one letter the user may see",
+    "amiable.payments.receipts.creditor_after_de": "pure: the creditor's name after « de »",
+    "amiable.payments.receipts.debtor_reason": "pure: the reversal's reason as a debtor's document prints it",
+    "amiable.payments.receipts.receipt_check": "pure: the legal check of a rendered receipt",
+    "amiable.payments.receipts.receipts_to_post": "read: the receipts waiting for the print batch",
+    "amiable.payments.receipts.receipts_mark_printed": "marks printed within print_batch_build, which audits the run",
     "amiable.notifications.services.notify": "in-app notices of an event the calling service has audited",
     "amiable.notifications.services.send_urgent": "e-mails notices already published; marks them sent",
     "amiable.notifications.services.send_digest": "e-mails notices already published; marks them sent",
@@ -234,6 +242,12 @@ class World:
             method="cheque",
             actor=self.users.agent,
         )
+
+    def receipt(self):
+        payment = payments_services.payment_record(
+            case=self.case, amount="10.00", collected_on=timezone.localdate(), method="cheque", actor=self.users.agent
+        )
+        return payments_receipts.receipt_issue(payment=payment, actor=self.users.agent)  # the one already issued
 
     def letter_today(self):
         case = make_case(structure=self.reference.csr, last_name="Martin")
@@ -487,6 +501,10 @@ SERVICE_CALLS = {
         "email.sent",
         lambda w: (w.queued_email(due=True), messaging.outbox_deliver_due()),
     ),
+    "amiable.contact.messaging.document_email_queue": (
+        "email.document_queued",
+        lambda w: w.receipt(),  # a receipt e-mailed to the debtor, who has a valid address
+    ),
     # creditor requests
     "amiable.creditor_requests.services.request_create": ("request.created", lambda w: w.question()),
     "amiable.creditor_requests.services.request_answer": (
@@ -572,6 +590,14 @@ SERVICE_CALLS = {
     "amiable.letters.defaults.letter_templates_ensure": (
         "letter_template.saved",
         lambda w: letters_defaults.letter_templates_ensure(creditor=w.reference.other),
+    ),
+    # payments
+    "amiable.payments.receipts.receipt_issue": ("receipt.issued", lambda w: w.receipt()),
+    "amiable.payments.receipts.receipt_cancel": (
+        "receipt.cancelled",
+        lambda w: payments_services.payment_reverse(
+            payment=w.receipt().payment, reversed_on=timezone.localdate(), reason="Chèque impayé", actor=w.users.agent
+        ),
     ),
     # scenarios
     "amiable.scenarios.defaults.scenario_ensure": (

@@ -24,6 +24,7 @@ from amiable.intake.models import Batch, BatchSource, ImportJob
 from amiable.intake.services import batch_import
 from amiable.letters.services import letter_issue
 from amiable.notifications.models import Notification
+from amiable.payments.services import payment_record
 from tests.factories import make_case
 
 CSV = (
@@ -52,6 +53,7 @@ OBJECTS = {
     "letters:preview": {"case_pk": "case", "kind": "first"},
     "letters:issue": {"case_pk": "case"},
     "letters:download": {"letter_pk": "letter"},
+    "payments:receipt_download": {"pk": "receipt"},
     "work:case_actions": {"pk": "case"},
     "work:call": {"pk": "case"},
     "work:promise_kept": {"pk": "case", "promise_pk": "promise"},
@@ -117,6 +119,9 @@ def victim(reference, users, gnupg_home):
     )
     letter = letter_issue(case=case, kind="first", actor=users.agent)
     promise = PromiseToPay.objects.create(case=case, amount="10.00", due_on=timezone.localdate())
+    payment = payment_record(
+        case=case, amount="5.00", collected_on=timezone.localdate(), method="cheque", actor=users.agent
+    )
     action = Action.objects.create(case=case, channel="email", at=timezone.now(), summary="E-mail de relance")
     message = OutboxMessage.objects.create(
         case=case,
@@ -131,6 +136,7 @@ def victim(reference, users, gnupg_home):
     return {
         "promise": promise.pk,
         "letter": letter.pk,
+        "receipt": payment.receipts.get().pk,
         "message": message.pk,
         "case": case.pk,
         "approval": approval.pk,
