@@ -31,8 +31,14 @@ def _refund(event: AuditEvent) -> str:
     return f"{_money(after.get('amount'))} remboursé le {iso_date_fr(after.get('refunded_on'))}"
 
 
+def _statement(event: AuditEvent) -> str:
+    after = event.after or {}
+    return f"{after.get('number', '')} — payé {_money(after.get('paid'))}, reste dû {_money(after.get('balance'))}"
+
+
 def register() -> None:
     register_verb("payment.recorded", label="Paiement", describe=_payment)
     register_verb("payment.reversed", label="Paiement rejeté", describe=_reversal)
     register_verb("refund.recorded", label="Trop-perçu remboursé", describe=_refund)
+    register_verb("statement.issued", label="Décompte financier envoyé au créancier", describe=_statement)
     register_verb("ledger.posted", label="Écriture au compte des fonds de tiers", internal=True)
