@@ -17,3 +17,9 @@ class PaymentsConfig(AppConfig):
         register_paid_reader(paid_by_component)
         # Receipts not sent by e-mail are posted with the letters of the daily print run.
         register_printable(key="receipts", label="Reçus", pending=receipts_to_post, mark=receipts_mark_printed)
+
+        # A creditor's statement request is answered at once with the statement (C34).
+        from amiable.creditor_requests.hooks import register_statement_provider
+        from amiable.payments.services_statement import statement_answer
+
+        register_statement_provider(statement_answer)

@@ -1,9 +1,10 @@
 """URLs of the money, under /paiements/: the forms of a case's « Paiements » card (POST only) and the
-« Fonds de tiers » page; the receipts' PDFs."""
+« Fonds de tiers » page; the receipts' PDFs; the financial statement of a case."""
 
 from django.urls import path
 
 from amiable.payments import views, views_receipts
+from amiable.payments.views_statement import statement_document, statement_page, statement_pdf_view
 
 app_name = "payments"
 
@@ -14,4 +15,8 @@ urlpatterns = [
     path("dossiers/<int:pk>/remboursement/", views.refund, name="refund"),
     path("fonds-de-tiers/", views.client_funds, name="client_funds"),
     path("recus/<int:pk>.pdf", views_receipts.receipt_download, name="receipt_download"),
+    # The financial statement of a case (C34): the page, its PDF, and the statements sent to the creditor.
+    path("dossiers/<int:pk>/decompte/", statement_page, name="statement"),
+    path("dossiers/<int:pk>/decompte/pdf/", statement_pdf_view, name="statement_pdf"),
+    path("decomptes/<int:pk>/", statement_document, name="statement_document"),
 ]

@@ -41,6 +41,7 @@ from amiable.letters import print_batch
 from amiable.letters import services as letters_services
 from amiable.payments import receipts as payments_receipts
 from amiable.payments import services as payments_services
+from amiable.payments import services_statement
 from amiable.scenarios import defaults as scenarios_defaults
 from amiable.scenarios import services as scenarios_services
 from tests.factories import PASSWORD, make_case, make_user
@@ -522,6 +523,12 @@ SERVICE_CALLS = {
         "case.recalled",
         lambda w: requests_services.case_recall(case=w.case, reason="Payé au centre", actor=w.users.approver),
     ),
+    # financial statements
+    "amiable.payments.services_statement.statement_issue": (
+        "statement.issued",
+        lambda w: services_statement.statement_issue(case=w.case, actor=w.users.agent),
+    ),
+    "amiable.payments.services_statement.statement_answer": ("statement.issued", lambda w: w.question("statement")),
     # creditors
     "amiable.creditors.services.agency_save": (
         "agency.updated",

@@ -64,6 +64,9 @@ OBJECTS = {
     "work:message_preview": {"pk": "case", "channel": "email"},
     "work:message_send": {"pk": "case", "channel": "sms"},
     "work:outbox_retry": {"pk": "message"},
+    "payments:statement": {"pk": "case"},
+    "payments:statement_pdf": {"pk": "case"},
+    "payments:statement_document": {"pk": "statement"},
 }
 # Named URLs taking parameters that carry no object of a creditor (a signed one-time link).
 NOT_OBJECT_URLS = {"accounts:invitation_accept", "password_reset_confirm"}
@@ -105,6 +108,7 @@ def victim(reference, users, gnupg_home):
     )
     approval = approval_request(case=case, kind="exchange", proposal="Proposition secrète", actor=users.agent)
     question = request_create(kind="question", body="Question secrète", actor=users.creditor_admin, case=case)
+    statement = request_create(kind="statement", body="", actor=users.creditor_admin, case=case).statement
     meeting = request_create(kind="meeting", body="Réunion secrète", actor=users.creditor_admin)
     [slot] = meeting_propose(request=meeting, slots=[timezone.now() + timedelta(days=1)], actor=users.agent)
     outcome = batch_import(
@@ -141,6 +145,7 @@ def victim(reference, users, gnupg_home):
         "case": case.pk,
         "approval": approval.pk,
         "request": question.pk,
+        "statement": statement.pk,
         "meeting": meeting.pk,
         "slot": slot.pk,
         "batch": outcome.batch.pk,
