@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "amiable.scenarios",
     "amiable.approvals",
     "amiable.creditor_requests",
+    "amiable.banking",
     "amiable.reporting",
     "amiable.portal",
     "amiable.web",
