@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
 
 from amiable.core.money import ZERO
 from amiable.core.scoping import scope_to_user
@@ -182,6 +182,34 @@ class Case(models.Model):
         output_field=models.DecimalField(max_digits=12, decimal_places=2),
         db_persist=True,
     )
+    # What the debtor has paid, net of reversals and refunds (direct payments to the creditor included); the
+    # payments services keep it in the same transaction as each payment, so every app reads the balance
+    # from the case without importing them (L3: the balance is the claim minus payments, nothing added).
+    paid_amount = models.DecimalField("payé (net)", max_digits=12, decimal_places=2, default=ZERO)
+    balance = models.GeneratedField(
+        verbose_name="reste dû",
+        expression=Greatest(
+            F("principal_amount")
+            + Coalesce(F("interest_amount"), ZERO)
+            + Coalesce(F("other_amount"), ZERO)
+            - F("paid_amount"),
+            ZERO,
+        ),
+        output_field=models.DecimalField(max_digits=12, decimal_places=2),
+        db_persist=True,
+    )
+    overpaid_amount = models.GeneratedField(
+        verbose_name="trop-perçu à rembourser",
+        expression=Greatest(
+            F("paid_amount")
+            - F("principal_amount")
+            - Coalesce(F("interest_amount"), ZERO)
+            - Coalesce(F("other_amount"), ZERO),
+            ZERO,
+        ),
+        output_field=models.DecimalField(max_digits=12, decimal_places=2),
+        db_persist=True,
+    )
     claim_date = models.DateField("date de la créance", null=True, blank=True)
     basis = models.CharField("fondement de la créance", max_length=300, blank=True)
     received_on = models.DateField("reçu le")
@@ -218,6 +246,7 @@ class Case(models.Model):
             models.CheckConstraint(name="case_principal_not_negative", condition=Q(principal_amount__gte=0)),
             models.CheckConstraint(name="case_interest_not_negative", condition=Q(interest_amount__gte=0)),
             models.CheckConstraint(name="case_other_not_negative", condition=Q(other_amount__gte=0)),
+            models.CheckConstraint(name="case_paid_not_negative", condition=Q(paid_amount__gte=0)),
         ]
         indexes = [
             models.Index(fields=["creditor", "reference"], name="case_creditor_ref_idx"),
@@ -231,6 +260,16 @@ class Case(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def accepts_payments(self) -> bool:
+        """A payment is recorded on any case not yet closed: even after a recall the money is the creditor's."""
+        return self.status != CaseStatus.CLOSED
+
+    @property
+    def recovered_amount(self):
+        """What was recovered of the claim: the net payments, less any excess owed back to the debtor."""
+        return self.paid_amount - self.overpaid_amount
 
 
 class TaskKind(models.TextChoices):

@@ -55,7 +55,8 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
             CaseStatus.IRRECOVERABLE,
         }
     ),
-    CaseStatus.PAID: frozenset({CaseStatus.CLOSED}),
+    # A reversal (bounced cheque, chargeback) reopens a case paid in full.
+    CaseStatus.PAID: frozenset({CaseStatus.IN_PROGRESS, CaseStatus.PAYMENT_PLAN, CaseStatus.CLOSED}),
     CaseStatus.RECALLED: frozenset({CaseStatus.CLOSED}),
     CaseStatus.IRRECOVERABLE: frozenset({CaseStatus.CLOSED}),
     CaseStatus.CLOSED: frozenset(),

@@ -218,3 +218,23 @@ def promise_mark_kept(*, promise: PromiseToPay, actor) -> PromiseToPay:
         after={"status": PromiseStatus.KEPT, "amount": promise.amount, "due_on": promise.due_on},
     )
     return promise
+
+
+def promise_keep_by_payment(*, promise: PromiseToPay, payment_label: str, actor) -> PromiseToPay:
+    """A payment recorded on the case kept the promise (called by the payments services inside their
+    transaction, whoever recorded it: an agent, the creditor's staff or a bank statement)."""
+    promise = PromiseToPay.objects.select_for_update().get(pk=promise.pk)
+    if promise.status == PromiseStatus.KEPT:
+        return promise
+    before = promise.status
+    promise.status = PromiseStatus.KEPT
+    promise.save(update_fields=["status"])
+    audit_record(
+        actor=actor,
+        verb="promise.kept",
+        target=promise,
+        case_pk=promise.case_id,
+        before={"status": before},
+        after={"status": PromiseStatus.KEPT, "amount": promise.amount, "due_on": promise.due_on, "by": payment_label},
+    )
+    return promise

@@ -217,6 +217,24 @@ class ContractTerms(models.Model):
         default=15,
         validators=[MinValueValidator(1), MaxValueValidator(90)],
     )
+    allocation_order = models.CharField(
+        "ordre d'imputation des paiements",
+        max_length=30,
+        default="principal,interest,other",
+        choices=[
+            ("principal,interest,other", "principal, puis intérêts, puis accessoires"),
+            ("interest,principal,other", "intérêts, puis principal, puis accessoires"),
+            ("other,interest,principal", "accessoires, puis intérêts, puis principal"),
+        ],
+    )
+    plan_grace_days = models.PositiveSmallIntegerField(
+        "délai de grâce d'une échéance de plan (jours)", default=10, validators=[MaxValueValidator(60)]
+    )
+    plan_max_missed = models.PositiveSmallIntegerField(
+        "échéances manquées avant rupture du plan",
+        default=2,
+        validators=[MinValueValidator(1), MaxValueValidator(12)],
+    )
     # Contact policy defaults (L8).
     contact_weekdays = models.CharField(
         "jours d'appel autorisés", max_length=7, default="12345", help_text="Jours ISO : 1 = lundi … 7 = dimanche."

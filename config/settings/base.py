@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "amiable.scenarios",
     "amiable.approvals",
     "amiable.creditor_requests",
+    "amiable.ledger",
+    "amiable.payments",
     "amiable.banking",
     "amiable.reporting",
     "amiable.portal",

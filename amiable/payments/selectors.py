@@ -1,0 +1,33 @@
+"""Reading the money of a case: payments with their reversals, refunds, receipts, plans."""
+
+from dataclasses import dataclass, field
+
+from amiable.cases.models import Case
+from amiable.payments.models import Payment, Plan, PlanStatus, Receipt, Refund
+
+
+@dataclass
+class CaseMoney:
+    """What the case page shows of the money: each list in a total order."""
+
+    payments: list[Payment] = field(default_factory=list)
+    refunds: list[Refund] = field(default_factory=list)
+    receipts: list[Receipt] = field(default_factory=list)
+    plans: list[Plan] = field(default_factory=list)
+
+    @property
+    def running_plan(self) -> Plan | None:
+        return next((p for p in self.plans if p.status in (PlanStatus.ACTIVE, PlanStatus.AWAITING_APPROVAL)), None)
+
+
+def case_money(*, case: Case) -> CaseMoney:
+    """The payments (with their reversal), refunds, receipts and plans of a case: four queries whatever their
+    number. The caller has already checked that the person may see the case."""
+    return CaseMoney(
+        payments=list(
+            Payment.objects.filter(case=case).select_related("reversal", "recorded_by").order_by("collected_on", "pk")
+        ),
+        refunds=list(Refund.objects.filter(case=case).order_by("refunded_on", "pk")),
+        receipts=list(Receipt.objects.filter(case=case).order_by("issued_at", "pk")),
+        plans=list(Plan.objects.filter(case=case).prefetch_related("instalments").order_by("-proposed_at", "-pk")),
+    )

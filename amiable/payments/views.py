@@ -1,0 +1,1 @@
+"""Pages of the money of a case: thin, they parse, call one service or selector, and render."""
