@@ -57,6 +57,10 @@ def payments_in_transit() -> QuerySet[Payment]:
     )
 
 
+def payment_get(*, pk: int) -> Payment | None:
+    return Payment.objects.select_related("case").filter(pk=pk).first()
+
+
 def link_candidates(*, entries: list[BankEntry]) -> dict[int, list[Payment]]:
     """For each credit of the queue, the payments in transit of the same amount that it may be (one query)."""
     amounts = {entry.amount for entry in entries}
