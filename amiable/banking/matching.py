@@ -45,11 +45,15 @@ def open_cases_by_reference(candidates: set[str]) -> dict[str, set[int]]:
         return found
     creditor_ids = list(Creditor.objects.values_list("pk", flat=True))
     for start in range(0, len(variants), _CHUNK):
-        rows = Case.objects.filter(
-            creditor_id__in=creditor_ids,
-            reference__in=variants[start : start + _CHUNK],
-            status__in=sorted(CaseStatus.OPEN),
-        ).values_list("pk", "reference")
+        rows = (
+            Case.objects.filter(
+                creditor_id__in=creditor_ids,
+                reference__in=variants[start : start + _CHUNK],
+                status__in=sorted(CaseStatus.OPEN),
+            )
+            .order_by()
+            .values_list("pk", "reference")
+        )
         for pk, reference in rows:
             found[reference.upper()].add(pk)
     return found
