@@ -95,6 +95,7 @@ class Reconciliation:
 
     statement: BankStatement | None = None
     at: date | None = None
+    first: BankStatement | None = None
     bank_balance: Decimal = ZERO
     ledger_balance: Decimal = ZERO
     in_transit: list[Payment] = field(default_factory=list)
@@ -112,8 +113,27 @@ class Reconciliation:
         return self.bank_balance - self.ledger_balance
 
     @property
+    def opening_balance(self) -> Decimal:
+        """What the account held before the first statement imported: money the ledger never recorded."""
+        return self.first.opening_balance if self.first else ZERO
+
+    @property
+    def in_transit_effect(self) -> Decimal:
+        return -self.in_transit_total
+
+    @property
+    def debits_effect(self) -> Decimal:
+        return -self.debits_total
+
+    @property
     def explained(self) -> Decimal:
-        return self.queued_total + self.dismissed_total - self.in_transit_total - self.debits_total
+        return (
+            self.opening_balance
+            + self.queued_total
+            + self.dismissed_total
+            + self.in_transit_effect
+            + self.debits_effect
+        )
 
     @property
     def unexplained(self) -> Decimal:
@@ -126,7 +146,9 @@ def _count_sum(qs, amount_field: str = "amount") -> tuple[int, Decimal]:
 
 
 def reconciliation() -> Reconciliation:
-    """The reconciliation at the closing date of the last statement imported (nothing without a statement)."""
+    """The reconciliation at the closing date of the last statement imported (nothing without a statement).
+    With every statement since the first one imported, nothing is left unexplained; a missing statement, or
+    money recorded in the ledger before the first statement, shows as the unexplained rest."""
     statement = BankStatement.objects.order_by("-closing_on", "-pk").first()
     if statement is None:
         return Reconciliation()
@@ -140,6 +162,7 @@ def reconciliation() -> Reconciliation:
     return Reconciliation(
         statement=statement,
         at=at,
+        first=BankStatement.objects.order_by("opening_on", "pk").first(),
         bank_balance=statement.closing_balance,
         ledger_balance=ledger_balance(account=LedgerAccount.BANK, at=at),
         in_transit=list(transit[:IN_TRANSIT_SHOWN]),

@@ -201,8 +201,23 @@ def test_reconciliation_explains_the_difference(queued, cases, users):
     assert (r.in_transit_count, r.in_transit_total) == (1, Decimal("50.00"))
     assert (r.debits_count, r.debits_total) == (1, Decimal("12.00"))
     assert r.difference == Decimal("1181.00")
-    assert r.explained == Decimal("48.00")
-    assert r.unexplained == Decimal("1133.00")  # the opening balance, older than the ledger
+    assert r.opening_balance == Decimal("1133.00")  # the account before the first statement: not in the ledger
+    assert (r.in_transit_effect, r.debits_effect) == (Decimal("-50.00"), Decimal("-12.00"))
+    assert r.explained == Decimal("1181.00")
+    assert r.unexplained == Decimal("0.00")
+
+
+def test_reconciliation_shows_a_missing_statement_as_unexplained(cases):
+    import_sample("camt053-001.02-agence.xml")  # 23/11
+    import_sample("cfonb120-banque-a.txt")  # 26/11: the statement of the 24th is missing
+    r = reconciliation()
+    assert (r.at, r.first.closing_on) == (date(2026, 11, 26), date(2026, 11, 23))
+    # The 24th: +60,00 +25,00 -250,00 never imported.
+    assert r.unexplained == Decimal("-165.00")
+    import_sample("camt053-001.08-agence.xml")
+    r = reconciliation()
+    # Imported now, the 24th pays CPAM-2026-00041 (60,00), queues 25,00 and records the 250,00 debit.
+    assert r.unexplained == Decimal("0.00")
 
 
 def test_reconciliation_without_statement(reference):
