@@ -5,11 +5,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Count, QuerySet, Sum
 
 from amiable.banking.models import BankEntry, BankStatement, EntryStatus
 from amiable.cases.models import Case, CaseStatus
-from amiable.core.money import ZERO
+from amiable.core.money import ZERO, to_money
 from amiable.creditors.models import Creditor
 from amiable.ledger.models import LedgerAccount
 from amiable.ledger.selectors import ledger_balance
@@ -140,9 +140,10 @@ class Reconciliation:
         return self.difference - self.explained
 
 
-def _count_sum(qs, amount_field: str = "amount") -> tuple[int, Decimal]:
-    totals = qs.aggregate(total=Sum(amount_field))
-    return qs.count(), totals["total"] or ZERO
+def _count_sum(qs) -> tuple[int, Decimal]:
+    """How many rows and their total; read through to_money, as SQLite sums decimals as floats."""
+    totals = qs.aggregate(count=Count("pk"), total=Sum("amount"))
+    return totals["count"], to_money(totals["total"] or ZERO)
 
 
 def reconciliation() -> Reconciliation:
