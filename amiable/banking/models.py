@@ -47,6 +47,11 @@ class BankStatement(models.Model):
     def __str__(self) -> str:
         return f"Relevé du {self.opening_on:%d/%m/%Y} au {self.closing_on:%d/%m/%Y} ({self.filename})"
 
+    @property
+    def account_display(self) -> str:
+        """The IBAN in groups of four, as printed on a bank statement."""
+        return " ".join(self.account[i : i + 4] for i in range(0, len(self.account), 4))
+
 
 class EntryStatus(models.TextChoices):
     MATCHED = "matched", "Rapproché d'un paiement"

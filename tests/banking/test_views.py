@@ -78,7 +78,7 @@ def test_upload_imports_and_shows_the_statement(client, cases, users):
         "d'un dossier pour 165,50\u00a0€, 2 à examiner." in page
     )
     assert "Règlement dossier CPAM-2026-00041" in page and "Éloïse Dupré" in page
-    assert "dossier CPAM-2026-00041" in page
+    assert "dossier CPAM-2026-00041" in page and "FR76 3000 6000 0112 3456 7890 189" in page
     assert statement.imported_by == users.agent
 
 
