@@ -24,6 +24,8 @@ from amiable.accounts.tokens import invitation_token_generator
 from amiable.approvals import services as approvals_services
 from amiable.audit import services as audit_services
 from amiable.audit.models import AccessLogEntry, AuditEvent
+from amiable.banking import services as banking_services
+from amiable.banking.models import BankEntry, EntryStatus
 from amiable.cases import services as cases_services
 from amiable.cases.models import ContactPoint, TaskKind
 from amiable.casework import services as casework_services
@@ -42,8 +44,11 @@ from amiable.letters import services as letters_services
 from amiable.payments import receipts as payments_receipts
 from amiable.payments import services as payments_services
 from amiable.payments import services_statement
+from amiable.payments.models import PaymentMethod
+from amiable.payments.services import payment_record
 from amiable.scenarios import defaults as scenarios_defaults
 from amiable.scenarios import services as scenarios_services
+from tests.banking.records import balance, cfonb, movement
 from tests.factories import PASSWORD, make_case, make_user
 from tests.work_fixtures import DEBTOR_EMAIL, DEBTOR_PHONE, first_letter_sent
 
@@ -276,6 +281,24 @@ def _investigation(w):
 
 _ADDRESS = {"address_line1": "1 rue X", "postal_code": "75001", "city": "Paris"}
 
+
+def _bank_credit_queued(w):
+    """A statement of the agency's account whose only credit names no case: it waits in the review queue."""
+    content = cfonb(
+        balance("01", "0", day="111026"),
+        movement("30.00", "VIR SANS REFERENCE", day="121026"),
+        balance("07", "30.00", day="121026"),
+    )
+    banking_services.statement_import(content=content, filename="releve.txt", actor=w.users.agent)
+    return BankEntry.objects.get(status=EntryStatus.TO_REVIEW)
+
+
+def _cheque(w):
+    return payment_record(
+        case=w.case, amount="30.00", collected_on=date(2026, 10, 9), method=PaymentMethod.CHEQUE, actor=w.users.agent
+    )
+
+
 # Each public service: the verb it must write, and a call that runs it successfully.
 SERVICE_CALLS = {
     # accounts
@@ -340,6 +363,24 @@ SERVICE_CALLS = {
         lambda w: (
             w.approval(),
             approvals_services.approvals_cancel_for_case(case=w.case, actor=w.users.agent, reason="Dossier soldé"),
+        ),
+    ),
+    # banking
+    "amiable.banking.services.statement_import": ("bank_statement.imported", _bank_credit_queued),
+    "amiable.banking.services.bank_entry_assign": (
+        "bank_entry.assigned",
+        lambda w: banking_services.bank_entry_assign(entry=_bank_credit_queued(w), case=w.case, actor=w.users.agent),
+    ),
+    "amiable.banking.services.bank_entry_link": (
+        "bank_entry.linked",
+        lambda w: banking_services.bank_entry_link(
+            entry=_bank_credit_queued(w), payment=_cheque(w), actor=w.users.agent
+        ),
+    ),
+    "amiable.banking.services.bank_entry_dismiss": (
+        "bank_entry.dismissed",
+        lambda w: banking_services.bank_entry_dismiss(
+            entry=_bank_credit_queued(w), reason="Virement interne", actor=w.users.agent
         ),
     ),
     # audit

@@ -16,6 +16,7 @@ from django.utils import timezone
 from amiable.approvals.models import ApprovalRequest
 from amiable.approvals.services import approval_request
 from amiable.audit.models import AuditEvent
+from amiable.banking.services import statement_import
 from amiable.cases.models import Action, Case, Comment
 from amiable.contact.models import MessageStatus, OutboxMessage, PromiseToPay
 from amiable.creditor_requests.models import CreditorRequest, MeetingSlot
@@ -25,6 +26,7 @@ from amiable.intake.services import batch_import
 from amiable.letters.services import letter_issue
 from amiable.notifications.models import Notification
 from amiable.payments.services import payment_record
+from tests.banking.records import balance, cfonb, movement
 from tests.factories import make_case
 
 CSV = (
@@ -67,6 +69,11 @@ OBJECTS = {
     "payments:statement": {"pk": "case"},
     "payments:statement_pdf": {"pk": "case"},
     "payments:statement_document": {"pk": "statement"},
+    "banking:statement": {"pk": "bank_statement"},
+    "banking:statement_file": {"pk": "bank_statement"},
+    "banking:assign": {"pk": "bank_entry"},
+    "banking:link": {"pk": "bank_entry"},
+    "banking:dismiss": {"pk": "bank_entry"},
 }
 # Named URLs taking parameters that carry no object of a creditor (a signed one-time link).
 NOT_OBJECT_URLS = {"accounts:invitation_accept", "password_reset_confirm"}
@@ -137,7 +144,20 @@ def victim(reference, users, gnupg_home):
         attempts=1,
         error="refusé",
     )
+    yesterday = f"{timezone.localdate() - timedelta(days=1):%d%m%y}"
+    statement = statement_import(
+        content=cfonb(
+            balance("01", "0", day=yesterday),
+            movement("12.00", "VIR ISO-VICTIME-1", day=yesterday),
+            movement("13.00", "VERSEMENT", day=yesterday),
+            balance("07", "25.00", day=yesterday),
+        ),
+        filename="releve.txt",
+        actor=users.agent,
+    ).statement
     return {
+        "bank_statement": statement.pk,
+        "bank_entry": statement.entries.get(status="to_review").pk,
         "promise": promise.pk,
         "letter": letter.pk,
         "receipt": payment.receipts.get().pk,
