@@ -66,7 +66,9 @@ def committed(django_capture_on_commit_callbacks):
 
 
 def stored() -> tuple[int, int]:
-    return OutboxMessage.objects.count(), Action.objects.filter(channel__in=[Channel.EMAIL, Channel.SMS]).count()
+    # Recovery messages only: a receipt the agency owes the debtor goes through the outbox too.
+    recovery = OutboxMessage.objects.filter(kind="recovery")
+    return recovery.count(), Action.objects.filter(channel__in=[Channel.EMAIL, Channel.SMS]).count()
 
 
 # --- e-mail: refusals -------------------------------------------------------------------------------------
