@@ -7,6 +7,7 @@ or the pluggable SMS sender, and marked sent or failed with the reason. `deliver
 failures (and whatever the task missed) a few times, and an agent may retry a failure from the outbox
 page. The decision is the attempt that the cap counts: a message whose delivery fails keeps its action."""
 
+import re
 import smtplib
 from collections import Counter
 from datetime import datetime, timedelta
@@ -127,7 +128,9 @@ def _enqueue(message_id: int) -> None:
     outbox_deliver.enqueue(message_id=message_id)
 
 
-def _queue(*, case: Case, actor, at: datetime | None, channel: str, content: dict, summary: str) -> OutboxMessage:
+def _queue(
+    *, case: Case, actor, at: datetime | None, channel: str, content: dict, summary: str, plan_follow_up: bool = False
+) -> OutboxMessage:
     """Store the decided message and its action (the attempt the cap counts), audit the decision, and have it
     delivered once the transaction commits. Should the task not be enqueued, `deliver_outbox` takes the
     message over after QUEUED_GRACE."""
@@ -145,6 +148,7 @@ def _queue(*, case: Case, actor, at: datetime | None, channel: str, content: dic
         first_letter=content["first"],
         created_at=now,
         next_attempt_at=now + QUEUED_GRACE,
+        plan_follow_up=plan_follow_up,
     )
     audit_record(
         actor=actor,
@@ -199,6 +203,58 @@ def sms_send(*, case: Case, actor, at: datetime | None = None) -> OutboxMessage:
     )
 
 
+@transaction.atomic
+def notice_send(
+    *,
+    case: Case,
+    channel: str,
+    template: str,
+    context: dict,
+    summary: str,
+    actor,
+    subject: str = "",
+    plan_follow_up: bool = False,
+) -> OutboxMessage:
+    """Decide a message whose wording an app above writes (a payment plan's document, the reminder of a missed
+    instalment) under the rules of the reminders: agency staff or the system only, the contact rule (asked for
+    a plan's follow-up with `plan_follow_up`), after the first letter, which the text must recall (L2), and
+    nothing the law or medical secrecy forbids. `template` names `<template>.txt`, and `<template>.html` for an
+    e-mail, rendered with `context` plus the agency, the case, its creditor and the first letter."""
+    require(actor is None or can_work_cases(actor), AGENCY_ONLY)
+    if channel not in (Channel.EMAIL, Channel.SMS):
+        raise ApplicationError(f"Canal de message inconnu : « {channel} ».")
+    label = "E-mail" if channel == Channel.EMAIL else "SMS"
+    case = case_lock(case)
+    block = case_contact_block(case, channel, plan_follow_up=plan_follow_up)
+    if block is not None:
+        raise ApplicationError(f"{label} refusé par la politique de contact : {block.message}.")
+    first = _first_letter(case)
+    point = _contact(case, ContactKind.EMAIL if channel == Channel.EMAIL else ContactKind.PHONE)
+    full = {**_context(case, first), **context}
+    text = render_to_string(f"{template}.txt", full).strip()
+    if first.number not in text:
+        raise ApplicationError(f"{label} refusé : il doit rappeler la première lettre {first.number} (L2).")
+    content = {"to": point.value, "text": text, "first": first}
+    if channel == Channel.EMAIL:
+        html = render_to_string(f"{template}.html", full)
+        subject = subject or f"Votre dossier {case.reference} — {case.creditor.name}"
+        content.update(subject=subject, html=html, reply_to=full["agency"].email)
+        _check(subject + "\n" + text + "\n" + re.sub(r"<[^>]*>", " ", html), case)
+    else:
+        if len(text) > SMS_MAX:
+            raise ApplicationError(f"SMS trop long ({len(text)} caractères sur {SMS_MAX}).")
+        _check(text, case)
+    return _queue(
+        case=case,
+        actor=actor,
+        at=None,
+        channel=channel,
+        content=content,
+        summary=summary,
+        plan_follow_up=plan_follow_up,
+    )
+
+
 # --- delivery -----------------------------------------------------------------------------------------------
 
 
@@ -246,7 +302,7 @@ def _lock_message(message_id: int) -> OutboxMessage | None:
 def _retry_block(message: OutboxMessage, at: datetime | None) -> ContactBlock | None:
     """The contact rule at the instant of a later attempt: days, hours, a stop or a do-not-contact request
     since the decision. Not the cap: the message was counted when it was decided, a retry is the same attempt."""
-    block = case_contact_block(message.case, message.channel, at)
+    block = case_contact_block(message.case, message.channel, at, plan_follow_up=message.plan_follow_up)
     return None if block is None or block.key == "cap_reached" else block
 
 

@@ -112,6 +112,9 @@ class OutboxMessage(models.Model):
     next_attempt_at = models.DateTimeField("prochaine tentative le", null=True, blank=True, db_index=True)
     sent_at = models.DateTimeField("envoyé le", null=True, blank=True)
     error = models.CharField("raison du dernier échec", max_length=300, blank=True)
+    # A message about the case's payment plan (its document, a missed instalment's reminder): the contact rule
+    # lets it reach a case on a plan, at its decision and at every later attempt.
+    plan_follow_up = models.BooleanField("suivi d'un plan d'apurement", default=False)
 
     class Meta:
         verbose_name = "message aux débiteurs"
