@@ -34,7 +34,7 @@ from amiable.payments.models import (
     PaymentSource,
     Refund,
 )
-from amiable.payments.plans import plan_apply_payment, plan_apply_reversal, plan_running
+from amiable.payments.plans import plan_apply_payment, plan_apply_reversal, plan_for_reversal, plan_running
 from amiable.payments.receipts import receipt_cancel, receipt_issue
 
 # CMF L112-6 and D112-3: cash is limited to 1,000 € per debt for a debtor whose tax residence is in France.
@@ -328,7 +328,7 @@ def payment_reverse(*, payment: Payment, reversed_on: date, reason: str, actor) 
             "balance": case.balance,
         },
     )
-    plan = plan_running(case)
+    plan = plan_for_reversal(case)  # the active plan, or the one this payment had completed
     if plan is not None:
         plan_apply_reversal(plan=plan, payment=payment, actor=actor)
     _settle_status(case, actor=actor, reason=f"Paiement rejeté : {reason}")
