@@ -24,6 +24,7 @@ from amiable.intake.models import Batch, BatchSource, ImportJob
 from amiable.intake.services import batch_import
 from amiable.letters.services import letter_issue
 from amiable.notifications.models import Notification
+from amiable.payments.plans import plan_propose
 from tests.factories import make_case
 
 CSV = (
@@ -62,6 +63,11 @@ OBJECTS = {
     "work:message_preview": {"pk": "case", "channel": "email"},
     "work:message_send": {"pk": "case", "channel": "sms"},
     "work:outbox_retry": {"pk": "message"},
+    "payments:plan_form": {"case_pk": "case"},
+    "payments:plan_preview": {"case_pk": "case"},
+    "payments:plan_propose": {"case_pk": "case"},
+    "payments:settlement_propose": {"case_pk": "case"},
+    "payments:plan_pdf": {"pk": "plan"},
 }
 # Named URLs taking parameters that carry no object of a creditor (a signed one-time link).
 NOT_OBJECT_URLS = {"accounts:invitation_accept", "password_reset_confirm"}
@@ -116,6 +122,7 @@ def victim(reference, users, gnupg_home):
         creditor=reference.cpam, source=BatchSource.CREDITOR_UPLOAD, requested_by=users.creditor_admin, filename="x.csv"
     )
     letter = letter_issue(case=case, kind="first", actor=users.agent)
+    plan = plan_propose(case=case, rhythm="monthly", count=3, first_due_on=timezone.localdate(), actor=users.agent)
     promise = PromiseToPay.objects.create(case=case, amount="10.00", due_on=timezone.localdate())
     action = Action.objects.create(case=case, channel="email", at=timezone.now(), summary="E-mail de relance")
     message = OutboxMessage.objects.create(
@@ -131,6 +138,7 @@ def victim(reference, users, gnupg_home):
     return {
         "promise": promise.pk,
         "letter": letter.pk,
+        "plan": plan.pk,
         "message": message.pk,
         "case": case.pk,
         "approval": approval.pk,
@@ -146,6 +154,7 @@ def victim(reference, users, gnupg_home):
             "Question secrète",
             "Réunion secrète",
             outcome.batch.number,
+            plan.number,
         ],
     }
 
