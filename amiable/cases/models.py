@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models.functions import Coalesce, Greatest, Round
 
 from amiable.core.money import ZERO
 from amiable.core.scoping import scope_to_user
@@ -188,24 +188,31 @@ class Case(models.Model):
     paid_amount = models.DecimalField("payé (net)", max_digits=12, decimal_places=2, default=ZERO)
     balance = models.GeneratedField(
         verbose_name="reste dû",
-        expression=Greatest(
-            F("principal_amount")
-            + Coalesce(F("interest_amount"), ZERO)
-            + Coalesce(F("other_amount"), ZERO)
-            - F("paid_amount"),
-            ZERO,
+        # Rounded to the cent: SQLite computes with floats, and 1E-14 must not count as still due.
+        expression=Round(
+            Greatest(
+                F("principal_amount")
+                + Coalesce(F("interest_amount"), ZERO)
+                + Coalesce(F("other_amount"), ZERO)
+                - F("paid_amount"),
+                ZERO,
+            ),
+            2,
         ),
         output_field=models.DecimalField(max_digits=12, decimal_places=2),
         db_persist=True,
     )
     overpaid_amount = models.GeneratedField(
         verbose_name="trop-perçu à rembourser",
-        expression=Greatest(
-            F("paid_amount")
-            - F("principal_amount")
-            - Coalesce(F("interest_amount"), ZERO)
-            - Coalesce(F("other_amount"), ZERO),
-            ZERO,
+        expression=Round(
+            Greatest(
+                F("paid_amount")
+                - F("principal_amount")
+                - Coalesce(F("interest_amount"), ZERO)
+                - Coalesce(F("other_amount"), ZERO),
+                ZERO,
+            ),
+            2,
         ),
         output_field=models.DecimalField(max_digits=12, decimal_places=2),
         db_persist=True,

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.db.models import Sum
 
-from amiable.core.money import ZERO
+from amiable.core.money import ZERO, to_money
 from amiable.ledger.models import LedgerAccount, LedgerEntry, LedgerLine
 
 
@@ -19,7 +19,7 @@ def ledger_balance(*, account: str, at: date | None = None, creditor_id=None, st
         lines = lines.filter(creditor_id=creditor_id)
     if structure_id is not None:
         lines = lines.filter(structure_id=structure_id)
-    total = lines.aggregate(total=Sum("amount"))["total"] or ZERO
+    total = to_money(lines.aggregate(total=Sum("amount"))["total"] or ZERO)
     return total if account == LedgerAccount.BANK else -total + ZERO
 
 
@@ -34,7 +34,9 @@ def ledger_held_per_structure(*, at: date | None = None) -> list[dict]:
         .annotate(total=Sum("amount"))
         .order_by("creditor__name", "structure__code", "structure_id")
     )
-    return [{**row, "held": -row["total"] + ZERO} for row in rows if row["total"]]
+    # to_money: SQLite sums decimals as floats, a grouped sum may come back as 1E-18 instead of 0.00.
+    rows = [{**row, "held": -to_money(row["total"]) + ZERO} for row in rows]
+    return [row for row in rows if row["held"]]
 
 
 def ledger_entries(*, start: date | None = None, end: date | None = None):

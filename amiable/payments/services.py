@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
 from amiable.accounts.permissions import can_work_cases, require
@@ -44,7 +44,8 @@ MAX_REASON = 300
 
 def _paid_by_component(case: Case) -> dict[str, Decimal]:
     rows = Allocation.objects.filter(case=case).values("component").annotate(total=Sum("amount"))
-    return {row["component"]: row["total"] for row in rows}
+    # to_money: SQLite sums decimals as floats, a grouped sum may come back as 1E-18 instead of 0.00.
+    return {row["component"]: to_money(row["total"]) for row in rows}
 
 
 def _claimed_by_component(case: Case) -> dict[str, Decimal]:
@@ -82,7 +83,9 @@ def _save_shares(case: Case, shares: dict[str, Decimal], **movement) -> None:
 
 
 def _apply(case: Case, delta: Decimal) -> Case:
-    Case.objects.filter(pk=case.pk).update(paid_amount=F("paid_amount") + delta)
+    """The new paid amount is computed here, on the locked row, not by the database: SQLite would add
+    decimals as floats and 1.72 − 1.14 − 0.58 would fall below zero."""
+    Case.objects.filter(pk=case.pk).update(paid_amount=to_money(case.paid_amount) + delta)
     case.refresh_from_db(fields=["paid_amount", "balance", "overpaid_amount", "status"])
     return case
 
