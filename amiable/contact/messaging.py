@@ -5,8 +5,14 @@ A message is decided and stored in one transaction, with the case locked so that
 holds under concurrent sends; it is delivered after the commit by a task, through Django's e-mail backend
 or the pluggable SMS sender, and marked sent or failed with the reason. `deliver_outbox` retries the
 failures (and whatever the task missed) a few times, and an agent may retry a failure from the outbox
-page. The decision is the attempt that the cap counts: a message whose delivery fails keeps its action."""
+page. The decision is the attempt that the cap counts: a message whose delivery fails keeps its action.
 
+A document the agency owes the debtor (a payment's receipt, CPCE R124-6) goes through the same outbox and
+delivery, attached to its e-mail, but it is not a recovery contact: no action, outside the caps, the hours
+and the do-not-contact request of the contact rule (`document_email_queue`)."""
+
+import hashlib
+import mimetypes
 import re
 import smtplib
 from collections import Counter
@@ -15,6 +21,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models.fields.files import FieldFile
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -25,7 +32,7 @@ from amiable.cases.models import Action, Case, Channel, ContactKind, ContactPoin
 from amiable.cases.policy import ContactBlock, case_contact_block
 from amiable.cases.services import case_lock
 from amiable.compliance.legal import forbidden_wording, medical_secrecy_problems
-from amiable.contact.models import MessageStatus, OutboxMessage
+from amiable.contact.models import CONTACT_KINDS, MessageKind, MessageStatus, OutboxMessage
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import format_money
 from amiable.creditors.selectors import agency_get
@@ -72,6 +79,17 @@ def _contact(case: Case, kind: str) -> ContactPoint:
         label = "e-mail" if kind == ContactKind.EMAIL else "numéro de téléphone"
         raise ApplicationError(f"Aucun {label} valide pour ce débiteur.")
     return point
+
+
+def debtor_email(*, case: Case) -> str | None:
+    """The debtor's e-mail address to write to (the primary valid one, else the latest valid one), or None."""
+    point = (
+        ContactPoint.objects.filter(debtor_id=case.debtor_id, kind=ContactKind.EMAIL, quality=ContactQuality.VALID)
+        .exclude(value="")
+        .order_by("-is_primary", "-created_at", "-pk")
+        .first()
+    )
+    return point.value if point is not None else None
 
 
 def _check(text: str, case: Case) -> None:
@@ -129,7 +147,14 @@ def _enqueue(message_id: int) -> None:
 
 
 def _queue(
-    *, case: Case, actor, at: datetime | None, channel: str, content: dict, summary: str, plan_follow_up: bool = False
+    *,
+    case: Case,
+    actor,
+    at: datetime | None,
+    channel: str,
+    content: dict,
+    summary: str,
+    kind: str = MessageKind.RECOVERY,
 ) -> OutboxMessage:
     """Store the decided message and its action (the attempt the cap counts), audit the decision, and have it
     delivered once the transaction commits. Should the task not be enqueued, `deliver_outbox` takes the
@@ -148,7 +173,7 @@ def _queue(
         first_letter=content["first"],
         created_at=now,
         next_attempt_at=now + QUEUED_GRACE,
-        plan_follow_up=plan_follow_up,
+        kind=kind,
     )
     audit_record(
         actor=actor,
@@ -157,6 +182,52 @@ def _queue(
         after={"to": message.to, "subject": message.subject, "first_letter": content["first"].number},
     )
     # Robust: the decision is committed whatever happens to the queue; the command is the safety net.
+    transaction.on_commit(lambda: _enqueue(message.pk), robust=True)
+    return message
+
+
+@transaction.atomic
+def document_email_queue(
+    *,
+    case: Case,
+    to: str,
+    subject: str,
+    text: str,
+    html: str,
+    attachment: FieldFile,
+    attachment_name: str,
+    attachment_sha256: str,
+    actor,
+    kind: str = MessageKind.RECEIPT,
+) -> OutboxMessage:
+    """Queue an e-mail carrying a document the agency owes the debtor (a receipt), its stored file attached,
+    for delivery after the commit. Not a recovery contact: no action is recorded, and neither the contact
+    rule's caps nor its hours nor a do-not-contact request hold it back. Its wording is checked as any message's."""
+    if kind == MessageKind.RECOVERY:
+        raise ValueError("A recovery message goes through email_send, within the contact rule.")
+    _check(subject + "\n" + text, case)
+    now = timezone.now()
+    message = OutboxMessage.objects.create(
+        case=case,
+        kind=kind,
+        channel=Channel.EMAIL,
+        to=to,
+        reply_to=agency_get().email,
+        subject=subject,
+        text=text,
+        html=html,
+        attachment=attachment.name,
+        attachment_name=attachment_name,
+        attachment_sha256=attachment_sha256,
+        created_at=now,
+        next_attempt_at=now + QUEUED_GRACE,
+    )
+    audit_record(
+        actor=actor,
+        verb="email.document_queued",
+        target=message,
+        after={"to": to, "subject": subject, "document": attachment_name},
+    )
     transaction.on_commit(lambda: _enqueue(message.pk), robust=True)
     return message
 
@@ -213,19 +284,22 @@ def notice_send(
     summary: str,
     actor,
     subject: str = "",
-    plan_follow_up: bool = False,
+    kind: str = MessageKind.RECOVERY,
 ) -> OutboxMessage:
-    """Decide a message whose wording an app above writes (a payment plan's document, the reminder of a missed
-    instalment) under the rules of the reminders: agency staff or the system only, the contact rule (asked for
-    a plan's follow-up with `plan_follow_up`), after the first letter, which the text must recall (L2), and
-    nothing the law or medical secrecy forbids. `template` names `<template>.txt`, and `<template>.html` for an
-    e-mail, rendered with `context` plus the agency, the case, its creditor and the first letter."""
+    """Decide a contact message whose wording an app above writes (the reminder of a plan's missed instalment,
+    `kind=INSTALMENT`) under the rules of the reminders: agency staff or the system only, the contact rule (which
+    lets an instalment's reminder reach a case on a plan), after the first letter, which the text must recall
+    (L2), and nothing the law or medical secrecy forbids. `template` names `<template>.txt`, and
+    `<template>.html` for an e-mail, rendered with `context` plus the agency, the case, its creditor and the
+    first letter."""
     require(actor is None or can_work_cases(actor), AGENCY_ONLY)
     if channel not in (Channel.EMAIL, Channel.SMS):
         raise ApplicationError(f"Canal de message inconnu : « {channel} ».")
+    if kind not in CONTACT_KINDS:
+        raise ValueError("A document owed to the debtor goes through document_email_queue.")
     label = "E-mail" if channel == Channel.EMAIL else "SMS"
     case = case_lock(case)
-    block = case_contact_block(case, channel, plan_follow_up=plan_follow_up)
+    block = case_contact_block(case, channel, plan_follow_up=kind == MessageKind.INSTALMENT)
     if block is not None:
         raise ApplicationError(f"{label} refusé par la politique de contact : {block.message}.")
     first = _first_letter(case)
@@ -251,11 +325,20 @@ def notice_send(
         channel=channel,
         content=content,
         summary=summary,
-        plan_follow_up=plan_follow_up,
+        kind=kind,
     )
 
 
 # --- delivery -----------------------------------------------------------------------------------------------
+
+
+def _attachment(message: OutboxMessage) -> bytes:
+    """The attached document as stored, refused if it no longer matches the hash it had when decided."""
+    with message.attachment.open("rb") as handle:
+        content = handle.read()
+    if message.attachment_sha256 and hashlib.sha256(content).hexdigest() != message.attachment_sha256:
+        raise ValueError(f"la pièce jointe {message.attachment_name} ne correspond plus à son empreinte")
+    return content
 
 
 def _transmit(message: OutboxMessage) -> None:
@@ -267,6 +350,10 @@ def _transmit(message: OutboxMessage) -> None:
             reply_to=[message.reply_to] if message.reply_to else None,
         )
         email.attach_alternative(message.html, "text/html")
+        if message.attachment:
+            name = message.attachment_name or message.attachment.name.rsplit("/", 1)[-1]
+            mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            email.attach(name, _attachment(message), mimetype)
         email.send()
     else:
         import_string(settings.AMIABLE_SMS_SENDER)().send(to=message.to, text=message.text)
@@ -301,8 +388,12 @@ def _lock_message(message_id: int) -> OutboxMessage | None:
 
 def _retry_block(message: OutboxMessage, at: datetime | None) -> ContactBlock | None:
     """The contact rule at the instant of a later attempt: days, hours, a stop or a do-not-contact request
-    since the decision. Not the cap: the message was counted when it was decided, a retry is the same attempt."""
-    block = case_contact_block(message.case, message.channel, at, plan_follow_up=message.plan_follow_up)
+    since the decision. Not the cap: the message was counted when it was decided, a retry is the same attempt.
+    A document owed to the debtor (a receipt, a plan's document) is not a contact: nothing holds it back; the
+    reminder of a plan's missed instalment may reach a case on a plan (`plan_follow_up`)."""
+    if message.kind not in CONTACT_KINDS:
+        return None
+    block = case_contact_block(message.case, message.channel, at, plan_follow_up=message.kind == MessageKind.INSTALMENT)
     return None if block is None or block.key == "cap_reached" else block
 
 
@@ -378,6 +469,7 @@ def _delivery_succeeded(message: OutboxMessage) -> None:
             "to": message.to,
             "first_letter": message.first_letter.number if message.first_letter else None,
             "attempts": message.attempts,
+            **({"document": message.attachment_name} if message.attachment_name else {}),
         },
     )
 

@@ -83,18 +83,41 @@ class MessageStatus(models.TextChoices):
     CANCELLED = "cancelled", "Abandonné"
 
 
+class MessageKind(models.TextChoices):
+    RECOVERY = "recovery", "Relance"
+    # A document the agency owes the debtor (CPCE R124-6): not a recovery contact, outside the contact rule.
+    RECEIPT = "receipt", "Reçu de paiement"
+    # A payment plan's document, notified to the debtor (C16): owed as a receipt is.
+    PLAN = "plan", "Plan d'apurement"
+    # The reminder of a plan's missed instalment: a contact within the rule, which lets it reach a case on a plan.
+    INSTALMENT = "instalment", "Rappel d'échéance de plan"
+
+
+# The kinds that are contacts with the debtor: an action that the contact rule's caps count, decided and
+# retried within the rule.
+CONTACT_KINDS = frozenset({MessageKind.RECOVERY, MessageKind.INSTALMENT})
+
+
 class OutboxMessage(models.Model):
     """An e-mail or SMS to a debtor, stored in the transaction that decided it and delivered after the commit:
-    the proof of what was said, and the state of its delivery (attempts, last failure, next try)."""
+    the proof of what was said, and the state of its delivery (attempts, last failure, next try). A recovery
+    message is a contact (its action counts in the contact rule's caps); a receipt is not, and has no action."""
 
     case = models.ForeignKey("cases.Case", verbose_name="dossier", on_delete=models.PROTECT, related_name="outbox")
-    action = models.OneToOneField(Action, verbose_name="action", on_delete=models.PROTECT, related_name="message")
+    kind = models.CharField("nature", max_length=10, choices=MessageKind.choices, default=MessageKind.RECOVERY)
+    action = models.OneToOneField(
+        Action, verbose_name="action", on_delete=models.PROTECT, null=True, blank=True, related_name="message"
+    )
     channel = models.CharField("canal", max_length=10, choices=[(Channel.EMAIL, "E-mail"), (Channel.SMS, "SMS")])
     to = models.CharField("destinataire", max_length=254)
     reply_to = models.CharField("adresse de réponse", max_length=254, blank=True)
     subject = models.CharField("objet", max_length=200, blank=True)
     text = models.TextField("texte")
     html = models.TextField("HTML", blank=True)
+    # The stored document sent with the e-mail (the receipt's own file, not a copy), checked against its hash.
+    attachment = models.FileField("pièce jointe", upload_to="outbox/", blank=True)
+    attachment_name = models.CharField("nom de la pièce jointe", max_length=100, blank=True)
+    attachment_sha256 = models.CharField("empreinte SHA-256 de la pièce jointe", max_length=64, blank=True)
     first_letter = models.ForeignKey(
         "letters.Letter",
         verbose_name="première lettre rappelée",
@@ -112,9 +135,6 @@ class OutboxMessage(models.Model):
     next_attempt_at = models.DateTimeField("prochaine tentative le", null=True, blank=True, db_index=True)
     sent_at = models.DateTimeField("envoyé le", null=True, blank=True)
     error = models.CharField("raison du dernier échec", max_length=300, blank=True)
-    # A message about the case's payment plan (its document, a missed instalment's reminder): the contact rule
-    # lets it reach a case on a plan, at its decision and at every later attempt.
-    plan_follow_up = models.BooleanField("suivi d'un plan d'apurement", default=False)
 
     class Meta:
         verbose_name = "message aux débiteurs"
@@ -124,7 +144,11 @@ class OutboxMessage(models.Model):
             models.CheckConstraint(
                 name="outbox_sent_has_sent_at",
                 condition=~models.Q(status="sent") | models.Q(sent_at__isnull=False),
-            )
+            ),
+            models.CheckConstraint(
+                name="outbox_recovery_has_action",
+                condition=~models.Q(kind="recovery") | models.Q(action__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

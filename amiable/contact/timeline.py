@@ -10,6 +10,8 @@ from amiable.core.money import format_money, to_money
 
 def _message(event: AuditEvent) -> str:
     after = event.after or {}
+    if after.get("document"):  # a document owed to the debtor (a receipt), not a recovery message
+        return f"à {after.get('to', '')}, pièce jointe {after['document']}"
     return f"à {after.get('to', '')}, rappel de la lettre {after.get('first_letter', '')}"
 
 
@@ -40,6 +42,9 @@ def register() -> None:
     # The delivery's own course stays inside the agency: the creditor sees the message once it has gone.
     register_verb("email.queued", label="E-mail de relance décidé", describe=_message, internal=True)
     register_verb("sms.queued", label="SMS de relance décidé", describe=_message, internal=True)
+    register_verb(
+        "email.document_queued", label="Envoi d'un document par e-mail décidé", describe=_message, internal=True
+    )
     register_verb("email.failed", label="Échec de l'envoi d'un e-mail", describe=_delivery, internal=True)
     register_verb("sms.failed", label="Échec de l'envoi d'un SMS", describe=_delivery, internal=True)
     register_verb("email.retried", label="E-mail renvoyé", describe=_delivery, internal=True)

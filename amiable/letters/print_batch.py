@@ -1,6 +1,8 @@
 """The daily print run: the letters issued on a day and not yet printed, merged into one PDF for the
 printer, with a CSV manifest for the mail room. Each letter is printed once: it is marked in the same
-transaction that writes the files, so a second run for the same day finds nothing new."""
+transaction that writes the files, so a second run for the same day finds nothing new. The documents other
+apps register (`letters.printables`: receipts not sent by e-mail) follow the letters in the same files and
+are marked in the same transaction."""
 
 import hashlib
 import io
@@ -20,6 +22,7 @@ from amiable.core.dates import format_date
 from amiable.core.exceptions import ApplicationError
 from amiable.core.spreadsheets import write_csv
 from amiable.letters.models import Letter
+from amiable.letters.printables import PrintItem, printables
 
 MANIFEST_HEADER = ["Courrier", "Dossier", "Débiteur", "Adresse", "Pages"]
 
@@ -34,6 +37,7 @@ class PrintRun:
     pdf_name: str | None = None
     manifest_name: str | None = None
     withheld: list[str] = field(default_factory=list)  # French: which letter and why
+    documents: dict[str, list[str]] = field(default_factory=dict)  # registered kind → numbers printed
 
 
 def print_pending(*, day: date) -> QuerySet[Letter]:
@@ -68,11 +72,23 @@ def _withheld_reasons(letters: list[Letter]) -> list[str | None]:
     ]
 
 
+def _append(writer: PdfWriter, *, number: str, pdf, sha256: str, what: str) -> int:
+    """Append a stored document to the merged PDF after checking it against its hash; its page count."""
+    with pdf.open("rb") as handle:
+        content = handle.read()
+    if hashlib.sha256(content).hexdigest() != sha256:
+        raise ApplicationError(f"Le fichier {what} {number} ne correspond plus à son empreinte : impression annulée.")
+    reader = PdfReader(io.BytesIO(content))
+    writer.append(reader, outline_item=number, import_outline=False)
+    return len(reader.pages)
+
+
 @transaction.atomic
 def print_batch_build(*, day: date, actor=None) -> PrintRun:
     """Merge the letters of `day` not yet printed into one PDF with its manifest, and mark them printed.
     A letter whose case stopped being recovered since it was issued is held back (and listed), not posted.
-    A stored letter whose content no longer matches its hash is refused: nothing is printed."""
+    The registered documents waiting for the post follow the letters. A stored document whose content no
+    longer matches its hash is refused: nothing is printed."""
     run = PrintRun(day=day)
     letters = list(print_pending(day=day).select_for_update(of=("self",)))
     writer = PdfWriter()
@@ -82,21 +98,25 @@ def print_batch_build(*, day: date, actor=None) -> PrintRun:
         if reason:
             run.withheld.append(f"{letter.number} retenu : {reason}")
             continue
-        with letter.pdf.open("rb") as handle:
-            content = handle.read()
-        if hashlib.sha256(content).hexdigest() != letter.sha256:
-            raise ApplicationError(
-                f"Le fichier du courrier {letter.number} ne correspond plus à son empreinte : impression annulée."
-            )
-        reader = PdfReader(io.BytesIO(content))
-        pages = len(reader.pages)
-        writer.append(reader, outline_item=letter.number, import_outline=False)
+        pages = _append(writer, number=letter.number, pdf=letter.pdf, sha256=letter.sha256, what="du courrier")
         case = letter.case
         rows.append([letter.number, case.reference, case.debtor.display_name, " / ".join(letter.address_lines), pages])
         printed.append(letter)
         run.numbers.append(letter.number)
         run.pages += pages
-    if not printed:
+    others: dict[str, list[PrintItem]] = {}
+    for printable in printables():
+        for item in printable.pending(day=day, lock=True):
+            if item.withheld:
+                run.withheld.append(f"{item.number} retenu : {item.withheld}")
+                continue
+            pages = _append(writer, number=item.number, pdf=item.pdf, sha256=item.sha256, what="du document")
+            rows.append([item.number, item.case_reference, item.debtor_name, " / ".join(item.address_lines), pages])
+            others.setdefault(printable.key, []).append(item)
+            run.documents.setdefault(printable.key, []).append(item.number)
+            run.numbers.append(item.number)
+            run.pages += pages
+    if not printed and not others:
         return run
     pdf = io.BytesIO()
     writer.write(pdf)
@@ -110,12 +130,16 @@ def print_batch_build(*, day: date, actor=None) -> PrintRun:
         run.manifest_name = default_storage.save(f"{stem}.csv", ContentFile(manifest.getvalue()))
         saved.append(run.manifest_name)
         Letter.objects.filter(pk__in=[letter.pk for letter in printed]).update(printed_on=day)
+        for printable in printables():
+            if printable.key in others:
+                printable.mark(pks=[item.pk for item in others[printable.key]], day=day)
         audit_record(
             actor=actor,
             verb="letters.printed",
             target=("print_batch", stem.removeprefix("print/"), f"Impression des courriers du {format_date(day)}"),
             after={
-                "letters": run.numbers,
+                "letters": [letter.number for letter in printed],
+                "documents": run.documents,
                 "pages": run.pages,
                 "pdf": run.pdf_name,
                 "manifest": run.manifest_name,

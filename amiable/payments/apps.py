@@ -9,8 +9,15 @@ class PaymentsConfig(AppConfig):
     def ready(self) -> None:
         from amiable.approvals.hooks import on_decision
         from amiable.approvals.models import ApprovalKind
+        from amiable.letters.printables import register_printable
         from amiable.payments import plans, timeline
+        from amiable.payments.receipts import receipts_mark_printed, receipts_to_post
 
         timeline.register()
         # A plan beyond the contract's limit waits for the creditor: its decision grants or refuses it (C16).
         on_decision(ApprovalKind.LONG_PLAN, plans.plan_decided)
+        # Receipts and plans not sent by e-mail are posted with the letters of the daily print run.
+        register_printable(key="receipts", label="Reçus", pending=receipts_to_post, mark=receipts_mark_printed)
+        register_printable(
+            key="plans", label="Plans d'apurement", pending=plans.plans_to_post, mark=plans.plans_mark_printed
+        )

@@ -29,7 +29,8 @@ from amiable.cases.selectors import case_stopping_event
 from amiable.cases.services import case_lock, case_transition, task_open
 from amiable.compliance.legal import forbidden_wording, medical_secrecy_problems
 from amiable.compliance.wording import claim_basis, salutation
-from amiable.contact.messaging import LASTING_BLOCKS, notice_send
+from amiable.contact.messaging import LASTING_BLOCKS, debtor_email, document_email_queue, notice_send
+from amiable.contact.models import MessageKind
 from amiable.core.dates import add_months, format_date
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO, format_money, split_evenly, to_money
@@ -37,6 +38,7 @@ from amiable.core.sequences import sequence_next
 from amiable.creditors.selectors import agency_get, terms_for
 from amiable.letters.address import address_block, mailing_address
 from amiable.letters.models import Letter, LetterKind
+from amiable.letters.printables import PrintItem
 from amiable.letters.services import letter_pdf, letter_signatory, letter_text
 from amiable.notifications.selectors import agency_contacts, creditor_staff
 from amiable.notifications.services import notify
@@ -317,17 +319,27 @@ def _grant(plan: Plan, *, case: Case, actor, shifted_days: int = 0) -> None:
         case_transition(case=case, to=CaseStatus.PAYMENT_PLAN, actor=actor, reason=f"Plan d'apurement {plan.number}")
     _refill(plan, balance=case.balance)
     instalments = list(plan.instalments.order_by("rank"))
+    plan.address_lines, address_problem = _address(case)
     _document_issue(plan, case=case, instalments=instalments, actor=actor)
     try:
-        _granted_tell(plan, case=case, instalments=instalments, actor=actor, shifted_days=shifted_days)
+        _granted_tell(
+            plan,
+            case=case,
+            instalments=instalments,
+            actor=actor,
+            shifted_days=shifted_days,
+            address_problem=address_problem,
+        )
     except BaseException:
         # The row is rolled back with the transaction: the stored file must not outlive it.
         plan.pdf.delete(save=False)
         raise
 
 
-def _granted_tell(plan: Plan, *, case: Case, instalments: list[Instalment], actor, shifted_days: int) -> None:
-    sent = _document_send(plan, case=case, instalments=instalments, actor=actor)
+def _granted_tell(
+    plan: Plan, *, case: Case, instalments: list[Instalment], actor, shifted_days: int, address_problem: str
+) -> None:
+    sent = _document_send(plan, case=case, instalments=instalments, actor=actor, address_problem=address_problem)
     audit_record(
         actor=actor,
         verb="plan.granted",
@@ -341,6 +353,7 @@ def _granted_tell(plan: Plan, *, case: Case, instalments: list[Instalment], acto
             "shifted_days": shifted_days,
             "sha256": plan.sha256,
             "sent": sent,
+            "emailed_to": plan.emailed_to,
         },
     )
     notify(
@@ -409,12 +422,13 @@ def _accept(plan: Plan, *, actor) -> None:
 # --- the document -----------------------------------------------------------------------------------------------
 
 
-def _address_lines(case: Case) -> list[str]:
-    """The postal address block, or the name alone for a debtor known by e-mail only (the plan is e-mailed)."""
+def _address(case: Case) -> tuple[list[str], str]:
+    """The postal address block, or no lines and why: a plan is granted whatever the address book holds (its
+    document is then e-mailed, or handed over)."""
     try:
-        return address_block(debtor=case.debtor, point=mailing_address(case.debtor))
-    except ApplicationError:
-        return [case.debtor.display_name]
+        return address_block(debtor=case.debtor, point=mailing_address(case.debtor)), ""
+    except ApplicationError as exc:
+        return [], exc.message
 
 
 def plan_document_render(*, plan: Plan, case: Case, instalments: list[Instalment], actor=None) -> str:
@@ -422,7 +436,7 @@ def plan_document_render(*, plan: Plan, case: Case, instalments: list[Instalment
     of the structure where it was given (L9)."""
     agency = agency_get()
     terms = terms_for(case.creditor_id)
-    lines = _address_lines(case)
+    lines = plan.address_lines or [case.debtor.display_name]
     issued_on = timezone.localdate(plan.granted_at) if plan.granted_at else timezone.localdate()
     paid = sum((i.paid_amount for i in instalments), ZERO)
     html = render_to_string(
@@ -461,7 +475,7 @@ def _document_issue(plan: Plan, *, case: Case, instalments: list[Instalment], ac
     pdf = letter_pdf(plan_document_render(plan=plan, case=case, instalments=instalments, actor=actor))
     plan.sha256 = hashlib.sha256(pdf).hexdigest()
     plan.pdf.save(f"{timezone.localdate().year}/{plan.number}.pdf", ContentFile(pdf), save=False)
-    plan.save(update_fields=["pdf", "sha256"])
+    plan.save(update_fields=["pdf", "sha256", "address_lines"])
 
 
 def _debtor_points(case: Case) -> dict[str, bool]:
@@ -481,35 +495,45 @@ def _system_or_agent(actor):
     return actor if actor is not None and can_work_cases(actor) else None
 
 
-def _document_send(plan: Plan, *, case: Case, instalments: list[Instalment], actor) -> str:
-    """The plan to the debtor: by e-mail through the outbox when an e-mail is known and the contact rule lets
-    it go now; otherwise a task asks the case's agent to post the stored document (the print batch prints
-    letters only). Returns « email » or « task »."""
-    reason = "aucun e-mail valide"
-    if _debtor_points(case)[Channel.EMAIL]:
-        try:
-            notice_send(
-                case=case,
-                channel=Channel.EMAIL,
-                template="messages/plan_granted_email",
-                context=_message_context(plan, case, instalments),
-                subject=f"Votre plan d'apurement {plan.number} — dossier {case.reference}",
-                summary=f"Plan d'apurement {plan.number} envoyé par e-mail",
-                actor=_system_or_agent(actor),
-                plan_follow_up=True,
-            )
-        except ApplicationError as exc:
-            reason = exc.message
-        else:
-            return "email"
+def _document_send(plan: Plan, *, case: Case, instalments: list[Instalment], actor, address_problem: str) -> str:
+    """The document to the debtor (C16: notified to both parties). It is owed, as a receipt is, not a recovery
+    contact: e-mailed with its PDF through the outbox when the debtor has a valid e-mail (outside the contact
+    rule's caps and hours), else posted with the next daily print run (`letters.printables`); with neither, a
+    task asks the case's agent to hand it over. Returns « email », « post » or « hand »."""
+    to = debtor_email(case=case)
+    if to:
+        context = {
+            **_message_context(plan, case, instalments),
+            "agency": agency_get(),
+            "case": case,
+            "creditor": case.creditor,
+            "first_letter": Letter.objects.filter(case=case, kind=LetterKind.FIRST).first(),
+        }
+        document_email_queue(
+            case=case,
+            to=to,
+            subject=f"Votre plan d'apurement {plan.number} — dossier {case.reference}",
+            text=render_to_string("messages/plan_granted_email.txt", context),
+            html=render_to_string("messages/plan_granted_email.html", context),
+            attachment=plan.pdf,
+            attachment_name=f"{plan.number}.pdf",
+            attachment_sha256=plan.sha256,
+            actor=actor,
+            kind=MessageKind.PLAN,
+        )
+        plan.emailed_to = to
+        plan.save(update_fields=["emailed_to"])
+        return "email"
+    if plan.address_lines:
+        return "post"
     task_open(
         case=case,
         kind=TaskKind.PLAN_FOLLOW_UP,
-        reason=f"Plan {plan.number} accordé : postez son document au débiteur (e-mail impossible : {reason})",
+        reason=f"Plan {plan.number} à remettre au débiteur : ni e-mail ni adresse valide ({address_problem})",
         due_on=timezone.localdate(),
         actor=_system_or_agent(actor),
     )
-    return "task"
+    return "hand"
 
 
 def _message_context(plan: Plan, case: Case, instalments: list[Instalment], **extra) -> dict:
@@ -599,6 +623,39 @@ def plan_apply_reversal(*, plan: Plan, payment: Payment, actor) -> None:
         )
     if plan.status == PlanStatus.ACTIVE:
         _refill(plan, balance=balance)
+
+
+# --- the print run's side (registered in PaymentsConfig.ready) -------------------------------------------------
+
+
+def plans_to_post(*, day: date, lock: bool) -> list[PrintItem]:
+    """The documents of the plans granted by `day`, not e-mailed, with an address, not yet printed: a plan granted
+    after a day's run goes with the next run."""
+    plans = (
+        Plan.objects.filter(granted_at__date__lte=day, printed_on__isnull=True, emailed_to="")
+        .exclude(pdf="")
+        .exclude(address_lines=[])
+        .select_related("case__debtor")
+        .order_by("granted_at", "number", "pk")
+    )
+    if lock:
+        plans = plans.select_for_update(of=("self",))
+    return [
+        PrintItem(
+            pk=plan.pk,
+            number=plan.number,
+            case_reference=plan.case.reference,
+            debtor_name=plan.case.debtor.display_name,
+            address_lines=list(plan.address_lines),
+            pdf=plan.pdf,
+            sha256=plan.sha256,
+        )
+        for plan in plans
+    ]
+
+
+def plans_mark_printed(*, pks: list[int], day: date) -> None:
+    Plan.objects.filter(pk__in=pks, printed_on__isnull=True).update(printed_on=day)
 
 
 # --- the daily check --------------------------------------------------------------------------------------------
@@ -751,7 +808,7 @@ def _remind(plan: Plan, instalment: Instalment, *, case: Case, instalments, term
                 subject=f"Échéance de votre plan d'apurement {plan.number} — dossier {case.reference}",
                 summary=f"Rappel de l'échéance {instalment.rank} du plan {plan.number}",
                 actor=_system_or_agent(actor),
-                plan_follow_up=True,
+                kind=MessageKind.INSTALMENT,
             )
         except ApplicationError as exc:
             reasons.append(f"{Channel(channel).label} : {exc.message}")

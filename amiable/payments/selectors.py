@@ -28,6 +28,12 @@ def case_money(*, case: Case) -> CaseMoney:
             Payment.objects.filter(case=case).select_related("reversal", "recorded_by").order_by("collected_on", "pk")
         ),
         refunds=list(Refund.objects.filter(case=case).order_by("refunded_on", "pk")),
-        receipts=list(Receipt.objects.filter(case=case).order_by("issued_at", "pk")),
+        receipts=list(Receipt.objects.filter(case=case).select_related("cancels").order_by("issued_at", "pk")),
         plans=list(Plan.objects.filter(case=case).prefetch_related("instalments").order_by("-proposed_at", "-pk")),
     )
+
+
+def receipt_get(*, user, pk: int) -> Receipt:
+    """One receipt (or cancellation) of a case the user may see — agency staff, or the case's creditor staff
+    within their structures — or Receipt.DoesNotExist (the view turns it into a 404)."""
+    return Receipt.objects.visible_to(user).select_related("case").get(pk=pk)

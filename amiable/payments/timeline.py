@@ -48,7 +48,11 @@ def _plan(event: AuditEvent) -> str:
 def _plan_granted(event: AuditEvent) -> str:
     after = event.after or {}
     by = "avec l'accord du créancier" if after.get("by") == "creditor" else "par l'agence"
-    sent = {"email": "document envoyé par e-mail", "task": "document à poster"}.get(after.get("sent"), "")
+    sent = {
+        "email": "document envoyé par e-mail",
+        "post": "document à poster avec l'impression du jour",
+        "hand": "document à remettre au débiteur",
+    }.get(after.get("sent"), "")
     shifted = f", échéances décalées de {after['shifted_days']} jour(s)" if after.get("shifted_days") else ""
     return f"{after.get('number', '')} accordé {by}{shifted}" + (f" ; {sent}" if sent else "")
 
@@ -67,10 +71,23 @@ def _plan_broken(event: AuditEvent) -> str:
     return f"{after.get('number', '')} : échéance(s) {ranks} impayée(s), reste dû {_money(after.get('balance'))}"
 
 
+DELIVERIES = {"email": "envoyé par e-mail", "post": "à poster avec l'impression du jour", "hand": "à remettre"}
+
+
+def _receipt(event: AuditEvent) -> str:
+    after = event.after or {}
+    cancels = f" (annule {after['cancels']})" if after.get("cancels") else ""
+    delivery = DELIVERIES.get(after.get("delivery", ""), "")
+    amounts = f"{_money(after.get('amount'))}, {delivery}, reste dû {_money(after.get('balance'))}"
+    return f"{after.get('number', '')}{cancels} — {amounts}"
+
+
 def register() -> None:
     register_verb("payment.recorded", label="Paiement", describe=_payment)
     register_verb("payment.reversed", label="Paiement rejeté", describe=_reversal)
     register_verb("refund.recorded", label="Trop-perçu remboursé", describe=_refund)
+    register_verb("receipt.issued", label="Reçu de paiement émis", describe=_receipt)
+    register_verb("receipt.cancelled", label="Reçu annulé", describe=_receipt)
     register_verb("ledger.posted", label="Écriture au compte des fonds de tiers", internal=True)
     register_verb("plan.proposed", label="Plan d'apurement proposé", describe=_plan)
     register_verb("plan.granted", label="Plan d'apurement accordé", describe=_plan_granted)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from amiable.payments import views_plans
+from amiable.payments import views, views_plans
 
 app_name = "payments"
 
@@ -11,4 +11,5 @@ urlpatterns = [
     path("dossiers/<int:case_pk>/plan/proposer/", views_plans.plan_propose_post, name="plan_propose"),
     path("dossiers/<int:case_pk>/proposition/", views_plans.settlement_post, name="settlement_propose"),
     path("plans/<int:pk>/pdf/", views_plans.plan_pdf, name="plan_pdf"),
+    path("recus/<int:pk>.pdf", views.receipt_download, name="receipt_download"),
 ]

@@ -38,7 +38,8 @@ from amiable.letters import defaults as letters_defaults
 from amiable.letters import print_batch
 from amiable.letters import services as letters_services
 from amiable.payments import plans
-from amiable.payments.services import payment_record, payment_reverse
+from amiable.payments import receipts as payments_receipts
+from amiable.payments import services as payments_services
 from amiable.scenarios import defaults as scenarios_defaults
 from amiable.scenarios import services as scenarios_services
 from tests.factories import PASSWORD, make_case, make_user
@@ -58,6 +59,7 @@ WRITING_MODULES = [
     "amiable.letters.defaults",
     "amiable.letters.print_batch",
     "amiable.payments.plans",
+    "amiable.payments.receipts",
     "amiable.scenarios.defaults",
 ]
 
@@ -87,6 +89,7 @@ NOT_AUDITED = {
     "amiable.payments.plans.plan_for_reversal": "a read: the plan a reversal takes money back from",
     "amiable.payments.plans.plan_get": "a read: one plan the user may see",
     "amiable.payments.plans.plan_document_render": "renders and checks the document; the grant stores and audits it",
+    "amiable.contact.messaging.debtor_email": "a read: the debtor's valid e-mail address",
     "amiable.intake.crypto.is_openpgp": "pure helper: sniffs the bytes of a file",
     "amiable.intake.crypto.transmission_policy_check": "a check: a refusal writes nothing, the import audits",
     "amiable.intake.crypto.decrypt": "pure: decrypts bytes in memory; batch_import audits the import",
@@ -107,6 +110,13 @@ NOT_AUDITED = {
     "amiable.letters.services.letter_pdf": "pure: HTML to PDF",
     "amiable.letters.services.letter_preview": "a PDF marked « APERÇU »: nothing numbered, stored or audited",
     "amiable.letters.services.letter_get": "read: one letter the user may see",
+    "amiable.payments.receipts.creditor_after_de": "pure: the creditor's name after « de »",
+    "amiable.payments.receipts.debtor_reason": "pure: the reversal's reason as a debtor's document prints it",
+    "amiable.payments.receipts.receipt_check": "pure: the legal check of a rendered receipt",
+    "amiable.payments.receipts.receipts_to_post": "read: the receipts waiting for the print batch",
+    "amiable.payments.receipts.receipts_mark_printed": "marks printed within print_batch_build, which audits the run",
+    "amiable.payments.plans.plans_to_post": "read: the plans' documents waiting for the print batch",
+    "amiable.payments.plans.plans_mark_printed": "marks printed within print_batch_build, which audits the run",
     "amiable.notifications.services.notify": "in-app notices of an event the calling service has audited",
     "amiable.notifications.services.send_urgent": "e-mails notices already published; marks them sent",
     "amiable.notifications.services.send_digest": "e-mails notices already published; marks them sent",
@@ -232,6 +242,12 @@ class World:
             creditor=self.reference.cpam, content=(DATA / BATCH).read_bytes(), filename=BATCH, actor=self.users.agent
         )
 
+    def receipt(self):
+        payment = payments_services.payment_record(
+            case=self.case, amount="10.00", collected_on=timezone.localdate(), method="cheque", actor=self.users.agent
+        )
+        return payments_receipts.receipt_issue(payment=payment, actor=self.users.agent)  # the one already issued
+
     def letter_today(self):
         case = make_case(structure=self.reference.csr, last_name="Martin")
         return letters_services.letter_issue(case=case, kind="first", actor=self.users.agent)
@@ -266,7 +282,7 @@ def _plan(w, count=3):
 
 
 def _pay_in_full(w):
-    return payment_record(
+    return payments_services.payment_record(
         case=w.contacted_case,
         amount=w.contacted_case.claimed_amount,
         collected_on=timezone.localdate(),
@@ -463,6 +479,10 @@ SERVICE_CALLS = {
         "email.sent",
         lambda w: (w.queued_email(due=True), messaging.outbox_deliver_due()),
     ),
+    "amiable.contact.messaging.document_email_queue": (
+        "email.document_queued",
+        lambda w: w.receipt(),  # a receipt e-mailed to the debtor, who has a valid address
+    ),
     # creditor requests
     "amiable.creditor_requests.services.request_create": ("request.created", lambda w: w.question()),
     "amiable.creditor_requests.services.request_answer": (
@@ -562,7 +582,7 @@ SERVICE_CALLS = {
         "plan.reopened",
         lambda w: (
             _plan(w),
-            payment_reverse(
+            payments_services.payment_reverse(
                 payment=_pay_in_full(w), reversed_on=timezone.localdate(), reason="Chèque impayé", actor=w.users.agent
             ),
         ),
@@ -584,6 +604,14 @@ SERVICE_CALLS = {
             context={},
             summary="Message rédigé par une autre app",
             actor=w.users.agent,
+        ),
+    ),
+    # payments
+    "amiable.payments.receipts.receipt_issue": ("receipt.issued", lambda w: w.receipt()),
+    "amiable.payments.receipts.receipt_cancel": (
+        "receipt.cancelled",
+        lambda w: payments_services.payment_reverse(
+            payment=w.receipt().payment, reversed_on=timezone.localdate(), reason="Chèque impayé", actor=w.users.agent
         ),
     ),
     # scenarios

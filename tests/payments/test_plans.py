@@ -18,11 +18,12 @@ from pypdf import PdfReader
 from amiable.approvals.models import ApprovalKind, ApprovalRequest, ApprovalStatus
 from amiable.approvals.services import approval_decide
 from amiable.audit.models import AuditEvent
-from amiable.cases.models import CaseStatus, Channel, Task, TaskKind, TaskStatus
-from amiable.cases.services import case_assign, task_close
-from amiable.contact.models import OutboxMessage
+from amiable.cases.models import CaseStatus, Channel, ContactPoint, Task, TaskKind, TaskStatus
+from amiable.cases.services import case_assign
+from amiable.contact.models import MessageKind, OutboxMessage
 from amiable.core.exceptions import ApplicationError
 from amiable.creditor_requests.services import case_recall
+from amiable.letters.print_batch import print_batch_build
 from amiable.notifications.models import Notification
 from amiable.payments.models import InstalmentStatus, Plan, PlanRhythm, PlanStatus
 from amiable.payments.plans import (
@@ -30,6 +31,7 @@ from amiable.payments.plans import (
     plan_propose,
     plan_schedule,
     plans_check,
+    plans_to_post,
     settlement_proposal_send,
 )
 from amiable.payments.services import payment_record, payment_reverse
@@ -247,10 +249,13 @@ def test_within_the_limit_the_agency_grants_the_plan_at_once(case, users, django
     assert plan.approval is None
     assert case.status == CaseStatus.PAYMENT_PLAN
     assert plan.pdf and len(plan.sha256) == 64
-    # The debtor: an e-mail through the outbox, as a plan's follow-up (the case on a plan is not chased).
+    # The debtor: the document e-mailed with its PDF through the outbox, owed as a receipt is (no contact action).
     message = OutboxMessage.objects.get(case=case)
-    assert message.plan_follow_up and message.to == DEBTOR_EMAIL
+    assert message.kind == MessageKind.PLAN and message.to == DEBTOR_EMAIL and message.action is None
+    assert plan.emailed_to == DEBTOR_EMAIL and plan.printed_on is None
     assert len(mail.outbox) == 1
+    [(name, content, mimetype)] = mail.outbox[0].attachments
+    assert name == f"{plan.number}.pdf" and mimetype == "application/pdf" and content.startswith(b"%PDF")
     body = squash(mail.outbox[0].body)
     assert plan.number in body and "16,66 €" in body and "16,70 €" in body and "15/03/2027" in body
     assert "L-" in body and case.structure.name not in body and "dentaire" not in body.lower()
@@ -264,13 +269,30 @@ def test_within_the_limit_the_agency_grants_the_plan_at_once(case, users, django
     }
 
 
-def test_without_an_email_the_agent_is_asked_to_post_the_document(make, users):
+def test_without_an_email_the_document_is_posted_with_the_print_run(make, users):
     case = make(email=None)
     plan = propose(case, users.agent)
-    assert plan.status == PlanStatus.ACTIVE
+    assert plan.status == PlanStatus.ACTIVE and plan.emailed_to == ""
+    assert "DUPONT" in plan.address_lines[0]
     assert not OutboxMessage.objects.filter(case=case).exists()
+    assert plans_to_post(day=TODAY, lock=False)[0].number == plan.number
+
+    run = print_batch_build(day=TODAY, actor=users.agent)
+
+    assert plan.number in run.numbers
+    plan.refresh_from_db()
+    assert plan.printed_on == TODAY
+    assert plans_to_post(day=TODAY, lock=False) == []
+    assert plan.number not in print_batch_build(day=TODAY, actor=users.agent).numbers
+
+
+def test_with_neither_email_nor_address_the_agent_hands_the_document_over(make, users):
+    case = make(email=None)
+    ContactPoint.objects.filter(debtor=case.debtor, kind="address").update(quality="invalid")
+    plan = propose(case, users.agent)
+    assert plan.address_lines == [] and plans_to_post(day=TODAY, lock=False) == []
     task = Task.objects.get(case=case, kind=TaskKind.PLAN_FOLLOW_UP, status=TaskStatus.OPEN)
-    assert plan.number in task.reason and "postez son document" in task.reason
+    assert f"Plan {plan.number} à remettre au débiteur : ni e-mail ni adresse valide" in task.reason
 
 
 def test_the_plan_document_reads_back(case, users):
@@ -336,7 +358,7 @@ def test_accepted_by_the_creditor_the_plan_becomes_active(case, users, django_ca
     assert plan.pdf and "avec l'accord de Caisse Primaire" in pdf_text(plan)
     first = plan.instalments.get(rank=1)
     assert first.paid_amount == Decimal("5.00") and first.status == InstalmentStatus.PENDING
-    assert OutboxMessage.objects.get(case=case).plan_follow_up
+    assert OutboxMessage.objects.get(case=case, kind=MessageKind.PLAN).to == DEBTOR_EMAIL
     assert Notification.objects.filter(kind="plan_granted", recipient=users.collaborator).exists()
     assert Notification.objects.filter(kind="approval_decided").exists()
 
@@ -456,7 +478,8 @@ def test_an_instalment_unpaid_after_the_grace_period_is_missed_and_reminded_once
     first = plan.instalments.get(rank=1)
     assert first.status == InstalmentStatus.MISSED and first.reminded_at is not None
     reminder = OutboxMessage.objects.get(case=case)
-    assert reminder.channel == Channel.EMAIL and reminder.plan_follow_up
+    assert reminder.channel == Channel.EMAIL and reminder.kind == MessageKind.INSTALMENT
+    assert reminder.action is not None  # a contact: the contact rule's caps count it
     text = squash(reminder.text)
     assert "l'échéance 1 de votre plan d'apurement" in text and "33,33 €" in text and "15/10/2026" in text
     assert "L-" in text and "dentaire" not in text.lower()
@@ -515,15 +538,11 @@ def test_the_reminder_falls_back_to_sms_then_to_a_task_for_the_agent(make, users
     none_case = make(email=None, phone=None)
     propose(sms_case, users.agent)
     propose(none_case, users.agent)
-    # Without e-mail, the agent was asked to post the document, and did.
-    posting = Task.objects.get(case=none_case, kind=TaskKind.PLAN_FOLLOW_UP, status=TaskStatus.OPEN)
-    assert "postez son document" in posting.reason
-    task_close(task=posting, actor=users.agent)
 
     report = check(date(2026, 10, 26))
 
     assert (report.missed, report.reminded, report.reminder_tasks) == (2, 1, 1)
-    assert OutboxMessage.objects.get(case=sms_case, channel=Channel.SMS).plan_follow_up
+    assert OutboxMessage.objects.get(case=sms_case, channel=Channel.SMS).kind == MessageKind.INSTALMENT
     task = Task.objects.get(case=none_case, kind=TaskKind.PLAN_FOLLOW_UP, status=TaskStatus.OPEN)
     assert "Échéance 1 du plan" in task.reason
     assert "aucun e-mail ni téléphone valide" in task.reason
@@ -649,13 +668,15 @@ def test_a_case_on_a_plan_is_not_chased_but_may_receive_its_plans_messages(case,
         email_send(case=case, actor=users.agent)
 
 
-def test_a_plans_message_retried_later_still_goes(case, users):
+def test_an_instalments_reminder_retried_later_still_goes_to_a_case_on_a_plan(case, users):
     from amiable.contact.messaging import QUEUED_GRACE, message_deliver
     from amiable.contact.models import MessageStatus
 
-    propose(case, users.agent)  # its e-mail is decided; its delivery task has not run (no commit in this test)
-    message = OutboxMessage.objects.get(case=case)
-    with time_machine.travel(NOW + QUEUED_GRACE + timedelta(minutes=1), tick=False):
+    propose(case, users.agent)
+    check(date(2026, 10, 26))  # its reminder is decided; its delivery task has not run (no commit in this test)
+    message = OutboxMessage.objects.get(case=case, kind=MessageKind.INSTALMENT)
+    later = datetime.combine(date(2026, 10, 26), time(10, 0), tzinfo=PARIS) + QUEUED_GRACE + timedelta(minutes=1)
+    with time_machine.travel(later, tick=False):
         assert message_deliver(message_id=message.pk) == "sent"
     message.refresh_from_db()
     assert message.status == MessageStatus.SENT

@@ -25,6 +25,7 @@ from amiable.intake.services import batch_import
 from amiable.letters.services import letter_issue
 from amiable.notifications.models import Notification
 from amiable.payments.plans import plan_propose
+from amiable.payments.services import payment_record
 from tests.factories import make_case
 
 CSV = (
@@ -53,6 +54,7 @@ OBJECTS = {
     "letters:preview": {"case_pk": "case", "kind": "first"},
     "letters:issue": {"case_pk": "case"},
     "letters:download": {"letter_pk": "letter"},
+    "payments:receipt_download": {"pk": "receipt"},
     "work:case_actions": {"pk": "case"},
     "work:call": {"pk": "case"},
     "work:promise_kept": {"pk": "case", "promise_pk": "promise"},
@@ -124,6 +126,9 @@ def victim(reference, users, gnupg_home):
     letter = letter_issue(case=case, kind="first", actor=users.agent)
     plan = plan_propose(case=case, rhythm="monthly", count=3, first_due_on=timezone.localdate(), actor=users.agent)
     promise = PromiseToPay.objects.create(case=case, amount="10.00", due_on=timezone.localdate())
+    payment = payment_record(
+        case=case, amount="5.00", collected_on=timezone.localdate(), method="cheque", actor=users.agent
+    )
     action = Action.objects.create(case=case, channel="email", at=timezone.now(), summary="E-mail de relance")
     message = OutboxMessage.objects.create(
         case=case,
@@ -139,6 +144,7 @@ def victim(reference, users, gnupg_home):
         "promise": promise.pk,
         "letter": letter.pk,
         "plan": plan.pk,
+        "receipt": payment.receipts.get().pk,
         "message": message.pk,
         "case": case.pk,
         "approval": approval.pk,

@@ -1,5 +1,6 @@
 """`manage.py print_batch [--date YYYY-MM-DD] [--dry-run]`: the day's letters in one PDF for the printer,
-with its CSV manifest; each letter is printed once, so running it twice prints nothing twice."""
+with its CSV manifest, followed by the documents waiting for the post (receipts not sent by e-mail); each
+is printed once, so running it twice prints nothing twice."""
 
 from datetime import date
 
@@ -10,6 +11,7 @@ from amiable.core.dates import format_date
 from amiable.core.exceptions import ApplicationError
 from amiable.core.storage import storage_location
 from amiable.letters.print_batch import print_batch_build, print_pending
+from amiable.letters.printables import printables_pending_numbers
 
 
 class Command(BaseCommand):
@@ -28,6 +30,7 @@ class Command(BaseCommand):
             raise CommandError(f"Date invalide : « {day} » (attendu AAAA-MM-JJ).") from exc
         if dry_run:
             numbers = list(print_pending(day=on).values_list("number", flat=True))
+            numbers += printables_pending_numbers(day=on)
             self.stdout.write(f"Simulation — {format_date(on)} : {len(numbers)} courrier(s) à imprimer.")
             for number in numbers:
                 self.stdout.write(f"  {number}")
