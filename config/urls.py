@@ -11,6 +11,7 @@ urlpatterns = [
     path("compte/", include("amiable.web.urls_accounts")),
     path("courriers/", include("amiable.letters.urls")),
     path("travail/", include("amiable.casework.urls")),
+    path("banque/", include("amiable.banking.urls")),
     path("paiements/", include("amiable.payments.urls")),
     path("", include("amiable.portal.urls")),
     path("", include("amiable.web.urls")),

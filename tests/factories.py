@@ -126,3 +126,21 @@ def make_case(
         actor=actor,
         **extra,
     )
+
+
+def pay_in_full(case: Case, *, actor=None) -> Case:
+    """Record a transfer of the whole balance: the case becomes « Soldé » by itself, as in real life."""
+    from django.utils import timezone
+
+    from amiable.payments.services import payment_record
+
+    payment_record(
+        case=case,
+        amount=case.balance,
+        collected_on=timezone.localdate(),
+        method="transfer",
+        source="bank" if actor is None else "agent",
+        actor=actor,
+    )
+    case.refresh_from_db()
+    return case

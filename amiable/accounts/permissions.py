@@ -28,6 +28,13 @@ def can_reassign(user) -> bool:
     return can_work_cases(user) and user.role in REASSIGNERS
 
 
+def can_view_client_funds(user) -> bool:
+    """Supervisors and agency admins read the client-funds account (what is held for each creditor and each
+    debtor, the journal): the agency's accounting of other people's money. Agents see the money of each
+    case on its page."""
+    return can_work_cases(user) and user.role in REASSIGNERS
+
+
 def can_ask_agency(user, creditor_id: int | None = None) -> bool:
     """Creditor staff ask the agency (questions, statements, meetings) and pick a meeting's date — for
     their own creditor when one is named."""
@@ -61,6 +68,7 @@ def require(allowed: bool, message: str) -> None:
 PREDICATES = {
     "work_cases": can_work_cases,
     "reassign": can_reassign,
+    "view_client_funds": can_view_client_funds,
     "ask_agency": can_ask_agency,
     "decide": can_decide,
     "upload_batch": can_upload_batch,

@@ -185,7 +185,8 @@ class Case(models.Model):
     # What the debtor has paid, net of reversals and refunds (direct payments to the creditor included); the
     # payments services keep it in the same transaction as each payment, so every app reads the balance
     # from the case without importing them (L3: the balance is the claim minus payments, nothing added).
-    paid_amount = models.DecimalField("payé (net)", max_digits=12, decimal_places=2, default=ZERO)
+    # db_default too: the bulk inserts of the intake write a new case without naming this column.
+    paid_amount = models.DecimalField("payé (net)", max_digits=12, decimal_places=2, default=ZERO, db_default=ZERO)
     balance = models.GeneratedField(
         verbose_name="reste dû",
         # Rounded to the cent: SQLite computes with floats, and 1E-14 must not count as still due.

@@ -3,7 +3,7 @@
 No harassment (Code pénal 222-16, C. consom. L121-7): calls and messages only on the creditor's allowed
 days and hours, never on a French public holiday, at most N attempts per channel over 30 days, never
 after a do-not-contact request, and no action at all on a case that is not being recovered (plan,
-suspension, over-indebtedness, death, recall, closure).
+suspension, over-indebtedness, death, recall, closure) or on which nothing remains due.
 
 A case on a payment plan is not chased: the only messages its debtor may receive are the plan's own (its
 document when granted, the reminder of a missed instalment), asked with `plan_follow_up=True`; every other
@@ -20,6 +20,7 @@ from django.utils import timezone
 from amiable.cases.models import STOPPING_EVENTS, Action, CaseEvent, CaseStatus, Channel
 from amiable.cases.selectors import case_stopping_event
 from amiable.core.dates import is_public_holiday
+from amiable.core.money import ZERO, format_money
 from amiable.creditors.models import ContractTerms
 from amiable.creditors.selectors import terms_for
 
@@ -31,6 +32,7 @@ WINDOW = timedelta(days=WINDOW_DAYS)
 BLOCK_KEYS = frozenset(
     {
         "case_not_active",
+        "nothing_due",
         "stopping_event",
         "do_not_contact",
         "day_not_allowed",
@@ -181,6 +183,11 @@ def _decide(
     contactable = case.status in CaseStatus.CONTACTABLE or (plan_follow_up and case.status == CaseStatus.PAYMENT_PLAN)
     if not contactable:
         return ContactBlock("case_not_active", f"dossier {case.get_status_display().lower()} : aucune action")
+    if case.balance <= 0:
+        # Paid in full normally makes the case « Soldé » (above); this holds whatever the status says.
+        return ContactBlock(
+            "nothing_due", f"rien ne reste dû sur ce dossier (reste dû : {format_money(ZERO)}) : aucune relance"
+        )
     event = stopped()
     if event is not None:
         return ContactBlock(

@@ -4,18 +4,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 
 from amiable.audit.models import AuditEvent
 from amiable.audit.timeline import event_details, internal_verbs, verb_label
 from amiable.cases.models import STOPPING_EVENTS, Case, CaseEvent, CaseStatus, ContactPoint, Task, TaskStatus
-from amiable.core.money import ZERO, to_money
+from amiable.core.money import ZERO, rate_percent, to_money
 
 CASE_SORTS = {
     "recu": ("-received_on", "-pk"),
     "recu_asc": ("received_on", "pk"),
     "reference": ("reference", "pk"),
-    "montant": ("-claimed_amount", "-pk"),
+    "montant": ("-balance", "-pk"),  # what the list shows: the remaining balance
     "debiteur": ("debtor__last_name", "debtor__first_name", "pk"),
 }
 
@@ -99,12 +99,30 @@ def case_timeline(*, case: Case, include_internal: bool) -> list[TimelineEntry]:
     return entries
 
 
+def recovered_sum(prefix: str = "") -> Sum:
+    """The sum of what was recovered of the claims, in SQL: the net payments less any excess owed back to the
+    debtor (`Case.recovered_amount`), so that totals over many cases are one aggregate. `prefix` reaches the
+    cases through a relation (« cases__ »)."""
+    return Sum(F(f"{prefix}paid_amount") - F(f"{prefix}overpaid_amount"))
+
+
+def money_figures(qs: QuerySet[Case], **extra) -> dict:
+    """Claimed, recovered and remaining amounts of the cases of `qs` in one aggregate query, with the
+    recovery rate (recovered ÷ claimed, by amount); `extra` aggregates ride along in the same query."""
+    row = qs.aggregate(claimed=Sum("claimed_amount"), recovered=recovered_sum(), balance=Sum("balance"), **extra)
+    for key in ("claimed", "recovered", "balance"):
+        row[key] = to_money(row[key] or ZERO)  # SQLite sums decimals in floating point: back to cents
+    row["rate"] = rate_percent(row["recovered"], row["claimed"])
+    return row
+
+
 def case_totals(*, user) -> dict:
-    """Counts and claimed amounts per status for the cases the user may see (home dashboards)."""
+    """Counts, claimed, recovered and remaining amounts per status for the cases the user may see, in one
+    query, with the recovery rate overall (home dashboards)."""
     rows = (
         Case.objects.visible_to(user)
         .values("status")
-        .annotate(count=Count("pk"), amount=Sum("claimed_amount"))
+        .annotate(count=Count("pk"), claimed=Sum("claimed_amount"), recovered=recovered_sum(), balance=Sum("balance"))
         .order_by("status")
     )
     by_status = {row["status"]: row for row in rows}
@@ -116,9 +134,18 @@ def case_totals(*, user) -> dict:
                 "status": status.value,
                 "label": status.label,
                 "count": row.get("count", 0),
-                # SQLite sums decimals in floating point: bring the total back to cents.
-                "amount": to_money(row.get("amount") or ZERO),
+                "amount": to_money(row.get("claimed") or ZERO),
+                "recovered": to_money(row.get("recovered") or ZERO),
+                "balance": to_money(row.get("balance") or ZERO),
             }
         )
     total_amount: Decimal = sum((r["amount"] for r in result), ZERO)
-    return {"rows": result, "count": sum(r["count"] for r in result), "amount": total_amount}
+    recovered: Decimal = sum((r["recovered"] for r in result), ZERO)
+    return {
+        "rows": result,
+        "count": sum(r["count"] for r in result),
+        "amount": total_amount,
+        "recovered": recovered,
+        "balance": sum((r["balance"] for r in result), ZERO),
+        "rate": rate_percent(recovered, total_amount),
+    }

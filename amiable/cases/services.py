@@ -23,7 +23,7 @@ from amiable.cases.models import (
 )
 from amiable.core.dates import add_months
 from amiable.core.exceptions import ApplicationError
-from amiable.core.money import ZERO, to_money
+from amiable.core.money import ZERO, format_money, to_money
 from amiable.notifications.selectors import agency_contacts, creditor_staff
 from amiable.notifications.services import notify
 
@@ -84,6 +84,16 @@ def case_transition(*, case: Case, to: str, actor, reason: str = "") -> Case:
         raise ApplicationError(
             f"Le dossier {case.reference} ne peut pas passer du statut « {current.label} » "
             f"au statut « {target.label} »."
+        )
+    # « Soldé » follows the money alone: reached when nothing is due, left only when a reversal restores a
+    # balance (the payments services move it; nobody marks a case paid, or unpaid, by hand).
+    if target == CaseStatus.PAID and case.balance > ZERO:
+        raise ApplicationError(
+            f"Le dossier {case.reference} n'est soldé que par ses paiements : il reste {format_money(case.balance)} dû."
+        )
+    if current == CaseStatus.PAID and target in CaseStatus.OPEN and case.balance == ZERO:
+        raise ApplicationError(
+            f"Le dossier {case.reference} est soldé : il ne se rouvre que si un paiement est rejeté."
         )
     case.status = target
     case.status_changed_at = timezone.now()

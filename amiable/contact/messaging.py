@@ -34,7 +34,7 @@ from amiable.cases.services import case_lock
 from amiable.compliance.legal import forbidden_wording, medical_secrecy_problems
 from amiable.contact.models import CONTACT_KINDS, MessageKind, MessageStatus, OutboxMessage
 from amiable.core.exceptions import ApplicationError
-from amiable.core.money import format_money
+from amiable.core.money import ZERO, format_money
 from amiable.creditors.selectors import agency_get
 from amiable.letters.models import Letter, LetterKind
 
@@ -49,7 +49,7 @@ QUEUED_GRACE = timedelta(minutes=5)
 SENDING_STALE_AFTER = timedelta(minutes=15)
 DELIVERABLE = (MessageStatus.QUEUED, MessageStatus.FAILED)
 # Refusals of the contact rule that will not lift by waiting: a message they hold back is abandoned.
-LASTING_BLOCKS = frozenset({"case_not_active", "stopping_event", "do_not_contact"})
+LASTING_BLOCKS = frozenset({"case_not_active", "nothing_due", "stopping_event", "do_not_contact"})
 
 
 class OutboxSmsSender:
@@ -101,11 +101,15 @@ def _check(text: str, case: Case) -> None:
 
 
 def _context(case: Case, first: Letter) -> dict:
+    """What a reminder says: the remaining balance, and what was already received when the debtor paid part."""
+    if case.balance <= ZERO:
+        raise ApplicationError(f"Rien ne reste dû sur le dossier {case.reference} : aucune relance.")
     return {
         "agency": agency_get(),
         "case": case,
         "creditor": case.creditor,
-        "amount": format_money(case.claimed_amount),
+        "amount": format_money(case.balance),
+        "paid": format_money(case.recovered_amount) if case.paid_amount else "",
         "first_letter": first,
     }
 

@@ -49,6 +49,8 @@ def phone_e164(number: str) -> str:
 def _promise_refusal(case: Case) -> str | None:
     if case.status not in WORKED_STATUSES:
         return f"dossier {case.get_status_display().lower()}"
+    if case.balance <= ZERO:
+        return "rien ne reste dû sur ce dossier"
     stopped = case_stopping_event(case=case)
     if stopped is not None:
         return stopped.get_kind_display().lower()
@@ -113,10 +115,9 @@ def call_record(
             raise ApplicationError(f"Montant promis invalide : « {promise_amount} ».") from exc
         if amount <= ZERO:
             raise ApplicationError("Le montant promis doit être positif.")
-        if amount > case.claimed_amount:
+        if amount > case.balance:
             raise ApplicationError(
-                f"Le montant promis ({format_money(amount)}) dépasse le solde réclamé "
-                f"({format_money(case.claimed_amount)})."
+                f"Le montant promis ({format_money(amount)}) dépasse le reste dû ({format_money(case.balance)})."
             )
         if promise_due_on < timezone.localdate(at):
             raise ApplicationError("La date promise est antérieure à l'appel.")

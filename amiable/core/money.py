@@ -17,6 +17,8 @@ __all__ = [
     "CENT",
     "ZERO",
     "format_money",
+    "format_percent",
+    "rate_percent",
     "split_by_weights",
     "split_evenly",
     "sum_money",
@@ -176,3 +178,21 @@ def format_money(value: Decimal | int | str) -> str:
         digits = digits[:-3]
     sign = "-" if amount < 0 else ""
     return f"{sign}{NARROW_NBSP.join(groups)},{hundredths:02d}{NBSP}€"
+
+
+def rate_percent(part: Decimal | int | str | None, whole: Decimal | int | str | None) -> Decimal | None:
+    """``part`` as a percentage of ``whole``, to one decimal, rounded half-up: the recovery rate is what was
+    recovered of what was claimed, by amount. None when there is no ``whole`` to divide by (no rate, not 0 %)."""
+    whole = to_money(whole or ZERO)
+    if whole <= 0:
+        return None
+    return (to_money(part or ZERO) * 100 / whole).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def format_percent(value: Decimal | None) -> str:
+    """A percentage the French way, ``12,3 %`` (no-break space before the sign); « — » when there is none."""
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        raise TypeError("Pourcentage en nombre flottant refusé : utilisez Decimal.")
+    return f"{value:.1f}".replace(".", ",") + f"{NBSP}%"

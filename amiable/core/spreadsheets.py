@@ -180,6 +180,7 @@ def write_xlsx(
     money_columns: Iterable[int | str] = (),
     date_columns: Iterable[int | str] = (),
     title: str | None = None,
+    totals: Sequence[object] | None = None,
 ) -> int:
     """Write a one-sheet workbook, streaming; returns the number of data rows written.
 
@@ -188,7 +189,8 @@ def write_xlsx(
     decimal numbers, never through float. Any other date or datetime is also shown the French way.
     Aware datetimes are written in Paris time (Excel has no time zones). An optional ``title`` goes in a
     first row above the header. The header is bold, frozen and filterable; column widths are estimated
-    from the header and the first rows.
+    from the header and the first rows. An optional ``totals`` row is written in bold below the data, after
+    an empty row and outside the filter's range, so that sorting or filtering the data leaves it in place.
 
     The sheet's XML is written straight into the zip archive: openpyxl's writer, even in write-only
     mode, costs about 0.1 ms a row, which is most of the time of a 100,000-row acknowledgement.
@@ -257,6 +259,14 @@ def write_xlsx(
                 parts.append("</row>")
                 out.write("".join(parts))
                 count += 1
+            if totals is not None:
+                number += 2
+                cells = "".join(
+                    _cell(f"{letters[index]}{number}", index, value, money, dates, bold=True)
+                    for index, value in enumerate(totals)
+                    if value is not None
+                )
+                out.write(f'<row r="{number}">{cells}</row>')
             out.write("</sheetData>")
             if header:
                 out.write(f'<autoFilter ref="A{header_row}:{letters[len(header) - 1]}{header_row + max(count, 1)}"/>')
@@ -269,22 +279,27 @@ def write_xlsx(
 
 
 _EXCEL_EPOCH = datetime(1899, 12, 30)  # noqa: DTZ001  (serial dates are wall-clock, without zone)
-_S_HEADER, _S_MONEY, _S_DATE, _S_DATETIME, _S_TITLE = 1, 2, 3, 4, 5
+_S_HEADER, _S_MONEY, _S_DATE, _S_DATETIME, _S_TITLE, _S_BOLD, _S_BOLD_MONEY = 1, 2, 3, 4, 5, 6, 7
 
 
 def _xml(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
-def _cell(ref: str, index: int, value: object, money: frozenset[int], dates: frozenset[int]) -> str:
+def _cell(
+    ref: str, index: int, value: object, money: frozenset[int], dates: frozenset[int], *, bold: bool = False
+) -> str:
     if isinstance(value, str):
-        return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{_xml(_xlsx_text(value))}</t></is></c>'
+        style = f' s="{_S_BOLD}"' if bold else ""
+        return f'<c r="{ref}"{style} t="inlineStr"><is><t xml:space="preserve">{_xml(_xlsx_text(value))}</t></is></c>'
     if isinstance(value, bool):
         return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
     if isinstance(value, float) and index in money:
         raise TypeError("Montant en nombre flottant refusé : utilisez Decimal.")
     if isinstance(value, Decimal | int | float):
-        style = f' s="{_S_MONEY}"' if index in money else ""
+        styles = {(True, False): _S_MONEY, (True, True): _S_BOLD_MONEY, (False, True): _S_BOLD}
+        code = styles.get((index in money, bold))
+        style = f' s="{code}"' if code else ""
         number = format(value, "f") if isinstance(value, Decimal) else repr(value)
         return f'<c r="{ref}"{style}><v>{number}</v></c>'
     if isinstance(value, datetime):
@@ -343,7 +358,8 @@ _WORKBOOK_RELS = (
     '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/>'
     "</Relationships>"
 )
-# Styles: 0 default, 1 header (bold, shaded, bottom border, wrapped), 2 money, 3 date, 4 date-time, 5 title.
+# Styles: 0 default, 1 header (bold, shaded, bottom border, wrapped), 2 money, 3 date, 4 date-time, 5 title,
+# 6 bold and 7 bold money (a totals row).
 _STYLES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
     '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
@@ -356,13 +372,15 @@ _STYLES = (
     '<borders count="2"><border><left/><right/><top/><bottom/><diagonal/></border>'
     '<border><left/><right/><top/><bottom style="thin"><color rgb="FF555555"/></bottom><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="6"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<cellXfs count="8"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="0" fontId="1" fillId="2" borderId="1" xfId="0" applyFont="1" applyFill="1" applyBorder="1" applyAlignment="1">'
     '<alignment vertical="top" wrapText="1"/></xf>'
     '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     '<xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '<xf numFmtId="0" fontId="2" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs>'
+    '<xf numFmtId="0" fontId="2" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+    '<xf numFmtId="164" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1" applyNumberFormat="1"/></cellXfs>'
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>'
 )
 _SHEET_START = (

@@ -56,6 +56,9 @@ class CreditorRequest(models.Model):
         "état", max_length=10, choices=RequestStatus.choices, default=RequestStatus.OPEN, db_index=True
     )
     answer = models.TextField("réponse", blank=True)
+    # Where the document joined to the answer is read (the statement's PDF): a page of the app, which checks
+    # who may open it; empty for an answer in words only.
+    answer_url = models.CharField("pièce jointe à la réponse", max_length=200, blank=True)
     answered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name="traitée par",
@@ -76,6 +79,14 @@ class CreditorRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.asked_at:%d/%m/%Y})"
+
+    @property
+    def answered_in_time(self) -> bool | None:
+        """Whether the contract's clock was met: answered (a meeting: held) by `due_at`; None while open."""
+        if self.status != RequestStatus.ANSWERED:
+            return None
+        done_at = self.meeting_at if self.kind == RequestKind.MEETING and self.meeting_at else self.answered_at
+        return done_at is not None and done_at <= self.due_at
 
 
 class MeetingSlot(models.Model):

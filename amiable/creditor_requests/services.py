@@ -1,5 +1,6 @@
 """Requests of the creditor to the agency (C13, C33, C34, C43) and the recall of a case."""
 
+import logging
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -12,6 +13,7 @@ from amiable.cases.models import Case, CaseStatus
 from amiable.cases.services import case_transition, tasks_cancel_open
 from amiable.core.dates import add_business_days, format_datetime
 from amiable.core.exceptions import ApplicationError
+from amiable.creditor_requests.hooks import statement_provider
 from amiable.creditor_requests.models import CreditorRequest, MeetingSlot, RequestKind, RequestStatus
 from amiable.creditors.models import ContractTerms
 from amiable.creditors.selectors import terms_for
@@ -19,6 +21,8 @@ from amiable.notifications.selectors import agency_contacts, creditor_staff
 from amiable.notifications.services import notify
 
 QUESTION_BUSINESS_DAYS = 5  # not set by the contract: an answer within a working week
+
+logger = logging.getLogger(__name__)
 
 
 def _due_at(kind: str, terms: ContractTerms, now: datetime) -> datetime:
@@ -33,7 +37,8 @@ def _due_at(kind: str, terms: ContractTerms, now: datetime) -> datetime:
 
 @transaction.atomic
 def request_create(*, kind: str, body: str, actor, case: Case | None = None) -> CreditorRequest:
-    """Creditor staff ask the agency; the clock of the contract starts now and both sides see it."""
+    """Creditor staff ask the agency; the clock of the contract starts now and both sides see it. A statement
+    request is answered at once by the registered statement provider (C34), else it waits for the agency."""
     require(can_ask_agency(actor), "Seul le personnel du créancier peut adresser une demande à l'agence.")
     if kind not in RequestKind.values:
         raise ApplicationError(f"Type de demande inconnu : « {kind} ».")
@@ -63,6 +68,16 @@ def request_create(*, kind: str, body: str, actor, case: Case | None = None) -> 
         creditor_pk=actor.creditor_id,
         after={"kind": kind, "body": body[:500], "due_at": request.due_at},
     )
+    if kind == RequestKind.STATEMENT and _answer_automatically(request, actor):
+        notify(
+            recipients=[u for u in agency_contacts(case=case) if u is not None],
+            kind="request_answered_automatically",
+            title=f"Décompte financier du dossier {case.reference} envoyé automatiquement au créancier",
+            body=request.answer[:300],
+            url="/demandes/",
+            case_pk=case.pk,
+        )
+        return request
     recipients = agency_contacts(case=case) if case else [actor.creditor.referent]
     where = f" sur le dossier {case.reference}" if case else ""
     notify(
@@ -87,32 +102,56 @@ def _open_request_for_agency(request: CreditorRequest, actor) -> CreditorRequest
 
 @transaction.atomic
 def request_answer(*, request: CreditorRequest, answer: str, actor) -> CreditorRequest:
-    """The agency answers a question or sends a statement (written by hand until statements are generated)."""
+    """The agency answers a question, or a statement request that could not be answered automatically."""
     request = _open_request_for_agency(request, actor)
     answer = answer.strip()
     if not answer:
         raise ApplicationError("La réponse est vide.")
     if request.kind == RequestKind.MEETING:
         raise ApplicationError("Une demande de réunion se traite en proposant des créneaux.")
+    return _answered(request, answer=answer, actor=actor)
+
+
+def _answer_automatically(request: CreditorRequest, actor) -> bool:
+    """Answer a statement request at once with the statement the registered provider draws up (C34): the
+    request is then answered within its clock. Without a provider, or if drawing it up fails, the request
+    stays open for the agency to answer by hand: a failure must not stop the creditor from asking."""
+    provider = statement_provider()
+    if provider is None:
+        return False
+    try:
+        with transaction.atomic():  # a savepoint: a failed statement leaves nothing half-written
+            answer = provider(request, actor)
+            _answered(request, answer=answer.text, url=answer.url, actor=None)
+    except Exception:
+        logger.exception("Décompte automatique impossible pour la demande %s", request.pk)
+        request.refresh_from_db()
+        return False
+    return True
+
+
+def _answered(request: CreditorRequest, *, answer: str, actor, url: str = "") -> CreditorRequest:
+    """Mark the request answered, audit whether its clock was met, and tell the person who asked."""
     request.status = RequestStatus.ANSWERED
     request.answer = answer
-    request.answered_by = actor
+    request.answer_url = url
+    request.answered_by = actor if getattr(actor, "is_authenticated", False) else None
     request.answered_at = timezone.now()
-    request.save(update_fields=["status", "answer", "answered_by", "answered_at"])
+    request.save(update_fields=["status", "answer", "answer_url", "answered_by", "answered_at"])
     audit_record(
         actor=actor,
         verb="request.answered",
         target=request,
         case_pk=request.case_id,
         creditor_pk=request.creditor_id,
-        after={"answer": answer[:500], "late": request.answered_at > request.due_at},
+        after={"answer": answer[:500], "late": not request.answered_in_time},
     )
     notify(
         recipients=[request.asked_by],
         kind="request_answered",
         title=f"Réponse de l'agence : {request.get_kind_display().lower()}",
         body=answer[:300],
-        url="/demandes/",
+        url=url or "/demandes/",
         case_pk=request.case_id,
     )
     return request

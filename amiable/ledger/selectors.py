@@ -8,6 +8,8 @@ from django.db.models import Sum
 from amiable.core.money import ZERO, to_money
 from amiable.ledger.models import LedgerAccount, LedgerEntry, LedgerLine
 
+HALF_CENT = Decimal("0.005")
+
 
 def ledger_balance(*, account: str, at: date | None = None, creditor_id=None, structure_id=None) -> Decimal:
     """The balance of one account at the end of `at` (today's when None), as the holder reads it: the bank
@@ -47,3 +49,19 @@ def ledger_entries(*, start: date | None = None, end: date | None = None):
     if end is not None:
         entries = entries.filter(posted_on__lte=end)
     return entries.order_by("posted_on", "pk")
+
+
+def ledger_owed_per_case(*, at: date | None = None):
+    """The overpayments held for debtors at the end of `at`, per case, largest first (values: case_id,
+    case__reference, creditor__name, structure code, owed). It reads only the lines of the debtors' account
+    through its index, so its cost follows the overpayments, not the number of cases."""
+    lines = LedgerLine.objects.filter(account=LedgerAccount.DEBTOR_REFUNDS)
+    if at is not None:
+        lines = lines.filter(posted_on__lte=at)
+    return (
+        lines.values("case_id", "case__reference", "creditor__name", "case__structure__code")
+        .annotate(owed=-Sum("amount"))
+        # SQLite sums decimals as floats: a refunded overpayment can leave 1e-17, which is not money owed.
+        .filter(owed__gte=HALF_CENT)
+        .order_by("-owed", "case_id")
+    )

@@ -36,6 +36,7 @@ from amiable.core.sequences import sequence_next
 from amiable.creditors.models import Agency, Structure
 from amiable.creditors.selectors import agency_get, terms_for
 from amiable.letters.address import address_block, mailing_address
+from amiable.letters.amounts import amounts_due
 from amiable.letters.models import Letter, LetterKind, LetterTemplate
 
 AGENCY_ONLY = "Seule l'agence émet les courriers aux débiteurs."
@@ -196,7 +197,9 @@ def letter_render(
     agency = agency_get()
     terms = terms_for(case.creditor)
     lines = address_block(debtor=case.debtor, point=mailing_address(case.debtor))
-    amount = case.claimed_amount
+    # What is asked is the remaining balance: the payments already received are deducted (issue 9).
+    amounts = amounts_due(case)
+    amount = amounts.due
     greeting = salutation(case.debtor)
     variables = {
         "salutation": greeting,
@@ -214,6 +217,7 @@ def letter_render(
             "creditor": case.creditor,
             "case": case,
             "amount": amount,
+            "amounts": amounts,
             "address_lines": lines,
             "letter_number": number,
             "issued_on": issued_on,
@@ -374,7 +378,7 @@ def letter_issue(
         issued_at=at,
         issued_by=actor if getattr(actor, "is_authenticated", False) else None,
         address_lines=lines,
-        amount=case.claimed_amount,
+        amount=case.balance,
         sha256=hashlib.sha256(pdf).hexdigest(),
     )
     letter.pdf.save(f"{issued_on.year}/{number}.pdf", ContentFile(pdf), save=False)

@@ -321,3 +321,44 @@ class Instalment(models.Model):
 
     def __str__(self) -> str:
         return f"Échéance {self.rank} du {self.due_on:%d/%m/%Y} : {self.amount} €"
+
+
+class Statement(models.Model):
+    """A financial statement of a case (décompte, C34) as sent to the creditor in answer to its request: a
+    numbered document of record, stored once as a PDF/A with its hash. The statement page and its PDF on
+    demand are consultations, drawn up afresh and never stored."""
+
+    number = models.CharField("numéro", max_length=20, unique=True)
+    case = models.ForeignKey("cases.Case", verbose_name="dossier", on_delete=models.PROTECT, related_name="statements")
+    request = models.OneToOneField(
+        "creditor_requests.CreditorRequest",
+        verbose_name="demande du créancier",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="statement",
+    )
+    issued_at = models.DateTimeField("arrêté le")
+    issued_for = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="demandé par",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    claimed_amount = models.DecimalField("solde réclamé", max_digits=12, decimal_places=2)
+    paid_amount = models.DecimalField("payé (net)", max_digits=12, decimal_places=2)
+    balance = models.DecimalField("reste dû", max_digits=12, decimal_places=2)
+    pdf = models.FileField("PDF", upload_to="statements/")
+    sha256 = models.CharField("empreinte SHA-256", max_length=64)
+
+    objects = CaseScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "décompte financier"
+        verbose_name_plural = "décomptes financiers"
+        ordering = ["-issued_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Décompte {self.number}"

@@ -1,9 +1,13 @@
 """Reading the money of a case: payments with their reversals, refunds, receipts, plans."""
 
 from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Sum
 
 from amiable.cases.models import Case
-from amiable.payments.models import Payment, Plan, PlanStatus, Receipt, Refund
+from amiable.core.money import to_money
+from amiable.payments.models import Allocation, Payment, Plan, PlanStatus, Receipt, Refund
 
 
 @dataclass
@@ -25,12 +29,22 @@ def case_money(*, case: Case) -> CaseMoney:
     number. The caller has already checked that the person may see the case."""
     return CaseMoney(
         payments=list(
-            Payment.objects.filter(case=case).select_related("reversal", "recorded_by").order_by("collected_on", "pk")
+            Payment.objects.filter(case=case)
+            .select_related("reversal__recorded_by", "recorded_by")
+            .order_by("collected_on", "pk")
         ),
-        refunds=list(Refund.objects.filter(case=case).order_by("refunded_on", "pk")),
+        refunds=list(Refund.objects.filter(case=case).select_related("recorded_by").order_by("refunded_on", "pk")),
         receipts=list(Receipt.objects.filter(case=case).select_related("cancels").order_by("issued_at", "pk")),
         plans=list(Plan.objects.filter(case=case).prefetch_related("instalments").order_by("-proposed_at", "-pk")),
     )
+
+
+def paid_by_component(case: Case) -> dict[str, Decimal]:
+    """What was paid of each component of the claim (and the overpayment), net of reversals and refunds: the
+    letters show it (registered in `letters.amounts`). One query."""
+    rows = Allocation.objects.filter(case=case).values("component").annotate(total=Sum("amount")).order_by()
+    # to_money: SQLite sums decimals as floats, a grouped sum may come back as 1E-18 instead of 0.00.
+    return {row["component"]: to_money(row["total"]) for row in rows}
 
 
 def receipt_get(*, user, pk: int) -> Receipt:

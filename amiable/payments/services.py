@@ -22,7 +22,7 @@ from amiable.core.money import ZERO, format_money, to_money
 from amiable.creditors.selectors import terms_for
 from amiable.ledger.models import EntryKind, LedgerAccount
 from amiable.ledger.services import Line, ledger_post
-from amiable.notifications.selectors import creditor_staff
+from amiable.notifications.selectors import agency_contacts, creditor_staff
 from amiable.notifications.services import notify
 from amiable.payments.allocation import allocate_in, allocate_out, component_order
 from amiable.payments.models import (
@@ -36,16 +36,13 @@ from amiable.payments.models import (
 )
 from amiable.payments.plans import plan_apply_payment, plan_apply_reversal, plan_for_reversal, plan_running
 from amiable.payments.receipts import receipt_cancel, receipt_issue
+from amiable.payments.selectors import paid_by_component
 
 # CMF L112-6 and D112-3: cash is limited to 1,000 € per debt for a debtor whose tax residence is in France.
 CASH_LIMIT = Decimal("1000.00")
 MAX_REASON = 300
-
-
-def _paid_by_component(case: Case) -> dict[str, Decimal]:
-    rows = Allocation.objects.filter(case=case).values("component").annotate(total=Sum("amount"))
-    # to_money: SQLite sums decimals as floats, a grouped sum may come back as 1E-18 instead of 0.00.
-    return {row["component"]: to_money(row["total"]) for row in rows}
+# Which input a refusal is about, so that a form shows the message beside that field (`ApplicationError.extra`).
+AMOUNT = {"field": "amount"}
 
 
 def _claimed_by_component(case: Case) -> dict[str, Decimal]:
@@ -162,6 +159,26 @@ def _tell_creditor(case: Case, payment: Payment, *, plan_known: bool, actor) -> 
     )
 
 
+def _tell_agency(case: Case, payment: Payment, *, actor) -> None:
+    """C22: a payment the creditor declares it received directly reaches the case's agent and the creditor's
+    référent at the agency, who stop asking the debtor for what is paid."""
+    if payment.source != PaymentSource.CREDITOR:
+        return
+    who = (actor.get_full_name() or actor.email) if getattr(actor, "is_authenticated", False) else "le créancier"
+    notify(
+        recipients=agency_contacts(case=case),
+        kind="payment_declared",
+        title=f"Paiement direct de {format_money(payment.amount)} déclaré sur le dossier {case.reference}",
+        body=(
+            f"Déclaré par {who} ({case.creditor.name}) : reçu le {format_date(payment.collected_on)}"
+            + (f", référence {payment.reference}" if payment.reference else "")
+            + f". Reste dû : {format_money(case.balance)}."
+        ),
+        url=f"/dossiers/{case.pk}/#paiements",
+        case_pk=case.pk,
+    )
+
+
 @transaction.atomic
 def payment_record(
     *,
@@ -184,19 +201,21 @@ def payment_record(
                 raise ApplicationError("Ce formulaire a déjà servi pour un autre dossier : rechargez la page.")
             return existing
     if method not in PaymentMethod.values:
-        raise ApplicationError(f"Moyen de paiement inconnu : « {method} ».")
+        raise ApplicationError(f"Moyen de paiement inconnu : « {method} ».", extra={"field": "method"})
     if source not in PaymentSource.values:
         raise ApplicationError(f"Origine de paiement inconnue : « {source} ».")
     _check_actor(actor=actor, case=case, method=method, source=source)
     try:
         amount = to_money(amount)
     except (TypeError, ValueError) as exc:
-        raise ApplicationError(f"Montant du paiement illisible : « {amount} ».") from exc
+        raise ApplicationError(f"Montant du paiement illisible : « {amount} ».", extra=AMOUNT) from exc
     if amount <= ZERO:
-        raise ApplicationError("Le montant du paiement doit être supérieur à 0,00 €.")
+        raise ApplicationError("Le montant du paiement doit être supérieur à 0,00 €.", extra=AMOUNT)
     today = timezone.localdate()
     if collected_on > today:
-        raise ApplicationError(f"La date d'encaissement ({format_date(collected_on)}) est dans le futur.")
+        raise ApplicationError(
+            f"La date d'encaissement ({format_date(collected_on)}) est dans le futur.", extra={"field": "collected_on"}
+        )
     reference, cash_reason = reference.strip()[:140], " ".join(cash_reason.split())[:MAX_REASON]
     case = case_lock(case)
     if not case.accepts_payments:
@@ -204,7 +223,8 @@ def payment_record(
     if method == PaymentMethod.DIRECT and amount > case.balance:
         raise ApplicationError(
             f"Le paiement direct déclaré ({format_money(amount)}) dépasse le reste dû ({format_money(case.balance)}) : "
-            "l'excédent reçu par le créancier est à lui rembourser au débiteur ; déclarez au plus le reste dû."
+            "l'excédent reçu par le créancier est à lui rembourser au débiteur ; déclarez au plus le reste dû.",
+            extra=AMOUNT,
         )
     if method == PaymentMethod.CASH:
         cash_before = (
@@ -217,7 +237,8 @@ def payment_record(
             raise ApplicationError(
                 f"Paiement en espèces de {format_money(cash_before + amount)} au total pour cette dette, au-delà du "
                 f"plafond de {format_money(CASH_LIMIT)} (articles L112-6 et D112-3 du code monétaire et financier) : "
-                "indiquez le motif (débiteur sans domicile fiscal en France…)."
+                "indiquez le motif (débiteur sans domicile fiscal en France…).",
+                extra={"field": "cash_reason"},
             )
     if key:  # a second submission racing the first waits for the case lock, then finds it
         existing = Payment.objects.filter(key=key).first()
@@ -225,7 +246,7 @@ def payment_record(
             return existing
     terms = terms_for(case.creditor_id)
     order = component_order(terms.allocation_order)
-    shares = allocate_in(amount, claimed=_claimed_by_component(case), paid=_paid_by_component(case), order=order)
+    shares = allocate_in(amount, claimed=_claimed_by_component(case), paid=paid_by_component(case), order=order)
     balance_before = case.balance
     payment = Payment.objects.create(
         case=case,
@@ -274,6 +295,7 @@ def payment_record(
     _settle_status(case, actor=actor, reason=f"Solde payé ({payment})")
     _keep_promises(case, payment, actor)
     _tell_creditor(case, payment, plan_known=plan is not None, actor=actor)
+    _tell_agency(case, payment, actor=actor)
     receipt_issue(payment=payment, actor=actor)
     return payment
 
@@ -285,23 +307,30 @@ def payment_reverse(*, payment: Payment, reversed_on: date, reason: str, actor) 
     require(can_work_cases(actor), "Seule l'agence enregistre le rejet d'un paiement.")
     reason = " ".join(reason.split())[:MAX_REASON]
     if not reason:
-        raise ApplicationError("Indiquez le motif du rejet (chèque impayé, rétrofacturation, erreur de saisie…).")
+        raise ApplicationError(
+            "Indiquez le motif du rejet (chèque impayé, rétrofacturation, erreur de saisie…).",
+            extra={"field": "reason"},
+        )
     if reversed_on > timezone.localdate():
-        raise ApplicationError(f"La date du rejet ({format_date(reversed_on)}) est dans le futur.")
+        raise ApplicationError(
+            f"La date du rejet ({format_date(reversed_on)}) est dans le futur.", extra={"field": "reversed_on"}
+        )
     case = case_lock(payment.case)
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
     existing = PaymentReversal.objects.filter(payment=payment).first()
     if existing is not None:
         return existing
     if reversed_on < payment.collected_on:
-        raise ApplicationError("Le rejet ne peut pas précéder l'encaissement du paiement.")
+        raise ApplicationError(
+            "Le rejet ne peut pas précéder l'encaissement du paiement.", extra={"field": "reversed_on"}
+        )
     if payment.amount > case.paid_amount:
         raise ApplicationError(
             f"Ce rejet ({format_money(payment.amount)}) dépasse ce que le débiteur a payé net "
             f"({format_money(case.paid_amount)}), un trop-perçu ayant déjà été remboursé : voyez avec le superviseur."
         )
     terms = terms_for(case.creditor_id)
-    shares = allocate_out(payment.amount, paid=_paid_by_component(case), order=component_order(terms.allocation_order))
+    shares = allocate_out(payment.amount, paid=paid_by_component(case), order=component_order(terms.allocation_order))
     balance_before = case.balance
     reversal = PaymentReversal.objects.create(
         payment=payment, case=case, reversed_on=reversed_on, reason=reason, recorded_by=actor
@@ -368,18 +397,21 @@ def refund_record(
     try:
         amount = to_money(amount)
     except (TypeError, ValueError) as exc:
-        raise ApplicationError(f"Montant du remboursement illisible : « {amount} ».") from exc
+        raise ApplicationError(f"Montant du remboursement illisible : « {amount} ».", extra=AMOUNT) from exc
     if amount <= ZERO:
-        raise ApplicationError("Le montant du remboursement doit être supérieur à 0,00 €.")
+        raise ApplicationError("Le montant du remboursement doit être supérieur à 0,00 €.", extra=AMOUNT)
     if method not in (PaymentMethod.TRANSFER, PaymentMethod.CHEQUE):
-        raise ApplicationError("Un trop-perçu se rembourse par virement ou par chèque.")
+        raise ApplicationError("Un trop-perçu se rembourse par virement ou par chèque.", extra={"field": "method"})
     if refunded_on > timezone.localdate():
-        raise ApplicationError(f"La date du remboursement ({format_date(refunded_on)}) est dans le futur.")
+        raise ApplicationError(
+            f"La date du remboursement ({format_date(refunded_on)}) est dans le futur.", extra={"field": "refunded_on"}
+        )
     case = case_lock(case)
     if amount > case.overpaid_amount:
         raise ApplicationError(
             f"Le remboursement ({format_money(amount)}) dépasse le trop-perçu du dossier "
-            f"({format_money(case.overpaid_amount)})."
+            f"({format_money(case.overpaid_amount)}).",
+            extra=AMOUNT,
         )
     refund = Refund.objects.create(
         case=case,

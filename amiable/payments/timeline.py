@@ -82,12 +82,18 @@ def _receipt(event: AuditEvent) -> str:
     return f"{after.get('number', '')}{cancels} — {amounts}"
 
 
+def _statement(event: AuditEvent) -> str:
+    after = event.after or {}
+    return f"{after.get('number', '')} — payé {_money(after.get('paid'))}, reste dû {_money(after.get('balance'))}"
+
+
 def register() -> None:
     register_verb("payment.recorded", label="Paiement", describe=_payment)
     register_verb("payment.reversed", label="Paiement rejeté", describe=_reversal)
     register_verb("refund.recorded", label="Trop-perçu remboursé", describe=_refund)
     register_verb("receipt.issued", label="Reçu de paiement émis", describe=_receipt)
     register_verb("receipt.cancelled", label="Reçu annulé", describe=_receipt)
+    register_verb("statement.issued", label="Décompte financier envoyé au créancier", describe=_statement)
     register_verb("ledger.posted", label="Écriture au compte des fonds de tiers", internal=True)
     register_verb("plan.proposed", label="Plan d'apurement proposé", describe=_plan)
     register_verb("plan.granted", label="Plan d'apurement accordé", describe=_plan_granted)

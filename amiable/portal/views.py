@@ -21,7 +21,7 @@ from amiable.cases.selectors import case_get
 from amiable.cases.services import comment_add
 from amiable.core.dates import format_datetime
 from amiable.core.views import run_service, submit_form
-from amiable.creditor_requests.models import CreditorRequest, MeetingSlot, RequestKind
+from amiable.creditor_requests.models import CreditorRequest, MeetingSlot, RequestKind, RequestStatus
 from amiable.creditor_requests.selectors import request_get, request_list
 from amiable.creditor_requests.services import (
     QUESTION_BUSINESS_DAYS,
@@ -79,7 +79,11 @@ def case_request_post(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         CaseRequestForm(request.POST),
         lambda data: request_create(kind=data["kind"], body=data["body"], actor=request.user, case=case),
-        "Demande transmise à l'agence.",
+        lambda asked: (
+            "Décompte financier établi : il est joint à la réponse à votre demande, ci-dessous."
+            if asked.status == RequestStatus.ANSWERED
+            else "Demande transmise à l'agence."
+        ),
     )
     return redirect(f"/dossiers/{case.pk}/#demandes")
 

@@ -14,6 +14,7 @@ from amiable.cases.services import task_open
 from amiable.contact.messaging import email_send, sms_send
 from amiable.contact.models import PromiseStatus, PromiseToPay
 from amiable.core.exceptions import ApplicationError
+from amiable.core.money import ZERO
 from amiable.core.storage import storage_location
 from amiable.letters.models import Letter, LetterKind
 from amiable.letters.services import letter_issue
@@ -66,9 +67,10 @@ def _condition_failure(step: ScenarioStep, case: Case, on: date) -> str | None:
         return "no_email"
     if step.requires_phone and not _has_valid(case, ContactKind.PHONE):
         return "no_phone"
-    if step.min_balance is not None and case.claimed_amount < step.min_balance:
+    # The bands are on what remains due: a debtor who paid part is chased for the rest only.
+    if step.min_balance is not None and case.balance < step.min_balance:
         return "balance_below_band"
-    if step.max_balance is not None and case.claimed_amount > step.max_balance:
+    if step.max_balance is not None and case.balance > step.max_balance:
         return "balance_above_band"
     if (
         step.skip_if_promise
@@ -127,6 +129,9 @@ def scenarios_run(*, on: date, dry_run: bool = False) -> RunReport:
             step = due[0]  # one step per case and per day at most: no burst of contacts
             if case.status not in CaseStatus.CONTACTABLE:
                 report.skipped["case_not_active"] += 1
+                continue
+            if case.balance <= ZERO:  # nothing to chase, whatever the step (a review too); due again if reopened
+                report.skipped["nothing_due"] += 1
                 continue
             failure = _condition_failure(step, case, on)
             channel = CHANNEL_OF.get(step.action)

@@ -26,7 +26,7 @@ SORT_LABELS = {
     "recu": "Reçus le plus récemment",
     "recu_asc": "Reçus le plus anciennement",
     "reference": "Référence",
-    "montant": "Montant décroissant",
+    "montant": "Reste dû décroissant",
     "debiteur": "Nom du débiteur",
 }
 

@@ -23,6 +23,7 @@ from amiable.cases.selectors import (
 )
 from amiable.cases.services import case_mark_read
 from amiable.creditors.selectors import terms_for
+from amiable.payments.forms import payment_card
 from amiable.payments.selectors import case_money
 from amiable.portal.forms import ApprovalAskForm, CaseRequestForm, CommentForm, RecallForm
 from amiable.portal.selectors import case_collaboration
@@ -81,6 +82,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         creditor_pk=case.creditor_id,
         ip_address=request.META.get("REMOTE_ADDR"),
     )
+    money = case_money(case=case)
     return render(
         request,
         "web/case_detail.html",
@@ -92,7 +94,8 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "recall_form": RecallForm(),
             "now": timezone.now(),
             "case": case,
-            "money": case_money(case=case),
+            "money": money,
+            "payment_card": payment_card(case=case, user=request.user, money=money),
             "contact_points": case_contact_points(case=case),
             "timeline": case_timeline(case=case, include_internal=request.user.is_agency),
             "tasks": case_open_tasks(case=case) if request.user.is_agency else [],

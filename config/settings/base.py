@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "amiable.creditor_requests",
     "amiable.ledger",
     "amiable.payments",
+    "amiable.banking",
     "amiable.reporting",
     "amiable.portal",
     "amiable.web",

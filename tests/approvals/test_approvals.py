@@ -10,13 +10,12 @@ from django.utils import timezone
 from amiable.approvals.models import ApprovalKind, ApprovalRequest, ApprovalStatus
 from amiable.approvals.services import approval_decide, approval_request
 from amiable.audit.models import AuditEvent
-from amiable.cases.services import case_transition
 from amiable.core.dates import add_business_days
 from amiable.core.exceptions import ApplicationError
 from amiable.creditors.models import ContractTerms
 from amiable.notifications.models import Notification
 from amiable.notifications.services import preference_save
-from tests.factories import make_case, make_user
+from tests.factories import make_case, make_user, pay_in_full
 
 
 @pytest.fixture
@@ -190,7 +189,7 @@ def test_a_long_plan_says_the_duration_of_the_creditors_contract(client, referen
 
 def test_cannot_ask_on_an_ended_case(reference, users):
     case = make_case(structure=reference.csr, reference="DEC-SOLDE")
-    case_transition(case=case, to="paid", actor=None)
+    pay_in_full(case)
 
     with pytest.raises(ApplicationError) as exc:
         ask(case, users.agent)

@@ -7,6 +7,7 @@ import importlib
 import inspect
 import pkgutil
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,8 @@ from amiable.accounts.tokens import invitation_token_generator
 from amiable.approvals import services as approvals_services
 from amiable.audit import services as audit_services
 from amiable.audit.models import AccessLogEntry, AuditEvent
+from amiable.banking import services as banking_services
+from amiable.banking.models import BankEntry, EntryStatus
 from amiable.cases import services as cases_services
 from amiable.cases.models import ContactPoint, TaskKind
 from amiable.casework import services as casework_services
@@ -34,14 +37,18 @@ from amiable.creditors import services as creditors_services
 from amiable.intake import crypto
 from amiable.intake import services as intake_services
 from amiable.intake.models import BatchSource
+from amiable.ledger import services as ledger_services
 from amiable.letters import defaults as letters_defaults
 from amiable.letters import print_batch
 from amiable.letters import services as letters_services
-from amiable.payments import plans
+from amiable.payments import plans, services_statement
 from amiable.payments import receipts as payments_receipts
 from amiable.payments import services as payments_services
+from amiable.payments.models import PaymentMethod
+from amiable.payments.services import payment_record
 from amiable.scenarios import defaults as scenarios_defaults
 from amiable.scenarios import services as scenarios_services
+from tests.banking.records import balance, cfonb, movement
 from tests.factories import PASSWORD, make_case, make_user
 from tests.work_fixtures import DEBTOR_EMAIL, DEBTOR_PHONE, first_letter_sent
 
@@ -242,6 +249,15 @@ class World:
             creditor=self.reference.cpam, content=(DATA / BATCH).read_bytes(), filename=BATCH, actor=self.users.agent
         )
 
+    def payment(self, amount=None):
+        return payments_services.payment_record(
+            case=self.case,
+            amount=amount or "10.00",
+            collected_on=timezone.localdate(),
+            method="cheque",
+            actor=self.users.agent,
+        )
+
     def receipt(self):
         payment = payments_services.payment_record(
             case=self.case, amount="10.00", collected_on=timezone.localdate(), method="cheque", actor=self.users.agent
@@ -288,6 +304,23 @@ def _pay_in_full(w):
         collected_on=timezone.localdate(),
         method="transfer",
         actor=w.users.agent,
+    )
+
+
+def _bank_credit_queued(w):
+    """A statement of the agency's account whose only credit names no case: it waits in the review queue."""
+    content = cfonb(
+        balance("01", "0", day="111026"),
+        movement("30.00", "VIR SANS REFERENCE", day="121026"),
+        balance("07", "30.00", day="121026"),
+    )
+    banking_services.statement_import(content=content, filename="releve.txt", actor=w.users.agent)
+    return BankEntry.objects.get(status=EntryStatus.TO_REVIEW)
+
+
+def _cheque(w):
+    return payment_record(
+        case=w.case, amount="30.00", collected_on=date(2026, 10, 9), method=PaymentMethod.CHEQUE, actor=w.users.agent
     )
 
 
@@ -355,6 +388,24 @@ SERVICE_CALLS = {
         lambda w: (
             w.approval(),
             approvals_services.approvals_cancel_for_case(case=w.case, actor=w.users.agent, reason="Dossier soldé"),
+        ),
+    ),
+    # banking
+    "amiable.banking.services.statement_import": ("bank_statement.imported", _bank_credit_queued),
+    "amiable.banking.services.bank_entry_assign": (
+        "bank_entry.assigned",
+        lambda w: banking_services.bank_entry_assign(entry=_bank_credit_queued(w), case=w.case, actor=w.users.agent),
+    ),
+    "amiable.banking.services.bank_entry_link": (
+        "bank_entry.linked",
+        lambda w: banking_services.bank_entry_link(
+            entry=_bank_credit_queued(w), payment=_cheque(w), actor=w.users.agent
+        ),
+    ),
+    "amiable.banking.services.bank_entry_dismiss": (
+        "bank_entry.dismissed",
+        lambda w: banking_services.bank_entry_dismiss(
+            entry=_bank_credit_queued(w), reason="Virement interne", actor=w.users.agent
         ),
     ),
     # audit
@@ -459,6 +510,44 @@ SERVICE_CALLS = {
         "promise.kept",
         lambda w: contact_services.promise_mark_kept(promise=w.promise(), actor=w.users.agent),
     ),
+    "amiable.contact.services.promise_keep_by_payment": (
+        "promise.kept",
+        lambda w: contact_services.promise_keep_by_payment(promise=w.promise(), payment_label="Virement", actor=None),
+    ),
+    "amiable.payments.services.payment_record": (
+        "payment.recorded",
+        lambda w: w.payment(),
+    ),
+    "amiable.payments.services.payment_reverse": (
+        "payment.reversed",
+        lambda w: payments_services.payment_reverse(
+            payment=w.payment(), reversed_on=timezone.localdate(), reason="Chèque impayé", actor=w.users.agent
+        ),
+    ),
+    "amiable.payments.services.refund_record": (
+        "refund.recorded",
+        lambda w: payments_services.refund_record(
+            case=w.payment(amount=w.case.claimed_amount + 5).case,
+            amount="5.00",
+            refunded_on=timezone.localdate(),
+            method="transfer",
+            actor=w.users.agent,
+        ),
+    ),
+    "amiable.ledger.services.ledger_post": (
+        "ledger.posted",
+        lambda w: ledger_services.ledger_post(
+            kind="payment",
+            source="test:1",
+            posted_on=timezone.localdate(),
+            memo="Écriture de test",
+            lines=[
+                ledger_services.Line(account="bank", amount=Decimal("1.00")),
+                ledger_services.Line(account="creditor_funds", amount=Decimal("-1.00")),
+            ],
+            actor=None,
+        ),
+    ),
     "amiable.contact.messaging.email_send": (
         "email.queued",
         lambda w: messaging.email_send(case=w.contacted_case, actor=w.users.agent),
@@ -500,6 +589,12 @@ SERVICE_CALLS = {
         "case.recalled",
         lambda w: requests_services.case_recall(case=w.case, reason="Payé au centre", actor=w.users.approver),
     ),
+    # financial statements
+    "amiable.payments.services_statement.statement_issue": (
+        "statement.issued",
+        lambda w: services_statement.statement_issue(case=w.case, actor=w.users.agent),
+    ),
+    "amiable.payments.services_statement.statement_answer": ("statement.issued", lambda w: w.question("statement")),
     # creditors
     "amiable.creditors.services.agency_save": (
         "agency.updated",

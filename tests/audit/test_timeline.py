@@ -34,6 +34,7 @@ DYNAMIC_VERBS = {
 
 # What creditor staff never see on a case timeline nor as the claims report's last action.
 EXPECTED_INTERNAL = {
+    "ledger.posted",
     "case.assigned",
     "comment.internal_added",
     "scenario.step_run",
@@ -45,6 +46,9 @@ EXPECTED_INTERNAL = {
     "tasks.cancelled",
     # The delivery's own course: the creditor sees a message once it has gone (« E-mail envoyé »).
     *(f"{channel}.{step}" for channel in ("email", "sms") for step in ("queued", "failed", "retried", "cancelled")),
+    # The agency's own bank account: its statements and the review of their credits (the payment is shown).
+    *(f"bank_statement.{step}" for step in ("imported", "duplicate", "refused")),
+    *(f"bank_entry.{step}" for step in ("assigned", "linked", "dismissed")),
 }
 
 

@@ -137,6 +137,29 @@ def test_letters_have_no_hours_but_are_capped_at_two_per_thirty_days(case):
     assert refusal(case, channel=Channel.CALL, at=TUESDAY_11 + timedelta(days=2)) is None
 
 
+def test_nothing_left_due_blocks_every_channel_whatever_the_status(case, users):
+    from amiable.cases.models import Case
+    from amiable.cases.policy import case_contact_blocks
+    from amiable.payments.services import payment_record
+
+    payment_record(case=case, amount="100.00", collected_on=date(2026, 7, 1), method="cash", actor=users.agent)
+    case.refresh_from_db()
+    for channel in Channel.values:  # a part paid: the debtor may still be asked for the rest
+        assert case_contact_block(case, channel, TUESDAY_11) is None, channel
+    payment_record(case=case, amount="20.50", collected_on=date(2026, 7, 2), method="cash", actor=users.agent)
+    Case.objects.filter(pk=case.pk).update(status="in_progress")  # « Soldé » forced away: the balance still rules
+    case.refresh_from_db()
+    assert case.balance == 0
+
+    for channel in Channel.values:
+        block = case_contact_block(case, channel, TUESDAY_11)
+        assert (block.key, block.next_at) == ("nothing_due", None), channel
+        assert block.reason.startswith("rien ne reste dû sur ce dossier")
+        assert case_contact_blocks([(case, TUESDAY_11)], channel) == [block]
+    with pytest.raises(ApplicationError, match="^Appel refusé par la politique de contact : rien ne reste dû"):
+        call(case, users.agent, TUESDAY_11)
+
+
 def test_do_not_contact_blocks_every_channel(case, users):
     debtor_do_not_contact_set(debtor=case.debtor, actor=users.agent, value=True, case=case)
     case.refresh_from_db()

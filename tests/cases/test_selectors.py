@@ -24,7 +24,7 @@ from amiable.cases.services import (
     debtor_create,
 )
 from amiable.core.money import ZERO
-from tests.factories import make_case, make_user
+from tests.factories import make_case, make_user, pay_in_full
 
 
 @pytest.fixture
@@ -311,7 +311,9 @@ def test_case_totals_per_status(users, reference):
     ]
     for structure, principal, status in amounts:
         case = make_case(structure=structure, principal=principal, interest_amount=Decimal("0.05"))
-        if status != CaseStatus.NEW:
+        if status == CaseStatus.PAID:
+            pay_in_full(case, actor=users.agent)
+        elif status != CaseStatus.NEW:
             case_transition(case=case, to=status, actor=users.agent)
 
     def expected(rows):

@@ -32,7 +32,7 @@ from amiable.cases.services import (
     debtor_create,
 )
 from amiable.core.exceptions import ApplicationError
-from tests.factories import make_case, make_user
+from tests.factories import make_case, make_user, pay_in_full
 
 CPAM_NAME = "Caisse Primaire d'Assurance Maladie de Paris"
 
@@ -45,7 +45,7 @@ EXPECTED_TRANSITIONS = {
     S.IN_PROGRESS: {S.PAYMENT_PLAN, S.SUSPENDED, S.PAID, S.RECALLED, S.IRRECOVERABLE},
     S.PAYMENT_PLAN: {S.IN_PROGRESS, S.SUSPENDED, S.PAID, S.RECALLED, S.IRRECOVERABLE},
     S.SUSPENDED: {S.IN_PROGRESS, S.PAYMENT_PLAN, S.PAID, S.RECALLED, S.IRRECOVERABLE},
-    S.PAID: {S.CLOSED},
+    S.PAID: {S.IN_PROGRESS, S.PAYMENT_PLAN, S.CLOSED},
     S.RECALLED: {S.CLOSED},
     S.IRRECOVERABLE: {S.CLOSED},
     S.CLOSED: set(),
@@ -65,9 +65,10 @@ def _counts() -> dict[str, int]:
     }
 
 
-def _force_status(case: Case, status: str) -> Case:
-    """Test set-up only: put a case in a status without going through the table."""
-    Case.objects.filter(pk=case.pk).update(status=status)
+def _force_status(case: Case, status: str, *, paid: bool = False) -> Case:
+    """Test set-up only: put a case in a status without going through the table; `paid` also marks its
+    claim as paid in full."""
+    Case.objects.filter(pk=case.pk).update(status=status, paid_amount=case.claimed_amount if paid else 0)
     case.refresh_from_db()
     return case
 
@@ -88,13 +89,14 @@ def debtor(users):
 def test_transition_table_is_the_business_table():
     assert set(ALLOWED_TRANSITIONS) == set(CaseStatus)
     assert {k: set(v) for k, v in ALLOWED_TRANSITIONS.items()} == EXPECTED_TRANSITIONS
-    assert len(ALLOWED_PAIRS) == 24
-    assert len(REFUSED_PAIRS) == 64 - 24
+    assert len(ALLOWED_PAIRS) == 26
+    assert len(REFUSED_PAIRS) == 64 - 26
 
 
 @pytest.mark.parametrize(("source", "target"), ALLOWED_PAIRS)
 def test_transition_allowed_moves_succeed_and_are_audited(case, users, source, target):
-    case = _force_status(case, source)
+    # « Soldé » is reached when nothing is due, and left when something is due again (a reversal).
+    case = _force_status(case, source, paid=target == CaseStatus.PAID)
     events_before = AuditEvent.objects.count()
     started = timezone.now()
 
@@ -147,10 +149,20 @@ def test_transition_to_unknown_status_is_refused(case, users, target):
 
 def test_transition_works_from_the_database_state_not_a_stale_instance(case, users):
     stale = Case.objects.get(pk=case.pk)
-    case_transition(case=case, to=CaseStatus.PAID, actor=users.agent)
-    # `stale` still says "new", but the case is paid: moving it back to in progress must be refused.
-    with pytest.raises(ApplicationError, match="« Soldé » au statut « En cours »"):
-        case_transition(case=stale, to=CaseStatus.IN_PROGRESS, actor=users.agent)
+    pay_in_full(case, actor=users.agent)
+    # `stale` still says "new", but the case is paid: moving it to suspended must be refused.
+    with pytest.raises(ApplicationError, match="« Soldé » au statut « Suspendu »"):
+        case_transition(case=stale, to=CaseStatus.SUSPENDED, actor=users.agent)
+    case.refresh_from_db()
+    assert case.status == CaseStatus.PAID
+
+
+def test_paid_follows_the_money(case, users):
+    with pytest.raises(ApplicationError, match="n'est soldé que par ses paiements : il reste 120,50"):
+        case_transition(case=case, to=CaseStatus.PAID, actor=users.agent)
+    pay_in_full(case, actor=users.agent)
+    with pytest.raises(ApplicationError, match="ne se rouvre que si un paiement est rejeté"):
+        case_transition(case=case, to=CaseStatus.IN_PROGRESS, actor=users.agent)
     case.refresh_from_db()
     assert case.status == CaseStatus.PAID
 
@@ -332,7 +344,10 @@ def test_case_create_accepts_the_same_reference_for_another_creditor(reference, 
 def test_case_create_accepts_the_reference_again_once_the_first_case_ended(reference, debtor, users, path):
     first = _create(reference, debtor, users)
     for step in path:
-        first = case_transition(case=first, to=step, actor=users.agent)
+        if step == S.PAID:
+            first = pay_in_full(first, actor=users.agent)
+        else:
+            first = case_transition(case=first, to=step, actor=users.agent)
     assert first.status in ENDED_STATUSES
 
     again = _create(reference, debtor, users)

@@ -21,7 +21,7 @@ from amiable.contact.services import call_record, promises_check
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import format_money
 from amiable.notifications.models import Notification
-from tests.factories import make_case
+from tests.factories import make_case, pay_in_full
 from tests.web.test_views import assert_every_control_labelled, assert_no_inline_code, parse
 from tests.work_fixtures import first_letter_sent
 
@@ -127,7 +127,7 @@ def test_call_with_a_promise_to_pay(case, users):
         ),
         (
             {"promise_amount": "300.01", "promise_due_on": date(2026, 7, 20)},
-            f"Le montant promis ({format_money(Decimal('300.01'))}) dépasse le solde réclamé "
+            f"Le montant promis ({format_money(Decimal('300.01'))}) dépasse le reste dû "
             f"({format_money(Decimal('300.00'))}).",
         ),
         (
@@ -326,7 +326,7 @@ def test_bad_event_is_refused(case, users, kind, occurred_on, message):
 
 
 def test_no_event_on_an_ended_case(case, users):
-    case_transition(case=case, to="paid", actor=users.agent, reason="Soldé")
+    pay_in_full(case, actor=users.agent)
     before = nothing_written(case)
     with pytest.raises(ApplicationError) as error:
         event_record(case=case, kind="death", occurred_on=date(2026, 11, 2), details="", actor=users.agent)
@@ -734,3 +734,88 @@ def test_promise_due_date_uses_the_local_day_of_the_call(case, users):
         at=late,
     )
     assert PromiseToPay.objects.get().due_on == date(2026, 7, 7)
+
+
+# --- the remaining balance in the call script and the promises ---------------------------------------
+
+
+def _pay(case, amount: str, users):
+    from amiable.payments.services import payment_record
+
+    payment_record(case=case, amount=amount, collected_on=date(2026, 7, 1), method="transfer", actor=users.agent)
+    case.refresh_from_db()
+    return case
+
+
+def test_call_script_states_the_remaining_balance(client, case, users):
+    _pay(case, "40.00", users)  # 300,00 € claimed
+    client.force_login(users.agent)
+
+    html = client.get(card_url(case), headers={"HX-Request": "true"}).content.decode()
+
+    assert f"La somme de {format_money('260.00')} reste due (nous avons bien reçu {format_money('40.00')})." in html
+    assert format_money("300.00") not in html
+
+
+def test_call_script_asks_nothing_when_nothing_remains_due(client, case, users):
+    _pay(case, "300.00", users)
+    Case.objects.filter(pk=case.pk).update(status="in_progress")  # forced: a zero balance is never chased anyway
+    client.force_login(users.agent)
+
+    html = client.get(card_url(case), headers={"HX-Request": "true"}).content.decode()
+
+    assert "Rien ne reste dû sur ce dossier : ne pas demander de paiement." in html
+    assert "reste due" not in html
+    assert "Appel sortant impossible maintenant</strong> : rien ne reste dû sur ce dossier" in html
+
+
+def test_a_promise_may_not_exceed_the_remaining_balance(case, users):
+    _pay(case, "40.00", users)
+    before = nothing_written(case)
+
+    with pytest.raises(ApplicationError) as error:
+        call_record(
+            case=case,
+            actor=users.agent,
+            number=PHONE,
+            outcome="reached",
+            at=TUESDAY_11,
+            promise_amount="260.01",
+            promise_due_on=date(2026, 7, 20),
+        )
+
+    assert error.value.message == (
+        f"Le montant promis ({format_money('260.01')}) dépasse le reste dû ({format_money('260.00')})."
+    )
+    assert nothing_written(case) == before
+    call_record(
+        case=case,
+        actor=users.agent,
+        number=PHONE,
+        outcome="reached",
+        at=TUESDAY_11,
+        promise_amount="260.00",
+        promise_due_on=date(2026, 7, 20),
+    )
+    assert PromiseToPay.objects.get(case=case).amount == Decimal("260.00")
+
+
+def test_no_promise_when_nothing_remains_due(case, users):
+    _pay(case, "300.00", users)
+    Case.objects.filter(pk=case.pk).update(status="in_progress")
+    before = nothing_written(case)
+
+    with pytest.raises(ApplicationError) as error:
+        call_record(
+            case=case,
+            actor=users.agent,
+            number=PHONE,
+            direction="in",  # the debtor calls in: recorded, but no promise on a paid claim
+            outcome="reached",
+            at=TUESDAY_11,
+            promise_amount="10.00",
+            promise_due_on=date(2026, 7, 20),
+        )
+
+    assert error.value.message == "Promesse de paiement impossible : rien ne reste dû sur ce dossier."
+    assert nothing_written(case) == before

@@ -9,9 +9,9 @@ from django.core import mail
 from django.utils import timezone
 
 from amiable.audit.models import AuditEvent
-from amiable.cases.models import Action, CaseEvent, Channel, Debtor
+from amiable.cases.models import Action, Case, CaseEvent, Channel, Debtor
 from amiable.cases.services import contact_point_add
-from amiable.contact.messaging import SMS_MAX, email_send, sms_send
+from amiable.contact.messaging import SMS_MAX, email_content, email_send, sms_content, sms_send
 from amiable.contact.models import MessageStatus, OutboxMessage
 from amiable.core.dates import format_date
 from amiable.core.exceptions import ApplicationError
@@ -290,3 +290,49 @@ def test_sms_goes_through_the_sender_set_in_settings(first_letter, users, settin
 
     assert RecordingSmsSender.calls == [(DEBTOR_PHONE, message.text)]
     assert OutboxMessage.objects.get().pk == message.pk
+
+
+# --- the remaining balance ------------------------------------------------------------------------------
+
+
+def _pay(case, amount: str, users):
+    from amiable.payments.services import payment_record
+
+    payment_record(case=case, amount=amount, collected_on=date(2026, 10, 8), method="transfer", actor=users.agent)
+    case.refresh_from_db()
+    return case
+
+
+def test_reminders_ask_the_remaining_balance_after_a_payment(first_letter, users, committed):
+    case = _pay(first_letter.case, "40.00", users)  # 1 234,56 € claimed
+
+    email = committed(email_send, case=case, actor=users.agent, at=paris(TUESDAY, 15, 30))
+    sms = committed(sms_send, case=case, actor=users.agent, at=paris(TUESDAY, 16))
+
+    remaining, paid = format_money("1194.56"), format_money("40.00")
+    for text in (email.text, email.html):
+        assert f"la somme de {remaining}" in text.replace("<strong>", "").replace("</strong>", "")
+        assert f"après déduction des paiements déjà reçus ({paid})" in text
+        assert format_money("1234.56") not in text
+    assert f"la somme de {remaining} reste due" in sms.text
+    assert format_money("1234.56") not in sms.text
+    assert mail.outbox[0].body == email.text
+
+
+def test_no_reminder_when_nothing_remains_due(first_letter, users):
+    case = _pay(first_letter.case, "1234.56", users)
+    assert case.status == "paid"
+    Case.objects.filter(pk=case.pk).update(status="in_progress")  # a zero balance is never chased, whatever
+    case.refresh_from_db()
+
+    for send, label in ((email_send, "E-mail"), (sms_send, "SMS")):
+        with pytest.raises(ApplicationError) as exc:
+            send(case=case, actor=users.agent, at=paris(TUESDAY))
+        assert exc.value.message == (
+            f"{label} refusé par la politique de contact : rien ne reste dû sur ce dossier "
+            f"(reste dû : {format_money('0')}) : aucune relance."
+        )
+    assert stored() == (0, 0)
+    for content in (email_content, sms_content):  # the previews say so too
+        with pytest.raises(ApplicationError, match="^Rien ne reste dû sur le dossier DOS-2026-0042 : aucune relance"):
+            content(case=case)

@@ -8,7 +8,7 @@ import pytest
 from django.template import Context, Template
 from django.utils import timezone
 
-from amiable.core.templatetags.french import date_fr, datetime_fr, euros, pluriel
+from amiable.core.templatetags.french import date_fr, datetime_fr, euros, pluriel, taux
 
 NNBSP = "\u202f"
 NBSP = "\u00a0"
@@ -89,3 +89,12 @@ def test_datetime_fr_none_is_empty():
 @pytest.mark.parametrize(("count", "expected"), [(0, ""), (1, ""), (2, "s"), (25, "s"), (-3, "s"), ("x", "")])
 def test_pluriel_follows_french_rule_for_zero_and_one(count, expected):
     assert pluriel(count) == expected
+
+
+# --- taux -----------------------------------------------------------------------
+
+
+def test_taux_renders_a_french_percentage_or_a_dash():
+    assert taux(Decimal("12.3")) == f"12,3{NBSP}%"
+    assert render("{{ rate|taux }}", rate=Decimal("6.9")) == f"6,9{NBSP}%"
+    assert render("{{ rate|taux }}", rate=None) == "—"

@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from amiable.core.money import (
     ZERO,
     format_money,
+    format_percent,
+    rate_percent,
     split_by_weights,
     split_evenly,
     sum_money,
@@ -290,3 +292,45 @@ def test_format_money_uses_the_exact_space_characters():
 def test_format_money_refuses_floats():
     with pytest.raises(TypeError):
         format_money(1.5)
+
+
+# --- rate_percent, format_percent ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("part", "whole", "expected"),
+    [
+        ("40.00", "120.50", Decimal("33.2")),
+        ("90.00", "1300.00", Decimal("6.9")),
+        ("0.00", "100.00", Decimal("0.0")),
+        ("100.00", "100.00", Decimal("100.0")),
+        ("1.00", "8.00", Decimal("12.5")),  # 12,5 exactly
+        ("1.00", "800.00", Decimal("0.1")),  # 0,125 rounds half-up
+        (None, "10.00", Decimal("0.0")),
+    ],
+)
+def test_rate_percent_one_decimal_half_up(part, whole, expected):
+    assert rate_percent(part, whole) == expected
+
+
+@pytest.mark.parametrize("whole", [None, "0", ZERO])
+def test_rate_percent_without_a_whole_is_none_not_zero(whole):
+    assert rate_percent("10.00", whole) is None
+
+
+def test_rate_percent_refuses_floats():
+    with pytest.raises(TypeError):
+        rate_percent(0.1, "10.00")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (Decimal("12.3"), f"12,3{NBSP}%"),
+        (Decimal("100"), f"100,0{NBSP}%"),
+        (Decimal("0.0"), f"0,0{NBSP}%"),
+        (None, "—"),
+    ],
+)
+def test_format_percent_french_typography(value, expected):
+    assert format_percent(value) == expected

@@ -142,3 +142,29 @@ def test_xlsx_refuses_float_amounts(tmp_path):
 def test_xlsx_unknown_column_name(tmp_path):
     with pytest.raises(ValueError, match="Colonne inconnue"):
         write_xlsx(tmp_path / "x.xlsx", "S", ["Montant"], [], money_columns=["Solde"])
+
+
+def test_xlsx_totals_row_is_bold_below_the_data_and_outside_the_filter(tmp_path):
+    path = tmp_path / "export.xlsx"
+    totals = ["Total", None, Decimal("1234567891.78"), None, None, 3]
+
+    count = write_xlsx(path, "Dossiers", HEADER, iter(ROWS), money_columns=["Solde"], title="T", totals=totals)
+
+    assert count == 3  # data rows only
+    sheet = openpyxl.load_workbook(path)["Dossiers"]
+    assert sheet.auto_filter.ref == "A2:F5"
+    assert [c.value for c in sheet[6]] == [None] * 6  # an empty row between the data and the totals
+    row = sheet[7]
+    assert Decimal(str(row[2].value)) == Decimal("1234567891.78")
+    assert row[0].value == "Total" and row[0].font.b
+    assert row[2].font.b and row[2].number_format == MONEY_FORMAT
+    assert row[5].value == 3 and row[5].font.b and row[5].number_format == "General"
+    assert sheet.max_row == 7
+
+
+def test_xlsx_totals_text_is_neutralised_too(tmp_path):
+    path = tmp_path / "export.xlsx"
+    write_xlsx(path, "S", ["A"], [["x"]], totals=["=1+1"])
+    sheet = openpyxl.load_workbook(path)["S"]
+    assert sheet["A3"].value is None  # header, one data row, the empty row, then the totals
+    assert sheet["A4"].value == "'=1+1" and sheet["A4"].data_type == "s"

@@ -37,8 +37,8 @@ def pending_work(reference, case, users):
     approval_decide(approval=work.decided, accept=True, comment="", actor=users.approver)
     work.neighbour_pending = approval_request(case=neighbour, kind="exchange", proposal="Voisin", actor=users.agent)
     work.open_request = request_create(kind="question", body="Situation ?", actor=users.collaborator, case=case)
-    work.answered_request = request_create(kind="statement", body="", actor=users.collaborator, case=case)
-    request_answer(request=work.answered_request, answer="Décompte", actor=users.agent)
+    work.answered_request = request_create(kind="question", body="Adresse ?", actor=users.collaborator, case=case)
+    request_answer(request=work.answered_request, answer="Adresse vérifiée", actor=users.agent)
     work.meeting = request_create(kind="meeting", body="Réunion", actor=users.collaborator)
     Notification.objects.all().delete()
     return work

@@ -10,6 +10,7 @@ from django.contrib.messages import get_messages
 
 from amiable.audit.models import AuditEvent
 from amiable.core.exceptions import ApplicationError
+from amiable.creditor_requests import hooks
 from amiable.creditor_requests.models import CreditorRequest, MeetingSlot, RequestKind, RequestStatus
 from amiable.creditor_requests.services import meeting_confirm, meeting_propose, request_answer, request_create
 from amiable.creditors.models import ContractTerms
@@ -28,6 +29,13 @@ def case(reference, users):
     return make_case(structure=reference.csr, reference="DEM-0001", assigned_agent=users.agent)
 
 
+@pytest.fixture
+def statement_by_hand(monkeypatch):
+    """No statement provider, as when the statement cannot be drawn up automatically: a statement request
+    then stays open, on its clock, until the agency answers it by hand."""
+    monkeypatch.setattr(hooks, "_statement_provider", None)
+
+
 def flash(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
 
@@ -39,7 +47,7 @@ def ask(kind, user, case=None, body="Merci de nous indiquer la situation."):
 # --- deadlines --------------------------------------------------------------------------------------------
 
 
-def test_statement_is_due_48_hours_later(case, users):
+def test_statement_is_due_48_hours_later(case, users, statement_by_hand):
     with time_machine.travel(TUESDAY, tick=False):
         request = ask(RequestKind.STATEMENT, users.collaborator, case, body="")
 
@@ -160,7 +168,7 @@ def test_question_through_the_case_page_audits_and_notifies_the_agency(client, c
     )
 
 
-def test_statement_and_meeting_requests_are_urgent(case, users):
+def test_statement_and_meeting_requests_are_urgent(case, users, statement_by_hand):
     ask(RequestKind.STATEMENT, users.collaborator, case)
     ask(RequestKind.MEETING, users.collaborator)
 
@@ -221,7 +229,7 @@ def test_agency_answers_through_the_service(case, users):
     assert note.body == "Le débiteur a payé."
 
 
-def test_agency_answers_through_the_view(client, case, users):
+def test_agency_answers_through_the_view(client, case, users, statement_by_hand):
     request = ask(RequestKind.STATEMENT, users.approver, case)
     Notification.objects.all().delete()
     client.force_login(users.supervisor)
@@ -243,7 +251,7 @@ def test_agency_answers_through_the_view(client, case, users):
     assert "Décompte : 120,50 €" in client.get(f"/dossiers/{case.pk}/").content.decode()
 
 
-def test_late_answer_is_audited_as_late(case, users):
+def test_late_answer_is_audited_as_late(case, users, statement_by_hand):
     with time_machine.travel(TUESDAY, tick=False):
         request = ask(RequestKind.STATEMENT, users.collaborator, case)
     with time_machine.travel(TUESDAY + timedelta(hours=49), tick=False):
@@ -454,7 +462,7 @@ def get_at(client, user, moment, path: str):
     return response.content.decode()
 
 
-def test_requests_page_shows_the_clock_and_late_requests_in_red(client, case, users):
+def test_requests_page_shows_the_clock_and_late_requests_in_red(client, case, users, statement_by_hand):
     with time_machine.travel(TUESDAY, tick=False):
         statement = ask(RequestKind.STATEMENT, users.collaborator, case, body="Décompte urgent")
     with time_machine.travel(TUESDAY + timedelta(days=1), tick=False):
@@ -479,18 +487,28 @@ def test_requests_page_shows_the_clock_and_late_requests_in_red(client, case, us
     assert "/reponse/" not in html
 
 
-def test_answered_requests_show_no_clock(client, case, users):
+def test_answered_requests_show_whether_the_clock_was_met(client, case, users, statement_by_hand):
     with time_machine.travel(TUESDAY, tick=False):
-        request = ask(RequestKind.STATEMENT, users.collaborator, case)
-        request_answer(request=request, answer="Décompte envoyé", actor=users.agent)
+        in_time = ask(RequestKind.STATEMENT, users.collaborator, case)
+        late = ask(RequestKind.QUESTION, users.collaborator, case, body="Situation ?")
+        request_answer(request=in_time, answer="Décompte envoyé", actor=users.agent)
+    with time_machine.travel(TUESDAY + timedelta(days=8), tick=False):
+        request_answer(request=late, answer="Réponse tardive", actor=users.agent)
 
-    html = get_at(client, users.collaborator, TUESDAY + timedelta(days=5), "/demandes/")
+    for path in ("/demandes/", f"/dossiers/{case.pk}/"):
+        html = get_at(client, users.collaborator, TUESDAY + timedelta(days=10), path)
+        assert "Décompte envoyé" in html and "Réponse tardive" in html
+        # No countdown any more: whether each answer came within its clock.
+        assert "reste " not in html and "en retard de" not in html
+        assert html.count('<span class="clock">') == 1 and html.count('<span class="clock late">') == 1
+        assert ("délai respecté" in html) or ("Délai respecté" in html)
+        assert ("hors délai" in html) or ("Hors délai" in html)
+    in_time.refresh_from_db()
+    late.refresh_from_db()
+    assert (in_time.answered_in_time, late.answered_in_time) == (True, False)
 
-    assert "Décompte envoyé" in html
-    assert 'class="clock' not in html
 
-
-def test_case_page_shows_the_clock(client, case, users):
+def test_case_page_shows_the_clock(client, case, users, statement_by_hand):
     with time_machine.travel(TUESDAY, tick=False):
         ask(RequestKind.STATEMENT, users.collaborator, case)
 

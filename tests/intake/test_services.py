@@ -18,7 +18,6 @@ from django.utils import timezone
 
 from amiable.audit.models import AuditEvent
 from amiable.cases.models import Case, ContactPoint, Debtor, Task
-from amiable.cases.services import case_transition
 from amiable.core.dates import add_months
 from amiable.core.exceptions import ApplicationError
 from amiable.creditors.models import ContractTerms
@@ -26,7 +25,7 @@ from amiable.creditors.services import agency_save
 from amiable.intake import crypto
 from amiable.intake.models import Batch, BatchCase, BatchSource
 from amiable.intake.services import batch_import
-from tests.factories import make_case
+from tests.factories import make_case, pay_in_full
 from tests.intake.conftest import DATA, KEYS, kill_gpg_agent, new_gnupg_home
 
 EXEMPLE = DATA / "cpam-lot-exemple.csv"
@@ -365,7 +364,7 @@ def test_same_reference_open_for_another_creditor_is_accepted(reference, gnupg_h
 
 def test_reference_of_an_ended_case_may_be_sent_again(reference, gnupg_home, media):
     ended = make_case(structure=reference.csr, reference="CPAM75-0000001")
-    case_transition(case=ended, to="paid", actor=None)
+    pay_in_full(ended)
 
     outcome = do_import(reference.cpam, EXEMPLE.read_bytes())
 

@@ -4,6 +4,7 @@ the letters' pages for agency staff (preview, issue) and the PDF for the case's 
 import hashlib
 import io
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from amiable.letters.address import MAX_CHARS, MAX_LINES, address_block
 from amiable.letters.defaults import letter_templates_ensure
 from amiable.letters.models import Letter, LetterKind, LetterTemplate
 from amiable.letters.services import letter_issue, letter_preview, letter_template_save
-from tests.factories import make_case
+from tests.factories import make_case, pay_in_full
 
 FIRST, REMINDER = LetterKind.FIRST, LetterKind.REMINDER
 DAY1, DAY2 = date(2026, 11, 2), date(2026, 11, 20)
@@ -191,7 +192,10 @@ def test_a_second_letter_the_same_day_is_refused(users, case):
     ("status", "label"), [("suspended", "suspendu"), ("recalled", "retourné au créancier"), ("paid", "soldé")]
 )
 def test_no_letter_for_a_case_that_is_not_being_recovered(users, case, status, label):
-    case_transition(case=case, to=status, actor=users.agent, reason="Test")
+    if status == "paid":
+        pay_in_full(case, actor=users.agent)
+    else:
+        case_transition(case=case, to=status, actor=users.agent, reason="Test")
     before = counts()
 
     for kind in (FIRST, REMINDER):
@@ -401,7 +405,7 @@ def test_case_page_hides_the_letters_card_from_creditor_staff(client, users, cas
 
 
 def test_closed_case_offers_no_issue(client, users, case):
-    case_transition(case=case, to="paid", actor=users.agent)
+    pay_in_full(case, actor=users.agent)
     client.force_login(users.agent)
     html = client.get(f"/dossiers/{case.pk}/").content.decode()
     assert 'id="courriers"' in html and issue_url(case) not in html
@@ -702,3 +706,89 @@ def test_the_payment_date_is_a_term_of_the_contract_and_an_unknown_civility_gree
     assert "au plus tard le 02/12/2026" in text
     assert "Madame, Monsieur," in text
     assert "Le service recouvrement" in text  # a letter of the scenario, on a case without an agent
+
+
+# --- the remaining balance (payments received) ----------------------------------------------------
+
+
+def pay(case, amount: str, users, collected_on: date = date(2026, 10, 20)):
+    from amiable.payments.services import payment_record
+
+    payment_record(case=case, amount=amount, collected_on=collected_on, method="transfer", actor=users.agent)
+    case.refresh_from_db()
+    return case
+
+
+def test_first_letter_asks_the_remaining_balance_split_by_component(users, case):
+    pay(case, "40.00", users)  # 1 123,70 € claimed: the principal is paid first
+
+    letter = letter_issue(case=case, kind=FIRST, actor=users.agent, issued_on=DAY1)
+
+    text = letter_text_of(letter)
+    for piece in (
+        "Réclamé Déjà réglé Reste dû",
+        "Principal 120,50 € 40,00 € 80,50 €",
+        "Intérêts 3,20 € 0,00 € 3,20 €",
+        "Autres accessoires 1 000,00 € 0,00 € 1 000,00 €",
+        "Somme due 1 123,70 € 40,00 € 1 083,70 €",
+        "Les paiements déjà reçus, soit 40,00 €, sont déduits de la somme due.",
+        "Nous vous demandons de régler la somme de 1 083,70 €",
+    ):
+        assert piece in text, piece
+    assert "régler la somme de 1 123,70 €" not in text
+    assert letter.amount == case.balance == Decimal("1083.70")
+    assert AuditEvent.objects.get(verb="letter.issued").after["amount"] == "1083.70"
+
+
+def test_the_split_follows_the_allocation_the_contract_sets(reference, users, case):
+    ContractTerms.objects.filter(creditor=reference.cpam).update(allocation_order="interest,principal,other")
+    pay(case, "40.00", users)
+
+    text = letter_text_of(letter_issue(case=case, kind=FIRST, actor=users.agent, issued_on=DAY1))
+
+    assert "Intérêts 3,20 € 3,20 € 0,00 €" in text
+    assert "Principal 120,50 € 36,80 € 83,70 €" in text
+    assert "Nous vous demandons de régler la somme de 1 083,70 €" in text
+
+
+def test_reminder_and_preview_ask_what_remains_after_a_payment(client, users, case):
+    first = letter_issue(case=case, kind=FIRST, actor=users.agent, issued_on=DAY1)
+    assert first.amount == Decimal("1123.70")
+    pay(case, "40.00", users, collected_on=DAY1 + timedelta(days=3))
+
+    client.force_login(users.agent)
+    preview = pdf_text(client.get(preview_url(case, "reminder")).content)
+    reminder = letter_issue(case=case, kind=REMINDER, actor=users.agent, issued_on=DAY2)
+
+    for text in (preview, letter_text_of(reminder)):
+        assert "la somme de 1 083,70 € reste due" in text
+        assert "Somme due 1 123,70 € 40,00 € 1 083,70 €" in text
+    assert reminder.amount == Decimal("1083.70")
+
+
+def test_a_letter_without_payment_keeps_the_claimed_table(users, case):
+    text = letter_text_of(letter_issue(case=case, kind=FIRST, actor=users.agent, issued_on=DAY1))
+
+    assert "Somme due 1 123,70 €" in text
+    assert "Déjà réglé" not in text and "déjà reçus" not in text
+
+
+def test_no_letter_when_nothing_remains_due(client, users, case):
+    pay(case, "1123.70", users)
+    assert case.status == "paid"
+    # Whatever the status says (a move forced by hand), a zero balance is never chased.
+    Case.objects.filter(pk=case.pk).update(status="in_progress")
+    case.refresh_from_db()
+    before = counts()
+
+    with pytest.raises(ApplicationError) as exc:
+        letter_issue(case=case, kind=FIRST, actor=users.agent, issued_on=DAY1)
+
+    assert exc.value.message == (
+        f"Aucun courrier ne peut partir pour le dossier {case.reference} : rien ne reste dû sur ce dossier "
+        f"(reste dû : {format_money('0')}) : aucune relance."
+    )
+    assert counts() == before
+    client.force_login(users.agent)
+    response = client.get(preview_url(case, "first"), follow=True)
+    assert escape("rien ne reste dû sur ce dossier") in response.content.decode()

@@ -19,7 +19,7 @@ from amiable.letters.defaults import letter_templates_ensure
 from amiable.letters.models import Letter, LetterKind
 from amiable.letters.print_batch import print_batch_build
 from amiable.letters.services import letter_issue
-from tests.factories import make_case
+from tests.factories import make_case, pay_in_full
 
 DAY, OTHER_DAY = date(2026, 11, 2), date(2026, 11, 3)
 
@@ -126,7 +126,7 @@ def test_nothing_to_print_writes_nothing(db):
 
 def test_a_letter_whose_case_stopped_since_is_held_back(users, letters):
     martin, durand, _ = letters
-    case_transition(case=martin.case, to="paid", actor=users.agent)
+    pay_in_full(martin.case, actor=users.agent)
     CaseEvent.objects.create(case=durand.case, kind="oi_admissible", occurred_on=DAY, recorded_by=users.agent)
 
     run = print_batch_build(day=DAY)

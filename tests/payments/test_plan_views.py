@@ -98,7 +98,7 @@ def test_the_preview_says_what_is_wrong(client, case, users):
 
     unreadable = {**REGULAR, "custom": "le 20 octobre : 50"}
     fragment = html(client.post(url("plan_preview", case), unreadable, headers={"HX-Request": "true"}))
-    assert "Ligne 1 illisible" in fragment and "id_custom_erreurs" in fragment
+    assert "Ligne 1 illisible" in fragment and "id_custom_error" in fragment
 
 
 def test_the_agent_proposes_a_plan_granted_at_once(client, case, users):

@@ -247,3 +247,31 @@ def test_ledger_is_append_only(case, users):
         entry.save()
     with pytest.raises(ApplicationError):
         LedgerEntry.objects.all().delete()
+
+
+def test_a_direct_payment_declared_by_the_creditor_is_told_to_the_agent_and_the_referent(case, users, reference):
+    from amiable.cases.services import case_assign
+    from amiable.creditors.models import Creditor
+
+    Creditor.objects.filter(pk=reference.cpam.pk).update(referent=users.supervisor)
+    case_assign(case=case, agent=users.agent, actor=users.supervisor)
+    record(
+        case, "40.00", users.collaborator, method=PaymentMethod.DIRECT, source=PaymentSource.CREDITOR, reference="Q77"
+    )
+    told = Notification.objects.filter(kind="payment_declared")
+    assert sorted(told.values_list("recipient", flat=True)) == sorted([users.agent.pk, users.supervisor.pk])
+    body = told.get(recipient=users.agent).body
+    assert f"Déclaré par {users.collaborator.get_full_name()} (Caisse Primaire d'Assurance Maladie de Paris)" in body
+    assert "référence Q77" in body and "Reste dû : 75,00\xa0€." in body
+    # A payment the agency records itself is not announced back to it.
+    record(case, "10.00", users.agent, method=PaymentMethod.DIRECT)
+    assert told.count() == 2
+
+
+def test_a_refusal_names_the_field_it_is_about(case, users):
+    with pytest.raises(ApplicationError) as refused:
+        record(case, "0", users.agent)
+    assert refused.value.extra == {"field": "amount"}
+    with pytest.raises(ApplicationError) as refused:
+        record(case, "10", users.agent, on=today() + timedelta(days=2))
+    assert refused.value.extra == {"field": "collected_on"}

@@ -11,7 +11,9 @@ from openpyxl import load_workbook
 
 from amiable.audit.models import AccessLogEntry
 from amiable.cases.services import case_transition, comment_add
-from amiable.reporting.claims import HEADER
+from amiable.payments.models import Payment
+from amiable.payments.services import payment_record, payment_reverse
+from amiable.reporting.claims import HEADER, MONEY_COLUMNS
 from tests.factories import make_case
 
 URL = "/etat-des-creances.xlsx"
@@ -38,14 +40,25 @@ def download(client, user, query: str = ""):
     return client.get(URL + query)
 
 
-def read(response) -> tuple[list, list, list[list]]:
-    """(title row, header row, data rows) of the only sheet."""
+def read_all(response) -> tuple[list, list, list[list], list | None]:
+    """(title row, header row, data rows, totals row or None) of the only sheet; the totals come after an
+    empty row."""
     assert response.status_code == 200
     assert response["Content-Type"] == XLSX
     workbook = load_workbook(io.BytesIO(response.content))
     assert workbook.sheetnames == ["État des créances"]
     rows = [list(r) for r in workbook.active.iter_rows(values_only=True)]
-    return rows[0], rows[1], rows[2:]
+    data, totals = rows[2:], None
+    if data and data[-1][0] and str(data[-1][0]).startswith("Total"):
+        assert all(value is None for value in data[-2])  # the empty row between data and totals
+        data, totals = data[:-2], data[-1]
+    return rows[0], rows[1], data, totals
+
+
+def read(response) -> tuple[list, list, list[list]]:
+    """(title row, header row, data rows) of the only sheet."""
+    title, header, data, _totals = read_all(response)
+    return title, header, data
 
 
 def references(rows) -> list[str]:
@@ -188,3 +201,74 @@ def test_report_does_not_reveal_agency_internal_notes(client, users, cases):
     row = dict(zip(header, rows[0], strict=True))
     assert row["Référence"] == "CDOP-1"
     assert row["Dernière action"] != "comment.internal_added"
+
+
+# --- amounts recovered and remaining, totals -------------------------------------------------------------
+
+
+def _pay(case, amount: str, users):
+    payment_record(case=case, amount=amount, collected_on=date(2026, 11, 10), method="transfer", actor=users.agent)
+
+
+def test_recovered_and_remaining_follow_the_payments(client, users, cases):
+    _pay(cases.csr_b, "40.00", users)  # 200,00 € claimed
+    _pay(cases.cdop, "80.00", users)  # 75,25 € claimed: 4,75 € owed back to the debtor, not recovered
+    _pay(cases.csr_a, "50.00", users)
+    payment_reverse(
+        payment=Payment.objects.get(case=cases.csr_a),
+        reversed_on=date(2026, 11, 12),
+        reason="Chèque impayé",
+        actor=users.agent,
+    )
+
+    _, header, rows, totals = read_all(download(client, users.collaborator))
+
+    by_ref = {row[0]: dict(zip(header, row, strict=True)) for row in rows}
+    amounts = {
+        ref: tuple(Decimal(str(row[c])) for c in ("Montant réclamé", "Montant recouvré", "Reste dû"))
+        for ref, row in by_ref.items()
+    }
+    assert amounts == {
+        "CDOP-1": (Decimal("75.25"), Decimal("75.25"), Decimal("0")),
+        "CESA-1": (Decimal("120.50"), Decimal("0"), Decimal("120.50")),
+        "CSR-A": (Decimal("120.50"), Decimal("0"), Decimal("120.50")),  # the bounced cheque restored it
+        "CSR-B": (Decimal("200.00"), Decimal("40.00"), Decimal("160.00")),
+    }
+    assert by_ref["CDOP-1"]["Statut"] == "Soldé"
+    assert totals[0] == "Total (4 dossiers)"
+    total = dict(zip(header, totals, strict=True))
+    assert Decimal(str(total["Montant réclamé"])) == Decimal("516.25")
+    assert Decimal(str(total["Montant recouvré"])) == Decimal("115.25")
+    assert Decimal(str(total["Reste dû"])) == Decimal("401.00")
+    assert all(total[c] is None for c in header if c not in {"Référence", *MONEY_COLUMNS})
+
+
+def test_totals_are_the_visible_cases_only_and_in_bold_money(client, users, cases):
+    _pay(cases.csr_b, "40.00", users)
+    _pay(cases.cdop, "10.00", users)
+
+    response = download(client, users.csr_only)
+    _, header, rows, totals = read_all(response)
+
+    assert references(rows) == ["CSR-A", "CSR-B"]
+    total = dict(zip(header, totals, strict=True))
+    assert totals[0] == "Total (2 dossiers)"
+    assert Decimal(str(total["Montant recouvré"])) == Decimal("40.00")
+    assert Decimal(str(total["Reste dû"])) == Decimal("280.50")
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    cell = sheet.cell(row=sheet.max_row, column=header.index("Reste dû") + 1)
+    assert cell.font.b and cell.number_format == '#,##0.00 "€"'
+    assert sheet.auto_filter.ref == f"A2:L{2 + len(rows)}"  # sorting the rows leaves the totals out
+
+
+def test_report_queries_do_not_grow_with_cases_or_payments(
+    client, reference, users, cases, django_assert_max_num_queries
+):
+    client.force_login(users.collaborator)
+    assert client.get(URL).status_code == 200
+    with django_assert_max_num_queries(12) as few:
+        client.get(URL)
+    for n in range(10):
+        _pay(make_case(structure=reference.csr, reference=f"VOL-{n}"), f"{n + 1}.00", users)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        client.get(URL)

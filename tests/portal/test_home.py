@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from amiable.approvals.services import approval_decide, approval_request
 from amiable.cases.services import comment_add
+from amiable.creditor_requests import hooks
 from amiable.creditor_requests.services import request_answer, request_create
 from amiable.notifications.services import notify
 from tests.factories import make_case
@@ -27,6 +28,13 @@ def cases(reference, users):
             "other": make_case(structure=reference.other_structure, reference="ACC-AUTRE", assigned_agent=users.agent),
         },
     )
+
+
+@pytest.fixture
+def statement_by_hand(monkeypatch):
+    """No statement provider: statement requests stay open on their clock, as when the statement cannot be
+    drawn up automatically, so that the counters below see them."""
+    monkeypatch.setattr(hooks, "_statement_provider", None)
 
 
 def home(client, user) -> str:
@@ -89,7 +97,7 @@ def test_other_creditor_counts_none_of_the_cpam(client, cases, users):
     assert '<a href="/demandes/">0 demande en cours auprès de l\'agence</a>' in html
 
 
-def test_creditor_home_counts_open_requests_and_notifications(client, cases, users):
+def test_creditor_home_counts_open_requests_and_notifications(client, cases, users, statement_by_hand):
     request_create(kind="question", body="Q1", actor=users.collaborator, case=cases.csr)
     request_create(kind="statement", body="", actor=users.approver, case=cases.cdop)
     request_create(kind="meeting", body="Réunion", actor=users.collaborator)
@@ -108,7 +116,7 @@ def test_creditor_home_counts_open_requests_and_notifications(client, cases, use
 # --- agent home -------------------------------------------------------------------------------------------
 
 
-def test_agent_home_shows_open_and_late_requests(client, cases, users):
+def test_agent_home_shows_open_and_late_requests(client, cases, users, statement_by_hand):
     with time_machine.travel(timezone.now() - timedelta(days=3), tick=False):
         request_create(kind="statement", body="", actor=users.collaborator, case=cases.csr)  # 48 h: late
     request_create(kind="question", body="Q", actor=users.collaborator, case=cases.cdop)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from amiable.approvals.models import ApprovalRequest
 from amiable.approvals.services import approval_request
 from amiable.audit.models import AuditEvent
+from amiable.banking.services import statement_import
 from amiable.cases.models import Action, Case, Comment
 from amiable.contact.models import MessageStatus, OutboxMessage, PromiseToPay
 from amiable.creditor_requests.models import CreditorRequest, MeetingSlot
@@ -26,6 +27,7 @@ from amiable.letters.services import letter_issue
 from amiable.notifications.models import Notification
 from amiable.payments.plans import plan_propose
 from amiable.payments.services import payment_record
+from tests.banking.records import balance, cfonb, movement
 from tests.factories import make_case
 
 CSV = (
@@ -70,6 +72,14 @@ OBJECTS = {
     "payments:plan_propose": {"case_pk": "case"},
     "payments:settlement_propose": {"case_pk": "case"},
     "payments:plan_pdf": {"pk": "plan"},
+    "payments:statement": {"pk": "case"},
+    "payments:statement_pdf": {"pk": "case"},
+    "payments:statement_document": {"pk": "statement"},
+    "banking:statement": {"pk": "bank_statement"},
+    "banking:statement_file": {"pk": "bank_statement"},
+    "banking:assign": {"pk": "bank_entry"},
+    "banking:link": {"pk": "bank_entry"},
+    "banking:dismiss": {"pk": "bank_entry"},
 }
 # Named URLs taking parameters that carry no object of a creditor (a signed one-time link).
 NOT_OBJECT_URLS = {"accounts:invitation_accept", "password_reset_confirm"}
@@ -111,6 +121,7 @@ def victim(reference, users, gnupg_home):
     )
     approval = approval_request(case=case, kind="exchange", proposal="Proposition secrète", actor=users.agent)
     question = request_create(kind="question", body="Question secrète", actor=users.creditor_admin, case=case)
+    statement = request_create(kind="statement", body="", actor=users.creditor_admin, case=case).statement
     meeting = request_create(kind="meeting", body="Réunion secrète", actor=users.creditor_admin)
     [slot] = meeting_propose(request=meeting, slots=[timezone.now() + timedelta(days=1)], actor=users.agent)
     outcome = batch_import(
@@ -140,7 +151,20 @@ def victim(reference, users, gnupg_home):
         attempts=1,
         error="refusé",
     )
+    yesterday = f"{timezone.localdate() - timedelta(days=1):%d%m%y}"
+    statement = statement_import(
+        content=cfonb(
+            balance("01", "0", day=yesterday),
+            movement("12.00", "VIR ISO-VICTIME-1", day=yesterday),
+            movement("13.00", "VERSEMENT", day=yesterday),
+            balance("07", "25.00", day=yesterday),
+        ),
+        filename="releve.txt",
+        actor=users.agent,
+    ).statement
     return {
+        "bank_statement": statement.pk,
+        "bank_entry": statement.entries.get(status="to_review").pk,
         "promise": promise.pk,
         "letter": letter.pk,
         "plan": plan.pk,
@@ -149,6 +173,7 @@ def victim(reference, users, gnupg_home):
         "case": case.pk,
         "approval": approval.pk,
         "request": question.pk,
+        "statement": statement.pk,
         "meeting": meeting.pk,
         "slot": slot.pk,
         "batch": outcome.batch.pk,

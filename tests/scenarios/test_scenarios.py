@@ -16,8 +16,9 @@ from amiable.cases.models import Action, Case, CaseEvent, Channel, ContactPoint,
 from amiable.cases.policy import BLOCK_KEYS
 from amiable.cases.services import contact_point_add
 from amiable.contact.models import OutboxMessage
+from amiable.core.money import format_money
 from amiable.letters.models import Letter, LetterKind
-from amiable.scenarios.models import StepAction, StepRun
+from amiable.scenarios.models import ScenarioStep, StepAction, StepRun
 from amiable.scenarios.services import scenarios_run
 from tests.contact.stand_ins import FlakyEmailBackend
 from tests.work_fixtures import DEBTOR_EMAIL, DEBTOR_PHONE
@@ -416,3 +417,57 @@ def test_first_letter_sent_by_hand_does_not_block_the_scenario(case_factory, use
 def test_invalid_date_is_a_french_command_error(cpam_setup, value):
     with pytest.raises(CommandError, match=r"Date invalide : « .+ » \(attendu AAAA-MM-JJ\)"):
         call_command("run_scenarios", "--date", value, stdout=StringIO())
+
+
+# --- the remaining balance ---------------------------------------------------------------------------------
+
+
+def _pay(case, amount: str, on: date):
+    from amiable.payments.services import payment_record
+
+    payment_record(case=case, amount=amount, collected_on=on, method="transfer", actor=None, source="bank")
+    case.refresh_from_db()
+    return case
+
+
+def test_the_scenario_chases_only_what_remains_due(case_factory):
+    ack = date(2026, 10, 3)
+    case = case_factory(ack=ack, email=DEBTOR_EMAIL)  # 120,50 € claimed
+    run(ack)
+    _pay(case, "40.00", ack + timedelta(days=5))
+
+    assert run(ack + timedelta(days=10))["by_channel"] == {"email": 1}
+
+    text = OutboxMessage.objects.get(case=case).text
+    assert f"la somme de {format_money('80.50')} reste due" in text
+    assert format_money("120.50") not in text
+
+
+def test_a_step_whose_band_the_balance_left_is_skipped(case_factory):
+    ScenarioStep.objects.filter(action=StepAction.EMAIL).update(min_balance="100.00")
+    ack = date(2026, 10, 3)
+    case = case_factory(ack=ack, email=DEBTOR_EMAIL)  # 120,50 € claimed, in the band
+    run(ack)
+    _pay(case, "40.00", ack + timedelta(days=5))  # 80,50 € due: below it
+
+    report = run(ack + timedelta(days=10))
+
+    assert (report["executed"], report["skipped"]) == (0, {"balance_below_band": 1})
+    assert step_run(case, StepAction.EMAIL).outcome == "skipped:balance_below_band"
+    assert not OutboxMessage.objects.exists()
+
+
+def test_a_case_with_nothing_left_due_is_never_chased(case_factory):
+    ack = date(2026, 10, 3)
+    case = case_factory(ack=ack, email=DEBTOR_EMAIL)
+    run(ack)
+    _pay(case, "120.50", ack + timedelta(days=5))
+    assert case.status == "paid"
+    Case.objects.filter(pk=case.pk).update(status="in_progress")  # forced: the balance decides, not the status
+    before = counts()
+
+    for offset in (10, 20, 35, 300):  # the e-mail, the call, the reminder, the review: none of them
+        report = run(ack + timedelta(days=offset))
+        assert (report["executed"], report["skipped"]) == (0, {"nothing_due": 1})
+    assert counts() == before  # no StepRun either: the step stays due should a reversal reopen the claim
+    assert mail.outbox == []

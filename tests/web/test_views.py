@@ -14,7 +14,7 @@ from django.utils.html import escape
 from amiable.cases.services import case_assign, case_transition, comment_add, contact_point_add
 from amiable.core.money import NARROW_NBSP, NBSP
 from amiable.web import urls as web_urls
-from tests.factories import make_case, make_user
+from tests.factories import make_case, make_user, pay_in_full
 
 CASE_LINK = re.compile(r'href="/dossiers/(\d+)/"')
 
@@ -143,7 +143,7 @@ def test_agent_home_lists_only_their_open_cases(client, reference, users):
     make_case(structure=reference.csr, reference="COLLEGUE-0001", assigned_agent=colleague)
     make_case(structure=reference.cdop, reference="PERSONNE-0001")
     paid = make_case(structure=reference.cesa, reference="MIEN-SOLDE", assigned_agent=users.agent)
-    case_transition(case=paid, to="paid", actor=None)
+    pay_in_full(paid)
     client.force_login(users.agent)
 
     response = client.get("/")
@@ -231,7 +231,7 @@ def listed(reference):
     alpha = make_case(structure=reference.csr, reference="ALPHA-001", last_name="Martin", first_name="Claire")
     beta = make_case(structure=reference.cdop, reference="BETA-002", last_name="Durand", first_name="Paul")
     gamma = make_case(structure=reference.cesa, reference="GAMMA-003", last_name="Lefèvre", first_name="Jeanne")
-    case_transition(case=gamma, to="paid", actor=None)
+    pay_in_full(gamma)
     other = make_case(structure=reference.other_structure, reference="AUTRE-004", last_name="Martin", first_name="Hugo")
     return type("Listed", (), {"alpha": alpha, "beta": beta, "gamma": gamma, "other": other})
 
@@ -313,7 +313,7 @@ def test_case_list_french_labels(client, users, listed):
     assert status == 200
     for label in ("Rechercher (référence ou nom)", "Créancier", "Structure", "Statut", "Trier par"):
         assert f">{escape(label)}</label>" in html
-    for header in ("Référence", "Débiteur", "Créancier", "Structure", "Reçu le", "Montant réclamé", "Statut"):
+    for header in ("Référence", "Débiteur", "Créancier", "Structure", "Reçu le", "Reste dû", "Statut"):
         assert f">{header}</th>" in html
     assert "<h1>Dossiers</h1>" in html
     assert ">Nouveau</span>" in html
@@ -503,7 +503,7 @@ def test_other_creditor_user_sees_their_own_case(client, cases, other_collaborat
     assert client.get(f"/dossiers/{cases.other.pk}/").status_code == 200
 
 
-SAMPLE_URL_VALUES = {"kind": "pdf", "channel": "email", "promise_pk": 1}
+SAMPLE_URL_VALUES = {"kind": "pdf", "channel": "email", "promise_pk": 1, "payment_pk": 1}
 
 
 def _pk_routes(patterns, prefix="", namespace=""):

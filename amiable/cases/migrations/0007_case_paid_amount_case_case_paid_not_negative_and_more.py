@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='case',
             name='paid_amount',
-            field=models.DecimalField(decimal_places=2, default=Decimal('0.00'), max_digits=12, verbose_name='payé (net)'),
+            field=models.DecimalField(db_default=Decimal('0.00'), decimal_places=2, default=Decimal('0.00'), max_digits=12, verbose_name='payé (net)'),
         ),
         migrations.AddConstraint(
             model_name='case',

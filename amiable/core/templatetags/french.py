@@ -1,8 +1,8 @@
 """French display filters, so templates never format amounts or dates by hand.
 
 Usage: ``{% load french %}`` then ``{{ montant|euros }}``, ``{{ jour|date_fr }}``,
-``{{ horodatage|datetime_fr }}``. ``None`` renders as an empty string (an
-optional field left blank); anything else that is invalid — notably a float
+``{{ horodatage|datetime_fr }}``, ``{{ taux_recouvrement|taux }}``. ``None`` renders as an empty string (an
+optional field left blank; a rate without a base, « — »); anything else that is invalid — notably a float
 amount — raises, because a wrong figure shown silently is worse than an error
 caught in tests.
 """
@@ -15,7 +15,7 @@ from decimal import Decimal
 from django import template
 
 from amiable.core.dates import format_date, format_datetime
-from amiable.core.money import format_money
+from amiable.core.money import format_money, format_percent
 
 register = template.Library()
 
@@ -26,6 +26,12 @@ def euros(value: Decimal | int | str | None) -> str:
     if value is None:
         return ""
     return format_money(value)
+
+
+@register.filter(name="taux")
+def taux(value: Decimal | None) -> str:
+    """A percentage (``Decimal("12.3")``) -> ``"12,3 %"``; None (nothing to divide by) -> ``"—"``."""
+    return format_percent(value)
 
 
 @register.filter(name="date_fr")

@@ -29,6 +29,8 @@ from amiable.creditors import reference_data
 from amiable.creditors.models import ContractTerms, Creditor, Structure
 from amiable.creditors.selectors import terms_for
 from amiable.creditors.services import creditor_save, structure_save, terms_save
+from amiable.payments.models import Payment, PaymentMethod
+from amiable.payments.services import payment_record
 
 DEMO_DATA = Path(__file__).resolve().parents[2] / "demo_data"
 DEMO_BATCH = DEMO_DATA / "lot-demo-cpam.csv.gpg"
@@ -179,6 +181,7 @@ class Command(BaseCommand):
             letter_templates_ensure(creditor=creditor)
             scenario_ensure(creditor=creditor)
         self._first_letters(cpam, users["agent@amiable.example"])
+        self._partial_payments(cpam, users["agent@amiable.example"])
         accounts = [
             {
                 "email": email,
@@ -220,6 +223,24 @@ class Command(BaseCommand):
             missing -= 1
             if missing == 0:
                 return
+
+    def _partial_payments(self, cpam: Creditor, agent: User, count: int = 12) -> None:
+        """Part payments on some CPAM cases in progress, of each method but cash, so that the dashboards and
+        the claims report show amounts recovered (idempotent: only when no case in progress has any)."""
+        in_progress = Case.objects.filter(creditor=cpam, status=CaseStatus.IN_PROGRESS).order_by("pk")
+        if Payment.objects.filter(case__in=in_progress).exists():
+            return
+        today = timezone.localdate()
+        methods = [PaymentMethod.TRANSFER, PaymentMethod.CHEQUE, PaymentMethod.CARD, PaymentMethod.DIRECT]
+        for n, case in enumerate(in_progress[: count * 2 : 2]):
+            payment_record(
+                case=case,
+                amount=(case.balance * Decimal("0.3")).quantize(Decimal("0.01")),
+                collected_on=min(case.received_on + timedelta(days=20 + n), today),
+                method=methods[n % len(methods)],
+                reference=f"Démonstration {n + 1}",
+                actor=agent,
+            )
 
     def _collaboration(self, cpam: Creditor, users: dict[str, User]) -> None:
         """Messages, a decision awaited and requests with their clocks, to show the portal at work."""
@@ -423,6 +444,17 @@ class Command(BaseCommand):
                     actor=actor,
                 )
                 for step in PATHS[status]:
+                    if step == CaseStatus.PAID:
+                        # Paid in full by a transfer: the payment makes the case « Soldé » by itself.
+                        payment_record(
+                            case=case,
+                            amount=case.balance,
+                            collected_on=min(received + timedelta(days=10 + number % 50), today),
+                            method=PaymentMethod.TRANSFER,
+                            reference=f"VIR {reference}",
+                            actor=agent or actor,
+                        )
+                        continue
                     case = case_transition(case=case, to=step, actor=agent or actor, reason="Données de démonstration")
                 created += 1
         return created
