@@ -13,7 +13,7 @@ from amiable.core.exceptions import ApplicationError
 from amiable.creditor_requests.models import CreditorRequest, RequestStatus
 from amiable.creditor_requests.services import case_recall, request_answer, request_create
 from amiable.notifications.models import Notification
-from tests.factories import make_case
+from tests.factories import make_case, pay_in_full
 
 REASON = "Le débiteur a saisi la commission de surendettement."
 
@@ -218,7 +218,10 @@ def test_creditor_admin_may_recall(case, users):
 def test_an_ended_case_cannot_be_recalled(client, reference, users, path, label):
     case = make_case(structure=reference.csr, reference="RET-FINI")
     for status in path:
-        case_transition(case=case, to=status, actor=None)
+        if status == "paid":
+            pay_in_full(case)
+        else:
+            case_transition(case=case, to=status, actor=None)
     status_before = Case.objects.get(pk=case.pk).status
 
     with pytest.raises(ApplicationError) as exc:

@@ -57,6 +57,10 @@ OBJECTS = {
     "letters:issue": {"case_pk": "case"},
     "letters:download": {"letter_pk": "letter"},
     "payments:receipt_download": {"pk": "receipt"},
+    "payments:record": {"pk": "case"},
+    "payments:declare": {"pk": "case"},
+    "payments:reverse": {"pk": "case", "payment_pk": "payment"},
+    "payments:refund": {"pk": "case"},
     "work:case_actions": {"pk": "case"},
     "work:call": {"pk": "case"},
     "work:promise_kept": {"pk": "case", "promise_pk": "promise"},
@@ -121,7 +125,7 @@ def victim(reference, users, gnupg_home):
     )
     approval = approval_request(case=case, kind="exchange", proposal="Proposition secrète", actor=users.agent)
     question = request_create(kind="question", body="Question secrète", actor=users.creditor_admin, case=case)
-    statement = request_create(kind="statement", body="", actor=users.creditor_admin, case=case).statement
+    financial_statement = request_create(kind="statement", body="", actor=users.creditor_admin, case=case).statement
     meeting = request_create(kind="meeting", body="Réunion secrète", actor=users.creditor_admin)
     [slot] = meeting_propose(request=meeting, slots=[timezone.now() + timedelta(days=1)], actor=users.agent)
     outcome = batch_import(
@@ -152,7 +156,7 @@ def victim(reference, users, gnupg_home):
         error="refusé",
     )
     yesterday = f"{timezone.localdate() - timedelta(days=1):%d%m%y}"
-    statement = statement_import(
+    bank_statement = statement_import(
         content=cfonb(
             balance("01", "0", day=yesterday),
             movement("12.00", "VIR ISO-VICTIME-1", day=yesterday),
@@ -163,8 +167,9 @@ def victim(reference, users, gnupg_home):
         actor=users.agent,
     ).statement
     return {
-        "bank_statement": statement.pk,
-        "bank_entry": statement.entries.get(status="to_review").pk,
+        "bank_statement": bank_statement.pk,
+        "bank_entry": bank_statement.entries.get(status="to_review").pk,
+        "payment": payment.pk,
         "promise": promise.pk,
         "letter": letter.pk,
         "plan": plan.pk,
@@ -173,7 +178,7 @@ def victim(reference, users, gnupg_home):
         "case": case.pk,
         "approval": approval.pk,
         "request": question.pk,
-        "statement": statement.pk,
+        "statement": financial_statement.pk,
         "meeting": meeting.pk,
         "slot": slot.pk,
         "batch": outcome.batch.pk,

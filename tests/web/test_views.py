@@ -503,6 +503,9 @@ def test_other_creditor_user_sees_their_own_case(client, cases, other_collaborat
     assert client.get(f"/dossiers/{cases.other.pk}/").status_code == 200
 
 
+# Areas of the agency alone (the client-funds bank account): any creditor user is refused there with 403 before
+# any object is looked up, so the answer says nothing of the object.
+AGENCY_ONLY_NAMESPACES = {"banking"}
 SAMPLE_URL_VALUES = {"kind": "pdf", "channel": "email", "promise_pk": 1, "payment_pk": 1}
 
 
@@ -535,7 +538,8 @@ def test_every_pk_url_of_the_project_is_404_for_another_creditor(client, users, 
         response = client.get(url)
         if response.status_code == 405:  # a POST-only endpoint must refuse too
             response = client.post(url)
-        if response.status_code != 404:
+        agency_only = name.split(":")[0] in AGENCY_ONLY_NAMESPACES and response.status_code == 403
+        if response.status_code != 404 and not agency_only:
             failures.append(f"{url} ({name}): {response.status_code} for the other creditor's admin")
         if cases.csr.reference in response.content.decode(errors="replace"):
             failures.append(f"{url} ({name}): the reference leaks")
