@@ -5,9 +5,10 @@ days and hours, never on a French public holiday, at most N attempts per channel
 after a do-not-contact request, and no action at all on a case that is not being recovered (plan,
 suspension, over-indebtedness, death, recall, closure) or on which nothing remains due.
 
-A case on a payment plan is not chased: the only messages its debtor may receive are the plan's own (its
-document when granted, the reminder of a missed instalment), asked with `plan_follow_up=True`; every other
-part of the rule (stopping events, do-not-contact, days, hours, caps) still applies to them.
+A case on a payment plan is not chased: the only contact its debtor may receive is the reminder of a missed
+instalment of the plan, asked with `plan_follow_up=True`; every other part of the rule (stopping events,
+do-not-contact, days, hours, caps) still applies to it. (The plan's document itself is owed to the debtor, as a
+receipt is: it is not a contact.)
 
 Letters, the print batch, e-mails, SMS, calls, scenarios and the pages all ask `case_contact_block()`,
 and nothing else: the rule is written once."""
