@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from amiable.accounts.permissions import can_decide, can_work_cases, require
+from amiable.approvals.hooks import decision_hooks_run
 from amiable.approvals.models import ApprovalKind, ApprovalRequest, ApprovalStatus
 from amiable.audit.services import audit_record
 from amiable.cases.models import Case
@@ -80,6 +81,8 @@ def approval_decide(*, approval: ApprovalRequest, accept: bool, comment: str, ac
         before={"status": ApprovalStatus.PENDING},
         after={"status": approval.status, "comment": comment[:500]},
     )
+    # What the decision starts in the apps above (a long plan becomes active or refused), in this transaction.
+    decision_hooks_run(approval=approval, actor=actor)
     notify(
         recipients=[approval.asked_by, *agency_contacts(case=case)],
         kind="approval_decided",
@@ -105,5 +108,6 @@ def approvals_cancel_for_case(*, case: Case, actor, reason: str) -> int:
             before={"status": "pending"},
             after={"status": "cancelled", "reason": reason},
         )
+        decision_hooks_run(approval=approval, actor=actor)
         count += 1
     return count

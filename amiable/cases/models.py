@@ -286,6 +286,8 @@ class TaskKind(models.TextChoices):
     CALLBACK = "callback", "Rappel convenu"
     CONTEST_DECLARED_DEBTS = "contest_debts", "Vérifier les créances déclarées (surendettement, 30 jours)"
     REVIEW = "review", "Revue du dossier"
+    # A payment plan's document to post, or a missed instalment no message could remind (payments.plans).
+    PLAN_FOLLOW_UP = "plan_follow_up", "Suivi du plan d'apurement"
 
 
 class TaskStatus(models.TextChoices):

@@ -5,6 +5,11 @@ days and hours, never on a French public holiday, at most N attempts per channel
 after a do-not-contact request, and no action at all on a case that is not being recovered (plan,
 suspension, over-indebtedness, death, recall, closure) or on which nothing remains due.
 
+A case on a payment plan is not chased: the only contact its debtor may receive is the reminder of a missed
+instalment of the plan, asked with `plan_follow_up=True`; every other part of the rule (stopping events,
+do-not-contact, days, hours, caps) still applies to it. (The plan's document itself is owed to the debtor, as a
+receipt is: it is not a contact.)
+
 Letters, the print batch, e-mails, SMS, calls, scenarios and the pages all ask `case_contact_block()`,
 and nothing else: the rule is written once."""
 
@@ -112,15 +117,19 @@ def next_allowed(terms: ContractTerms, channel: str, after: datetime) -> datetim
     return None
 
 
-def case_contact_block(case, channel: str, when: datetime | None = None) -> ContactBlock | None:
+def case_contact_block(
+    case, channel: str, when: datetime | None = None, *, plan_follow_up: bool = False
+) -> ContactBlock | None:
     """Why the debtor of `case` may not be contacted by `channel` at `when` (default: now), or None when
     the contact is allowed. Reads the case's status, its stopping events, the debtor's do-not-contact
-    flag, the creditor's contract terms and the attempts of the last 30 days."""
+    flag, the creditor's contract terms and the attempts of the last 30 days. `plan_follow_up`: the
+    message is about the case's payment plan, which a case on a plan may receive."""
     at = timezone.localtime(when or timezone.now())
     return _decide(
         case,
         channel,
         at,
+        plan_follow_up=plan_follow_up,
         stopped=lambda: case_stopping_event(case=case),
         terms=lambda: terms_for(case.creditor_id),
         attempts=lambda: list(
@@ -167,10 +176,13 @@ def _attempts(channel: str):
     return Action.objects.filter(channel=channel).exclude(call__direction="in").order_by("at")
 
 
-def _decide(case, channel: str, at: datetime, *, stopped, terms, attempts) -> ContactBlock | None:
+def _decide(
+    case, channel: str, at: datetime, *, stopped, terms, attempts, plan_follow_up: bool = False
+) -> ContactBlock | None:
     """The rule itself, over what it reads (given as callables, so that nothing is read that the rule does
     not need): one decision for `case_contact_block` and `case_contact_blocks`."""
-    if case.status not in CaseStatus.CONTACTABLE:
+    contactable = case.status in CaseStatus.CONTACTABLE or (plan_follow_up and case.status == CaseStatus.PAYMENT_PLAN)
+    if not contactable:
         return ContactBlock("case_not_active", f"dossier {case.get_status_display().lower()} : aucune action")
     if case.balance <= 0:
         # Paid in full normally makes the case « Soldé » (above); this holds whatever the status says.

@@ -13,6 +13,7 @@ and the do-not-contact request of the contact rule (`document_email_queue`)."""
 
 import hashlib
 import mimetypes
+import re
 import smtplib
 from collections import Counter
 from datetime import datetime, timedelta
@@ -31,7 +32,7 @@ from amiable.cases.models import Action, Case, Channel, ContactKind, ContactPoin
 from amiable.cases.policy import ContactBlock, case_contact_block
 from amiable.cases.services import case_lock
 from amiable.compliance.legal import forbidden_wording, medical_secrecy_problems
-from amiable.contact.models import MessageKind, MessageStatus, OutboxMessage
+from amiable.contact.models import CONTACT_KINDS, MessageKind, MessageStatus, OutboxMessage
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO, format_money
 from amiable.creditors.selectors import agency_get
@@ -149,7 +150,16 @@ def _enqueue(message_id: int) -> None:
     outbox_deliver.enqueue(message_id=message_id)
 
 
-def _queue(*, case: Case, actor, at: datetime | None, channel: str, content: dict, summary: str) -> OutboxMessage:
+def _queue(
+    *,
+    case: Case,
+    actor,
+    at: datetime | None,
+    channel: str,
+    content: dict,
+    summary: str,
+    kind: str = MessageKind.RECOVERY,
+) -> OutboxMessage:
     """Store the decided message and its action (the attempt the cap counts), audit the decision, and have it
     delivered once the transaction commits. Should the task not be enqueued, `deliver_outbox` takes the
     message over after QUEUED_GRACE."""
@@ -167,6 +177,7 @@ def _queue(*, case: Case, actor, at: datetime | None, channel: str, content: dic
         first_letter=content["first"],
         created_at=now,
         next_attempt_at=now + QUEUED_GRACE,
+        kind=kind,
     )
     audit_record(
         actor=actor,
@@ -267,6 +278,61 @@ def sms_send(*, case: Case, actor, at: datetime | None = None) -> OutboxMessage:
     )
 
 
+@transaction.atomic
+def notice_send(
+    *,
+    case: Case,
+    channel: str,
+    template: str,
+    context: dict,
+    summary: str,
+    actor,
+    subject: str = "",
+    kind: str = MessageKind.RECOVERY,
+) -> OutboxMessage:
+    """Decide a contact message whose wording an app above writes (the reminder of a plan's missed instalment,
+    `kind=INSTALMENT`) under the rules of the reminders: agency staff or the system only, the contact rule (which
+    lets an instalment's reminder reach a case on a plan), after the first letter, which the text must recall
+    (L2), and nothing the law or medical secrecy forbids. `template` names `<template>.txt`, and
+    `<template>.html` for an e-mail, rendered with `context` plus the agency, the case, its creditor and the
+    first letter."""
+    require(actor is None or can_work_cases(actor), AGENCY_ONLY)
+    if channel not in (Channel.EMAIL, Channel.SMS):
+        raise ApplicationError(f"Canal de message inconnu : « {channel} ».")
+    if kind not in CONTACT_KINDS:
+        raise ValueError("A document owed to the debtor goes through document_email_queue.")
+    label = "E-mail" if channel == Channel.EMAIL else "SMS"
+    case = case_lock(case)
+    block = case_contact_block(case, channel, plan_follow_up=kind == MessageKind.INSTALMENT)
+    if block is not None:
+        raise ApplicationError(f"{label} refusé par la politique de contact : {block.message}.")
+    first = _first_letter(case)
+    point = _contact(case, ContactKind.EMAIL if channel == Channel.EMAIL else ContactKind.PHONE)
+    full = {**_context(case, first), **context}
+    text = render_to_string(f"{template}.txt", full).strip()
+    if first.number not in text:
+        raise ApplicationError(f"{label} refusé : il doit rappeler la première lettre {first.number} (L2).")
+    content = {"to": point.value, "text": text, "first": first}
+    if channel == Channel.EMAIL:
+        html = render_to_string(f"{template}.html", full)
+        subject = subject or f"Votre dossier {case.reference} — {case.creditor.name}"
+        content.update(subject=subject, html=html, reply_to=full["agency"].email)
+        _check(subject + "\n" + text + "\n" + re.sub(r"<[^>]*>", " ", html), case)
+    else:
+        if len(text) > SMS_MAX:
+            raise ApplicationError(f"SMS trop long ({len(text)} caractères sur {SMS_MAX}).")
+        _check(text, case)
+    return _queue(
+        case=case,
+        actor=actor,
+        at=None,
+        channel=channel,
+        content=content,
+        summary=summary,
+        kind=kind,
+    )
+
+
 # --- delivery -----------------------------------------------------------------------------------------------
 
 
@@ -327,10 +393,11 @@ def _lock_message(message_id: int) -> OutboxMessage | None:
 def _retry_block(message: OutboxMessage, at: datetime | None) -> ContactBlock | None:
     """The contact rule at the instant of a later attempt: days, hours, a stop or a do-not-contact request
     since the decision. Not the cap: the message was counted when it was decided, a retry is the same attempt.
-    A document owed to the debtor (a receipt) is not a contact: nothing holds it back."""
-    if message.kind != MessageKind.RECOVERY:
+    A document owed to the debtor (a receipt, a plan's document) is not a contact: nothing holds it back; the
+    reminder of a plan's missed instalment may reach a case on a plan (`plan_follow_up`)."""
+    if message.kind not in CONTACT_KINDS:
         return None
-    block = case_contact_block(message.case, message.channel, at)
+    block = case_contact_block(message.case, message.channel, at, plan_follow_up=message.kind == MessageKind.INSTALMENT)
     return None if block is None or block.key == "cap_reached" else block
 
 

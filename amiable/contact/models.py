@@ -87,6 +87,15 @@ class MessageKind(models.TextChoices):
     RECOVERY = "recovery", "Relance"
     # A document the agency owes the debtor (CPCE R124-6): not a recovery contact, outside the contact rule.
     RECEIPT = "receipt", "Reçu de paiement"
+    # A payment plan's document, notified to the debtor (C16): owed as a receipt is.
+    PLAN = "plan", "Plan d'apurement"
+    # The reminder of a plan's missed instalment: a contact within the rule, which lets it reach a case on a plan.
+    INSTALMENT = "instalment", "Rappel d'échéance de plan"
+
+
+# The kinds that are contacts with the debtor: an action that the contact rule's caps count, decided and
+# retried within the rule.
+CONTACT_KINDS = frozenset({MessageKind.RECOVERY, MessageKind.INSTALMENT})
 
 
 class OutboxMessage(models.Model):

@@ -267,6 +267,10 @@ class Plan(models.Model):
     missed_count = models.PositiveSmallIntegerField("échéances manquées", default=0)
     pdf = models.FileField("PDF", upload_to="plans/", blank=True)
     sha256 = models.CharField("empreinte SHA-256", max_length=64, blank=True)
+    # How the document reached the debtor: e-mailed (with the PDF), else posted with the daily print run.
+    address_lines = models.JSONField("bloc adresse", default=list, blank=True)
+    emailed_to = models.CharField("envoyé par e-mail à", max_length=254, blank=True)
+    printed_on = models.DateField("mis sous pli le", null=True, blank=True)
 
     objects = CaseScopedQuerySet.as_manager()
 

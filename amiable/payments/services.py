@@ -34,7 +34,7 @@ from amiable.payments.models import (
     PaymentSource,
     Refund,
 )
-from amiable.payments.plans import plan_apply_payment, plan_apply_reversal, plan_running
+from amiable.payments.plans import plan_apply_payment, plan_apply_reversal, plan_for_reversal, plan_running
 from amiable.payments.receipts import receipt_cancel, receipt_issue
 from amiable.payments.selectors import paid_by_component
 
@@ -360,7 +360,7 @@ def payment_reverse(*, payment: Payment, reversed_on: date, reason: str, actor) 
             "balance": case.balance,
         },
     )
-    plan = plan_running(case)
+    plan = plan_for_reversal(case)  # the active plan, or the one this payment had completed
     if plan is not None:
         plan_apply_reversal(plan=plan, payment=payment, actor=actor)
     _settle_status(case, actor=actor, reason=f"Paiement rejeté : {reason}")

@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from amiable.payments import views, views_receipts
+from amiable.payments import views, views_plans, views_receipts
 from amiable.payments.views_statement import statement_document, statement_page, statement_pdf_view
 
 app_name = "payments"
@@ -19,4 +19,10 @@ urlpatterns = [
     path("dossiers/<int:pk>/decompte/", statement_page, name="statement"),
     path("dossiers/<int:pk>/decompte/pdf/", statement_pdf_view, name="statement_pdf"),
     path("decomptes/<int:pk>/", statement_document, name="statement_document"),
+    # Payment plans (C16, C37) and the debtor's other proposals (C19).
+    path("dossiers/<int:case_pk>/plan/", views_plans.plan_form, name="plan_form"),
+    path("dossiers/<int:case_pk>/plan/apercu/", views_plans.plan_preview, name="plan_preview"),
+    path("dossiers/<int:case_pk>/plan/proposer/", views_plans.plan_propose_post, name="plan_propose"),
+    path("dossiers/<int:case_pk>/proposition/", views_plans.settlement_post, name="settlement_propose"),
+    path("plans/<int:pk>/pdf/", views_plans.plan_pdf, name="plan_pdf"),
 ]

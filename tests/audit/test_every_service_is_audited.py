@@ -41,9 +41,9 @@ from amiable.ledger import services as ledger_services
 from amiable.letters import defaults as letters_defaults
 from amiable.letters import print_batch
 from amiable.letters import services as letters_services
+from amiable.payments import plans, services_statement
 from amiable.payments import receipts as payments_receipts
 from amiable.payments import services as payments_services
-from amiable.payments import services_statement
 from amiable.payments.models import PaymentMethod
 from amiable.payments.services import payment_record
 from amiable.scenarios import defaults as scenarios_defaults
@@ -65,6 +65,7 @@ WRITING_MODULES = [
     "amiable.intake.crypto",
     "amiable.letters.defaults",
     "amiable.letters.print_batch",
+    "amiable.payments.plans",
     "amiable.payments.receipts",
     "amiable.scenarios.defaults",
 ]
@@ -89,6 +90,12 @@ NOT_AUDITED = {
     "amiable.contact.messaging.sms_content": "composes the SMS and checks it; sms_send sends and audits",
     "amiable.contact.messaging.failure_reason": "words a delivery error; the delivery that failed audits it",
     "amiable.contact.messaging.outbox_due": "a read: the messages deliver_outbox would attempt",
+    "amiable.payments.plans.plan_schedule": "checks a proposed schedule and writes nothing (the form's preview)",
+    "amiable.payments.plans.plan_duration_months": "pure helper: a plan's length in months",
+    "amiable.payments.plans.plan_running": "a read: the active plan of a case",
+    "amiable.payments.plans.plan_for_reversal": "a read: the plan a reversal takes money back from",
+    "amiable.payments.plans.plan_get": "a read: one plan the user may see",
+    "amiable.payments.plans.plan_document_render": "renders and checks the document; the grant stores and audits it",
     "amiable.contact.messaging.debtor_email": "a read: the debtor's valid e-mail address",
     "amiable.intake.crypto.is_openpgp": "pure helper: sniffs the bytes of a file",
     "amiable.intake.crypto.transmission_policy_check": "a check: a refusal writes nothing, the import audits",
@@ -115,6 +122,8 @@ NOT_AUDITED = {
     "amiable.payments.receipts.receipt_check": "pure: the legal check of a rendered receipt",
     "amiable.payments.receipts.receipts_to_post": "read: the receipts waiting for the print batch",
     "amiable.payments.receipts.receipts_mark_printed": "marks printed within print_batch_build, which audits the run",
+    "amiable.payments.plans.plans_to_post": "read: the plans' documents waiting for the print batch",
+    "amiable.payments.plans.plans_mark_printed": "marks printed within print_batch_build, which audits the run",
     "amiable.notifications.services.notify": "in-app notices of an event the calling service has audited",
     "amiable.notifications.services.send_urgent": "e-mails notices already published; marks them sent",
     "amiable.notifications.services.send_digest": "e-mails notices already published; marks them sent",
@@ -280,6 +289,22 @@ def _investigation(w):
 
 
 _ADDRESS = {"address_line1": "1 rue X", "postal_code": "75001", "city": "Paris"}
+
+
+def _plan(w, count=3):
+    return plans.plan_propose(
+        case=w.contacted_case, rhythm="monthly", count=count, first_due_on=timezone.localdate(), actor=w.users.agent
+    )
+
+
+def _pay_in_full(w):
+    return payments_services.payment_record(
+        case=w.contacted_case,
+        amount=w.contacted_case.claimed_amount,
+        collected_on=timezone.localdate(),
+        method="transfer",
+        actor=w.users.agent,
+    )
 
 
 def _bank_credit_queued(w):
@@ -638,6 +663,43 @@ SERVICE_CALLS = {
     "amiable.letters.defaults.letter_templates_ensure": (
         "letter_template.saved",
         lambda w: letters_defaults.letter_templates_ensure(creditor=w.reference.other),
+    ),
+    # payment plans
+    "amiable.payments.plans.plan_propose": ("plan.proposed", _plan),
+    "amiable.payments.plans.plan_decided": (
+        "plan.granted",
+        lambda w: approvals_services.approval_decide(
+            approval=_plan(w, count=10).approval, accept=True, comment="", actor=w.users.approver
+        ),
+    ),
+    "amiable.payments.plans.plan_apply_payment": ("plan.completed", lambda w: (_plan(w), _pay_in_full(w))),
+    "amiable.payments.plans.plan_apply_reversal": (
+        "plan.reopened",
+        lambda w: (
+            _plan(w),
+            payments_services.payment_reverse(
+                payment=_pay_in_full(w), reversed_on=timezone.localdate(), reason="Chèque impayé", actor=w.users.agent
+            ),
+        ),
+    ),
+    "amiable.payments.plans.plans_check": (
+        "plan.instalment_missed",
+        lambda w: (_plan(w), plans.plans_check(today=timezone.localdate() + timedelta(days=20))),
+    ),
+    "amiable.payments.plans.settlement_proposal_send": (
+        "approval.requested",
+        lambda w: plans.settlement_proposal_send(case=w.case, proposal="Payé par un tiers", actor=w.users.agent),
+    ),
+    "amiable.contact.messaging.notice_send": (
+        "email.queued",
+        lambda w: messaging.notice_send(
+            case=w.contacted_case,
+            channel="email",
+            template="messages/email_reminder",
+            context={},
+            summary="Message rédigé par une autre app",
+            actor=w.users.agent,
+        ),
     ),
     # payments
     "amiable.payments.receipts.receipt_issue": ("receipt.issued", lambda w: w.receipt()),

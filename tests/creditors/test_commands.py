@@ -23,6 +23,7 @@ from amiable.creditors.services import agency_save, terms_save
 from amiable.intake.demo import demo_batch
 from amiable.intake.models import Batch, CreditorKey
 from amiable.ops.management.commands.seed_demo import DEMO_USERS, STATUS_PLAN
+from amiable.payments.models import Plan
 from tests.intake.conftest import kill_gpg_agent, new_gnupg_home
 
 AGENCY_FPR = "4C9FDB71B4E3307EC8D7122CE060487CA0CF52DF"
@@ -157,7 +158,15 @@ def test_seed_demo_builds_the_demo_and_a_second_run_adds_nothing(db):
     assert (batch.creditor.slug, batch.accepted_count, batch.rejected_count) == ("cpam-paris", 40, 0)
     assert batch.acknowledgement_pdf and batch.acknowledgement_csv and batch.acknowledgement_xlsx
     scenario_cases = Case.objects.exclude(batch_line__batch=batch)
-    assert Counter(scenario_cases.values_list("status", flat=True)) == {s.value: n for s, n in STATUS_PLAN}
+    # Two cases in progress were given a payment plan: one granted by the agency (4 months), one beyond the
+    # contract's 6 months accepted by the CPAM's approver (10 months).
+    expected = {s.value: n for s, n in STATUS_PLAN}
+    expected[CaseStatus.IN_PROGRESS] -= 2
+    expected[CaseStatus.PAYMENT_PLAN] += 2
+    assert Counter(scenario_cases.values_list("status", flat=True)) == expected
+    plans = Plan.objects.order_by("number")
+    assert [(p.status, p.months, p.approval is not None) for p in plans] == [("active", 4, False), ("active", 10, True)]
+    assert all(p.pdf for p in plans)
     assert set(Case.objects.values_list("status", flat=True)) == set(CaseStatus.values)
     assert set(User.objects.values_list("role", flat=True)) == set(Role.values)
     assert User.objects.count() == len(DEMO_USERS)

@@ -25,6 +25,7 @@ from amiable.intake.models import Batch, BatchSource, ImportJob
 from amiable.intake.services import batch_import
 from amiable.letters.services import letter_issue
 from amiable.notifications.models import Notification
+from amiable.payments.plans import plan_propose
 from amiable.payments.services import payment_record
 from tests.banking.records import balance, cfonb, movement
 from tests.factories import make_case
@@ -70,6 +71,11 @@ OBJECTS = {
     "work:message_preview": {"pk": "case", "channel": "email"},
     "work:message_send": {"pk": "case", "channel": "sms"},
     "work:outbox_retry": {"pk": "message"},
+    "payments:plan_form": {"case_pk": "case"},
+    "payments:plan_preview": {"case_pk": "case"},
+    "payments:plan_propose": {"case_pk": "case"},
+    "payments:settlement_propose": {"case_pk": "case"},
+    "payments:plan_pdf": {"pk": "plan"},
     "payments:statement": {"pk": "case"},
     "payments:statement_pdf": {"pk": "case"},
     "payments:statement_document": {"pk": "statement"},
@@ -133,6 +139,7 @@ def victim(reference, users, gnupg_home):
         creditor=reference.cpam, source=BatchSource.CREDITOR_UPLOAD, requested_by=users.creditor_admin, filename="x.csv"
     )
     letter = letter_issue(case=case, kind="first", actor=users.agent)
+    plan = plan_propose(case=case, rhythm="monthly", count=3, first_due_on=timezone.localdate(), actor=users.agent)
     promise = PromiseToPay.objects.create(case=case, amount="10.00", due_on=timezone.localdate())
     payment = payment_record(
         case=case, amount="5.00", collected_on=timezone.localdate(), method="cheque", actor=users.agent
@@ -165,6 +172,7 @@ def victim(reference, users, gnupg_home):
         "payment": payment.pk,
         "promise": promise.pk,
         "letter": letter.pk,
+        "plan": plan.pk,
         "receipt": payment.receipts.get().pk,
         "message": message.pk,
         "case": case.pk,
@@ -182,6 +190,7 @@ def victim(reference, users, gnupg_home):
             "Question secrète",
             "Réunion secrète",
             outcome.batch.number,
+            plan.number,
         ],
     }
 

@@ -9,13 +9,23 @@ import traceback
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-DAILY_JOBS = ["check_promises", "deliver_outbox", "run_scenarios", "print_batch", "send_digest", "purge_access_log"]
+# The plans are checked before the scenarios, so that a case whose plan broke today resumes its scenario at once.
+DAILY_JOBS = [
+    "check_promises",
+    "check_plans",
+    "deliver_outbox",
+    "run_scenarios",
+    "print_batch",
+    "send_digest",
+    "purge_access_log",
+]
 
 
 class Command(BaseCommand):
     help = (
-        "Lance les tâches quotidiennes : promesses non tenues, renvoi des messages en échec, scénarios de "
-        "recouvrement, lot d'impression des courriers, récapitulatif des notifications, purge du journal des accès. "
+        "Lance les tâches quotidiennes : promesses non tenues, échéances des plans d'apurement, renvoi des messages "
+        "en échec, scénarios de recouvrement, lot d'impression des courriers, récapitulatif des notifications, purge "
+        "du journal des accès. "
         "Une tâche en échec n'empêche pas les suivantes ; la commande se termine alors en erreur en nommant les "
         "tâches en échec."
     )

@@ -182,6 +182,7 @@ class Command(BaseCommand):
             scenario_ensure(creditor=creditor)
         self._first_letters(cpam, users["agent@amiable.example"])
         self._partial_payments(cpam, users["agent@amiable.example"])
+        self._plans(cpam, users)
         accounts = [
             {
                 "email": email,
@@ -241,6 +242,40 @@ class Command(BaseCommand):
                 reference=f"Démonstration {n + 1}",
                 actor=agent,
             )
+
+    def _plans(self, cpam: Creditor, users: dict[str, User]) -> None:
+        """Two payment plans of CPAM cases whose first letter is out: a 4-month plan the agency grants, and a
+        10-month plan, beyond the contract's 6 months, that the CPAM's approver accepts (idempotent: only while
+        no plan exists)."""
+        from amiable.approvals.services import approval_decide
+        from amiable.core.exceptions import ApplicationError
+        from amiable.letters.models import LetterKind
+        from amiable.payments.models import Plan, PlanRhythm
+        from amiable.payments.plans import plan_propose
+
+        if Plan.objects.exists():
+            return
+        agent = users["agent@amiable.example"]
+        cases = (
+            Case.objects.filter(
+                creditor=cpam, status=CaseStatus.IN_PROGRESS, letters__kind=LetterKind.FIRST, balance__gt=0
+            )
+            .distinct()
+            .order_by("pk")
+        )
+        first_due_on = timezone.localdate() + timedelta(days=7)
+        try:
+            short, long = list(cases[:2])
+            plan_propose(case=short, rhythm=PlanRhythm.MONTHLY, count=4, first_due_on=first_due_on, actor=agent)
+            plan = plan_propose(case=long, rhythm=PlanRhythm.MONTHLY, count=10, first_due_on=first_due_on, actor=agent)
+            approval_decide(
+                approval=plan.approval,
+                accept=True,
+                comment="Accord pour dix mensualités.",
+                actor=users["valideur@cpam-paris.example"],
+            )
+        except (ValueError, ApplicationError) as exc:  # fewer than two first letters out: the rest still loads
+            self.stderr.write(f"Plans de démonstration non créés : {getattr(exc, 'message', exc)}")
 
     def _collaboration(self, cpam: Creditor, users: dict[str, User]) -> None:
         """Messages, a decision awaited and requests with their clocks, to show the portal at work."""
