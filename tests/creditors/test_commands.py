@@ -6,6 +6,7 @@ import io
 import json
 import shutil
 from collections import Counter
+from decimal import Decimal
 
 import pytest
 from django.conf import settings
@@ -16,14 +17,17 @@ from django.test import RequestFactory
 
 from amiable.accounts.models import Role, User
 from amiable.audit.models import AuditEvent
+from amiable.banking.services import statement_import
 from amiable.cases.models import Case, CaseStatus, ContactPoint, Debtor
 from amiable.creditors import reference_data
 from amiable.creditors.models import Agency, ContractTerms, Creditor, Structure
 from amiable.creditors.services import agency_save, terms_save
 from amiable.intake.demo import demo_batch
 from amiable.intake.models import Batch, CreditorKey
+from amiable.ledger.selectors import ledger_balance
 from amiable.ops.management.commands.seed_demo import DEMO_USERS, STATUS_PLAN
-from amiable.payments.models import Plan
+from amiable.payments.models import Payment, Plan, Receipt
+from tests.banking.records import DATA
 from tests.intake.conftest import kill_gpg_agent, new_gnupg_home
 
 AGENCY_FPR = "4C9FDB71B4E3307EC8D7122CE060487CA0CF52DF"
@@ -150,10 +154,10 @@ def test_seed_reference_recreates_a_missing_structure_only(db):
 
 def test_seed_demo_builds_the_demo_and_a_second_run_adds_nothing(db):
     output = _run("seed_demo")
-    assert "200 dossier(s) créé(s), 240 au total" in output
+    assert "175 dossier(s) créé(s), 215 au total" in output
 
-    # 200 cases in every status, and 40 more taken in charge by a demo batch with its acknowledgement.
-    assert Case.objects.count() == 240
+    # 175 cases in every status, and 40 more taken in charge by a demo batch with its acknowledgement.
+    assert Case.objects.count() == 215
     batch = Batch.objects.get()
     assert (batch.creditor.slug, batch.accepted_count, batch.rejected_count) == ("cpam-paris", 40, 0)
     assert batch.acknowledgement_pdf and batch.acknowledgement_csv and batch.acknowledgement_xlsx
@@ -162,7 +166,7 @@ def test_seed_demo_builds_the_demo_and_a_second_run_adds_nothing(db):
     # contract's 6 months accepted by the CPAM's approver (10 months).
     expected = {s.value: n for s, n in STATUS_PLAN}
     expected[CaseStatus.IN_PROGRESS] -= 2
-    expected[CaseStatus.PAYMENT_PLAN] += 2
+    expected[CaseStatus.PAYMENT_PLAN] = 2
     assert Counter(scenario_cases.values_list("status", flat=True)) == expected
     plans = Plan.objects.order_by("number")
     assert [(p.status, p.months, p.approval is not None) for p in plans] == [("active", 4, False), ("active", 10, True)]
@@ -182,11 +186,28 @@ def test_seed_demo_builds_the_demo_and_a_second_run_adds_nothing(db):
     # Cases of a creditor always sit in one of its own structures.
     assert not Case.objects.exclude(structure__creditor=F("creditor")).exists()
     # Every case went through the services, so every one has its creation on the trail.
-    assert AuditEvent.objects.filter(verb="case.created").count() == 240
+    assert AuditEvent.objects.filter(verb="case.created").count() == 215
+
+    # The money of the demo: paid cases paid by a transfer, part payments on cases in progress, their receipts,
+    # and a statement of the client-funds account to import that pays two demo cases.
+    paid = Case.objects.filter(status=CaseStatus.PAID)
+    assert paid.exists() and not paid.filter(balance__gt=0).exists()
+    assert all(case.paid_amount == case.claimed_amount for case in paid)
+    in_progress_paid = Payment.objects.filter(case__status=CaseStatus.IN_PROGRESS)
+    assert in_progress_paid.count() >= 10
+    assert Receipt.objects.filter(kind="receipt").count() == Payment.objects.count()
+    assert ledger_balance(account="bank") > 0
+    result = statement_import(content=(DATA / "camt053-001.08-demo.xml").read_bytes(), filename="demo.xml", actor=None)
+    assert (result.status, result.matched, result.to_review, result.matched_total) == (
+        "imported",
+        2,
+        1,
+        Decimal("80.00"),
+    )
 
     before = _counts()
     output = _run("seed_demo")
-    assert "0 dossier(s) créé(s), 240 au total" in output
+    assert "0 dossier(s) créé(s), 215 au total" in output
     assert _counts() == before
 
 
@@ -218,7 +239,7 @@ def test_seed_demo_without_gpg_loads_everything_but_the_batch(db, settings):
     call_command("seed_demo", stdout=io.StringIO(), stderr=err)
 
     assert not Batch.objects.exists()
-    assert Case.objects.count() == 200
+    assert Case.objects.count() == 175
     assert "Lot de démonstration non importé : Le programme gpg est introuvable sur le serveur" in err.getvalue()
 
 
@@ -243,7 +264,7 @@ def _check_accounts(stdout: str) -> None:
 
 def test_seed_demo_json_on_an_empty_database_prints_only_the_accounts(db):
     _check_accounts(_run("seed_demo", "--json"))
-    assert Case.objects.count() == 240
+    assert Case.objects.count() == 215
 
 
 def test_seed_demo_json_after_a_first_run(db):

@@ -1,4 +1,4 @@
-"""`manage.py seed_demo [--json]`: demo users for every role, a second creditor, about 200 cases, and a batch
+"""`manage.py seed_demo [--json]`: demo users for every role, a second creditor, about 175 cases, and a batch
 received from the CPAM encrypted and signed with the demo keys of `amiable/ops/demo_data/`.
 
 Idempotent: users, creditors, keys and cases that already exist are left as they are."""
@@ -134,7 +134,7 @@ BASES = [
 STATUS_PLAN = [
     (CaseStatus.NEW, 40),
     (CaseStatus.IN_PROGRESS, 80),
-    (CaseStatus.PAYMENT_PLAN, 25),
+    # No case is put on a payment plan here: the plans of the demo are real ones (`_plans`).
     (CaseStatus.SUSPENDED, 10),
     (CaseStatus.PAID, 20),
     (CaseStatus.RECALLED, 8),
@@ -144,7 +144,6 @@ STATUS_PLAN = [
 PATHS = {
     CaseStatus.NEW: [],
     CaseStatus.IN_PROGRESS: [CaseStatus.IN_PROGRESS],
-    CaseStatus.PAYMENT_PLAN: [CaseStatus.IN_PROGRESS, CaseStatus.PAYMENT_PLAN],
     CaseStatus.SUSPENDED: [CaseStatus.IN_PROGRESS, CaseStatus.SUSPENDED],
     CaseStatus.PAID: [CaseStatus.IN_PROGRESS, CaseStatus.PAID],
     CaseStatus.RECALLED: [CaseStatus.IN_PROGRESS, CaseStatus.RECALLED],
