@@ -1,8 +1,10 @@
-"""Property tests (S5): over random sequences of payments of every method, reversals, refunds and a recall,
+"""Property tests (S5): over random sequences of payments of every method, reversals, refunds, payment plans,
+bank statements (each imported twice) and a recall,
 the balance is the claim less net payments and never below zero, an excess is tracked as an overpayment,
 the allocation explains every euro, and the client-funds ledger equals what was collected less what was
 refunded (remittances come later and debit it the same way)."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,14 +14,30 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from amiable.banking.models import BankEntry
+from amiable.banking.services import statement_import
 from amiable.cases.models import CaseStatus
 from amiable.cases.services import case_transition
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO, to_money
 from amiable.ledger.models import LedgerAccount, LedgerLine
 from amiable.ledger.selectors import ledger_balance
-from amiable.payments.models import Allocation, Component, Payment, PaymentMethod, PaymentReversal, Refund
+from amiable.letters.services import letter_issue
+from amiable.payments.models import (
+    Allocation,
+    Component,
+    Payment,
+    PaymentMethod,
+    PaymentReversal,
+    Plan,
+    PlanRhythm,
+    PlanStatus,
+    Receipt,
+    Refund,
+)
+from amiable.payments.plans import plan_propose
 from amiable.payments.services import payment_record, payment_reverse, refund_record
+from tests.banking.records import balance, cfonb, movement
 from tests.factories import make_case
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +49,8 @@ operation = st.one_of(
     st.tuples(st.just("reverse"), st.integers(min_value=0, max_value=20), st.just(ZERO)),
     st.tuples(st.just("refund"), st.just(""), st.integers(min_value=1, max_value=100).map(Decimal)),
     st.tuples(st.just("recall"), st.just(""), st.just(ZERO)),
+    st.tuples(st.just("bank"), st.integers(min_value=0, max_value=2), cents),
+    st.tuples(st.just("plan"), st.integers(min_value=1, max_value=4), st.just(ZERO)),
 )
 
 
@@ -56,8 +76,36 @@ def _apply(case, op, users):
         if case.overpaid_amount:
             part = (case.overpaid_amount * amount / 100).quantize(Decimal("0.01")) or case.overpaid_amount
             refund_record(case=case, amount=part, refunded_on=today, method=PaymentMethod.TRANSFER, actor=users.agent)
+    elif kind == "bank":
+        # A statement whose one credit names the case (or not: arg 2), then the same statement again.
+        label = (f"VIR {case.reference.lower()}", f"Dossier {case.reference} solde", "VIREMENT SANS REFERENCE")[arg]
+        day = f"{today:%d%m%y}"
+        content = cfonb(
+            balance("01", "0", day=day),
+            movement(str(amount), label, ref=f"B{BankEntry.objects.count()}", day=day),
+            balance("07", str(amount), day=day),
+        )
+        statement_import(content=content, filename="releve.txt", actor=users.agent)
+        before = _snapshot(case)
+        assert statement_import(content=content, filename="releve-bis.txt", actor=users.agent).status == "duplicate"
+        assert _snapshot(case) == before
+    elif kind == "plan":
+        plan_propose(
+            case=case, rhythm=PlanRhythm.MONTHLY, count=arg, first_due_on=today + timedelta(days=7), actor=users.agent
+        )
     elif kind == "recall" and case.status in CaseStatus.OPEN:
         case_transition(case=case, to=CaseStatus.RECALLED, actor=users.agent, reason="Rappel")
+
+
+def _snapshot(case) -> tuple:
+    case.refresh_from_db()
+    return (
+        case.paid_amount,
+        Payment.objects.count(),
+        LedgerLine.objects.count(),
+        BankEntry.objects.count(),
+        Receipt.objects.count(),
+    )
 
 
 def _sum(queryset, **filters) -> Decimal:
@@ -100,6 +148,21 @@ def _check(case):
     # A case that was open is « Soldé » exactly when nothing is due, unless it was recalled.
     if case.status != CaseStatus.RECALLED:
         assert (case.status == CaseStatus.PAID) == (case.balance == ZERO)
+    # Receipt numbers run without a gap in each series, even though refused operations rolled back.
+    for prefix in ("RC", "AN"):
+        numbers = Receipt.objects.filter(number__startswith=prefix).values_list("number", flat=True)
+        ranks = sorted(int(number.rsplit("-", 1)[1]) for number in numbers)
+        assert ranks == list(range(1, len(ranks) + 1)), ranks
+    assert Receipt.objects.filter(kind="receipt").count() == Payment.objects.count()
+    # A plan's instalments sum to its total; what they show paid is what the payments paid of it.
+    for plan in Plan.objects.filter(case=case, status__in=[PlanStatus.ACTIVE, PlanStatus.COMPLETED]):
+        instalments = list(plan.instalments.all())
+        assert sum((i.amount for i in instalments), ZERO) == plan.total
+        assert sum((to_money(i.paid_amount) for i in instalments), ZERO) == min(
+            max(plan.total - case.balance, ZERO), plan.total
+        )
+    if case.status == CaseStatus.PAYMENT_PLAN:
+        assert Plan.objects.filter(case=case, status=PlanStatus.ACTIVE).exists()
     assert (
         PaymentReversal.objects.filter(case=case).count()
         == Payment.objects.filter(case=case, reversal__isnull=False).count()
@@ -117,6 +180,7 @@ def test_money_invariants_hold_over_any_sequence(reference, users, principal, in
         with transaction.atomic():
             case = make_case(structure=reference.csr, principal=str(principal), interest_amount=interest)
             case_transition(case=case, to=CaseStatus.IN_PROGRESS, actor=users.agent)
+            letter_issue(case=case, kind="first", actor=users.agent)  # a plan follows the first letter
             for op in operations:
                 try:
                     with transaction.atomic():
