@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from amiable.audit.models import AccessKind
 from amiable.audit.services import access_log_record
-from amiable.cases.access import agency_case
+from amiable.cases.access import agency_case, stored_document
 from amiable.cases.models import Case
 from amiable.core.exceptions import ApplicationError
 from amiable.letters.models import Letter, LetterKind
@@ -78,17 +78,9 @@ def letter_download(request: HttpRequest, letter_pk: int) -> FileResponse:
         letter = letter_get(user=request.user, pk=letter_pk)
     except Letter.DoesNotExist as exc:
         raise Http404("Courrier introuvable.") from exc
-    try:
-        file = letter.pdf.open("rb")
-    except FileNotFoundError as exc:
-        raise Http404("Le fichier de ce courrier est introuvable.") from exc
-    access_log_record(
-        user=request.user,
-        kind=AccessKind.DOCUMENT,
+    return stored_document(
+        request,
+        document=letter,
         label=f"Courrier {letter.number}",
-        case_pk=letter.case_id,
-        creditor_pk=letter.case.creditor_id,
-        ip_address=request.META.get("REMOTE_ADDR"),
+        missing="Le fichier de ce courrier est introuvable.",
     )
-    response = FileResponse(file, filename=f"{letter.number}.pdf", content_type="application/pdf")
-    return _pdf_headers(response)

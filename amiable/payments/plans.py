@@ -50,6 +50,7 @@ from amiable.payments.models import (
     PlanRhythm,
     PlanStatus,
 )
+from amiable.payments.printing import print_items
 
 # More would not be a plan any more but a standing order; 120 weekly instalments is already over two years.
 MAX_INSTALMENTS = 120
@@ -638,20 +639,7 @@ def plans_to_post(*, day: date, lock: bool) -> list[PrintItem]:
         .select_related("case__debtor")
         .order_by("granted_at", "number", "pk")
     )
-    if lock:
-        plans = plans.select_for_update(of=("self",))
-    return [
-        PrintItem(
-            pk=plan.pk,
-            number=plan.number,
-            case_reference=plan.case.reference,
-            debtor_name=plan.case.debtor.display_name,
-            address_lines=list(plan.address_lines),
-            pdf=plan.pdf,
-            sha256=plan.sha256,
-        )
-        for plan in plans
-    ]
+    return print_items(plans, lock=lock)
 
 
 def plans_mark_printed(*, pks: list[int], day: date) -> None:

@@ -32,6 +32,7 @@ from amiable.letters.address import address_block, mailing_address
 from amiable.letters.printables import PrintItem
 from amiable.letters.services import letter_pdf, letter_text
 from amiable.payments.models import Payment, PaymentReversal, Receipt, ReceiptKind
+from amiable.payments.printing import print_items
 
 # Each kind has its own gap-free series, per calendar year of issue.
 SERIES = {
@@ -256,20 +257,7 @@ def receipts_to_post(*, day: date, lock: bool) -> list[PrintItem]:
         .select_related("case__debtor")
         .order_by("issued_on", "number", "pk")
     )
-    if lock:
-        receipts = receipts.select_for_update(of=("self",))
-    return [
-        PrintItem(
-            pk=receipt.pk,
-            number=receipt.number,
-            case_reference=receipt.case.reference,
-            debtor_name=receipt.case.debtor.display_name,
-            address_lines=list(receipt.address_lines),
-            pdf=receipt.pdf,
-            sha256=receipt.sha256,
-        )
-        for receipt in receipts
-    ]
+    return print_items(receipts, lock=lock)
 
 
 def receipts_mark_printed(*, pks: list[int], day: date) -> None:

@@ -9,9 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from amiable.audit.models import AccessKind
-from amiable.audit.services import access_log_record
-from amiable.cases.access import agency_case
+from amiable.cases.access import agency_case, stored_document
 from amiable.cases.models import Case
 from amiable.core.exceptions import ApplicationError
 from amiable.core.views import submit_form
@@ -106,19 +104,9 @@ def plan_pdf(request: HttpRequest, pk: int) -> FileResponse:
         raise Http404("Plan introuvable.") from exc
     if not plan.pdf:
         raise Http404("Le document de ce plan n'existe pas encore (plan non accordé).")
-    try:
-        file = plan.pdf.open("rb")
-    except FileNotFoundError as exc:
-        raise Http404("Le fichier de ce plan est introuvable.") from exc
-    access_log_record(
-        user=request.user,
-        kind=AccessKind.DOCUMENT,
+    return stored_document(
+        request,
+        document=plan,
         label=f"Plan d'apurement {plan.number}",
-        case_pk=plan.case_id,
-        creditor_pk=plan.case.creditor_id,
-        ip_address=request.META.get("REMOTE_ADDR"),
+        missing="Le fichier de ce plan est introuvable.",
     )
-    response = FileResponse(file, filename=f"{plan.number}.pdf", content_type="application/pdf")
-    # Personal data: never kept by a shared cache or the browser's back-forward cache.
-    response["Cache-Control"] = "private, no-store"
-    return response

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 
 from amiable.audit.models import AccessKind
 from amiable.audit.services import access_log_record
+from amiable.cases.access import stored_document
 from amiable.cases.models import Case
 from amiable.cases.selectors import case_get
 from amiable.core.exceptions import ApplicationError
@@ -87,10 +88,9 @@ def statement_document(request: HttpRequest, pk: int) -> FileResponse:
         document = Statement.objects.visible_to(request.user).select_related("case").get(pk=pk)
     except Statement.DoesNotExist as exc:
         raise Http404("Décompte introuvable.") from exc
-    try:
-        file = document.pdf.open("rb")
-    except FileNotFoundError as exc:
-        raise Http404("Le fichier de ce décompte est introuvable.") from exc
-    _log(request, document.case, f"Décompte {document.number}")
-    response = FileResponse(file, filename=f"{document.number}.pdf", content_type="application/pdf")
-    return _pdf_headers(response)
+    return stored_document(
+        request,
+        document=document,
+        label=f"Décompte {document.number}",
+        missing="Le fichier de ce décompte est introuvable.",
+    )
