@@ -41,9 +41,10 @@ class PrintRun:
 
 
 def print_pending(*, day: date) -> QuerySet[Letter]:
-    """The letters issued on `day` that have not been printed yet, in number order."""
+    """The letters issued by `day` that have not been printed yet, in number order: a letter issued after a
+    day's run, or on a day without a run, goes with the next one."""
     return (
-        Letter.objects.filter(issued_on=day, printed_on__isnull=True)
+        Letter.objects.filter(issued_on__lte=day, printed_on__isnull=True)
         .select_related("case__debtor", "case__creditor")
         .order_by("number", "pk")
     )

@@ -118,6 +118,13 @@ def test_letters_issued_after_a_run_go_in_a_second_file(reference, users, letter
     assert len(PdfReader(print_dir() / "2026-11-02-2.pdf").pages) == 1
 
 
+def test_a_letter_left_from_an_earlier_day_goes_with_the_next_run(letters):
+    run = print_batch_build(day=OTHER_DAY)  # no run on DAY: its two letters are not forgotten
+
+    assert sorted(run.numbers) == sorted(letter.number for letter in letters)
+    assert print_batch_build(day=OTHER_DAY).numbers == []
+
+
 def test_nothing_to_print_writes_nothing(db):
     run = print_batch_build(day=DAY)
     assert run.numbers == [] and files() == set()

@@ -15,12 +15,12 @@ from amiable.letters.printables import printables_pending_numbers
 
 
 class Command(BaseCommand):
-    help = "Rassemble les courriers émis ce jour et pas encore imprimés en un PDF unique, avec son bordereau CSV."
+    help = (
+        "Rassemble les courriers émis jusqu'à ce jour et pas encore imprimés en un PDF unique, avec son bordereau CSV."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--date", dest="day", help="Jour d'émission des courriers (AAAA-MM-JJ), par défaut aujourd'hui."
-        )
+        parser.add_argument("--date", dest="day", help="Jour de l'impression (AAAA-MM-JJ), par défaut aujourd'hui.")
         parser.add_argument("--dry-run", action="store_true", help="Montre ce qui serait imprimé, sans rien faire.")
 
     def handle(self, *args, day: str | None, dry_run: bool, **options):
