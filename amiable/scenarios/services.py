@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from amiable.approvals.models import ApprovalKind, ApprovalRequest, ApprovalStatus
 from amiable.audit.services import audit_record
 from amiable.cases.models import Case, CaseStatus, Channel, ContactKind, ContactPoint, ContactQuality, TaskKind
 from amiable.cases.policy import case_contact_block
@@ -100,6 +101,10 @@ def _execute(step: ScenarioStep, case: Case, on: date, at: datetime) -> tuple[ob
     return None, None
 
 
+# The debtor's proposals that suspend the reminders while the creditor decides (C16, C19).
+PROPOSALS = (ApprovalKind.LONG_PLAN, ApprovalKind.ALTERNATIVE_SETTLEMENT)
+
+
 def scenarios_run(*, on: date, dry_run: bool = False) -> RunReport:
     """Run, for the day `on`, the first due step of every case not yet run; a step refused by the contact
     policy today stays due and is tried again on the next run; a step whose conditions do not apply is
@@ -118,6 +123,13 @@ def scenarios_run(*, on: date, dry_run: bool = False) -> RunReport:
             .select_related("debtor", "creditor", "structure")
             .order_by("pk")
         )
+        # A debtor's proposal (a long plan, another way to pay) awaits the creditor's decision: the debtor is not
+        # chased meanwhile; the step stays due for the day after the decision.
+        awaiting = set(
+            ApprovalRequest.objects.filter(
+                case__creditor=scenario.creditor, status=ApprovalStatus.PENDING, kind__in=PROPOSALS
+            ).values_list("case_id", flat=True)
+        )
         for case in cases.iterator(chunk_size=500):
             runs = list(StepRun.objects.filter(case=case, step__in=steps).values_list("step_id", "run_on", "outcome"))
             if any(run_on == on and outcome == "executed" for _step, run_on, outcome in runs):
@@ -132,6 +144,9 @@ def scenarios_run(*, on: date, dry_run: bool = False) -> RunReport:
                 continue
             if case.balance <= ZERO:  # nothing to chase, whatever the step (a review too); due again if reopened
                 report.skipped["nothing_due"] += 1
+                continue
+            if case.pk in awaiting and step.action != StepAction.REVIEW:
+                report.skipped["proposal_pending"] += 1
                 continue
             failure = _condition_failure(step, case, on)
             channel = CHANNEL_OF.get(step.action)

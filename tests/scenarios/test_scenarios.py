@@ -471,3 +471,22 @@ def test_a_case_with_nothing_left_due_is_never_chased(case_factory):
         assert (report["executed"], report["skipped"]) == (0, {"nothing_due": 1})
     assert counts() == before  # no StepRun either: the step stays due should a reversal reopen the claim
     assert mail.outbox == []
+
+
+def test_no_reminder_while_a_debtors_proposal_awaits_the_creditor(case_factory, users):
+    from amiable.approvals.models import ApprovalKind
+    from amiable.approvals.services import approval_decide, approval_request
+
+    ack = date(2026, 10, 3)
+    case = case_factory(ack=ack, email=DEBTOR_EMAIL)
+    run(ack)  # the first letter
+    approval = approval_request(
+        case=case, kind=ApprovalKind.LONG_PLAN, proposal="Dix mensualités de 12,05 €", actor=users.agent
+    )
+
+    report = run(ack + timedelta(days=10))
+
+    assert report["skipped"] == {"proposal_pending": 1} and report["executed"] == 0
+    assert not OutboxMessage.objects.filter(case=case, kind="recovery").exists()
+    approval_decide(approval=approval, accept=False, comment="Trop long", actor=users.approver)
+    assert run(ack + timedelta(days=11))["by_channel"] == {"email": 1}  # the step was still due
