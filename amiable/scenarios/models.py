@@ -61,7 +61,7 @@ class StepRun(models.Model):
     case = models.ForeignKey("cases.Case", verbose_name="dossier", on_delete=models.PROTECT, related_name="step_runs")
     step = models.ForeignKey(ScenarioStep, verbose_name="étape", on_delete=models.PROTECT, related_name="runs")
     run_on = models.DateField("le")
-    outcome = models.CharField("résultat", max_length=20)
+    outcome = models.CharField("résultat", max_length=60)
     action = models.ForeignKey(
         Action, verbose_name="action", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
