@@ -204,38 +204,30 @@ def promise_mark_kept(*, promise: PromiseToPay, actor) -> PromiseToPay:
     not flag it broken nor tell the creditor « promesse non tenue ». A broken promise can also be marked
     kept when the payment arrived late. Once payments are recorded, they keep promises themselves."""
     require(can_work_cases(actor), "Seule l'agence peut marquer une promesse tenue.")
-    promise = PromiseToPay.objects.select_for_update().select_related("case").get(pk=promise.pk)
-    if promise.status == PromiseStatus.KEPT:
-        return promise  # a repeated submission changes nothing and records nothing
-    before = promise.status
-    promise.status = PromiseStatus.KEPT
-    promise.save(update_fields=["status"])
-    audit_record(
-        actor=actor,
-        verb="promise.kept",
-        target=promise,
-        case_pk=promise.case_id,
-        before={"status": before},
-        after={"status": PromiseStatus.KEPT, "amount": promise.amount, "due_on": promise.due_on},
-    )
-    return promise
+    return _promise_keep(promise, actor=actor)
 
 
 def promise_keep_by_payment(*, promise: PromiseToPay, payment_label: str, actor) -> PromiseToPay:
     """A payment recorded on the case kept the promise (called by the payments services inside their
     transaction, whoever recorded it: an agent, the creditor's staff or a bank statement)."""
+    return _promise_keep(promise, actor=actor, by=payment_label)
+
+
+def _promise_keep(promise: PromiseToPay, *, actor, by: str = "") -> PromiseToPay:
+    """Mark kept and audit once: a repeated submission changes nothing and records nothing."""
     promise = PromiseToPay.objects.select_for_update().get(pk=promise.pk)
     if promise.status == PromiseStatus.KEPT:
         return promise
     before = promise.status
     promise.status = PromiseStatus.KEPT
     promise.save(update_fields=["status"])
+    after = {"status": PromiseStatus.KEPT, "amount": promise.amount, "due_on": promise.due_on}
     audit_record(
         actor=actor,
         verb="promise.kept",
         target=promise,
         case_pk=promise.case_id,
         before={"status": before},
-        after={"status": PromiseStatus.KEPT, "amount": promise.amount, "due_on": promise.due_on, "by": payment_label},
+        after={**after, "by": by} if by else after,
     )
     return promise
