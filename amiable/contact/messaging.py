@@ -92,7 +92,10 @@ def debtor_email(*, case: Case) -> str | None:
     return point.value if point is not None else None
 
 
-def _check(text: str, case: Case) -> None:
+def _check(text: str, case: Case, *, html: str = "") -> None:
+    """The legal checks of every message to a debtor, on all it shows: the text, and the HTML part's words."""
+    if html:
+        text = text + "\n" + re.sub(r"<[^>]*>", " ", html)
     problems = forbidden_wording(text) + medical_secrecy_problems(
         text, structure_name=case.structure.name, creditor_name=case.creditor.name, specialty=True
     )
@@ -122,7 +125,7 @@ def email_content(*, case: Case) -> dict:
     subject = f"Votre dossier {case.reference} — {case.creditor.name}"
     text = render_to_string("messages/email_reminder.txt", context)
     html = render_to_string("messages/email_reminder.html", context)
-    _check(subject + "\n" + text, case)
+    _check(subject + "\n" + text, case, html=html)
     return {
         "to": point.value,
         "subject": subject,
@@ -209,7 +212,7 @@ def document_email_queue(
     rule's caps nor its hours nor a do-not-contact request hold it back. Its wording is checked as any message's."""
     if kind == MessageKind.RECOVERY:
         raise ValueError("A recovery message goes through email_send, within the contact rule.")
-    _check(subject + "\n" + text, case)
+    _check(subject + "\n" + text, case, html=html)
     now = timezone.now()
     message = OutboxMessage.objects.create(
         case=case,
@@ -317,7 +320,7 @@ def notice_send(
         html = render_to_string(f"{template}.html", full)
         subject = subject or f"Votre dossier {case.reference} — {case.creditor.name}"
         content.update(subject=subject, html=html, reply_to=full["agency"].email)
-        _check(subject + "\n" + text + "\n" + re.sub(r"<[^>]*>", " ", html), case)
+        _check(subject + "\n" + text, case, html=html)
     else:
         if len(text) > SMS_MAX:
             raise ApplicationError(f"SMS trop long ({len(text)} caractères sur {SMS_MAX}).")

@@ -495,3 +495,25 @@ def test_anonymous_and_unknown(client, case, users, fast_pdf):
     assert client.get(url).status_code == 302
     client.force_login(users.agent)
     assert client.get("/paiements/recus/999999.pdf").status_code == 404
+
+
+def test_the_html_part_of_a_document_email_is_checked_too(users, case, fast_pdf):
+    from amiable.contact.messaging import document_email_queue
+
+    receipt = payment_record(
+        case=case, amount="10.00", collected_on=timezone.localdate(), method=PaymentMethod.CHEQUE, actor=users.agent
+    ).receipts.get()
+    before = OutboxMessage.objects.count()
+    with pytest.raises(ApplicationError, match="^Message refusé : .*huissier"):
+        document_email_queue(
+            case=case,
+            to="debiteur@exemple.fr",
+            subject="Votre reçu",
+            text="Veuillez trouver votre reçu.",
+            html="<p>Veuillez trouver votre reçu. <b>Un huissier</b> passera.</p>",
+            attachment=receipt.pdf,
+            attachment_name=f"{receipt.number}.pdf",
+            attachment_sha256=receipt.sha256,
+            actor=users.agent,
+        )
+    assert OutboxMessage.objects.count() == before
