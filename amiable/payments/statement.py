@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db.models import Sum
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -18,7 +17,6 @@ from amiable.creditors.models import Agency
 from amiable.creditors.selectors import agency_get
 from amiable.letters.services import letter_pdf
 from amiable.payments.models import (
-    Allocation,
     Component,
     Payment,
     PaymentMethod,
@@ -26,6 +24,7 @@ from amiable.payments.models import (
     Refund,
     Statement,
 )
+from amiable.payments.selectors import paid_by_component
 
 # --- what was passed on to the creditor ------------------------------------------------------------------
 
@@ -119,11 +118,6 @@ class CaseStatement:
         return self.case.balance
 
 
-def _paid_by_component(case: Case) -> dict[str, Decimal]:
-    rows = Allocation.objects.filter(case=case).values("component").annotate(total=Sum("amount")).order_by()
-    return {row["component"]: row["total"] for row in rows}
-
-
 def statement_from_case(case: Case) -> CaseStatement:
     """The statement of a case already read, with its creditor, structure and debtor, inside the transaction
     that locked it (`case_lock`): four queries whatever the number of payments (and the remittance reader's
@@ -131,10 +125,8 @@ def statement_from_case(case: Case) -> CaseStatement:
     agency = agency_get()
     payments = list(Payment.objects.filter(case=case).select_related("reversal").order_by("collected_on", "pk"))
     refunds = list(Refund.objects.filter(case=case).order_by("refunded_on", "pk"))
-    paid = _paid_by_component(case)
+    paid = paid_by_component(case)
     reversals = sorted((p.reversal for p in payments if hasattr(p, "reversal")), key=lambda r: (r.reversed_on, r.pk))
-    for reversal in reversals:  # each reversal reads its payment's amount: no query for it
-        reversal.payment = next(p for p in payments if p.pk == reversal.payment_id)
     remittances = remitted_lines(case)
     return CaseStatement(
         case=case,
