@@ -25,7 +25,7 @@ from amiable.cases.access import agency_case
 from amiable.cases.models import Case
 from amiable.cases.selectors import case_get
 from amiable.core.exceptions import ApplicationError
-from amiable.core.money import ZERO, format_money, to_money
+from amiable.core.money import ZERO, format_money, sum_money, to_money
 from amiable.ledger.models import LedgerAccount, LedgerEntry
 from amiable.ledger.selectors import ledger_balance, ledger_entries, ledger_held_per_structure, ledger_owed_per_case
 from amiable.payments.forms import (
@@ -209,7 +209,8 @@ def client_funds(request: HttpRequest) -> HttpResponse:
     else:
         at, start = default_period()
     bank = ledger_balance(account=LedgerAccount.BANK, at=at)
-    held_total = ledger_balance(account=LedgerAccount.CREDITOR_FUNDS, at=at)
+    held = ledger_held_per_structure(at=at)
+    held_total = sum_money(row["held"] for row in held)  # the structures' rows already hold it: no second sum
     owed_total = ledger_balance(account=LedgerAccount.DEBTOR_REFUNDS, at=at)
     journal = Paginator(ledger_entries(start=start, end=at), JOURNAL_PAGE_SIZE).get_page(request.GET.get("page"))
     owed = Paginator(ledger_owed_per_case(at=at), OWED_PAGE_SIZE).get_page(request.GET.get("trop_percus"))
@@ -220,7 +221,7 @@ def client_funds(request: HttpRequest) -> HttpResponse:
             "form": form,
             "at": at,
             "start": start,
-            "held": ledger_held_per_structure(at=at),
+            "held": held,
             "held_total": held_total,
             "owed_total": owed_total,
             "bank": bank,
