@@ -78,6 +78,8 @@ class Payment(models.Model):
         indexes = [
             models.Index(fields=["case", "collected_on"], name="payment_case_idx"),
             models.Index(fields=["collected_on"], name="payment_collected_idx"),
+            # The review queue looks for payments recorded by hand of a bank credit's amount.
+            models.Index(fields=["amount"], name="payment_amount_idx"),
         ]
 
     def __str__(self) -> str:
