@@ -128,3 +128,12 @@ def medical_secrecy_problems(
             f"« {word} » (le soin ne doit pas apparaître, secret médical)" for word in SPECIALTY_WORDS if word in folded
         ]
     return problems
+
+
+def debtor_text_problems(text: str, *, case, quoted: tuple[str, ...] = ()) -> list[str]:
+    """Everything a text to the debtor of `case` must not say (L3, L7, L9): no fee, no judicial wording, neither
+    the structure nor the kind of care. The one check of letters, messages, receipts and plans; `quoted` is data
+    printed as is (the debtor's name, an address)."""
+    return forbidden_wording(text, quoted=quoted) + medical_secrecy_problems(
+        text, structure_name=case.structure.name, creditor_name=case.creditor.name, specialty=True, quoted=quoted
+    )

@@ -31,7 +31,7 @@ from amiable.audit.services import audit_record
 from amiable.cases.models import Action, Case, Channel, ContactKind, ContactPoint, ContactQuality
 from amiable.cases.policy import ContactBlock, case_contact_block
 from amiable.cases.services import case_lock
-from amiable.compliance.legal import forbidden_wording, medical_secrecy_problems
+from amiable.compliance.legal import debtor_text_problems
 from amiable.contact.models import CONTACT_KINDS, MessageKind, MessageStatus, OutboxMessage
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO, format_money
@@ -96,9 +96,7 @@ def _check(text: str, case: Case, *, html: str = "") -> None:
     """The legal checks of every message to a debtor, on all it shows: the text, and the HTML part's words."""
     if html:
         text = text + "\n" + re.sub(r"<[^>]*>", " ", html)
-    problems = forbidden_wording(text) + medical_secrecy_problems(
-        text, structure_name=case.structure.name, creditor_name=case.creditor.name, specialty=True
-    )
+    problems = debtor_text_problems(text, case=case)
     if problems:
         raise ApplicationError("Message refusé : " + " ; ".join(problems) + ".")
 

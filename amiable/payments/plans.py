@@ -27,7 +27,7 @@ from amiable.cases.models import Case, CaseStatus, Channel, ContactKind, Contact
 from amiable.cases.policy import case_contact_block
 from amiable.cases.selectors import case_stopping_event
 from amiable.cases.services import case_lock, case_transition, task_open
-from amiable.compliance.legal import forbidden_wording, medical_secrecy_problems
+from amiable.compliance.legal import debtor_text_problems
 from amiable.compliance.wording import claim_basis, salutation
 from amiable.contact.messaging import LASTING_BLOCKS, debtor_email, document_email_queue, notice_send
 from amiable.contact.models import MessageKind
@@ -463,9 +463,7 @@ def plan_document_render(*, plan: Plan, case: Case, instalments: list[Instalment
     )
     text = letter_text(html)
     quoted = (case.debtor.display_name, *lines)
-    problems = forbidden_wording(text, quoted=quoted) + medical_secrecy_problems(
-        text, structure_name=case.structure.name, creditor_name=case.creditor.name, specialty=True, quoted=quoted
-    )
+    problems = debtor_text_problems(text, case=case, quoted=quoted)
     if problems:
         raise ApplicationError(f"Document du plan {plan.number} refusé : " + " ; ".join(problems) + ".")
     return html

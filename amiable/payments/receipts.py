@@ -21,7 +21,7 @@ from django.utils import timezone
 from amiable.audit.services import audit_record
 from amiable.cases.models import Case, TaskKind
 from amiable.cases.services import task_open
-from amiable.compliance.legal import forbidden_wording, medical_secrecy_problems
+from amiable.compliance.legal import debtor_text_problems
 from amiable.compliance.wording import claim_basis
 from amiable.contact.messaging import debtor_email, document_email_queue
 from amiable.core.exceptions import ApplicationError
@@ -82,10 +82,7 @@ def debtor_reason(reason: str, case: Case) -> str:
     """The reversal's reason as the cancelling document prints it: the agent's words when the rules of debtor
     documents accept them (« erreur de saisie » reworded « erreur d'enregistrement »), else a neutral phrase."""
     reason = _DATA_ENTRY.sub(lambda m: f"{m.group(1)} d'enregistrement", reason)
-    problems = forbidden_wording(reason) + medical_secrecy_problems(
-        reason, structure_name=case.structure.name, creditor_name=case.creditor.name, specialty=True
-    )
-    return GENERIC_REASON if problems else reason
+    return GENERIC_REASON if debtor_text_problems(reason, case=case) else reason
 
 
 def _number(kind: str, on: date) -> str:
@@ -96,9 +93,7 @@ def _number(kind: str, on: date) -> str:
 def receipt_check(*, text: str, case: Case, quoted: tuple[str, ...]) -> None:
     """The receipt as the debtor reads it against the rules of every debtor document (L3, L7, L9): no fee, no
     judicial wording, neither the structure nor the kind of care. `quoted` is data printed as is."""
-    problems = forbidden_wording(text, quoted=quoted) + medical_secrecy_problems(
-        text, structure_name=case.structure.name, creditor_name=case.creditor.name, specialty=True, quoted=quoted
-    )
+    problems = debtor_text_problems(text, case=case, quoted=quoted)
     if problems:
         raise ApplicationError("Reçu refusé : " + " ; ".join(problems) + ".")
 
