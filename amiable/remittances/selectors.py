@@ -1,0 +1,68 @@
+"""Reading what is due to the structures: the pending payments and reversals with what the ledger moved on
+each structure's funds for them."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Sum
+
+from amiable.core.money import ZERO, to_money
+from amiable.ledger.models import EntryKind, LedgerAccount, LedgerLine
+from amiable.payments.models import Payment, PaymentMethod, PaymentReversal
+
+CHUNK = 500  # SQLite limits the parameters of one query
+
+
+@dataclass(frozen=True)
+class Due:
+    """One payment to remit (positive) or one reversal to take back (negative)."""
+
+    creditor_id: int
+    structure_id: int
+    amount: Decimal
+    payment_id: int | None = None
+    reversal_id: int | None = None
+
+
+def remittance_pending(*, until) -> dict[tuple[int, int], list[Due]]:
+    """Everything not yet remitted up to the end of `until`, per (creditor, structure): the payments
+    collected by the agency (a direct payment never went through the client-funds account) and the
+    reversals of such payments. Each amount is what the ledger held for the structure for it — the part
+    of a payment that overpaid the claim is held for the debtor and is never remitted. Items worth nothing
+    to the structure are left out."""
+    payments = list(
+        Payment.objects.filter(collected_on__lte=until, remittance_line__isnull=True)
+        .exclude(method=PaymentMethod.DIRECT)
+        .values_list("pk", flat=True)
+    )
+    reversals = list(
+        PaymentReversal.objects.filter(reversed_on__lte=until, remittance_line__isnull=True)
+        .exclude(payment__method=PaymentMethod.DIRECT)
+        .values_list("pk", flat=True)
+    )
+    sources = {f"payment:{pk}": ("payment_id", pk) for pk in payments}
+    sources.update({f"reversal:{pk}": ("reversal_id", pk) for pk in reversals})
+    keys = sorted(sources)
+    due: dict[tuple[int, int], list[Due]] = {}
+    for i in range(0, len(keys), CHUNK):
+        rows = (
+            LedgerLine.objects.filter(
+                account=LedgerAccount.CREDITOR_FUNDS,
+                entry__kind__in=[EntryKind.PAYMENT, EntryKind.REVERSAL],
+                entry__source__in=keys[i : i + CHUNK],
+            )
+            .values("entry__source", "creditor_id", "structure_id")
+            .annotate(total=Sum("amount"))
+            .order_by("entry__source", "creditor_id", "structure_id")
+        )
+        for row in rows:
+            # A credit on the structure's funds is money held for it: remitted as a positive amount.
+            amount = -to_money(row["total"]) + ZERO
+            if amount == ZERO or row["structure_id"] is None:
+                continue
+            field, pk = sources[row["entry__source"]]
+            item = Due(creditor_id=row["creditor_id"], structure_id=row["structure_id"], amount=amount, **{field: pk})
+            due.setdefault((row["creditor_id"], row["structure_id"]), []).append(item)
+    for items in due.values():
+        items.sort(key=lambda d: (d.payment_id is None, d.payment_id or 0, d.reversal_id or 0))
+    return due
