@@ -4,11 +4,14 @@ each structure's funds for them."""
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
+from django.utils import timezone
 
 from amiable.core.money import ZERO, to_money
 from amiable.ledger.models import EntryKind, LedgerAccount, LedgerLine
 from amiable.payments.models import Payment, PaymentMethod, PaymentReversal
+from amiable.payments.statement import RemittedLine
+from amiable.remittances.models import RemittanceLine
 
 CHUNK = 500  # SQLite limits the parameters of one query
 
@@ -66,3 +69,21 @@ def remittance_pending(*, until) -> dict[tuple[int, int], list[Due]]:
     for items in due.values():
         items.sort(key=lambda d: (d.payment_id is None, d.payment_id or 0, d.reversal_id or 0))
     return due
+
+
+def remitted_lines_of_case(case):
+    """What was remitted of one case, for its financial statement: one line per payment remitted or
+    reversal taken back, in one query."""
+    lines = (
+        RemittanceLine.objects.filter(Q(payment__case=case) | Q(reversal__case=case))
+        .select_related("remittance")
+        .order_by("remittance__period_start", "remittance_id", "pk")
+    )
+    return [
+        RemittedLine(
+            remitted_on=timezone.localdate(line.remittance.created_at),
+            reference=line.remittance.number,
+            amount=line.amount,
+        )
+        for line in lines
+    ]

@@ -278,3 +278,43 @@ def test_the_command_defaults_to_the_last_complete_week_and_speaks_french(refere
     assert f"Semaine du {start:%d/%m/%Y} au {end:%d/%m/%Y}" in out
     data = json.loads(command("--json"))
     assert data["week"] == [start.isoformat(), end.isoformat()] and data["created"] == 0
+
+
+def test_the_case_statement_reads_what_was_remitted(reference, users, django_assert_max_num_queries):
+    from amiable.payments.statement import remitted_lines
+
+    week_of_1, start_1, _ = weeks_ago(1)
+    week_of_2, start_2, _ = weeks_ago(0)
+    case = make_case(structure=reference.csr, principal="300.00")
+    bounced = pay(case, "100.00", start_1, users.agent)
+    pay(case, "40.00", start_1, users.agent)
+    remittances_build(week_of=week_of_1, actor=None)
+    payment_reverse(payment=bounced, reversed_on=start_2, reason="Chèque impayé", actor=users.agent)
+    pay(case, "150.00", start_2, users.agent)
+    remittances_build(week_of=week_of_2, actor=None)
+    first, second = Remittance.objects.order_by("period_start")
+    with django_assert_max_num_queries(1):
+        lines = remitted_lines(case)
+    assert [(line.reference, line.amount) for line in lines] == [
+        (first.number, D("100.00")),
+        (first.number, D("40.00")),
+        (second.number, D("150.00")),
+        (second.number, D("-100.00")),
+    ]
+    assert sum(line.amount for line in lines) == D("190.00")
+
+
+def test_the_build_costs_the_same_whatever_the_number_of_payments(reference, users):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for n, weeks in ((1, 2), (2, 1), (12, 0)):  # the first run also creates the number sequence
+        week_of, start, _ = weeks_ago(weeks)
+        for _ in range(n):
+            pay(make_case(structure=reference.csr, principal="100.00"), "10.00", start, users.agent)
+        with CaptureQueriesContext(connection) as queries:
+            remittances_build(week_of=week_of, actor=None)
+        counts.append(len(queries))
+    assert Remittance.objects.get(period_start=weeks_ago(0)[1]).lines.count() == 12
+    assert counts[1] == counts[2]
