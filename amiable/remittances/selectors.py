@@ -2,6 +2,7 @@
 each structure's funds for them."""
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db.models import Q, Sum
@@ -12,6 +13,13 @@ from amiable.ledger.models import EntryKind, LedgerAccount, LedgerLine
 from amiable.payments.models import Payment, PaymentMethod, PaymentReversal
 from amiable.payments.statement import RemittedLine
 from amiable.remittances.models import RemittanceLine
+
+
+def week_before(week_of: date) -> tuple[date, date]:
+    """The Monday and Sunday of the complete week before the one holding `week_of`."""
+    monday = week_of - timedelta(days=week_of.weekday()) - timedelta(days=7)
+    return monday, monday + timedelta(days=6)
+
 
 CHUNK = 500  # SQLite limits the parameters of one query
 
@@ -30,7 +38,7 @@ class Due:
 def remittance_pending(*, until) -> dict[tuple[int, int], list[Due]]:
     """Everything not yet remitted up to the end of `until`, per (creditor, structure): the payments
     collected by the agency (a direct payment never went through the client-funds account) and the
-    reversals of such payments. Each amount is what the ledger held for the structure for it — the part
+    reversals. Each amount is what the ledger held for the structure for it — the part
     of a payment that overpaid the claim is held for the debtor and is never remitted. Items worth nothing
     to the structure are left out."""
     payments = list(
@@ -38,10 +46,12 @@ def remittance_pending(*, until) -> dict[tuple[int, int], list[Due]]:
         .exclude(method=PaymentMethod.DIRECT)
         .values_list("pk", flat=True)
     )
+    # Reversals of direct payments too: most move nothing, but one that takes back an overpayment turns
+    # money held for the debtor in the client-funds account into the creditor's, to remit.
     reversals = list(
-        PaymentReversal.objects.filter(reversed_on__lte=until, remittance_line__isnull=True)
-        .exclude(payment__method=PaymentMethod.DIRECT)
-        .values_list("pk", flat=True)
+        PaymentReversal.objects.filter(reversed_on__lte=until, remittance_line__isnull=True).values_list(
+            "pk", flat=True
+        )
     )
     sources = {f"payment:{pk}": ("payment_id", pk) for pk in payments}
     sources.update({f"reversal:{pk}": ("reversal_id", pk) for pk in reversals})

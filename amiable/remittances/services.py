@@ -3,7 +3,7 @@ holds for it from the payments collected up to the end of the week, less the rev
 paid back in one remittance that debits the ledger in the same transaction."""
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 from django.db import transaction
 from django.db.models import Count
@@ -17,13 +17,7 @@ from amiable.creditors.models import Structure
 from amiable.ledger.models import EntryKind, LedgerAccount
 from amiable.ledger.services import Line, ledger_post
 from amiable.remittances.models import Remittance, RemittanceLine
-from amiable.remittances.selectors import Due, remittance_pending
-
-
-def week_before(week_of: date) -> tuple[date, date]:
-    """The Monday and Sunday of the complete week before the one holding `week_of`."""
-    monday = week_of - timedelta(days=week_of.weekday()) - timedelta(days=7)
-    return monday, monday + timedelta(days=6)
+from amiable.remittances.selectors import Due, remittance_pending, week_before
 
 
 @dataclass
@@ -77,7 +71,7 @@ def remittances_build(*, week_of: date | None = None, actor=None, dry_run: bool 
                 )
             )
             continue
-        if remittance_make(
+        if _remittance_make(
             structure=structure, creditor_id=creditor_id, start=start, end=end, items=items, actor=actor
         ):
             run.created += 1
@@ -95,7 +89,7 @@ def remittances_build(*, week_of: date | None = None, actor=None, dry_run: bool 
 
 
 @transaction.atomic
-def remittance_make(
+def _remittance_make(
     *, structure: Structure, creditor_id: int, start: date, end: date, items: list[Due], actor
 ) -> Remittance | None:
     """One structure's remittance for the week, its lines and its ledger debit, all or nothing. The

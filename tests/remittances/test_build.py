@@ -17,7 +17,8 @@ from amiable.payments.models import PaymentMethod
 from amiable.payments.services import payment_record, payment_reverse, refund_record
 from amiable.remittances import services
 from amiable.remittances.models import Remittance, RemittanceLine
-from amiable.remittances.services import remittances_build, week_before
+from amiable.remittances.selectors import week_before
+from amiable.remittances.services import remittances_build
 from tests.factories import make_case
 
 pytestmark = pytest.mark.django_db
@@ -318,3 +319,16 @@ def test_the_build_costs_the_same_whatever_the_number_of_payments(reference, use
         counts.append(len(queries))
     assert Remittance.objects.get(period_start=weeks_ago(0)[1]).lines.count() == 12
     assert counts[1] == counts[2]
+
+
+def test_a_direct_reversal_that_takes_back_an_overpayment_is_remitted(reference, users):
+    week_of, start, end = weeks_ago(0)
+    case = make_case(structure=reference.csr, principal="100.00")
+    direct = pay(case, "50.00", start, users.agent, method=PaymentMethod.DIRECT)
+    pay(case, "70.00", start, users.agent)  # 50.00 for the claim, 20.00 overpaid, held for the debtor
+    reversal = payment_reverse(payment=direct, reversed_on=start, reason="Erreur de déclaration", actor=users.agent)
+    remittances_build(week_of=week_of, actor=None)
+    remittance = Remittance.objects.get()
+    assert remittance.total == D("70.00")
+    assert RemittanceLine.objects.get(reversal=reversal).amount == D("20.00")
+    assert held(reference.csr) == D("0.00") and bank() == D("0.00")
