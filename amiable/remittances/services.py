@@ -2,10 +2,11 @@
 holds for it from the payments collected up to the end of the week, less the reversals of remitted payments,
 paid back in one remittance that debits the ledger in the same transaction."""
 
+import logging
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -18,6 +19,8 @@ from amiable.ledger.models import EntryKind, LedgerAccount
 from amiable.ledger.services import Line, ledger_post
 from amiable.remittances.models import Remittance, RemittanceLine
 from amiable.remittances.selectors import Due, remittance_pending, week_before
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -71,9 +74,20 @@ def remittances_build(*, week_of: date | None = None, actor=None, dry_run: bool 
                 )
             )
             continue
-        if _remittance_make(
-            structure=structure, creditor_id=creditor_id, start=start, end=end, items=items, actor=actor
-        ):
+        try:
+            made_now = _remittance_make(
+                structure=structure, creditor_id=creditor_id, start=start, end=end, items=items, actor=actor
+            )
+        except IntegrityError:
+            # A run at the same moment remitted some of these items first: nothing of this structure was
+            # written, and the next run counts what is still pending.
+            logger.warning(
+                "Reversement de %s (semaine du %s) non fait : lignes prises par un autre passage.",
+                structure.code,
+                start,
+            )
+            continue
+        if made_now:
             run.created += 1
     made = (
         Remittance.objects.filter(period_start=start)

@@ -332,3 +332,30 @@ def test_a_direct_reversal_that_takes_back_an_overpayment_is_remitted(reference,
     assert remittance.total == D("70.00")
     assert RemittanceLine.objects.get(reversal=reversal).amount == D("20.00")
     assert held(reference.csr) == D("0.00") and bank() == D("0.00")
+
+
+def test_items_taken_by_a_run_at_the_same_moment_skip_that_structure_only(reference, users, monkeypatch):
+    from amiable.remittances.selectors import Due
+
+    week_of_1, start_1, _ = weeks_ago(1)
+    week_of_2, start_2, _ = weeks_ago(0)
+    taken = pay(make_case(structure=reference.csr, principal="100.00"), "20.00", start_1, users.agent)
+    remittances_build(week_of=week_of_1, actor=None)
+    pay(make_case(structure=reference.cdop, principal="100.00"), "30.00", start_2, users.agent)
+    real_pending = services.remittance_pending
+
+    def pending_with_a_stale_item(*, until):
+        due = real_pending(until=until)
+        stale = Due(
+            creditor_id=reference.cpam.pk, structure_id=reference.csr.pk, amount=D("20.00"), payment_id=taken.pk
+        )
+        due[(reference.cpam.pk, reference.csr.pk)] = [stale]
+        return due
+
+    monkeypatch.setattr(services, "remittance_pending", pending_with_a_stale_item)
+    run = remittances_build(week_of=week_of_2, actor=None)
+    assert run.created == 1
+    assert list(Remittance.objects.filter(period_start=start_2).values_list("structure_id", flat=True)) == [
+        reference.cdop.pk
+    ]
+    assert held(reference.csr) == D("0.00")
