@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "amiable.ledger",
     "amiable.payments",
     "amiable.banking",
+    "amiable.remittances",
     "amiable.reporting",
     "amiable.portal",
     "amiable.web",

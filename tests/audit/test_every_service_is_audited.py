@@ -46,6 +46,7 @@ from amiable.payments import receipts as payments_receipts
 from amiable.payments import services as payments_services
 from amiable.payments.models import PaymentMethod
 from amiable.payments.services import payment_record
+from amiable.remittances import services as remittances_services
 from amiable.scenarios import defaults as scenarios_defaults
 from amiable.scenarios import services as scenarios_services
 from tests.banking.records import balance, cfonb, movement
@@ -406,6 +407,20 @@ SERVICE_CALLS = {
         "bank_entry.dismissed",
         lambda w: banking_services.bank_entry_dismiss(
             entry=_bank_credit_queued(w), reason="Virement interne", actor=w.users.agent
+        ),
+    ),
+    # remittances: last week's payment remitted by the weekly run
+    "amiable.remittances.services.remittances_build": (
+        "remittance.prepared",
+        lambda w: (
+            payments_services.payment_record(
+                case=w.case,
+                amount="10.00",
+                collected_on=timezone.localdate() - timedelta(days=7),
+                method="cheque",
+                actor=w.users.agent,
+            ),
+            remittances_services.remittances_build(week_of=timezone.localdate(), actor=w.users.agent),
         ),
     ),
     # audit

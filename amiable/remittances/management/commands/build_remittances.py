@@ -1,0 +1,54 @@
+"""`manage.py build_remittances [--week-of YYYY-MM-DD] [--dry-run] [--json]`: the weekly remittances per
+structure (idempotent: a second run for the same week makes nothing)."""
+
+import json
+from datetime import date
+
+from django.core.management.base import BaseCommand, CommandError
+
+from amiable.core.exceptions import ApplicationError
+from amiable.core.money import format_money
+from amiable.remittances.services import remittances_build
+
+
+class Command(BaseCommand):
+    help = (
+        "Prépare les reversements de la semaine (du lundi au dimanche) précédant la date donnée, un par structure : "
+        "paiements encaissés non encore reversés, moins les rejets de paiements déjà reversés. Sans effet si elle "
+        "est relancée pour la même semaine."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--week-of", dest="week_of", help="Date (AAAA-MM-JJ) : la semaine traitée est la précédente complète."
+        )
+        parser.add_argument("--dry-run", action="store_true", dest="dry_run", help="Affiche sans rien créer.")
+        parser.add_argument("--json", action="store_true", dest="as_json", help="Affiche le résultat en JSON.")
+
+    def handle(self, *args, week_of: str | None, dry_run: bool, as_json: bool, **options):
+        try:
+            on = date.fromisoformat(week_of) if week_of else None
+        except ValueError as exc:
+            raise CommandError(f"Date invalide : « {week_of} » (attendu AAAA-MM-JJ).") from exc
+        try:
+            run = remittances_build(week_of=on, actor=None, dry_run=dry_run)
+        except ApplicationError as exc:
+            raise CommandError(str(exc)) from exc
+        if as_json:
+            self.stdout.write(json.dumps(run.as_json(), ensure_ascii=False))
+            return
+        prefix = "Simulation — " if dry_run else ""
+        self.stdout.write(
+            f"{prefix}Semaine du {run.start:%d/%m/%Y} au {run.end:%d/%m/%Y} : {len(run.remittances)} reversement(s), "
+            f"{run.created} créé(s)."
+        )
+        for row in run.remittances:
+            self.stdout.write(
+                f"  {row['number'] or '(à créer)'} {row['creditor']}/{row['structure']} : {row['lines']} ligne(s), "
+                f"{format_money(row['total'])}"
+            )
+        for row in run.carried:
+            self.stdout.write(
+                f"  {row['creditor']}/{row['structure']} : solde de {format_money(row['total'])}, "
+                "reporté à la semaine suivante"
+            )

@@ -1,0 +1,86 @@
+"""Weekly remittances (C20, C21, L6): the money held for a creditor's structure in the client-funds account,
+paid back once a week. One remittance per structure and week; each payment is remitted in at most one line,
+and a reversal of a remitted payment is carried, negative, into a later remittance."""
+
+from django.db import models
+from django.db.models import Q
+
+
+class RemittanceStatus(models.TextChoices):
+    PREPARED = "prepared", "Préparé"
+    SENT = "sent", "Virement émis"
+    EXECUTED = "executed", "Virement exécuté"
+
+
+class Remittance(models.Model):
+    """What is paid back to one structure for one Monday–Sunday week; `total` is the sum of its lines."""
+
+    number = models.CharField("numéro", max_length=20, unique=True)
+    creditor = models.ForeignKey(
+        "creditors.Creditor", verbose_name="créancier", on_delete=models.PROTECT, related_name="remittances"
+    )
+    structure = models.ForeignKey(
+        "creditors.Structure", verbose_name="structure", on_delete=models.PROTECT, related_name="remittances"
+    )
+    period_start = models.DateField("du (lundi)")
+    period_end = models.DateField("au (dimanche)")
+    total = models.DecimalField("montant reversé", max_digits=12, decimal_places=2)
+    status = models.CharField(
+        "état", max_length=10, choices=RemittanceStatus.choices, default=RemittanceStatus.PREPARED, db_index=True
+    )
+    created_at = models.DateTimeField("préparé le", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "reversement"
+        verbose_name_plural = "reversements"
+        ordering = ["-period_start", "creditor_id", "structure_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["structure", "period_start"], name="remittance_one_per_structure_week"),
+            models.CheckConstraint(name="remittance_total_positive", condition=Q(total__gt=0)),
+        ]
+
+    def __str__(self) -> str:
+        return f"Reversement {self.number}"
+
+
+class RemittanceLine(models.Model):
+    """One payment remitted (positive) or one reversal of a remitted payment taken back (negative). The
+    amount is what the ledger moved on the structure's funds for it, so that an overpayment held for the
+    debtor is never remitted."""
+
+    remittance = models.ForeignKey(
+        Remittance, verbose_name="reversement", on_delete=models.PROTECT, related_name="lines"
+    )
+    payment = models.OneToOneField(
+        "payments.Payment",
+        verbose_name="paiement",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="remittance_line",
+    )
+    reversal = models.OneToOneField(
+        "payments.PaymentReversal",
+        verbose_name="rejet",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="remittance_line",
+    )
+    amount = models.DecimalField("montant (négatif pour un rejet)", max_digits=12, decimal_places=2)
+
+    class Meta:
+        verbose_name = "ligne de reversement"
+        verbose_name_plural = "lignes de reversement"
+        ordering = ["remittance_id", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                name="remittance_line_payment_or_reversal",
+                condition=Q(payment__isnull=False, reversal__isnull=True)
+                | Q(payment__isnull=True, reversal__isnull=False),
+            ),
+            models.CheckConstraint(name="remittance_line_not_zero", condition=~Q(amount=0)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} €"
