@@ -118,6 +118,8 @@ def credit_transfer_xml(
         raise ValueError("Un ordre de virement sans aucun virement n'a pas de sens.")
     message_id = _reference(message_id, "Identifiant du message")
     iban, bic = _account(debtor_iban, debtor_bic)
+    if not sepa_text(debtor_name, _NAME_MAX):
+        raise ValueError("Le nom du titulaire du compte débité est obligatoire.")
     config = {"name": sepa_text(debtor_name, _NAME_MAX), "IBAN": iban, "batch": True, "currency": "EUR"}
     if bic:
         config["BIC"] = bic
@@ -134,12 +136,16 @@ def credit_transfer_xml(
             raise ValueError(f"Référence de bout en bout en double : « {reference} ».")
         seen.add(reference)
         creditor_iban, creditor_bic = _account(transfer.creditor_iban, transfer.creditor_bic)
+        name = sepa_text(transfer.creditor_name, _NAME_MAX)
+        description = sepa_text(transfer.remittance_info, _REMITTANCE_MAX)
+        if not name or not description:
+            raise ValueError(f"Virement {reference} : le nom du bénéficiaire et le libellé sont obligatoires.")
         payment = {
-            "name": sepa_text(transfer.creditor_name, _NAME_MAX),
+            "name": name,
             "IBAN": creditor_iban,
             "amount": _cents(transfer.amount),
             "execution_date": execution_date,
-            "description": sepa_text(transfer.remittance_info, _REMITTANCE_MAX),
+            "description": description,
             "endtoend_id": reference,
         }
         if creditor_bic:

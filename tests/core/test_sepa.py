@@ -116,3 +116,14 @@ def test_the_creation_time_defaults_to_now_with_its_timezone():
     xml = credit_transfer_xml(message_id="MSG-1", transfers=[transfer()], execution_date=date(2026, 12, 1), **DEBTOR)
     created = etree.fromstring(xml).findtext(".//p:GrpHdr/p:CreDtTm", namespaces=NS)
     assert datetime.fromisoformat(created).tzinfo is not None
+
+
+@pytest.mark.parametrize(("name", "info"), [("", "Reversement"), ("CPAM", "«»"), ("@_@", "Reversement")])
+def test_an_empty_name_or_remittance_text_is_refused(name, info):
+    with pytest.raises(ValueError, match="obligatoires"):
+        build([transfer(name=name, info=info)])
+
+
+def test_an_invalid_iban_is_refused():
+    with pytest.raises(ValueError, match="IBAN"):
+        build([transfer()], debtor_iban="not an iban")
