@@ -18,6 +18,8 @@ from importlib import resources
 
 from django.utils import timezone
 from sepaxml import SepaTransfer
+from stdnum import bic as stdnum_bic
+from stdnum import iban as stdnum_iban
 from text_unidecode import unidecode
 
 from amiable.core.money import to_money
@@ -69,11 +71,12 @@ def _reference(value: str, what: str) -> str:
 
 
 def _account(iban: str, bic: str) -> tuple[str, str]:
-    iban = (iban or "").replace(" ", "").upper()
-    bic = (bic or "").replace(" ", "").upper()
-    if not re.fullmatch(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{1,30}", iban):
+    """The IBAN (checksum verified) and the BIC (optional) in their compact form."""
+    iban = stdnum_iban.compact(iban or "")
+    bic = stdnum_bic.compact(bic or "")
+    if not stdnum_iban.is_valid(iban):
         raise ValueError(f"IBAN invalide : « {iban} ».")
-    if bic and not re.fullmatch(r"[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?", bic):
+    if bic and not stdnum_bic.is_valid(bic):
         raise ValueError(f"BIC invalide : « {bic} ».")
     return iban, bic
 
@@ -127,8 +130,9 @@ def credit_transfer_xml(
     sepa.payment_info_id = message_id
     header = sepa._xml.find("CstmrCdtTrfInitn/GrpHdr")
     header.find("MsgId").text = message_id
-    # Our own clock, timezone-aware (sepaxml would write the machine's naive local time).
-    header.find("CreDtTm").text = (created_at or timezone.now()).replace(microsecond=0).isoformat()
+    # Paris time with its offset (sepaxml would write the machine's clock without one).
+    created = timezone.localtime(created_at or timezone.now()).replace(microsecond=0)
+    header.find("CreDtTm").text = created.isoformat()
     seen: set[str] = set()
     for transfer in transfers:
         reference = _reference(transfer.end_to_end_id, "Référence de bout en bout")

@@ -40,7 +40,8 @@ def test_the_file_validates_against_the_bundled_xsd():
     root = etree.fromstring(xml)
     assert root.tag == "{urn:iso:std:iso:20022:tech:xsd:pain.001.001.09}Document"
     assert root.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:MsgId", namespaces=NS) == "MSG-2026-W48"
-    assert root.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:CreDtTm", namespaces=NS) == "2026-11-30T06:00:00+00:00"
+    created = root.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:CreDtTm", namespaces=NS)
+    assert created == "2026-11-30T07:00:00+01:00"  # Paris time
     assert root.findtext(".//p:PmtInf/p:PmtInfId", namespaces=NS) == "MSG-2026-W48"
     assert root.findtext(".//p:ReqdExctnDt/p:Dt", namespaces=NS) == "2026-12-01"
     assert root.findtext(".//p:DbtrAcct/p:Id/p:IBAN", namespaces=NS) == DEBTOR["debtor_iban"]
@@ -124,6 +125,19 @@ def test_an_empty_name_or_remittance_text_is_refused(name, info):
         build([transfer(name=name, info=info)])
 
 
-def test_an_invalid_iban_is_refused():
+@pytest.mark.parametrize("iban", ["not an iban", "FR7630006000011234567890188"])
+def test_an_invalid_iban_is_refused(iban):
     with pytest.raises(ValueError, match="IBAN"):
-        build([transfer()], debtor_iban="not an iban")
+        build([transfer()], debtor_iban=iban)
+
+
+def test_an_invalid_bic_is_refused():
+    with pytest.raises(ValueError, match="BIC"):
+        build([transfer()], debtor_bic="AGRI")
+
+
+def test_ibans_and_bics_are_written_compact():
+    xml = build([transfer()], debtor_iban="FR76 3000 6000 0112 3456 7890 189", debtor_bic="agri frpp")
+    root = etree.fromstring(xml)
+    assert root.findtext(".//p:DbtrAcct/p:Id/p:IBAN", namespaces=NS) == "FR7630006000011234567890189"
+    assert root.findtext(".//p:DbtrAgt/p:FinInstnId/p:BICFI", namespaces=NS) == "AGRIFRPP"
