@@ -113,7 +113,10 @@ def _line(value: Line | tuple) -> Line:
     rate = _decimal(line.vat_rate, "Taux de TVA")
     if not Decimal(0) < rate < Decimal(100):
         raise ValueError(f"Taux de TVA invalide : {rate} (un taux normal, en pourcentage, est attendu).")
-    return Line(line.label.strip(), _decimal(line.quantity, "Quantité"), _decimal(line.unit_price, "Prix"), rate)
+    price = _decimal(line.unit_price, "Prix")
+    if price < 0:  # BR-27: a price is never negative; a correction is a credit note
+        raise ValueError(f"Prix unitaire négatif sur la ligne « {line.label} » : émettez un avoir.")
+    return Line(line.label.strip(), _decimal(line.quantity, "Quantité"), price, rate)
 
 
 def invoice_totals(lines: list[Line | tuple]) -> Totals:
@@ -192,6 +195,8 @@ def en16931_xml(
         raise ValueError(f"Devise invalide : « {currency} » (code ISO 4217 attendu, par exemple EUR).")
     if not seller.siret or not seller.vat_number:
         raise ValueError("Le SIRET et le numéro de TVA de l'agence sont des mentions obligatoires.")
+    if period is not None and period[0] > period[1]:
+        raise ValueError(f"Période facturée à l'envers : du {period[0]} au {period[1]}.")
     totals = invoice_totals(lines)
     checked = [_line(line) for line in lines]
     root = etree.Element(f"{{{RSM}}}CrossIndustryInvoice", nsmap=NSMAP)

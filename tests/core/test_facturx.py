@@ -155,6 +155,8 @@ def test_optional_references_may_be_absent():
         ({"lines": [("x", Decimal("1"), Decimal("1"), Decimal("0"))]}, ValueError),
         ({"seller": Seller("Agence", "", "FR32123456789", SELLER.address)}, ValueError),
         ({"currency": "EURO"}, ValueError),
+        ({"lines": [("x", Decimal("1"), Decimal("-1"), Decimal("20"))]}, ValueError),
+        ({"period": (date(2026, 11, 30), date(2026, 11, 1))}, ValueError),
     ],
 )
 def test_a_bad_invoice_is_refused(kwargs, error):
