@@ -6,6 +6,8 @@ from decimal import Decimal
 
 import pytest
 from facturx import get_facturx_xml_from_pdf, xml_check_xsd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 from pypdf import PdfReader
 
@@ -194,3 +196,28 @@ def test_the_pdf_carries_the_xml_which_reads_back_with_its_totals():
 def test_an_invalid_xml_is_not_embedded():
     with pytest.raises(ValueError, match="EN 16931"):
         invoice_facturx(pdf=visual_pdf(), xml=b"<Invoice/>")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=1, max_value=50),
+            st.integers(min_value=0, max_value=10**7),
+            st.sampled_from(["20", "10", "5.5", "2.1"]),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_any_invoice_adds_up(rows):
+    lines = [("x", Decimal(q), Decimal(p).scaleb(-4), Decimal(r)) for q, p, r in rows]
+    totals = invoice_totals(lines)
+    for (quantity, price, _), net in zip(rows, totals.lines, strict=True):
+        assert abs(net - Decimal(quantity) * Decimal(price).scaleb(-4)) <= Decimal("0.005")
+    assert totals.net == sum(totals.lines) == sum(basis for basis, _ in totals.vat.values())
+    for rate, (basis, vat) in totals.vat.items():
+        assert abs(vat - basis * rate / 100) <= Decimal("0.005")
+    assert totals.vat_total == sum(vat for _, vat in totals.vat.values())
+    assert totals.total == totals.net + totals.vat_total
+    assert all(value == value.quantize(Decimal("0.01")) for value in [*totals.lines, totals.net, totals.total])

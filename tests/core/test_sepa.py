@@ -5,6 +5,8 @@ from decimal import Decimal
 
 import pytest
 import xmlschema
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from amiable.core.sepa import Transfer, credit_transfer_xml, sepa_text, xsd_path
@@ -141,3 +143,13 @@ def test_ibans_and_bics_are_written_compact():
     root = etree.fromstring(xml)
     assert root.findtext(".//p:DbtrAcct/p:Id/p:IBAN", namespaces=NS) == "FR7630006000011234567890189"
     assert root.findtext(".//p:DbtrAgt/p:FinInstnId/p:BICFI", namespaces=NS) == "AGRIFRPP"
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=10**9), min_size=1, max_size=12))
+def test_the_control_sum_is_the_exact_sum_of_any_amounts(cents):
+    amounts = [Decimal(c).scaleb(-2) for c in cents]
+    xml = build([transfer(ref=f"REV-{i}", amount=a) for i, a in enumerate(amounts)])
+    root = etree.fromstring(xml)
+    assert Decimal(root.findtext(".//p:GrpHdr/p:CtrlSum", namespaces=NS)) == sum(amounts)
+    assert root.findtext(".//p:GrpHdr/p:NbOfTxs", namespaces=NS) == str(len(cents))
