@@ -288,4 +288,23 @@ def invoice_facturx(*, pdf: bytes, xml: bytes) -> bytes:
     """The Factur-X PDF/A-3: the visual `pdf` (a PDF/A, as WeasyPrint renders it) with `xml` embedded as
     factur-x.xml. The XML is checked against the EN 16931 XSD first."""
     check_xml(xml)
-    return generate_from_binary(pdf, xml, flavor="factur-x", level="en16931", check_xsd=False, lang="fr-FR")
+    return generate_from_binary(
+        pdf, xml, flavor="factur-x", level="en16931", check_xsd=False, lang="fr-FR", pdf_metadata=_metadata(xml)
+    )
+
+
+def _metadata(xml: bytes) -> dict[str, str]:
+    """The PDF's title and subject in French (factur-x would write them in English)."""
+    root = etree.fromstring(xml)
+    number = root.findtext("rsm:ExchangedDocument/ram:ID", namespaces=NSMAP)
+    credit = root.findtext("rsm:ExchangedDocument/ram:TypeCode", namespaces=NSMAP) == CREDIT_NOTE
+    kind, issued_by = ("Avoir", "émis") if credit else ("Facture", "émise")
+    issued = root.findtext("rsm:ExchangedDocument/ram:IssueDateTime/udt:DateTimeString", namespaces=NSMAP)
+    seller = root.findtext(".//ram:SellerTradeParty/ram:Name", namespaces=NSMAP)
+    day = f"{issued[6:8]}/{issued[4:6]}/{issued[0:4]}"
+    return {
+        "author": seller,
+        "keywords": f"Factur-X, {kind}",
+        "title": f"{seller} : {kind.lower()} {number}",
+        "subject": f"{kind} {number} du {day} {issued_by} par {seller}",
+    }

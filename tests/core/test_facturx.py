@@ -191,6 +191,14 @@ def test_the_pdf_carries_the_xml_which_reads_back_with_its_totals():
     xmp = metadata.stream.get_data().decode()
     assert "<pdfaid:part>3</pdfaid:part>" in xmp or 'pdfaid:part="3"' in xmp
     assert "EN 16931" in xmp
+    assert reader.metadata.title == "Agence Amiable : facture FAC-2026-000012"
+    assert reader.metadata.subject == "Facture FAC-2026-000012 du 01/12/2026 émise par Agence Amiable"
+
+
+def test_a_credit_note_pdf_says_so():
+    xml = build(number="AV-2026-000001", credit_note_of="FAC-2026-000012", lines=LINES[:1])
+    reader = PdfReader(io.BytesIO(invoice_facturx(pdf=visual_pdf(), xml=xml)))
+    assert reader.metadata.title == "Agence Amiable : avoir AV-2026-000001"
 
 
 def test_an_invalid_xml_is_not_embedded():
