@@ -235,6 +235,8 @@ class Case(models.Model):
         "statut", max_length=20, choices=CaseStatus.choices, default=CaseStatus.NEW, db_index=True
     )
     status_changed_at = models.DateTimeField("statut modifié le", null=True, blank=True)
+    # When the creditor took the case back (C13): the commission is due only on what was recovered before.
+    recalled_at = models.DateTimeField("retiré par le créancier le", null=True, blank=True)
     created_at = models.DateTimeField("créé le", auto_now_add=True)
 
     objects = CaseQuerySet.as_manager()

@@ -241,6 +241,8 @@ def case_recall(*, case: Case, reason: str, actor) -> Case:
         status=RequestStatus.CANCELLED
     )
     case = case_transition(case=case, to=CaseStatus.RECALLED, actor=actor, reason=reason)
+    case.recalled_at = case.status_changed_at
+    case.save(update_fields=["recalled_at"])
     audit_record(
         actor=actor,
         verb="case.recalled",

@@ -152,6 +152,12 @@ class Structure(models.Model):
     siret = models.CharField("SIRET", max_length=14, blank=True)
     remittance_iban = models.CharField("IBAN de reversement", max_length=34, blank=True)
     remittance_bic = models.CharField("BIC de reversement", max_length=11, blank=True)
+    finance_email = models.EmailField(
+        "e-mail du service financier",
+        blank=True,
+        help_text="Reçoit les relevés de reversement et les factures de la structure ; vide : l'e-mail de "
+        "contact du créancier.",
+    )
     legal_commitment_number = models.CharField("n° d'engagement juridique", max_length=50, blank=True)
     service_code = models.CharField("code service", max_length=50, blank=True)
     commission_rate = models.DecimalField(

@@ -14,4 +14,4 @@ def _remittance(event: AuditEvent) -> str:
 
 
 def register() -> None:
-    register_verb("remittance.prepared", label="Reversement préparé", describe=_remittance, internal=True)
+    register_verb("remittance.prepared", label="Reversement préparé", describe=_remittance)

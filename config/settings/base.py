@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "amiable.payments",
     "amiable.banking",
     "amiable.remittances",
+    "amiable.invoicing",
     "amiable.reporting",
     "amiable.portal",
     "amiable.web",

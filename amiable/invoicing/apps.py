@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class InvoicingConfig(AppConfig):
+    name = "amiable.invoicing"
+    verbose_name = "Facturation"
+    default_auto_field = "django.db.models.BigAutoField"
