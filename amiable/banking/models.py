@@ -58,6 +58,7 @@ class EntryStatus(models.TextChoices):
     TO_REVIEW = "to_review", "À examiner"
     IGNORED = "ignored", "Écarté"
     DEBIT = "debit", "Débit"
+    REMITTANCE = "remittance", "Débit rapproché d'un reversement"
 
 
 class BankEntry(models.Model):

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.db.models import Count, QuerySet, Sum
 
+from amiable.banking.hooks import Outgoing, outgoing_not_booked
 from amiable.banking.models import BankEntry, BankStatement, EntryStatus
 from amiable.cases.models import Case, CaseStatus
 from amiable.core.money import ZERO, to_money
@@ -107,6 +108,7 @@ class Reconciliation:
     dismissed_total: Decimal = ZERO
     debits_count: int = 0
     debits_total: Decimal = ZERO
+    outgoing: Outgoing = field(default_factory=Outgoing)
 
     @property
     def difference(self) -> Decimal:
@@ -133,6 +135,7 @@ class Reconciliation:
             + self.dismissed_total
             + self.in_transit_effect
             + self.debits_effect
+            + self.outgoing.total
         )
 
     @property
@@ -175,4 +178,5 @@ def reconciliation() -> Reconciliation:
         dismissed_total=dismissed[1],
         debits_count=debits[0],
         debits_total=debits[1],
+        outgoing=outgoing_not_booked(at),
     )

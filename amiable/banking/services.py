@@ -17,6 +17,7 @@ from django.utils.text import get_valid_filename
 
 from amiable.accounts.permissions import can_work_cases, require
 from amiable.audit.services import audit_record
+from amiable.banking.hooks import debits_match
 from amiable.banking.matching import cases_named, open_cases_by_reference, reference_candidates
 from amiable.banking.models import BankEntry, BankStatement, EntryStatus
 from amiable.banking.parsed import CFONB120, ParsedEntry, ParsedFile, ParsedStatement, normalise_iban
@@ -51,6 +52,7 @@ class ImportResult:
     matched: int = 0
     to_review: int = 0
     matched_total: Decimal = ZERO
+    debits_matched: int = 0
     error: str | None = None
     statement: BankStatement | None = None
 
@@ -146,6 +148,7 @@ def _import(*, content: bytes, sha256: str, filename: str, actor, result: Import
         statement = _statement_create(parsed, iban, content, sha256, filename, actor, new_count=len(new))
         rows = BankEntry.objects.bulk_create([_row(identity, statement, iban) for identity in new])
         _settle_credits([row for row in rows if row.status == EntryStatus.TO_REVIEW], actor=actor, result=result)
+        result.debits_matched = debits_match([row for row in rows if row.status == EntryStatus.DEBIT], actor)
         result.status = "imported"
         result.statement = statement
         audit_record(
@@ -161,6 +164,7 @@ def _import(*, content: bytes, sha256: str, filename: str, actor, result: Import
                 "matched": result.matched,
                 "matched_total": result.matched_total,
                 "to_review": result.to_review,
+                "debits_matched": result.debits_matched,
                 "closing_on": statement.closing_on,
                 "closing_balance": statement.closing_balance,
             },

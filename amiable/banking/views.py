@@ -47,7 +47,8 @@ def _import_message(request: HttpRequest, result) -> None:
             request,
             f"Relevé {FORMAT_LABELS[result.format]} importé : {result.statement.new_entry_count} mouvement(s) "
             f"nouveau(x) sur {result.entries} ; {result.matched} crédit(s) rapproché(s) d'un dossier pour "
-            f"{format_money(result.matched_total)}, {result.to_review} à examiner.",
+            f"{format_money(result.matched_total)}, {result.to_review} à examiner"
+            + (f" ; {result.debits_matched} débit(s) rapproché(s) d'un reversement." if result.debits_matched else "."),
         )
 
 

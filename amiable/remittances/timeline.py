@@ -13,5 +13,18 @@ def _remittance(event: AuditEvent) -> str:
     )
 
 
+def _executed(event: AuditEvent) -> str:
+    after = event.after or {}
+    how = {
+        "reference": "débit du relevé bancaire rapproché par sa référence",
+        "amount_date": "débit du relevé bancaire rapproché par son montant et sa date",
+        "hand": "constaté à la main",
+    }.get(after.get("matched_by", ""), "")
+    return f"{after.get('number', '')} exécuté le {iso_date_fr(after.get('executed_on'))}" + (
+        f" ({how})" if how else ""
+    )
+
+
 def register() -> None:
     register_verb("remittance.prepared", label="Reversement préparé", describe=_remittance)
+    register_verb("remittance.executed", label="Virement de reversement exécuté", describe=_executed)

@@ -46,7 +46,9 @@ from amiable.payments import receipts as payments_receipts
 from amiable.payments import services as payments_services
 from amiable.payments.models import PaymentMethod
 from amiable.payments.services import payment_record
+from amiable.remittances import matching as remittance_matching
 from amiable.remittances import services as remittances_services
+from amiable.remittances.models import Remittance, RemittanceStatus
 from amiable.scenarios import defaults as scenarios_defaults
 from amiable.scenarios import services as scenarios_services
 from tests.banking.records import balance, cfonb, movement
@@ -66,6 +68,7 @@ WRITING_MODULES = [
     "amiable.intake.crypto",
     "amiable.letters.defaults",
     "amiable.letters.print_batch",
+    "amiable.remittances.matching",
     "amiable.payments.plans",
     "amiable.payments.receipts",
     "amiable.scenarios.defaults",
@@ -96,6 +99,7 @@ NOT_AUDITED = {
     "amiable.payments.plans.plan_running": "a read: the active plan of a case",
     "amiable.payments.plans.plan_for_reversal": "a read: the plan a reversal takes money back from",
     "amiable.payments.plans.plan_get": "a read: one plan the user may see",
+    "amiable.remittances.matching.remittances_outgoing": "a read: the remittances the bank has not booked yet",
     "amiable.payments.plans.plan_document_render": "renders and checks the document; the grant stores and audits it",
     "amiable.contact.messaging.debtor_email": "a read: the debtor's valid e-mail address",
     "amiable.intake.crypto.is_openpgp": "pure helper: sniffs the bytes of a file",
@@ -319,6 +323,23 @@ def _bank_credit_queued(w):
     return BankEntry.objects.get(status=EntryStatus.TO_REVIEW)
 
 
+def _debit_before_its_remittance(w):
+    """Last week's payment and a debit of its amount already imported; then the remittance, sent: the debit
+    waits for a matching pass."""
+    today = timezone.localdate()
+    payments_services.payment_record(
+        case=w.case, amount="10.00", collected_on=today - timedelta(days=7), method="cheque", actor=w.users.agent
+    )
+    day = f"{today:%d%m%y}"
+    content = cfonb(
+        balance("01", "100.00", day=day), movement("-10.00", "VIR SEPA", day=day), balance("07", "90.00", day=day)
+    )
+    banking_services.statement_import(content=content, filename="releve.txt", actor=w.users.agent)
+    remittances_services.remittances_build(week_of=today, actor=w.users.agent)
+    Remittance.objects.update(status=RemittanceStatus.SENT, sent_at=timezone.now())
+    return list(BankEntry.objects.filter(status=EntryStatus.DEBIT))
+
+
 def _cheque(w):
     return payment_record(
         case=w.case, amount="30.00", collected_on=date(2026, 10, 9), method=PaymentMethod.CHEQUE, actor=w.users.agent
@@ -422,6 +443,14 @@ SERVICE_CALLS = {
             ),
             remittances_services.remittances_build(week_of=timezone.localdate(), actor=w.users.agent),
         ),
+    ),
+    "amiable.remittances.matching.remittance_debits_match": (
+        "remittance.executed",
+        lambda w: remittance_matching.remittance_debits_match(_debit_before_its_remittance(w), w.users.agent),
+    ),
+    "amiable.remittances.matching.remittances_match_pending": (
+        "remittance.executed",
+        lambda w: (_debit_before_its_remittance(w), remittance_matching.remittances_match_pending(actor=w.users.agent)),
     ),
     # audit
     "amiable.audit.services.access_log_purge": ("access_log.purged", _purge_an_old_entry),

@@ -52,6 +52,10 @@ class Command(BaseCommand):
             f"{result.matched} crédit(s) rapproché(s) d'un dossier pour {format_money(result.matched_total)}, "
             f"{result.to_review} à examiner."
         )
+        if result.debits_matched:
+            self.stdout.write(
+                f"{result.debits_matched} débit(s) rapproché(s) d'un reversement : virement(s) exécuté(s)."
+            )
         self.stdout.write(
             f"Nouveau solde au {statement.closing_on:%d/%m/%Y} : {format_money(statement.closing_balance)}."
         )
