@@ -6,17 +6,17 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import CharField, Count, Min, Q, Sum, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from amiable.accounts.models import Role, User
 from amiable.core.dates import format_date
-from amiable.core.money import ZERO, format_money
-from amiable.creditors.models import Structure
+from amiable.core.money import ZERO, format_money, to_money
+from amiable.ledger.models import EntryKind, LedgerAccount, LedgerLine
 from amiable.notifications.models import Notification
 from amiable.notifications.services import notify
-from amiable.payments.models import Payment
-from amiable.remittances.selectors import remittance_pending
+from amiable.payments.models import Payment, PaymentMethod
 
 LATE_AFTER_DAYS = 7
 KIND = "remittance_overdue"
@@ -24,7 +24,9 @@ KIND = "remittance_overdue"
 
 @dataclass(frozen=True)
 class LateStructure:
-    structure: Structure
+    creditor_name: str
+    creditor_slug: str
+    structure_code: str
     count: int
     total: Decimal
     oldest: date
@@ -50,30 +52,43 @@ class Overdue:
 
 
 def remittances_overdue(*, today: date | None = None) -> Overdue:
-    """The money held more than 7 days after its collection, per structure. Reads only what is not remitted
-    yet (the ledger's lines of pending payments), never the whole history."""
+    """The money held more than 7 days after its collection, per structure, in one query whatever the
+    number of payments: the ledger's lines on the structures' funds of the payments not yet remitted (what
+    overpaid a claim is held for the debtor and is not counted). A reversed payment is no longer money held."""
     today = today or timezone.localdate()
     until = today - timedelta(days=LATE_AFTER_DAYS + 1)
-    pending = remittance_pending(until=until)
-    payment_ids = [item.payment_id for items in pending.values() for item in items if item.payment_id]
-    collected = (
-        dict(Payment.objects.filter(pk__in=payment_ids).values_list("pk", "collected_on")) if payment_ids else {}
+    late_sources = (
+        Payment.objects.filter(collected_on__lte=until, remittance_line__isnull=True, reversal__isnull=True)
+        .exclude(method=PaymentMethod.DIRECT)
+        .annotate(ledger_source=Concat(Value("payment:"), Cast("pk", output_field=CharField())))
+        .values("ledger_source")
     )
-    structures = Structure.objects.select_related("creditor").in_bulk([key[1] for key in pending])
-    late = []
-    for (_creditor_id, structure_id), items in sorted(pending.items()):
-        paid = [item for item in items if item.payment_id and item.amount > ZERO]
-        if not paid:
-            continue
-        late.append(
-            LateStructure(
-                structure=structures[structure_id],
-                count=len(paid),
-                total=sum((item.amount for item in paid), ZERO),
-                oldest=min(collected[item.payment_id] for item in paid),
-            )
+    rows = (
+        LedgerLine.objects.filter(
+            account=LedgerAccount.CREDITOR_FUNDS,
+            entry__kind=EntryKind.PAYMENT,
+            entry__posted_on__lte=until,
+            entry__source__in=late_sources,
+            amount__lt=0,
         )
-    return Overdue(today=today, structures=late)
+        .values("structure__creditor__name", "structure__creditor__slug", "structure__code")
+        .annotate(count=Count("entry_id", distinct=True), total=Sum("amount"), oldest=Min("entry__posted_on"))
+        .order_by("structure__creditor__name", "structure__code")
+    )
+    return Overdue(
+        today=today,
+        structures=[
+            LateStructure(
+                creditor_name=row["structure__creditor__name"],
+                creditor_slug=row["structure__creditor__slug"],
+                structure_code=row["structure__code"],
+                count=row["count"],
+                total=-to_money(row["total"]),
+                oldest=row["oldest"],
+            )
+            for row in rows
+        ],
+    )
 
 
 def remittances_overdue_notify(*, today: date | None = None) -> Overdue:
@@ -86,7 +101,7 @@ def remittances_overdue_notify(*, today: date | None = None) -> Overdue:
         return overdue
     people = User.objects.filter(Q(role=Role.SUPERVISOR) | Q(role=Role.AGENCY_ADMIN), is_active=True).order_by("pk")
     body = "\n".join(
-        f"{s.structure.creditor.name} — {s.structure.code} : {format_money(s.total)} en {s.count} paiement(s), "
+        f"{s.creditor_name} — {s.structure_code} : {format_money(s.total)} en {s.count} paiement(s), "
         f"le plus ancien encaissé le {format_date(s.oldest)}"
         for s in overdue.structures
     )

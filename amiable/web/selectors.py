@@ -8,6 +8,7 @@ from amiable.cases.selectors import case_list, case_totals, money_figures, recov
 from amiable.core.money import ZERO, rate_percent, to_money
 from amiable.creditors.models import Creditor, Structure
 from amiable.portal.selectors import awaiting_me, unread_comment_cases
+from amiable.remittances.alerts import remittances_overdue
 
 
 # Per creditor or structure, in the one query that lists them: open cases and what remains due on them,
@@ -92,6 +93,7 @@ def _home_for(*, user) -> dict:
             "agents": agents,
             "creditors": creditors,
             "unassigned": unassigned,
+            "overdue": remittances_overdue(),
             "referent_of": list(user.referent_of.all().order_by("name", "pk")),
         }
     return {"template": "web/home_none.html", "totals": totals}

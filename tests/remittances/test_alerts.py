@@ -40,7 +40,7 @@ def test_money_held_more_than_seven_days_is_late_per_structure(reference, users)
     pay(cdop, "30.00", days_ago(7), users.agent)  # exactly 7 days: not late yet
     pay(cdop, "40.00", days_ago(9), users.agent, method=PaymentMethod.DIRECT)  # never held by the agency
     overdue = remittances_overdue()
-    assert [(s.structure.code, s.count, s.total, s.oldest) for s in overdue.structures] == [
+    assert [(s.structure_code, s.count, s.total, s.oldest) for s in overdue.structures] == [
         (reference.csr.code, 2, D("25.50"), days_ago(12))
     ]
     assert overdue.total == D("25.50")

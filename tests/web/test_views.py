@@ -749,3 +749,26 @@ def test_label_checker_catches_unlabelled_controls():
     for bad in ('<input name="q">', '<input id="id_q" name="q">', '<label for="x">X</label><select id="y"></select>'):
         with pytest.raises(AssertionError):
             assert_every_control_labelled(bad)
+
+
+def test_supervisor_home_flags_money_not_remitted_after_seven_days(client, reference, users):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from amiable.payments.services import payment_record
+
+    case = make_case(structure=reference.csr, reference="CSR-0009", principal="100.00")
+    payment_record(
+        case=case,
+        amount="42.00",
+        collected_on=timezone.localdate() - timedelta(days=9),
+        method="cheque",
+        actor=users.agent,
+    )
+    client.force_login(users.supervisor)
+    html = html_of(client.get("/"))
+    assert "Fonds non reversés depuis plus de 7 jours : 42,00" in html
+    assert f"{reference.csr.code} : 42,00{NBSP}€ en 1 paiement," in html
+    client.force_login(users.agent)
+    assert "Fonds non reversés" not in html_of(client.get("/"))

@@ -29,8 +29,8 @@ class Command(BaseCommand):
                 "executed": executed,
                 "overdue": [
                     {
-                        "creditor": s.structure.creditor.slug,
-                        "structure": s.structure.code,
+                        "creditor": s.creditor_slug,
+                        "structure": s.structure_code,
                         "payments": s.count,
                         "total": f"{s.total:.2f}",
                         "oldest": s.oldest.isoformat(),
@@ -47,6 +47,6 @@ class Command(BaseCommand):
             )
         for s in overdue.structures:
             self.stdout.write(
-                f"  EN RETARD {s.structure.creditor.slug}/{s.structure.code} : {format_money(s.total)} en {s.count} "
+                f"  EN RETARD {s.creditor_slug}/{s.structure_code} : {format_money(s.total)} en {s.count} "
                 f"paiement(s), le plus ancien encaissé le {format_date(s.oldest)}"
             )
