@@ -220,11 +220,11 @@ def remittances_complete(*, actor=None) -> list[Completion]:
         try:
             outcome = remittance_complete(remittance=remittance, actor=actor)
         except Exception as exc:
-            logger.exception("Reversement %s : fichiers non produits.", remittance.number)
+            logger.exception("Reversement %s non complété.", remittance.number)
             outcome = Completion(
                 number=remittance.number,
                 structure=remittance.structure.code,
-                problems=[f"fichiers non produits ({exc}) ; nouvel essai au prochain passage."],
+                problems=[f"non complété ({exc}) ; nouvel essai au prochain passage."],
             )
         for problem in outcome.problems:
             logger.warning("Reversement %s : %s", remittance.number, problem)

@@ -177,7 +177,7 @@ def test_a_pdf_failure_for_the_second_structure_is_completed_by_the_next_run(ref
     assert not (cdop.statement_pdf or cdop.statement_xlsx or cdop.statement_csv or cdop.transfer_xml)
     assert cdop.documents_at is None and cdop.status == RemittanceStatus.PREPARED and cdop.emailed_at is None
     assert _stored_names(cdop.number) == []  # the CSV and XLSX went with the rollback
-    assert f"{cdop.number} (CDOP) : fichiers non produits (panne du moteur PDF)" in out
+    assert f"{cdop.number} (CDOP) : non complété (panne du moteur PDF)" in out
     csr = remitted(reference.csr)
     assert csr.status == RemittanceStatus.SENT and csr.emailed_at is not None
     assert len(statements_sent()) == 1
