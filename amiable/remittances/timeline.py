@@ -25,6 +25,24 @@ def _executed(event: AuditEvent) -> str:
     )
 
 
+def _documents(event: AuditEvent) -> str:
+    after = event.after or {}
+    files = list((after.get("files") or {}).keys())
+    text = f"{after.get('number', '')} : {', '.join(files)}"
+    if "pain.001" in files:
+        text += " (virement émis)"
+    if after.get("transfer_problem"):
+        text += f" ; virement non émis : {after['transfer_problem']}"
+    return text
+
+
+def _emailed(event: AuditEvent) -> str:
+    after = event.after or {}
+    return f"{after.get('number', '')} envoyé à {after.get('to', '')}"
+
+
 def register() -> None:
     register_verb("remittance.prepared", label="Reversement préparé", describe=_remittance)
     register_verb("remittance.executed", label="Virement de reversement exécuté", describe=_executed)
+    register_verb("remittance.documents_made", label="Fichiers du reversement produits", describe=_documents)
+    register_verb("remittance.emailed", label="Relevé de reversement envoyé", describe=_emailed)

@@ -1,5 +1,7 @@
 """`manage.py build_remittances [--week-of YYYY-MM-DD] [--dry-run] [--json]`: the weekly remittances per
-structure (idempotent: a second run for the same week makes nothing)."""
+structure (idempotent: a second run for the same week makes nothing), then the files and e-mail of every
+remittance still missing them. The JSON lists the week's remittances only; what the completion did and
+its problems are in the text output and the log."""
 
 import json
 from datetime import date
@@ -15,7 +17,8 @@ class Command(BaseCommand):
     help = (
         "Prépare les reversements de la semaine (du lundi au dimanche) précédant la date donnée, un par structure : "
         "paiements encaissés non encore reversés, moins les rejets de paiements déjà reversés. Sans effet si elle "
-        "est relancée pour la même semaine."
+        "est relancée pour la même semaine. Produit ensuite les fichiers (relevé PDF, XLSX, CSV, virement SEPA) et "
+        "envoie le relevé de tout reversement qui ne les a pas encore, quelle que soit sa semaine."
     )
 
     def add_arguments(self, parser):
@@ -52,3 +55,12 @@ class Command(BaseCommand):
                 f"  {row['creditor']}/{row['structure']} : solde de {format_money(row['total'])}, "
                 "reporté à la semaine suivante"
             )
+        if run.to_complete:
+            self.stdout.write(f"{prefix}À compléter (fichiers ou envoi) : {', '.join(run.to_complete)}.")
+        for done in run.completed:
+            if done.made:
+                self.stdout.write(f"  {done.number} ({done.structure}) : fichiers produits — {', '.join(done.made)}.")
+            if done.emailed_to:
+                self.stdout.write(f"  {done.number} ({done.structure}) : relevé envoyé à {done.emailed_to}.")
+            for problem in done.problems:
+                self.stdout.write(self.style.WARNING(f"  {done.number} ({done.structure}) : {problem}"))
