@@ -13,5 +13,14 @@ def _remittance(event: AuditEvent) -> str:
     )
 
 
+def _executed(event: AuditEvent) -> str:
+    after = event.after or {}
+    return (
+        f"{after.get('number', '')} : virement de {format_money(to_money(str(after.get('total') or '0')))} "
+        f"exécuté le {iso_date_fr(after.get('executed_on'))}"
+    )
+
+
 def register() -> None:
     register_verb("remittance.prepared", label="Reversement préparé", describe=_remittance)
+    register_verb("remittance.executed", label="Virement du reversement exécuté", describe=_executed)
