@@ -37,6 +37,7 @@ from amiable.creditors import services as creditors_services
 from amiable.intake import crypto
 from amiable.intake import services as intake_services
 from amiable.intake.models import BatchSource
+from amiable.invoicing.settlement import invoice_mark_paid
 from amiable.ledger import services as ledger_services
 from amiable.letters import defaults as letters_defaults
 from amiable.letters import print_batch
@@ -47,10 +48,13 @@ from amiable.payments import services as payments_services
 from amiable.payments.models import PaymentMethod
 from amiable.payments.services import payment_record
 from amiable.remittances import services as remittances_services
+from amiable.remittances.execution import remittance_mark_executed
 from amiable.scenarios import defaults as scenarios_defaults
 from amiable.scenarios import services as scenarios_services
 from tests.banking.records import balance, cfonb, movement
 from tests.factories import PASSWORD, make_case, make_user
+from tests.invoicing.pages_data import written_invoice
+from tests.remittances.pages_data import written_remittance
 from tests.work_fixtures import DEBTOR_EMAIL, DEBTOR_PHONE, first_letter_sent
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -64,10 +68,12 @@ BATCH = "cpam-lot-virgule.csv"
 WRITING_MODULES = [
     "amiable.contact.messaging",
     "amiable.intake.crypto",
+    "amiable.invoicing.settlement",
     "amiable.letters.defaults",
     "amiable.letters.print_batch",
     "amiable.payments.plans",
     "amiable.payments.receipts",
+    "amiable.remittances.execution",
     "amiable.scenarios.defaults",
 ]
 
@@ -421,6 +427,23 @@ SERVICE_CALLS = {
                 actor=w.users.agent,
             ),
             remittances_services.remittances_build(week_of=timezone.localdate(), actor=w.users.agent),
+        ),
+    ),
+    "amiable.remittances.execution.remittance_mark_executed": (
+        "remittance.executed",
+        lambda w: remittance_mark_executed(
+            remittance=written_remittance(structure=w.case.structure, weeks_ago=0, files=False),
+            executed_on=timezone.localdate(),
+            actor=w.users.supervisor,
+        ),
+    ),
+    # invoicing
+    "amiable.invoicing.settlement.invoice_mark_paid": (
+        "invoice.paid",
+        lambda w: invoice_mark_paid(
+            invoice=written_invoice(structure=w.case.structure, pdf=False),
+            paid_on=timezone.localdate(),
+            actor=w.users.supervisor,
         ),
     ),
     # audit
