@@ -13,6 +13,8 @@ urlpatterns = [
     path("travail/", include("amiable.casework.urls")),
     path("banque/", include("amiable.banking.urls")),
     path("paiements/", include("amiable.payments.urls")),
+    path("reversements/", include("amiable.remittances.urls")),
+    path("factures/", include("amiable.invoicing.urls")),
     path("", include("amiable.portal.urls")),
     path("", include("amiable.web.urls")),
 ]

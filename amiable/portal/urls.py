@@ -1,6 +1,6 @@
 from django.urls import path
 
-from amiable.portal import views
+from amiable.portal import views, views_money
 
 urlpatterns = [
     path("dossiers/<int:pk>/commentaires/", views.comment_post, name="comment_post"),
@@ -15,4 +15,13 @@ urlpatterns = [
     path("demandes/creneaux/<int:pk>/confirmation/", views.meeting_confirm_post, name="meeting_confirm"),
     path("etat-des-creances.xlsx", views.claims_report, name="claims_report"),
     path("notifications/", views.notifications_page, name="notifications"),
+    # The creditor's remittances and invoices (the agency's own pages are /reversements/ and /factures/).
+    path("portail/reversements/", views_money.remittances_page, name="portal_remittances"),
+    path("portail/reversements/<int:pk>/", views_money.remittance_page, name="portal_remittance"),
+    path(
+        "portail/reversements/<int:pk>/fichiers/<str:kind>", views_money.remittance_file, name="portal_remittance_file"
+    ),
+    path("portail/factures/", views_money.invoices_page, name="portal_invoices"),
+    path("portail/factures/<int:pk>/", views_money.invoice_page, name="portal_invoice"),
+    path("portail/factures/<int:pk>/pdf/", views_money.invoice_pdf, name="portal_invoice_pdf"),
 ]

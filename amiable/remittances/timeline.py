@@ -20,7 +20,8 @@ def _executed(event: AuditEvent) -> str:
         "amount_date": "débit du relevé bancaire rapproché par son montant et sa date",
         "hand": "constaté à la main",
     }.get(after.get("matched_by", ""), "")
-    return f"{after.get('number', '')} exécuté le {iso_date_fr(after.get('executed_on'))}" + (
+    total = format_money(to_money(str(after.get("total") or "0")))
+    return f"{after.get('number', '')} : virement de {total} exécuté le {iso_date_fr(after.get('executed_on'))}" + (
         f" ({how})" if how else ""
     )
 

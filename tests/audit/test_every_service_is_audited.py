@@ -37,6 +37,7 @@ from amiable.creditors import services as creditors_services
 from amiable.intake import crypto
 from amiable.intake import services as intake_services
 from amiable.intake.models import BatchSource
+from amiable.invoicing.settlement import invoice_mark_paid
 from amiable.ledger import services as ledger_services
 from amiable.letters import defaults as letters_defaults
 from amiable.letters import print_batch
@@ -48,11 +49,14 @@ from amiable.payments.models import PaymentMethod
 from amiable.payments.services import payment_record
 from amiable.remittances import matching as remittance_matching
 from amiable.remittances import services as remittances_services
+from amiable.remittances.execution import remittance_mark_executed
 from amiable.remittances.models import Remittance, RemittanceStatus
 from amiable.scenarios import defaults as scenarios_defaults
 from amiable.scenarios import services as scenarios_services
 from tests.banking.records import balance, cfonb, movement
 from tests.factories import PASSWORD, make_case, make_user
+from tests.invoicing.pages_data import written_invoice
+from tests.remittances.pages_data import written_remittance
 from tests.work_fixtures import DEBTOR_EMAIL, DEBTOR_PHONE, first_letter_sent
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -66,11 +70,13 @@ BATCH = "cpam-lot-virgule.csv"
 WRITING_MODULES = [
     "amiable.contact.messaging",
     "amiable.intake.crypto",
+    "amiable.invoicing.settlement",
     "amiable.letters.defaults",
     "amiable.letters.print_batch",
     "amiable.remittances.matching",
     "amiable.payments.plans",
     "amiable.payments.receipts",
+    "amiable.remittances.execution",
     "amiable.scenarios.defaults",
 ]
 
@@ -451,6 +457,23 @@ SERVICE_CALLS = {
     "amiable.remittances.matching.remittances_match_pending": (
         "remittance.executed",
         lambda w: (_debit_before_its_remittance(w), remittance_matching.remittances_match_pending(actor=w.users.agent)),
+    ),
+    "amiable.remittances.execution.remittance_mark_executed": (
+        "remittance.executed",
+        lambda w: remittance_mark_executed(
+            remittance=written_remittance(structure=w.case.structure, weeks_ago=0, files=False),
+            executed_on=timezone.localdate(),
+            actor=w.users.supervisor,
+        ),
+    ),
+    # invoicing
+    "amiable.invoicing.settlement.invoice_mark_paid": (
+        "invoice.paid",
+        lambda w: invoice_mark_paid(
+            invoice=written_invoice(structure=w.case.structure, pdf=False),
+            paid_on=timezone.localdate(),
+            actor=w.users.supervisor,
+        ),
     ),
     # audit
     "amiable.audit.services.access_log_purge": ("access_log.purged", _purge_an_old_entry),

@@ -23,12 +23,16 @@ from amiable.creditor_requests.models import CreditorRequest, MeetingSlot
 from amiable.creditor_requests.services import meeting_propose, request_create
 from amiable.intake.models import Batch, BatchSource, ImportJob
 from amiable.intake.services import batch_import
+from amiable.invoicing.models import Invoice
 from amiable.letters.services import letter_issue
 from amiable.notifications.models import Notification
 from amiable.payments.plans import plan_propose
 from amiable.payments.services import payment_record
+from amiable.remittances.models import Remittance, RemittanceLine
 from tests.banking.records import balance, cfonb, movement
 from tests.factories import make_case
+from tests.invoicing.pages_data import written_invoice
+from tests.remittances.pages_data import written_remittance
 
 CSV = (
     b"reference;structure;nom;prenom;solde;adresse1;code_postal;ville\n"
@@ -84,6 +88,16 @@ OBJECTS = {
     "banking:assign": {"pk": "bank_entry"},
     "banking:link": {"pk": "bank_entry"},
     "banking:dismiss": {"pk": "bank_entry"},
+    "remittances:detail": {"pk": "remittance"},
+    "remittances:executed": {"pk": "remittance"},
+    "remittances:file": {"pk": "remittance", "kind": "pdf"},
+    "invoicing:detail": {"pk": "invoice"},
+    "invoicing:paid": {"pk": "invoice"},
+    "invoicing:pdf": {"pk": "invoice"},
+    "portal_remittance": {"pk": "remittance"},
+    "portal_remittance_file": {"pk": "remittance", "kind": "pdf"},
+    "portal_invoice": {"pk": "invoice"},
+    "portal_invoice_pdf": {"pk": "invoice"},
 }
 # Named URLs taking parameters that carry no object of a creditor (a signed one-time link).
 NOT_OBJECT_URLS = {"accounts:invitation_accept", "password_reset_confirm"}
@@ -166,7 +180,12 @@ def victim(reference, users, gnupg_home):
         filename="releve.txt",
         actor=users.agent,
     ).statement
+    remittance = written_remittance(structure=reference.cdop, weeks_ago=0, total=payment.amount)
+    RemittanceLine.objects.create(remittance=remittance, payment=payment, amount=payment.amount)
+    invoice = written_invoice(structure=reference.cdop, cases=[case])
     return {
+        "remittance": remittance.pk,
+        "invoice": invoice.pk,
         "bank_statement": bank_statement.pk,
         "bank_entry": bank_statement.entries.get(status="to_review").pk,
         "payment": payment.pk,
@@ -191,6 +210,8 @@ def victim(reference, users, gnupg_home):
             "Réunion secrète",
             outcome.batch.number,
             plan.number,
+            remittance.number,
+            invoice.number,
         ],
     }
 
@@ -205,6 +226,8 @@ def _state():
         MeetingSlot.objects.filter(confirmed=True).count(),
         OutboxMessage.objects.exclude(status=MessageStatus.FAILED).count(),
         Batch.objects.count(),
+        Remittance.objects.exclude(status="prepared").count(),
+        Invoice.objects.exclude(status="prepared").count(),
         AuditEvent.objects.exclude(verb__startswith="auth.").count(),
     )
 
@@ -224,6 +247,9 @@ POST_DATA = {
     "outcome": "reached",
     "occurred_on": "2026-11-02",
     "value": "on",
+    # A date the remittance and invoice services would accept: only the gate may stop the POST.
+    "executed_on": timezone.localdate().isoformat(),
+    "paid_on": timezone.localdate().isoformat(),
 }
 
 
@@ -277,6 +303,8 @@ def test_lists_searches_and_exports_show_nothing_of_another_tenant(client, users
         "/demandes/",
         "/validations/",
         "/notifications/",
+        "/portail/reversements/",
+        "/portail/factures/",
     ]
     if attacker_name == "other_admin":
         pages += ["/lots/", "/compte/equipe/"]

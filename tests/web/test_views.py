@@ -503,9 +503,9 @@ def test_other_creditor_user_sees_their_own_case(client, cases, other_collaborat
     assert client.get(f"/dossiers/{cases.other.pk}/").status_code == 200
 
 
-# Areas of the agency alone (the client-funds bank account): any creditor user is refused there with 403 before
-# any object is looked up, so the answer says nothing of the object.
-AGENCY_ONLY_NAMESPACES = {"banking"}
+# Areas of the agency alone (the client-funds bank account, the remittances' and invoices' agency pages): any
+# creditor user is refused there with 403 before any object is looked up, so the answer says nothing of it.
+AGENCY_ONLY_NAMESPACES = {"banking", "remittances", "invoicing"}
 SAMPLE_URL_VALUES = {"kind": "pdf", "channel": "email", "promise_pk": 1, "payment_pk": 1}
 
 
