@@ -15,7 +15,7 @@ from amiable.invoicing.models import Invoice, InvoiceLine
 from amiable.letters.services import letter_pdf
 
 PAYMENT_TERMS = (
-    "Paiement à 30 jours à compter de la date d'émission, par virement. Pas d'escompte pour paiement anticipé. "
+    "Paiement à 30 jours à compter de la date d'émission. Pas d'escompte pour paiement anticipé. "
     "En cas de retard de paiement, des pénalités sont exigibles au taux appliqué par la Banque centrale "
     "européenne à son opération de refinancement la plus récente majoré de 10 points, ainsi qu'une indemnité "
     "forfaitaire pour frais de recouvrement de 40 € (articles L441-10 et D441-5 du code de commerce)."

@@ -243,3 +243,9 @@ def invoices_incomplete():
         .select_related("creditor", "structure", "credited")
         .order_by("pk")
     )
+
+
+def invoice_recipient(invoice: Invoice) -> str:
+    """Who receives the invoice: the structure's finance service, else the creditor's contact; empty when
+    neither is known (the invoice then waits in the creditor's portal)."""
+    return invoice.structure.finance_email or invoice.creditor.contact_email

@@ -27,6 +27,7 @@ from amiable.invoicing.models import Invoice, InvoicedItem, InvoiceKind, Invoice
 from amiable.invoicing.selectors import (
     Item,
     invoice_pending,
+    invoice_recipient,
     invoices_incomplete,
     invoices_of_month,
     month_checked,
@@ -39,7 +40,7 @@ PREFIX = "FA"
 PAYMENT_DAYS = 30  # L441-10 of the Commercial Code: 30 days unless agreed otherwise
 
 
-def commission_of(base: Decimal, rate: Decimal) -> Decimal:
+def _commission(base: Decimal, rate: Decimal) -> Decimal:
     """The commission on one line: base × rate / 100, rounded half-up to the cent."""
     return to_money(base * rate / 100)
 
@@ -100,7 +101,7 @@ def _draft_invoice(structure: Structure, items: list[Item]) -> Draft:
     lines = []
     for case_id, reference, its in _by_case(items):
         base = sum((item.base for item in its), ZERO)
-        lines.append(DraftLine(case_id, reference, base, commission_of(base, rate), its))
+        lines.append(DraftLine(case_id, reference, base, _commission(base, rate), its))
     return _draft(
         kind=InvoiceKind.INVOICE, structure=structure, commission_rate=rate, vat_rate=terms.vat_rate, lines=lines
     )
@@ -303,9 +304,9 @@ def invoices_complete(*, actor=None) -> list[str]:
     for invoice in invoices_incomplete():
         try:
             if not invoice.pdf:
-                invoice = invoice_document_store(invoice=invoice, actor=actor)
+                invoice = _document_store(invoice=invoice, actor=actor)
             if invoice.status == InvoiceStatus.PREPARED and invoice.emailed_at is None:
-                invoice_send(invoice=invoice, actor=actor)
+                _send(invoice=invoice, actor=actor)
         except Exception as exc:  # a rendering or mail failure must leave the other invoices to be finished
             logger.exception("Facture %s non terminée", invoice.number)
             failures.append(f"{invoice.number} : {exc}")
@@ -323,7 +324,7 @@ def _store(invoice: Invoice, pdf: bytes) -> None:
 
 
 @transaction.atomic
-def invoice_document_store(*, invoice: Invoice, actor) -> Invoice:
+def _document_store(*, invoice: Invoice, actor) -> Invoice:
     """Render and store the Factur-X PDF/A-3 of an invoice, once, with its SHA-256."""
     invoice = Invoice.objects.select_for_update().select_related("creditor", "structure", "credited").get(pk=invoice.pk)
     if invoice.pdf:
@@ -345,13 +346,8 @@ def invoice_document_store(*, invoice: Invoice, actor) -> Invoice:
     return invoice
 
 
-def invoice_recipient(invoice: Invoice) -> str:
-    """The structure's finance service, else the creditor's contact; empty when neither is known."""
-    return invoice.structure.finance_email or invoice.creditor.contact_email
-
-
 @transaction.atomic
-def invoice_send(*, invoice: Invoice, actor) -> bool:
+def _send(*, invoice: Invoice, actor) -> bool:
     """E-mail the invoice with its Factur-X file attached; False when there is no address (it stays
     « Préparée », in the creditor's portal). A failing send raises and changes nothing."""
     invoice = Invoice.objects.select_for_update().select_related("creditor", "structure", "credited").get(pk=invoice.pk)

@@ -37,6 +37,8 @@ from amiable.creditors import services as creditors_services
 from amiable.intake import crypto
 from amiable.intake import services as intake_services
 from amiable.intake.models import BatchSource
+from amiable.invoicing import services as invoicing_services
+from amiable.invoicing.models import Invoice
 from amiable.ledger import services as ledger_services
 from amiable.letters import defaults as letters_defaults
 from amiable.letters import print_batch
@@ -319,6 +321,12 @@ def _bank_credit_queued(w):
     return BankEntry.objects.get(status=EntryStatus.TO_REVIEW)
 
 
+def _september_payment(w):
+    return payments_services.payment_record(
+        case=w.case, amount="10.00", collected_on=date(2026, 9, 15), method="transfer", actor=w.users.agent
+    )
+
+
 def _cheque(w):
     return payment_record(
         case=w.case, amount="30.00", collected_on=date(2026, 10, 9), method=PaymentMethod.CHEQUE, actor=w.users.agent
@@ -421,6 +429,23 @@ SERVICE_CALLS = {
                 actor=w.users.agent,
             ),
             remittances_services.remittances_build(week_of=timezone.localdate(), actor=w.users.agent),
+        ),
+    ),
+    # invoicing: September's payment invoiced by the monthly run, its file stored again once lost
+    "amiable.invoicing.services.invoices_build": (
+        "invoice.issued",
+        lambda w: (
+            _september_payment(w),
+            invoicing_services.invoices_build(month=date(2026, 9, 1), actor=w.users.agent),
+        ),
+    ),
+    "amiable.invoicing.services.invoices_complete": (
+        "invoice.document_stored",
+        lambda w: (
+            _september_payment(w),
+            invoicing_services.invoices_build(month=date(2026, 9, 1), actor=w.users.agent),
+            Invoice.objects.update(pdf="", sha256=""),
+            invoicing_services.invoices_complete(actor=w.users.agent),
         ),
     ),
     # audit
