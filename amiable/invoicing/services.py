@@ -323,34 +323,39 @@ def _store(invoice: Invoice, pdf: bytes) -> None:
     invoice.pdf.save(name.removeprefix("invoices/"), ContentFile(pdf), save=False)
 
 
-@transaction.atomic
 def _document_store(*, invoice: Invoice, actor) -> Invoice:
-    """Render and store the Factur-X PDF/A-3 of an invoice, once, with its SHA-256."""
-    invoice = Invoice.objects.select_for_update().select_related("creditor", "structure", "credited").get(pk=invoice.pk)
-    if invoice.pdf:
-        return invoice
+    """Render the Factur-X PDF/A-3 of an invoice, then store it once with its SHA-256. The rendering is done
+    outside any transaction: a second of WeasyPrint must not hold the database (on SQLite a write
+    transaction locks it whole)."""
     pdf = documents.invoice_pdf(invoice)
-    invoice.sha256 = hashlib.sha256(pdf).hexdigest()
-    _store(invoice, pdf)
-    try:
-        invoice.save(update_fields=["pdf", "sha256"])
-        audit_record(
-            actor=actor,
-            verb="invoice.document_stored",
-            target=invoice,
-            after={"number": invoice.number, "file": invoice.pdf.name, "sha256": invoice.sha256},
+    with transaction.atomic():
+        invoice = (
+            Invoice.objects.select_for_update().select_related("creditor", "structure", "credited").get(pk=invoice.pk)
         )
-    except BaseException:
-        invoice.pdf.delete(save=False)
-        raise
+        if invoice.pdf:
+            return invoice  # stored by a run at the same moment
+        invoice.sha256 = hashlib.sha256(pdf).hexdigest()
+        _store(invoice, pdf)
+        try:
+            invoice.save(update_fields=["pdf", "sha256"])
+            audit_record(
+                actor=actor,
+                verb="invoice.document_stored",
+                target=invoice,
+                after={"number": invoice.number, "file": invoice.pdf.name, "sha256": invoice.sha256},
+            )
+        except BaseException:
+            invoice.pdf.delete(save=False)
+            raise
     return invoice
 
 
-@transaction.atomic
 def _send(*, invoice: Invoice, actor) -> bool:
-    """E-mail the invoice with its Factur-X file attached; False when there is no address (it stays
-    « Préparée », in the creditor's portal). A failing send raises and changes nothing."""
-    invoice = Invoice.objects.select_for_update().select_related("creditor", "structure", "credited").get(pk=invoice.pk)
+    """E-mail the invoice with its Factur-X file attached, then mark it sent; False when there is no address
+    (it stays « Préparée », in the creditor's portal). A failing send raises and changes nothing. The SMTP
+    exchange is outside any transaction, as the rendering is; of two runs sending at the same moment, only
+    the first marking counts."""
+    invoice = Invoice.objects.select_related("creditor", "structure", "credited").get(pk=invoice.pk)
     to = invoice_recipient(invoice)
     if not to or not invoice.pdf or invoice.emailed_at is not None or invoice.status != InvoiceStatus.PREPARED:
         return False
@@ -369,9 +374,10 @@ def _send(*, invoice: Invoice, actor) -> bool:
     )
     message.attach(f"{invoice.number}.pdf", pdf, "application/pdf")
     message.send()
-    invoice.emailed_to = to
-    invoice.emailed_at = timezone.now()
-    invoice.status = InvoiceStatus.SENT
-    invoice.save(update_fields=["emailed_to", "emailed_at", "status"])
-    audit_record(actor=actor, verb="invoice.sent", target=invoice, after={"number": invoice.number, "to": to})
-    return True
+    with transaction.atomic():
+        marked = Invoice.objects.filter(pk=invoice.pk, emailed_at__isnull=True, status=InvoiceStatus.PREPARED).update(
+            emailed_to=to, emailed_at=timezone.now(), status=InvoiceStatus.SENT
+        )
+        if marked:
+            audit_record(actor=actor, verb="invoice.sent", target=invoice, after={"number": invoice.number, "to": to})
+    return bool(marked)
