@@ -330,7 +330,9 @@ def _document_store(*, invoice: Invoice, actor) -> Invoice:
     pdf = documents.invoice_pdf(invoice)
     with transaction.atomic():
         invoice = (
-            Invoice.objects.select_for_update().select_related("creditor", "structure", "credited").get(pk=invoice.pk)
+            Invoice.objects.select_for_update(of=("self",))
+            .select_related("creditor", "structure", "credited")
+            .get(pk=invoice.pk)
         )
         if invoice.pdf:
             return invoice  # stored by a run at the same moment
