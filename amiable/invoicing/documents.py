@@ -21,6 +21,8 @@ PAYMENT_TERMS = (
     "forfaitaire pour frais de recouvrement de 40 € (articles L441-10 et D441-5 du code de commerce)."
 )
 
+CREDIT_TERMS = "Avoir à déduire d'un prochain règlement, ou remboursé par l'agence."
+
 
 def percent(value: Decimal) -> str:
     """A rate the French way, without useless zeros: « 15 % », « 12,5 % »."""
@@ -93,7 +95,7 @@ def invoice_xml(invoice: Invoice, lines: list[InvoiceLine]) -> bytes:
         due_date=invoice.due_on,
         period=(invoice.period_start, invoice.period_end),
         credit_note_of=invoice.credited.number if invoice.is_credit_note else "",
-        note=PAYMENT_TERMS,
+        note=CREDIT_TERMS if invoice.is_credit_note else PAYMENT_TERMS,
     )
 
 
