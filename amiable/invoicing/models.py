@@ -72,6 +72,13 @@ class Invoice(models.Model):
                 name="invoice_credit_note_names_invoice",
                 condition=Q(kind="invoice", credited__isnull=True) | Q(kind="credit_note"),
             ),
+            models.CheckConstraint(
+                name="invoice_credit_note_has_invoice",
+                condition=Q(kind="invoice") | Q(credited__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="invoice_commission_vat_not_negative", condition=Q(commission__gte=0, vat__gte=0)
+            ),
         ]
         indexes = [models.Index(fields=["creditor", "structure", "-period_start"], name="invoice_structure_idx")]
 

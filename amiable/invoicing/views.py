@@ -15,8 +15,8 @@ from amiable.core.dates import format_date
 from amiable.core.views import submit_form
 from amiable.invoicing.downloads import invoice_pdf_response
 from amiable.invoicing.forms import InvoiceFilterForm, PaidForm
+from amiable.invoicing.listing import invoice_credit_notes, invoice_get, invoice_lines, invoice_list
 from amiable.invoicing.models import Invoice, InvoiceStatus
-from amiable.invoicing.selectors import invoice_credit_notes, invoice_get, invoice_lines, invoice_list
 from amiable.invoicing.settlement import invoice_mark_paid
 
 PAGE_SIZE = 25

@@ -12,8 +12,8 @@ from django.views.decorators.http import require_GET
 
 from amiable.invoicing.downloads import invoice_pdf_response
 from amiable.invoicing.forms import InvoiceFilterForm
+from amiable.invoicing.listing import invoice_credit_notes, invoice_get, invoice_lines, invoice_list
 from amiable.invoicing.models import Invoice
-from amiable.invoicing.selectors import invoice_credit_notes, invoice_get, invoice_lines, invoice_list
 from amiable.remittances.downloads import remittance_file_response
 from amiable.remittances.forms import RemittanceFilterForm
 from amiable.remittances.listing import (

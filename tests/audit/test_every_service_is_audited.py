@@ -37,6 +37,8 @@ from amiable.creditors import services as creditors_services
 from amiable.intake import crypto
 from amiable.intake import services as intake_services
 from amiable.intake.models import BatchSource
+from amiable.invoicing import services as invoicing_services
+from amiable.invoicing.models import Invoice
 from amiable.invoicing.settlement import invoice_mark_paid
 from amiable.ledger import services as ledger_services
 from amiable.letters import defaults as letters_defaults
@@ -346,6 +348,25 @@ def _debit_before_its_remittance(w):
     return list(BankEntry.objects.filter(status=EntryStatus.DEBIT))
 
 
+def _files_lost(w):
+    """Last week's remittance made, its files then lost: the completion makes them again."""
+    payments_services.payment_record(
+        case=w.case,
+        amount="10.00",
+        collected_on=timezone.localdate() - timedelta(days=7),
+        method="cheque",
+        actor=w.users.agent,
+    )
+    remittances_services.remittances_build(week_of=timezone.localdate(), actor=w.users.agent)
+    Remittance.objects.update(statement_pdf="", statement_xlsx="", statement_csv="", transfer_xml="", documents_at=None)
+
+
+def _september_payment(w):
+    return payments_services.payment_record(
+        case=w.case, amount="10.00", collected_on=date(2026, 9, 15), method="transfer", actor=w.users.agent
+    )
+
+
 def _cheque(w):
     return payment_record(
         case=w.case, amount="30.00", collected_on=date(2026, 10, 9), method=PaymentMethod.CHEQUE, actor=w.users.agent
@@ -450,6 +471,17 @@ SERVICE_CALLS = {
             remittances_services.remittances_build(week_of=timezone.localdate(), actor=w.users.agent),
         ),
     ),
+    "amiable.remittances.services.remittance_complete": (
+        "remittance.documents_made",
+        lambda w: (
+            _files_lost(w),
+            remittances_services.remittance_complete(remittance=Remittance.objects.get(), actor=w.users.agent),
+        ),
+    ),
+    "amiable.remittances.services.remittances_complete": (
+        "remittance.documents_made",
+        lambda w: (_files_lost(w), remittances_services.remittances_complete(actor=w.users.agent)),
+    ),
     "amiable.remittances.matching.remittance_debits_match": (
         "remittance.executed",
         lambda w: remittance_matching.remittance_debits_match(_debit_before_its_remittance(w), w.users.agent),
@@ -473,6 +505,23 @@ SERVICE_CALLS = {
             invoice=written_invoice(structure=w.case.structure, pdf=False),
             paid_on=timezone.localdate(),
             actor=w.users.supervisor,
+        ),
+    ),
+    # invoicing: September's payment invoiced by the monthly run, its file stored again once lost
+    "amiable.invoicing.services.invoices_build": (
+        "invoice.issued",
+        lambda w: (
+            _september_payment(w),
+            invoicing_services.invoices_build(month=date(2026, 9, 1), actor=w.users.agent),
+        ),
+    ),
+    "amiable.invoicing.services.invoices_complete": (
+        "invoice.document_stored",
+        lambda w: (
+            _september_payment(w),
+            invoicing_services.invoices_build(month=date(2026, 9, 1), actor=w.users.agent),
+            Invoice.objects.update(pdf="", sha256=""),
+            invoicing_services.invoices_complete(actor=w.users.agent),
         ),
     ),
     # audit
