@@ -9,6 +9,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from amiable.core.money import ZERO, to_money
+from amiable.creditors.models import Creditor
 from amiable.ledger.models import EntryKind, LedgerAccount, LedgerLine
 from amiable.payments.models import Payment, PaymentMethod, PaymentReversal
 from amiable.payments.statement import RemittedLine
@@ -19,6 +20,14 @@ def week_before(week_of: date) -> tuple[date, date]:
     """The Monday and Sunday of the complete week before the one holding `week_of`."""
     monday = week_of - timedelta(days=week_of.weekday()) - timedelta(days=7)
     return monday, monday + timedelta(days=6)
+
+
+def creditors_due(today: date) -> set[int]:
+    """The active creditors whose remittance weekday (contract terms, Monday when none) has come this week:
+    the daily run remits their last complete week from that day on, so a day missed is caught up the next
+    day, and the days after find it made."""
+    terms = dict(Creditor.objects.filter(is_active=True).values_list("pk", "terms__remittance_weekday").order_by("pk"))
+    return {pk for pk, weekday in terms.items() if (weekday or 0) <= today.weekday()}
 
 
 CHUNK = 500  # SQLite limits the parameters of one query

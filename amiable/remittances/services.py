@@ -57,12 +57,16 @@ def _row(*, number: str, creditor: str, structure: str, lines: int, total) -> di
     return {"number": number, "creditor": creditor, "structure": structure, "lines": lines, "total": f"{total:.2f}"}
 
 
-def remittances_build(*, week_of: date | None = None, actor=None, dry_run: bool = False) -> RemittanceRun:
+def remittances_build(
+    *, week_of: date | None = None, actor=None, dry_run: bool = False, creditor_ids: set[int] | None = None
+) -> RemittanceRun:
     """Make the remittances of the week before `week_of` (by default the last complete week). Each
     structure is made in its own transaction: a failure leaves the structures already made and none
     half-made, and the next run makes the rest. A structure that already has its remittance for the week
     gets no second one (what came in late goes into the next week's). A net of zero or less makes no
-    remittance: its payments and reversals stay pending and are counted again by the next week's run."""
+    remittance: its payments and reversals stay pending and are counted again by the next week's run.
+    `creditor_ids` limits the run to those creditors (the daily run passes those whose remittance day has
+    come, see `creditors_due`)."""
     today = timezone.localdate()
     start, end = week_before(week_of or today)
     if end >= today:
@@ -72,7 +76,7 @@ def remittances_build(*, week_of: date | None = None, actor=None, dry_run: bool 
     done = {r.structure_id for r in Remittance.objects.filter(period_start=start)}
     run = RemittanceRun(start=start, end=end)
     for (creditor_id, structure_id), items in sorted(pending.items()):
-        if structure_id in done:
+        if structure_id in done or (creditor_ids is not None and creditor_id not in creditor_ids):
             continue
         structure = structures[structure_id]
         total = sum((item.amount for item in items), ZERO)

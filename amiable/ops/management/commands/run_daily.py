@@ -16,15 +16,23 @@ DAILY_JOBS = [
     "deliver_outbox",
     "run_scenarios",
     "print_batch",
+    "build_remittances",
+    "check_remittances",
+    "build_invoices",
     "send_digest",
     "purge_access_log",
 ]
+# The remittances are made each day for the creditors whose contract's remittance day has come this week
+# (idempotent: the days after find them made); the invoices of the last complete month likewise.
+JOB_ARGUMENTS = {"build_remittances": ["--due"]}
 
 
 class Command(BaseCommand):
     help = (
         "Lance les tâches quotidiennes : promesses non tenues, échéances des plans d'apurement, renvoi des messages "
-        "en échec, scénarios de recouvrement, lot d'impression des courriers, récapitulatif des notifications, purge "
+        "en échec, scénarios de recouvrement, lot d'impression des courriers, reversements de la semaine (au jour du "
+        "contrat), rapprochement des virements et alerte des fonds non reversés, factures du mois écoulé, "
+        "récapitulatif des notifications, purge "
         "du journal des accès. "
         "Une tâche en échec n'empêche pas les suivantes ; la commande se termine alors en erreur en nommant les "
         "tâches en échec."
@@ -35,7 +43,7 @@ class Command(BaseCommand):
         for job in DAILY_JOBS:
             self.stdout.write(f"== {job}")
             try:
-                call_command(job, stdout=self.stdout, stderr=self.stderr)
+                call_command(job, *JOB_ARGUMENTS.get(job, []), stdout=self.stdout, stderr=self.stderr)
             except Exception:  # one broken job must not stop the print batch or the digest of the others
                 failed.append(job)
                 self.stderr.write(f"La tâche {job} a échoué :\n{traceback.format_exc()}")

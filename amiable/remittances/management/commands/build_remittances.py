@@ -7,9 +7,11 @@ import json
 from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import format_money
+from amiable.remittances.selectors import creditors_due
 from amiable.remittances.services import remittances_build
 
 
@@ -25,16 +27,23 @@ class Command(BaseCommand):
         parser.add_argument(
             "--week-of", dest="week_of", help="Date (AAAA-MM-JJ) : la semaine traitée est la précédente complète."
         )
+        parser.add_argument(
+            "--due",
+            action="store_true",
+            help="Seulement les créanciers dont le jour de reversement du contrat est arrivé cette semaine "
+            "(c'est ainsi que run_daily la lance chaque jour).",
+        )
         parser.add_argument("--dry-run", action="store_true", dest="dry_run", help="Affiche sans rien créer.")
         parser.add_argument("--json", action="store_true", dest="as_json", help="Affiche le résultat en JSON.")
 
-    def handle(self, *args, week_of: str | None, dry_run: bool, as_json: bool, **options):
+    def handle(self, *args, week_of: str | None, due: bool, dry_run: bool, as_json: bool, **options):
         try:
             on = date.fromisoformat(week_of) if week_of else None
         except ValueError as exc:
             raise CommandError(f"Date invalide : « {week_of} » (attendu AAAA-MM-JJ).") from exc
         try:
-            run = remittances_build(week_of=on, actor=None, dry_run=dry_run)
+            creditor_ids = creditors_due(on or timezone.localdate()) if due else None
+            run = remittances_build(week_of=on, actor=None, dry_run=dry_run, creditor_ids=creditor_ids)
         except ApplicationError as exc:
             raise CommandError(str(exc)) from exc
         if as_json:
