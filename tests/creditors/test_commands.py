@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.management import call_command
-from django.db.models import F
+from django.db.models import F, Sum
 from django.test import RequestFactory
 
 from amiable.accounts.models import Role, User
@@ -197,6 +197,29 @@ def test_seed_demo_builds_the_demo_and_a_second_run_adds_nothing(db):
     assert in_progress_paid.count() >= 10
     assert Receipt.objects.filter(kind="receipt").count() == Payment.objects.count()
     assert ledger_balance(account="bank") > 0
+
+    # Money out: weekly remittances per structure with their files, monthly invoices in Factur-X; some of each
+    # already settled, the latest still waiting, so that every state shows in the pages.
+    from amiable.invoicing.models import Invoice
+    from amiable.remittances.models import Remittance
+
+    remittances = Remittance.objects.annotate(lines_total=Sum("lines__amount"))
+    assert remittances.count() >= 4
+    assert all(
+        r.total == r.lines_total and r.statement_pdf and r.statement_xlsx and r.transfer_xml for r in remittances
+    )
+    assert {"executed", "sent"} <= set(remittances.values_list("status", flat=True))
+    invoices = Invoice.objects.all()
+    assert invoices.count() >= 3 and all(i.pdf and i.emailed_at for i in invoices)
+    assert {"paid", "sent"} <= set(invoices.values_list("status", flat=True))
+    money_out = (Remittance.objects.count(), Invoice.objects.count())
+
+    before = _counts()
+    output = _run("seed_demo")
+    assert "0 dossier(s) créé(s), 215 au total" in output
+    assert _counts() == before
+    assert (Remittance.objects.count(), Invoice.objects.count()) == money_out
+    # The statement of the demo pays two demo cases.
     result = statement_import(content=(DATA / "camt053-001.08-demo.xml").read_bytes(), filename="demo.xml", actor=None)
     assert (result.status, result.matched, result.to_review, result.matched_total) == (
         "imported",
@@ -204,11 +227,6 @@ def test_seed_demo_builds_the_demo_and_a_second_run_adds_nothing(db):
         1,
         Decimal("80.00"),
     )
-
-    before = _counts()
-    output = _run("seed_demo")
-    assert "0 dossier(s) créé(s), 215 au total" in output
-    assert _counts() == before
 
 
 def test_seed_demo_batch_comes_encrypted_and_signed_as_the_cpam_contract_asks(db):

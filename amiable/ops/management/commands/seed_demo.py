@@ -53,6 +53,14 @@ SECOND_STRUCTURE = {
     "city": "Montreuil",
 }
 
+# Demo bank details of the structures (IBAN, BIC) for their remittances: valid checksums, no real account.
+DEMO_STRUCTURE_BANKING = [
+    ("FR7610107001011234567890129", "BREDFRPPXXX"),
+    ("FR7630001007941234567890185", "BDFEFRPPCCT"),
+    ("FR6214505000010412345678931", "CEPAFRPP313"),
+    ("FR7917515900000812345678981", "CEPAFRPP751"),
+]
+
 # (email, first name, last name, role, creditor slug or None, structure codes it is limited to)
 DEMO_USERS = [
     ("admin@amiable.example", "Alice", "Durand", Role.AGENCY_ADMIN, None, ()),
@@ -182,6 +190,7 @@ class Command(BaseCommand):
         self._first_letters(cpam, users["agent@amiable.example"])
         self._partial_payments(cpam, users["agent@amiable.example"])
         self._plans(cpam, users)
+        self._money_out(cpam, second, users["admin@amiable.example"])
         accounts = [
             {
                 "email": email,
@@ -241,6 +250,45 @@ class Command(BaseCommand):
                 reference=f"Démonstration {n + 1}",
                 actor=agent,
             )
+
+    def _money_out(self, cpam: Creditor, second: Creditor, admin: User) -> None:
+        """The structures' bank and invoicing details (demo values), then the remittances of the last three
+        weeks and the invoices of the last two months, made by the same runs as in production: the creditor
+        downloads them in its portal. Idempotent: each run makes only what is missing. The older remittances
+        are executed and the older invoices paid, by hand, so that every state shows."""
+        from amiable.invoicing.models import Invoice, InvoiceKind, InvoiceStatus
+        from amiable.invoicing.services import invoices_build
+        from amiable.invoicing.settlement import invoice_mark_paid
+        from amiable.remittances.execution import remittance_mark_executed
+        from amiable.remittances.models import Remittance, RemittanceStatus
+        from amiable.remittances.services import remittances_build
+
+        for n, structure in enumerate(Structure.objects.filter(creditor__in=[cpam, second]).order_by("pk")):
+            if structure.remittance_iban:
+                continue
+            details = DEMO_STRUCTURE_BANKING[n % len(DEMO_STRUCTURE_BANKING)]
+            structure.remittance_iban, structure.remittance_bic = details
+            structure.finance_email = f"finances-{structure.code.lower()}@{structure.creditor.slug}.example"
+            structure.legal_commitment_number = structure.legal_commitment_number or f"EJ-2026-{4100 + n}"
+            structure.service_code = structure.service_code or f"SERV-{structure.code}"
+            structure.save()
+        today = timezone.localdate()
+        for weeks_ago in (2, 1, 0):
+            remittances_build(week_of=today - timedelta(days=7 * weeks_ago), actor=None)
+        first_of_month = today.replace(day=1)
+        for months_ago in (2, 1):
+            month = first_of_month
+            for _ in range(months_ago - 1):
+                month = (month - timedelta(days=1)).replace(day=1)
+            invoices_build(month=month - timedelta(days=1), actor=None)
+        last_week = today - timedelta(days=today.weekday() + 7)
+        for remittance in Remittance.objects.filter(status=RemittanceStatus.SENT, period_start__lt=last_week):
+            remittance_mark_executed(remittance=remittance, executed_on=today, actor=admin)
+        oldest = Invoice.objects.order_by("period_start").values_list("period_start", flat=True).first()
+        for invoice in Invoice.objects.filter(
+            kind=InvoiceKind.INVOICE, status=InvoiceStatus.SENT, period_start=oldest, paid_on__isnull=True
+        ):
+            invoice_mark_paid(invoice=invoice, paid_on=today, actor=admin)
 
     def _plans(self, cpam: Creditor, users: dict[str, User]) -> None:
         """Two payment plans of CPAM cases whose first letter is out: a 4-month plan the agency grants, and a
