@@ -13,6 +13,8 @@ from django.views.decorators.http import require_GET, require_POST
 from amiable.accounts.permissions import can_view_client_funds, can_work_cases
 from amiable.core.dates import format_date
 from amiable.core.views import submit_form
+from amiable.remittances.alerts import remittances_overdue
+from amiable.remittances.documents import transfer_problem
 from amiable.remittances.downloads import remittance_file_response
 from amiable.remittances.execution import remittance_mark_executed
 from amiable.remittances.forms import ExecutedForm, RemittanceFilterForm
@@ -43,9 +45,8 @@ def remittance_list_page(request: HttpRequest) -> HttpResponse:
     page = Paginator(remittance_list(user=request.user, **form.filters()), PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(
-        request, "remittances/list.html", {"form": form, "page": page, "query": query.urlencode(), "agency": True}
-    )
+    context = {"form": form, "page": page, "query": query.urlencode(), "agency": True}
+    return render(request, "remittances/list.html", {**context, "overdue": remittances_overdue()})
 
 
 @login_required
@@ -61,6 +62,7 @@ def remittance_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "lines": remittance_lines(remittance=remittance),
             "files": remittance_files(remittance=remittance),
             "executed_form": ExecutedForm() if may_mark else None,
+            "transfer_problem": "" if remittance.transfer_xml else transfer_problem(remittance.structure),
             "agency": True,
         },
     )

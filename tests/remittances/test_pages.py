@@ -298,3 +298,37 @@ def test_the_navigation_links_the_pages_for_agency_staff(client, reference, user
     nav = page[page.index('class="main-nav"') : page.index("</nav>")]
     assert f'href="{reverse("remittances:list")}" aria-current="page">Reversements' in nav
     assert f'href="{reverse("invoicing:list")}"' in nav
+
+
+def test_the_detail_says_why_no_transfer_was_made(client, reference, users):
+    from amiable.payments.services import payment_record
+    from amiable.remittances.selectors import week_before
+    from amiable.remittances.services import remittances_build
+    from tests.factories import make_case
+
+    start, _end = week_before(today())
+    case = make_case(structure=reference.csr, principal="100.00")
+    payment_record(case=case, amount="12.00", collected_on=start, method="cheque", actor=users.agent)
+    remittances_build(actor=None)
+    remittance = Remittance.objects.get()
+    client.force_login(users.supervisor)
+    page = text_of(client.get(reverse("remittances:detail", args=[remittance.pk])))
+    assert "Virement non émis : la structure CSR n'a pas d'IBAN de reversement" in page
+    reference.csr.remittance_iban, reference.csr.remittance_bic = "FR7630001007941234567890185", "BDFEFRPPCCT"
+    reference.csr.save()
+    remittances_build(actor=None)  # the next run makes the transfer
+    assert "Virement non émis" not in text_of(client.get(reverse("remittances:detail", args=[remittance.pk])))
+
+
+def test_the_list_flags_money_held_more_than_seven_days(client, reference, users):
+    from amiable.payments.services import payment_record
+    from tests.factories import make_case
+
+    case = make_case(structure=reference.cdop, principal="100.00")
+    payment_record(
+        case=case, amount="33.00", collected_on=today() - timedelta(days=9), method="cheque", actor=users.agent
+    )
+    client.force_login(users.agent)
+    page = text_of(client.get(reverse("remittances:list")))
+    assert "Fonds non reversés depuis plus de 7 jours : 33,00" in page
+    assert f"{reference.cdop.code} : 33,00" in page
