@@ -116,7 +116,7 @@ def credit_transfer_xml(
 ) -> bytes:
     """The pain.001.001.09 file ordering `transfers` from the debtor's account (the client-funds account)
     on `execution_date`, in one batch whose id is `message_id`. Raises ValueError on a bad amount,
-    account or reference, and sepaxml's ValidationError if the result does not match the XSD."""
+    account or reference, or when the result does not match the XSD."""
     if not transfers:
         raise ValueError("Un ordre de virement sans aucun virement n'a pas de sens.")
     message_id = _reference(message_id, "Identifiant du message")
@@ -155,4 +155,9 @@ def credit_transfer_xml(
         if creditor_bic:
             payment["BIC"] = creditor_bic
         sepa.add_payment(payment)
-    return sepa.export(validate=True)
+    try:
+        return sepa.export(validate=True)
+    except ValueError:
+        raise
+    except Exception as exc:  # sepaxml's ValidationError: a value the checks above let through
+        raise ValueError(f"Le fichier de virement ne respecte pas le schéma pain.001.001.09 : {exc}") from exc

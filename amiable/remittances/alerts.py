@@ -1,6 +1,7 @@
 """The L6 alert: money collected for a creditor and still not remitted more than 7 days after its collection.
 The weekly run remits the last complete week on the contract's weekday; anything older than that is late —
-a remittance not run, a structure without IBAN whose transfer waits, a net carried because of reversals."""
+a remittance not run, a net carried because of reversals, or a remittance made whose transfer the bank has
+not executed yet (a structure without IBAN, a transfer file not handed to the bank)."""
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -17,8 +18,11 @@ from amiable.ledger.models import EntryKind, LedgerAccount, LedgerLine
 from amiable.notifications.models import Notification
 from amiable.notifications.services import notify
 from amiable.payments.models import Payment, PaymentMethod
+from amiable.remittances.models import Remittance, RemittanceStatus
 
 LATE_AFTER_DAYS = 7
+# A transfer order issued and not seen executed on a statement after this many days is taken as lost.
+TRANSFER_EXECUTION_DAYS = 5
 KIND = "remittance_overdue"
 
 
@@ -30,6 +34,7 @@ class LateStructure:
     count: int
     total: Decimal
     oldest: date
+    in_remittances: Decimal = ZERO  # part of `total` in remittances made but not executed
 
 
 @dataclass
@@ -52,9 +57,10 @@ class Overdue:
 
 
 def remittances_overdue(*, today: date | None = None) -> Overdue:
-    """The money held more than 7 days after its collection, per structure, in one query whatever the
-    number of payments: the ledger's lines on the structures' funds of the payments not yet remitted (what
-    overpaid a claim is held for the debtor and is not counted). A reversed payment is no longer money held."""
+    """The money held more than 7 days after its collection, per structure, in two queries whatever the
+    number of payments: the ledger's lines on the structures' funds of the payments not yet in a remittance
+    (what overpaid a claim is held for the debtor and is not counted; a reversed payment is no longer money
+    held), and the remittances not executed whose oldest payment is that old."""
     today = today or timezone.localdate()
     until = today - timedelta(days=LATE_AFTER_DAYS + 1)
     late_sources = (
@@ -73,22 +79,44 @@ def remittances_overdue(*, today: date | None = None) -> Overdue:
         )
         .values("structure__creditor__name", "structure__creditor__slug", "structure__code")
         .annotate(count=Count("entry_id", distinct=True), total=Sum("amount"), oldest=Min("entry__posted_on"))
-        .order_by("structure__creditor__name", "structure__code")
     )
-    return Overdue(
-        today=today,
-        structures=[
-            LateStructure(
-                creditor_name=row["structure__creditor__name"],
-                creditor_slug=row["structure__creditor__slug"],
-                structure_code=row["structure__code"],
-                count=row["count"],
-                total=-to_money(row["total"]),
-                oldest=row["oldest"],
-            )
-            for row in rows
-        ],
+    late: dict[tuple, LateStructure] = {}
+    for row in rows:
+        key = (row["structure__creditor__name"], row["structure__code"])
+        late[key] = LateStructure(
+            creditor_name=row["structure__creditor__name"],
+            creditor_slug=row["structure__creditor__slug"],
+            structure_code=row["structure__code"],
+            count=row["count"],
+            total=-to_money(row["total"]),
+            oldest=row["oldest"],
+        )
+    # Remittances made whose transfer order is not issued (no IBAN, files failing), or issued so long ago
+    # that the bank should have executed it: the money is still in the client-funds account. A transfer
+    # issued recently counts as remitted (the agency did its part; the bank executes it the next business day).
+    transfer_lost = timezone.now() - timedelta(days=TRANSFER_EXECUTION_DAYS)
+    waiting = (
+        Remittance.objects.filter(
+            Q(status=RemittanceStatus.PREPARED) | Q(status=RemittanceStatus.SENT, sent_at__lt=transfer_lost)
+        )
+        .values("pk", "total", "creditor__name", "creditor__slug", "structure__code")
+        .annotate(oldest=Min("lines__payment__collected_on"), count=Count("lines__payment"))
+        .filter(oldest__lte=until)
     )
+    for row in waiting:
+        key = (row["creditor__name"], row["structure__code"])
+        total = to_money(row["total"])
+        before = late.get(key)
+        late[key] = LateStructure(
+            creditor_name=row["creditor__name"],
+            creditor_slug=row["creditor__slug"],
+            structure_code=row["structure__code"],
+            count=row["count"] + (before.count if before else 0),
+            total=total + (before.total if before else ZERO),
+            oldest=min(row["oldest"], before.oldest) if before else row["oldest"],
+            in_remittances=total + (before.in_remittances if before else ZERO),
+        )
+    return Overdue(today=today, structures=[late[key] for key in sorted(late)])
 
 
 def remittances_overdue_notify(*, today: date | None = None) -> Overdue:
@@ -103,6 +131,7 @@ def remittances_overdue_notify(*, today: date | None = None) -> Overdue:
     body = "\n".join(
         f"{s.creditor_name} — {s.structure_code} : {format_money(s.total)} en {s.count} paiement(s), "
         f"le plus ancien encaissé le {format_date(s.oldest)}"
+        + (f" (dont {format_money(s.in_remittances)} en reversement non exécuté)" if s.in_remittances else "")
         for s in overdue.structures
     )
     notify(

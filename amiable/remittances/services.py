@@ -205,11 +205,14 @@ class Completion:
 
 
 def _incomplete():
-    """The remittances still missing a file or their e-mail, whatever their week; an executed one is done
-    with (it was paid, by this transfer or by hand)."""
+    """The remittances still missing a file or their e-mail, whatever their week. An executed one (paid, by
+    this transfer or by hand) needs no transfer file any more, but still its statement and its e-mail (C21)."""
     return (
-        Remittance.objects.exclude(status=RemittanceStatus.EXECUTED)
-        .filter(Q(documents_at__isnull=True) | Q(transfer_xml="") | Q(emailed_at__isnull=True))
+        Remittance.objects.filter(
+            Q(documents_at__isnull=True)
+            | Q(emailed_at__isnull=True)
+            | (Q(transfer_xml="") & ~Q(status=RemittanceStatus.EXECUTED))
+        )
         .select_related("creditor", "structure")
         .order_by("period_start", "number")
     )
@@ -244,8 +247,10 @@ def remittance_complete(*, remittance: Remittance, actor) -> Completion:
     cannot be rolled back, so it is sent after the files are committed and recorded after it has gone."""
     outcome = Completion(number=remittance.number, structure=remittance.structure.code)
     statement_missing = not all(getattr(remittance, name) for name in STATEMENT_FILES)
-    outcome.transfer_problem = "" if remittance.transfer_xml else documents.transfer_problem(remittance.structure)
-    if statement_missing or not (remittance.transfer_xml or outcome.transfer_problem):
+    executed = remittance.status == RemittanceStatus.EXECUTED
+    no_transfer = remittance.transfer_xml or executed
+    outcome.transfer_problem = "" if no_transfer else documents.transfer_problem(remittance.structure)
+    if statement_missing or not (no_transfer or outcome.transfer_problem):
         remittance = _files_make(remittance_id=remittance.pk, actor=actor, outcome=outcome)
     if outcome.transfer_problem:
         outcome.problems.append(f"virement non émis : {outcome.transfer_problem}")
@@ -277,9 +282,10 @@ def _files_make(*, remittance_id: int, actor, outcome: Completion) -> Remittance
                 .get(pk=remittance_id)
             )
             missing = [name for name in STATEMENT_FILES if not getattr(remittance, name)]
-            problem = "" if remittance.transfer_xml else documents.transfer_problem(remittance.structure)
+            no_transfer = remittance.transfer_xml or remittance.status == RemittanceStatus.EXECUTED
+            problem = "" if no_transfer else documents.transfer_problem(remittance.structure)
             outcome.transfer_problem = problem
-            if not missing and (remittance.transfer_xml or problem):
+            if not missing and (no_transfer or problem):
                 return remittance  # made meanwhile by another run
             statement = documents.statement_get(remittance)
             if statement.total != remittance.total:
@@ -295,7 +301,7 @@ def _files_make(*, remittance_id: int, actor, outcome: Completion) -> Remittance
             made = list(missing)
             for name in missing:
                 _store(remittance, name, names[name], builders[name](statement), stored)
-            if not remittance.transfer_xml and not problem:
+            if not no_transfer and not problem:
                 try:
                     xml = documents.transfer_xml(statement)
                 except ValueError as exc:

@@ -52,12 +52,19 @@ def test_only_what_the_structure_is_owed_is_late_not_an_overpayment(reference, u
     assert remittances_overdue().total == D("50.00")
 
 
-def test_the_remittance_clears_the_alert(reference, users):
+def test_the_remittance_clears_the_alert_once_its_transfer_is_issued(reference, users):
+    reference.csr.remittance_iban, reference.csr.remittance_bic = "FR7630001007941234567890185", "BDFEFRPPCCT"
+    reference.csr.save()
     case = make_case(structure=reference.csr, principal="100.00")
     pay(case, "20.00", days_ago(10), users.agent)
     assert remittances_overdue()
     remittances_build(actor=None)
     assert not remittances_overdue()
+    # Issued long ago and still not seen executed by the bank: late again.
+    from amiable.remittances.models import Remittance
+
+    Remittance.objects.update(sent_at=timezone.now() - timedelta(days=6))
+    assert remittances_overdue().total == D("20.00")
 
 
 def test_supervisors_and_admins_are_notified_once_a_day(reference, users):
@@ -112,3 +119,22 @@ def test_the_check_costs_the_same_whatever_the_number_of_late_payments(reference
         other = make_case(structure=reference.cdop if i % 2 else reference.csr, principal="100.00")
         pay(other, "2.00", days_ago(9 + i % 3), users.agent)
     assert queries() == few
+
+
+def test_a_remittance_whose_transfer_waits_is_still_late(reference, users):
+    """No IBAN: the remittance is made but no transfer can go; the money is still held, and flagged."""
+    case = make_case(structure=reference.csr, principal="100.00")
+    pay(case, "20.00", days_ago(12), users.agent)
+    remittances_build(week_of=days_ago(0), actor=None)
+    [late] = remittances_overdue().structures
+    assert (late.structure_code, late.count, late.total, late.in_remittances) == (
+        reference.csr.code,
+        1,
+        D("20.00"),
+        D("20.00"),
+    )
+    from amiable.remittances.execution import remittance_mark_executed
+    from amiable.remittances.models import Remittance
+
+    remittance_mark_executed(remittance=Remittance.objects.get(), executed_on=days_ago(0), actor=users.supervisor)
+    assert not remittances_overdue()

@@ -20,7 +20,7 @@ from amiable.remittances import documents, services
 from amiable.remittances.models import Remittance, RemittanceLine, RemittanceStatus
 from amiable.remittances.services import remittances_build
 from tests.factories import make_case
-from tests.remittances.helpers import IBAN_CDOP, IBAN_CSR, bank_details, pay, read, sha256, weeks_ago
+from tests.remittances.helpers import IBAN_CDOP, IBAN_CSR, bank_details, pay, read, sha256, today, weeks_ago
 
 pytestmark = pytest.mark.django_db
 
@@ -285,3 +285,32 @@ def test_a_dry_run_writes_no_file_and_sends_nothing(reference, users, monkeypatc
     assert set(data) == {"week", "remittances", "created"}
     assert [set(row) for row in data["remittances"]] == [{"number", "creditor", "structure", "lines", "total"}]
     assert statements_sent() == []
+
+
+def test_a_remittance_executed_by_hand_before_its_files_still_gets_its_statement(reference, users, monkeypatch):
+    """The transfer was made and seen before the statement could be written: the next run writes and sends
+    the statement (C21), and no transfer file any more."""
+    from amiable.remittances.execution import remittance_mark_executed
+
+    week_of, start, _end = weeks_ago(0)
+    bank_details(reference.csr, iban=IBAN_CSR, finance_email=FINANCE)
+    pay(make_case(structure=reference.csr, principal="100.00"), "20.00", start, users.agent)
+
+    def broken(statement):
+        raise RuntimeError("moteur PDF indisponible")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(documents, "statement_pdf", broken)
+        remittances_build(week_of=week_of, actor=None)
+    remittance = remitted(reference.csr)
+    assert not remittance.statement_pdf and not statements_sent()
+    remittance_mark_executed(remittance=remittance, executed_on=today(), actor=users.supervisor)
+
+    remittances_build(week_of=week_of, actor=None)
+    remittance.refresh_from_db()
+    assert remittance.statement_pdf and remittance.statement_csv and remittance.documents_at
+    assert not remittance.transfer_xml
+    assert remittance.status == RemittanceStatus.EXECUTED
+    assert [m.to for m in statements_sent()] == [[FINANCE]]
+    remittances_build(week_of=week_of, actor=None)
+    assert len(statements_sent()) == 1
