@@ -60,6 +60,12 @@ class Item:
     invoice_id: int | None = None
     commission_rate: Decimal | None = None
     vat_rate: Decimal | None = None
+    # For a credit: the invoice line that carried the payment, its base and commission, and the base of its
+    # payments already credited, so that credits never take back more than the line's commission.
+    line_id: int | None = None
+    line_base: Decimal = ZERO
+    line_commission: Decimal = ZERO
+    line_credited_before: Decimal = ZERO
 
 
 @dataclass
@@ -188,6 +194,9 @@ def _to_credit(end: date) -> dict[tuple[int, int], list[Item]]:
             "line__case__status",
             "line__case__status_changed_at",
             "line__invoice_id",
+            "line_id",
+            "line__base",
+            "line__commission",
             "line__invoice__creditor_id",
             "line__invoice__structure_id",
             "line__invoice__commission_rate",
@@ -199,6 +208,7 @@ def _to_credit(end: date) -> dict[tuple[int, int], list[Item]]:
     failed = failed_cases(
         {row["line__case_id"]: (row["line__case__status"], row["line__case__status_changed_at"]) for row in rows}
     )
+    credited_before = _credited_per_line(sorted({row["line_id"] for row in rows}))
     due: dict[tuple[int, int], list[Item]] = {}
     for row in rows:
         reversed_on = row["payment__reversal__reversed_on"]
@@ -217,9 +227,28 @@ def _to_credit(end: date) -> dict[tuple[int, int], list[Item]]:
                 invoice_id=row["line__invoice_id"],
                 commission_rate=row["line__invoice__commission_rate"],
                 vat_rate=row["line__invoice__vat_rate"],
+                line_id=row["line_id"],
+                line_base=to_money(row["line__base"]),
+                line_commission=to_money(row["line__commission"]),
+                line_credited_before=credited_before.get(row["line_id"], ZERO),
             )
         )
     return due
+
+
+def _credited_per_line(line_ids: list[int]) -> dict[int, Decimal]:
+    """Per invoice line, the base of its payments already taken back by a credit note."""
+    credited: dict[int, Decimal] = {}
+    already = InvoicedItem.objects.filter(is_credit=True).values("payment_id")
+    for chunk in _chunks(line_ids):
+        rows = (
+            InvoicedItem.objects.filter(is_credit=False, line_id__in=chunk, payment_id__in=already)
+            .values("line_id")
+            .annotate(total=Sum("base"))
+            .order_by("line_id")
+        )
+        credited.update({row["line_id"]: to_money(row["total"]) for row in rows})
+    return credited
 
 
 def invoice_pending(*, end: date) -> Pending:

@@ -107,15 +107,34 @@ def _draft_invoice(structure: Structure, items: list[Item]) -> Draft:
     )
 
 
+def _credited_commission(items: list[Item]) -> Decimal:
+    """What crediting these payments takes back of the commission of the invoice lines that carried them:
+    per line, its commission × the share of its base credited so far, rounded, less what earlier credit notes
+    took back of it. Partial credits add up to at most the line's commission, exactly it once all is credited:
+    rounding never takes back a cent more than was invoiced."""
+    total = ZERO
+    by_line: dict[int, list[Item]] = {}
+    for item in items:
+        by_line.setdefault(item.line_id, []).append(item)
+    for group in by_line.values():
+        first = group[0]
+        if not first.line_base:
+            continue
+        before = first.line_credited_before
+        after = before + sum((item.base for item in group), ZERO)
+        share = first.line_commission / first.line_base
+        total += to_money(share * after) - to_money(share * before)
+    return total
+
+
 def _draft_credit(structure: Structure, items: list[Item]) -> Draft:
-    """A credit note takes back each payment at the rates of the invoice that carried it; it names the
-    first of the invoices it corrects."""
+    """A credit note takes back each payment for what its invoice line bore (`_credited_commission`), at the
+    VAT rate of the invoice that carried it; it names the first of the invoices it corrects."""
     first = min(items, key=lambda item: item.invoice_id)
     lines = []
     for case_id, reference, its in _by_case(items):
         base = sum((item.base for item in its), ZERO)
-        exact = sum((item.base * item.commission_rate / 100 for item in its), Decimal(0))
-        lines.append(DraftLine(case_id, reference, base, to_money(exact), its))
+        lines.append(DraftLine(case_id, reference, base, _credited_commission(its), its))
     return _draft(
         kind=InvoiceKind.CREDIT_NOTE,
         structure=structure,

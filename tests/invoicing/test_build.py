@@ -255,6 +255,23 @@ def test_a_reversal_of_an_invoiced_payment_makes_a_credit_note_once(reference, u
     assert InvoicedItem.objects.filter(is_credit=True).count() == 1
 
 
+def test_credit_notes_never_take_back_more_than_the_line_bore(reference, users):
+    """Two payments of 10.10 € invoiced on one line: 20.20 × 15 % = 3.03 €. Reversed in two later months,
+    each credit alone would round to 1.52 €; the second takes back what is left of the line, 1.51 €."""
+    case = make_case(structure=reference.csr, principal="500.00")
+    first = pay(case, "10.10", day(3, 2), users.agent, method=PaymentMethod.CHEQUE)
+    second = pay(case, "10.10", day(3, 3), users.agent, method=PaymentMethod.CHEQUE)
+    build(3)
+    assert invoice_of(reference.csr, n=3).commission == D("3.03")
+    payment_reverse(payment=first, reversed_on=day(2, 5), reason="Chèque impayé", actor=users.agent)
+    build(2)
+    payment_reverse(payment=second, reversed_on=day(1, 5), reason="Chèque impayé", actor=users.agent)
+    build(1)
+    credits = [invoice_of(reference.csr, InvoiceKind.CREDIT_NOTE, n=n).commission for n in (2, 1)]
+    assert credits == [D("1.52"), D("1.51")]
+    assert sum(credits) == D("3.03")
+
+
 def test_numbers_are_gap_free_across_invoices_and_credit_notes(reference, users):
     csr = make_case(structure=reference.csr, principal="500.00")
     bounced = pay(csr, "100.00", day(2, 3), users.agent, method=PaymentMethod.CHEQUE)
