@@ -157,7 +157,22 @@ class InvoiceRun:
     failures: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict:
-        return {"month": f"{self.start:%Y-%m}", "invoices": self.invoices, "created": self.created}
+        """The shape `build_invoices --json` promises, keys exactly those: a credit note is a row whose
+        amounts are negative (what it takes back), so that the rows of a month add up to what is owed."""
+        return {
+            "month": f"{self.start:%Y-%m}",
+            "invoices": [_json_row(row) for row in self.invoices],
+            "created": self.created,
+        }
+
+
+def _json_row(row: dict) -> dict:
+    sign = "-" if row["kind"] == InvoiceKind.CREDIT_NOTE else ""
+    amounts = {key: sign + row[key] if row[key] != "0.00" else row[key] for key in JSON_AMOUNTS}
+    return {"number": row["number"], "creditor": row["creditor"], "structure": row["structure"], **amounts}
+
+
+JSON_AMOUNTS = ("base", "commission", "vat", "total")
 
 
 def _row(*, number, kind, creditor, structure, base, commission, vat, total, status="", emailed_to="") -> dict:

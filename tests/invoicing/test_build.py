@@ -382,9 +382,9 @@ def test_the_command_prints_the_json_shape(reference, users):
 
     assert set(data) == {"month", "invoices", "created"}
     assert data["month"] == f"{month(1)[0]:%Y-%m}" and data["created"] == 2
-    rows = {row["kind"]: row for row in data["invoices"]}
+    rows = {("credit_note" if row["base"].startswith("-") else "invoice"): row for row in data["invoices"]}
     for row in rows.values():
-        assert {"number", "creditor", "structure", "base", "commission", "vat", "total"} <= set(row)
+        assert set(row) == {"number", "creditor", "structure", "base", "commission", "vat", "total"}
         assert all(isinstance(row[key], str) for key in ("number", "creditor", "structure", "base", "total"))
     assert rows["invoice"] | {"number": ""} == rows["invoice"] | {
         "number": "",
@@ -395,11 +395,11 @@ def test_the_command_prints_the_json_shape(reference, users):
         "vat": "3.00",
         "total": "18.00",
     }
-    # 1234.56 × 15 % = 185.184 -> 185.18; VAT 37.036 -> 37.04.
+    # 1234.56 × 15 % = 185.184 -> 185.18; VAT 37.036 -> 37.04; a credit note's amounts are negative.
     assert (rows["credit_note"]["base"], rows["credit_note"]["commission"], rows["credit_note"]["total"]) == (
-        "1234.56",
-        "185.18",
-        "222.22",
+        "-1234.56",
+        "-185.18",
+        "-222.22",
     )
     assert json.loads(command("--json"))["created"] == 0
 
