@@ -35,6 +35,7 @@ def seed_reference() -> SimpleNamespace:
         address_line1="1, rue de l'Exemple",
         postal_code="69001",
         city="Lyon",
+        siret="21690123100011",
     )
     other_structure = structure_save(
         creditor=other,

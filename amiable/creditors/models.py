@@ -202,6 +202,12 @@ class ContractTerms(models.Model):
     direct_payments_bear_commission = models.BooleanField(
         "commission sur les paiements directs au créancier", default=False
     )
+    public_procurement = models.BooleanField(
+        "marché public",
+        default=True,
+        help_text="Le contrat est un marché public (code de la commande publique) : les factures citent ses "
+        "intérêts moratoires (BCE + 8 points) ; sinon, les pénalités du code de commerce (BCE + 10 points).",
+    )
     max_plan_months = models.PositiveSmallIntegerField("durée maximale d'un plan sans accord (mois)", default=6)
     certificate_months = models.PositiveSmallIntegerField("délai du certificat d'irrécouvrabilité (mois)", default=12)
     remittance_weekday = models.PositiveSmallIntegerField(

@@ -70,6 +70,7 @@ DEFAULT_TERMS = {
     "commission_rate": Decimal("15.00"),
     "vat_rate": Decimal("20.00"),
     "direct_payments_bear_commission": False,
+    "public_procurement": True,
     "max_plan_months": 6,
     "certificate_months": 12,
     "remittance_weekday": 0,

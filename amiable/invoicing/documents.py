@@ -10,16 +10,33 @@ from django.template.loader import render_to_string
 
 from amiable.core.facturx import Address, Buyer, Line, Seller, en16931_xml, invoice_facturx, invoice_totals
 from amiable.core.money import format_money
-from amiable.creditors.selectors import agency_get
+from amiable.creditors.selectors import agency_get, terms_for
 from amiable.invoicing.models import Invoice, InvoiceLine
 from amiable.letters.services import letter_pdf
 
-PAYMENT_TERMS = (
-    "Paiement à 30 jours à compter de la date d'émission. Pas d'escompte pour paiement anticipé. "
-    "En cas de retard de paiement, des pénalités sont exigibles au taux appliqué par la Banque centrale "
-    "européenne à son opération de refinancement la plus récente majoré de 10 points, ainsi qu'une indemnité "
-    "forfaitaire pour frais de recouvrement de 40 € (articles L441-10 et D441-5 du code de commerce)."
-)
+# The late-payment mentions (L12): a public contract's (the CPAM's) follow the public procurement code, any
+# other the commercial code. 30 days either way (R2192-10 for a contracting authority, L441-10 by default).
+PAYMENT_TERMS = {
+    True: (
+        "Paiement à 30 jours à compter de la réception de la facture. Pas d'escompte pour paiement anticipé. "
+        "En cas de retard de paiement, intérêts moratoires au taux appliqué par la Banque centrale européenne "
+        "à son opération de refinancement la plus récente majoré de 8 points, et indemnité forfaitaire pour "
+        "frais de recouvrement de 40 € (articles R2192-10, R2192-31 et D2192-35 du code de la commande "
+        "publique)."
+    ),
+    False: (
+        "Paiement à 30 jours à compter de la date d'émission. Pas d'escompte pour paiement anticipé. "
+        "En cas de retard de paiement, des pénalités sont exigibles au taux appliqué par la Banque centrale "
+        "européenne à son opération de refinancement la plus récente majoré de 10 points, ainsi qu'une "
+        "indemnité forfaitaire pour frais de recouvrement de 40 € (articles L441-10 et D441-5 du code de "
+        "commerce)."
+    ),
+}
+
+
+def payment_terms(invoice: Invoice) -> str:
+    return PAYMENT_TERMS[terms_for(invoice.creditor).public_procurement]
+
 
 CREDIT_TERMS = "Avoir à déduire d'un prochain règlement, ou remboursé par l'agence."
 
@@ -95,7 +112,7 @@ def invoice_xml(invoice: Invoice, lines: list[InvoiceLine]) -> bytes:
         due_date=invoice.due_on,
         period=(invoice.period_start, invoice.period_end),
         credit_note_of=invoice.credited.number if invoice.is_credit_note else "",
-        note=CREDIT_TERMS if invoice.is_credit_note else PAYMENT_TERMS,
+        note=CREDIT_TERMS if invoice.is_credit_note else payment_terms(invoice),
     )
 
 
@@ -111,7 +128,7 @@ def invoice_html(invoice: Invoice, lines: list[InvoiceLine]) -> str:
             "creditor": invoice.creditor,
             "structure": invoice.structure,
             "title": "Avoir" if invoice.is_credit_note else "Facture",
-            "payment_terms": PAYMENT_TERMS,
+            "payment_terms": payment_terms(invoice),
             "commission_rate": percent(invoice.commission_rate),
             "vat_rate": percent(invoice.vat_rate),
         },

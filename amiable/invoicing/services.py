@@ -107,6 +107,16 @@ def _draft_invoice(structure: Structure, items: list[Item]) -> Draft:
     )
 
 
+def _check_parties(structure: Structure) -> None:
+    """The SIRET of both sides is a legal mention (L12) and Chorus Pro refuses an invoice without the buyer's:
+    refused before a number is taken, so that no numbered invoice is left unusable."""
+    if not (structure.siret or structure.creditor.siret):
+        raise ApplicationError(
+            f"ni la structure {structure.code} ni le créancier n'ont de SIRET (mention obligatoire de la facture) : "
+            "à renseigner dans l'administration ; rien n'est facturé pour cette structure."
+        )
+
+
 def _credited_commission(items: list[Item]) -> Decimal:
     """What crediting these payments takes back of the commission of the invoice lines that carried them:
     per line, its commission × the share of its base credited so far, rounded, less what earlier credit notes
@@ -207,12 +217,13 @@ def invoices_build(*, month: date | None = None, actor=None, dry_run: bool = Fal
     for key in sorted(keys, key=lambda k: (structures[k[1]].creditor.slug, structures[k[1]].code)):
         structure = structures[key[1]]
         try:
+            _check_parties(structure)
             drafts = []
             if key in pending.invoice and (structure.pk, InvoiceKind.INVOICE) not in done:
                 drafts.append(_draft_invoice(structure, pending.invoice[key]))
             if key in pending.credit and (structure.pk, InvoiceKind.CREDIT_NOTE) not in done:
                 drafts.append(_draft_credit(structure, pending.credit[key]))
-        except ApplicationError as exc:  # a creditor without contract terms: the others are still invoiced
+        except ApplicationError as exc:  # no contract terms, no SIRET: the others are still invoiced
             run.failures.append(f"{structure.creditor.slug}/{structure.code} : {exc.message}")
             continue
         if dry_run:

@@ -16,7 +16,7 @@ from pypdf import PdfReader
 
 from amiable.core.dates import add_months, month_bounds
 from amiable.core.facturx import NSMAP, check_xml
-from amiable.creditors.models import Structure
+from amiable.creditors.models import ContractTerms, Structure
 from amiable.invoicing.models import Invoice, InvoiceKind, InvoiceStatus
 from amiable.invoicing.services import invoices_build
 from amiable.payments.models import PaymentMethod
@@ -124,7 +124,8 @@ def test_the_pdf_shows_the_legal_mentions_and_no_debtor(chorus, users):
         "EJ-2026-0042",
         "SERV-CSR",
         case.reference,
-        "L441-10",
+        "R2192-31",  # the CPAM's contract is a public one: the public procurement code's late-payment interest
+        "majoré de 8 points",
         "40 €",
         "TVA à 20 %",
         "Échéance",
@@ -154,7 +155,30 @@ def test_a_credit_note_is_type_381_and_names_the_invoice(chorus, users):
     assert find(root, "rsm:ExchangedDocument/ram:TypeCode") == "381"
     assert find(root, ".//ram:InvoiceReferencedDocument/ram:IssuerAssignedID") == credit.credited.number
     assert find(root, f"{SUMMATION}/ram:GrandTotalAmount") == f"{credit.total:.2f}" == "18.00"
-    assert f"Avoir n° {credit.number}" in text_of(pdf_bytes(credit))
+    text = text_of(pdf_bytes(credit))
+    assert f"Avoir n° {credit.number}" in text
+    assert "Échéance" not in text and "pénalités" not in text  # nothing is due on a credit note
+
+
+def test_a_contract_outside_public_procurement_cites_the_commercial_code(reference, users):
+    ContractTerms.objects.filter(creditor=reference.cpam).update(public_procurement=False)
+    pay(make_case(structure=reference.csr, principal="100.00"), "40.00", day(1, 3), users.agent)
+    build()
+    text = text_of(pdf_bytes(Invoice.objects.get(structure=reference.csr)))
+    assert "L441-10" in text and "majoré de 10 points" in text and "R2192" not in text
+
+
+def test_a_structure_without_any_siret_is_not_invoiced_and_the_run_says_why(reference, users):
+    from amiable.creditors.models import Creditor
+
+    Structure.objects.filter(pk=reference.cesa.pk).update(siret="")
+    Creditor.objects.filter(pk=reference.cpam.pk).update(siret="")
+    pay(make_case(structure=reference.cesa, principal="100.00"), "40.00", day(1, 3), users.agent)
+    pay(make_case(structure=reference.csr, principal="100.00"), "40.00", day(1, 3), users.agent)
+    run = build()
+    assert not Invoice.objects.filter(structure=reference.cesa).exists()
+    assert Invoice.objects.filter(structure=reference.csr).exists()
+    assert any("CESA" in failure and "SIRET" in failure for failure in run.failures)
 
 
 def test_the_invoice_is_emailed_with_its_file(chorus, users, mailoutbox):
