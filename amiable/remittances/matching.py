@@ -97,7 +97,7 @@ def _execute(remittance: Remittance, entry: BankEntry, *, how: str, actor) -> No
     remittance.save(update_fields=fields)
     audit_record(
         actor=actor,
-        verb="remittance.executed",
+        verb="remittance.debit_matched" if was_executed else "remittance.executed",
         target=remittance,
         after={
             "number": remittance.number,

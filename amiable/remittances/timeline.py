@@ -42,8 +42,14 @@ def _emailed(event: AuditEvent) -> str:
     return f"{after.get('number', '')} envoyé à {after.get('to', '')}"
 
 
+def _debit_matched(event: AuditEvent) -> str:
+    after = event.after or {}
+    return f"{after.get('number', '')} : débit du relevé bancaire rattaché au virement déjà constaté exécuté"
+
+
 def register() -> None:
     register_verb("remittance.prepared", label="Reversement préparé", describe=_remittance)
     register_verb("remittance.executed", label="Virement de reversement exécuté", describe=_executed)
     register_verb("remittance.documents_made", label="Fichiers du reversement produits", describe=_documents)
     register_verb("remittance.emailed", label="Relevé de reversement envoyé", describe=_emailed)
+    register_verb("remittance.debit_matched", label="Débit bancaire rattaché au reversement", describe=_debit_matched)

@@ -153,6 +153,9 @@ def test_remittance_executed_by_hand_keeps_its_date_when_its_debit_arrives(refer
     csr.refresh_from_db()
     assert csr.executed_on == hand_date
     assert csr.bank_entry.bank_ref == "D1"
+    # One « executed » event (none here: the hand-marking was a plain update), then the debit attached.
+    assert not AuditEvent.objects.filter(verb="remittance.executed").exists()
+    assert AuditEvent.objects.get(verb="remittance.debit_matched").after["bank_entry"] == csr.bank_entry.pk
 
 
 def test_debit_imported_before_the_remittance_is_matched_by_the_daily_pass(reference, users):
