@@ -31,6 +31,14 @@ class Agency(models.Model):
     client_account_bic = models.CharField("BIC du compte des fonds de tiers", max_length=11)
     client_account_bank = models.CharField("banque du compte des fonds de tiers", max_length=200, blank=True)
     cheque_payee = models.CharField("ordre des chèques", max_length=200, blank=True)
+    invoice_iban = models.CharField(
+        "IBAN de règlement des factures",
+        max_length=34,
+        blank=True,
+        help_text="Le compte de l'agence (pas celui des fonds de tiers) sur lequel les créanciers paient ses "
+        "factures de commissions ; imprimé sur les factures et dans leur XML Factur-X.",
+    )
+    invoice_bic = models.CharField("BIC de règlement des factures", max_length=11, blank=True)
     legal_mentions = models.TextField("mentions légales des documents", blank=True)
     vat_number = models.CharField("n° de TVA intracommunautaire", max_length=20, blank=True)
     key_fingerprint = models.CharField(

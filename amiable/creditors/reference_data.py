@@ -19,6 +19,8 @@ AGENCY = {
     "client_account_bic": "AGRIFRPPXXX",
     "client_account_bank": "Banque de démonstration, compte affecté aux fonds de tiers",
     "cheque_payee": "Amiable Recouvrement — fonds de tiers",
+    "invoice_iban": "FR7630004000031234567890143",
+    "invoice_bic": "BNPAFRPPXXX",
     "legal_mentions": (
         "Amiable Recouvrement SAS au capital de 10 000 € — RCS Paris 552 081 317 — "
         "Garantie financière et assurance de responsabilité civile professionnelle (CPCE R124-2)."

@@ -113,6 +113,7 @@ def invoice_xml(invoice: Invoice, lines: list[InvoiceLine]) -> bytes:
         period=(invoice.period_start, invoice.period_end),
         credit_note_of=invoice.credited.number if invoice.is_credit_note else "",
         note=CREDIT_TERMS if invoice.is_credit_note else payment_terms(invoice),
+        seller_iban="" if invoice.is_credit_note else agency_get().invoice_iban,
     )
 
 

@@ -101,6 +101,8 @@ def test_the_pdf_carries_a_valid_en16931_xml_with_the_stored_totals(chorus, user
     assert find(root, ".//ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID") == "FR40552081317"
     assert find(root, ".//ram:BillingSpecifiedPeriod/ram:StartDateTime/udt:DateTimeString") == f"{month(1)[0]:%Y%m%d}"
     assert find(root, ".//ram:DueDateDateTime/udt:DateTimeString") == f"{invoice.due_on:%Y%m%d}"
+    # How to pay: the agency's own account for its invoices, never the client-funds account.
+    assert find(root, ".//ram:PayeePartyCreditorFinancialAccount/ram:IBANID") == "FR7630004000031234567890143"
 
     reader = PdfReader(io.BytesIO(data))
     xmp = reader.xmp_metadata.stream.get_data().decode()
@@ -129,6 +131,7 @@ def test_the_pdf_shows_the_legal_mentions_and_no_debtor(chorus, users):
         "40 €",
         "TVA à 20 %",
         "Échéance",
+        "IBAN FR7630004000031234567890143",
     ):
         assert mention in text, mention
     assert "Martinez" not in text and "Lucienne" not in text  # case references only: no debtor's name
