@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from amiable.core.money import ZERO, to_money
 from amiable.creditors.models import Creditor
-from amiable.ledger.models import EntryKind, LedgerAccount, LedgerLine
+from amiable.ledger.models import EntryKind, LedgerAccount, LedgerEntry, LedgerLine
 from amiable.payments.models import Payment, PaymentMethod, PaymentReversal
 from amiable.payments.statement import RemittedLine
 from amiable.remittances.models import RemittanceLine
@@ -67,22 +67,25 @@ def remittance_pending(*, until) -> dict[tuple[int, int], list[Due]]:
     keys = sorted(sources)
     due: dict[tuple[int, int], list[Due]] = {}
     for i in range(0, len(keys), CHUNK):
+        # The entries first, by their unique (kind, source) index, then their lines by entry: one query on
+        # the lines filtered by the entry's source lets SQLite walk every line of the account instead.
+        entries = dict(
+            LedgerEntry.objects.filter(
+                kind__in=[EntryKind.PAYMENT, EntryKind.REVERSAL], source__in=keys[i : i + CHUNK]
+            ).values_list("pk", "source")
+        )
         rows = (
-            LedgerLine.objects.filter(
-                account=LedgerAccount.CREDITOR_FUNDS,
-                entry__kind__in=[EntryKind.PAYMENT, EntryKind.REVERSAL],
-                entry__source__in=keys[i : i + CHUNK],
-            )
-            .values("entry__source", "creditor_id", "structure_id")
+            LedgerLine.objects.filter(account=LedgerAccount.CREDITOR_FUNDS, entry_id__in=list(entries))
+            .values("entry_id", "creditor_id", "structure_id")
             .annotate(total=Sum("amount"))
-            .order_by("entry__source", "creditor_id", "structure_id")
+            .order_by("entry_id", "creditor_id", "structure_id")
         )
         for row in rows:
             # A credit on the structure's funds is money held for it: remitted as a positive amount.
             amount = -to_money(row["total"]) + ZERO
             if amount == ZERO or row["structure_id"] is None:
                 continue
-            field, pk = sources[row["entry__source"]]
+            field, pk = sources[entries[row["entry_id"]]]
             item = Due(creditor_id=row["creditor_id"], structure_id=row["structure_id"], amount=amount, **{field: pk})
             due.setdefault((row["creditor_id"], row["structure_id"]), []).append(item)
     for items in due.values():
