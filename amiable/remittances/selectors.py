@@ -67,20 +67,23 @@ def remittance_pending(*, until) -> dict[tuple[int, int], list[Due]]:
     keys = sorted(sources)
     due: dict[tuple[int, int], list[Due]] = {}
     for i in range(0, len(keys), CHUNK):
-        # The entries first, by their unique (kind, source) index, then their lines by entry: one query on
-        # the lines filtered by the entry's source lets SQLite walk every line of the account instead.
+        # The entries first, by their unique (kind, source) index, then their lines by entry.
         entries = dict(
             LedgerEntry.objects.filter(
                 kind__in=[EntryKind.PAYMENT, EntryKind.REVERSAL], source__in=keys[i : i + CHUNK]
             ).values_list("pk", "source")
         )
+        # By entry only, the account kept below: with the account in the query, SQLite prefers the
+        # (account, date) index and reads every line of the account for each chunk.
         rows = (
-            LedgerLine.objects.filter(account=LedgerAccount.CREDITOR_FUNDS, entry_id__in=list(entries))
-            .values("entry_id", "creditor_id", "structure_id")
+            LedgerLine.objects.filter(entry_id__in=list(entries))
+            .values("entry_id", "account", "creditor_id", "structure_id")
             .annotate(total=Sum("amount"))
-            .order_by("entry_id", "creditor_id", "structure_id")
+            .order_by("entry_id", "account", "creditor_id", "structure_id")
         )
         for row in rows:
+            if row["account"] != LedgerAccount.CREDITOR_FUNDS:
+                continue
             # A credit on the structure's funds is money held for it: remitted as a positive amount.
             amount = -to_money(row["total"]) + ZERO
             if amount == ZERO or row["structure_id"] is None:
