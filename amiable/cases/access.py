@@ -4,8 +4,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest
 
 from amiable.accounts.permissions import can_work_cases
-from amiable.audit.models import AccessKind
-from amiable.audit.services import access_log_record
+from amiable.audit.downloads import logged_file_response
 from amiable.cases.models import Case
 from amiable.cases.selectors import case_get
 
@@ -25,18 +24,12 @@ def agency_case(request: HttpRequest, pk: int) -> Case:
 def stored_document(request: HttpRequest, *, document, label: str, missing: str) -> FileResponse:
     """The stored PDF of a case's document (letter, receipt, plan, statement) that the caller found among those
     the person may see: its reading is logged (L11) and no cache keeps it (personal data)."""
-    try:
-        file = document.pdf.open("rb")
-    except (FileNotFoundError, ValueError) as exc:  # ValueError: no file attached
-        raise Http404(missing) from exc
-    access_log_record(
-        user=request.user,
-        kind=AccessKind.DOCUMENT,
+    return logged_file_response(
+        request,
+        file=document.pdf,
+        filename=f"{document.number}.pdf",
         label=label,
         case_pk=document.case_id,
         creditor_pk=document.case.creditor_id,
-        ip_address=request.META.get("REMOTE_ADDR"),
+        missing=missing,
     )
-    response = FileResponse(file, filename=f"{document.number}.pdf", content_type="application/pdf")
-    response["Cache-Control"] = "private, no-store"
-    return response

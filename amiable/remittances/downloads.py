@@ -1,10 +1,9 @@
-"""Handing out a remittance's stored files, from the agency's pages and from the creditor's portal: each
-reading is logged (L11: the statement names debtors) and no cache keeps it."""
+"""Handing out a remittance's stored files, from the agency's pages and from the creditor's portal (L11: the
+statement names debtors)."""
 
 from django.http import FileResponse, Http404, HttpRequest
 
-from amiable.audit.models import AccessKind
-from amiable.audit.services import access_log_record
+from amiable.audit.downloads import logged_file_response
 from amiable.remittances.listing import FILES
 from amiable.remittances.models import Remittance
 
@@ -15,22 +14,12 @@ def remittance_file_response(request: HttpRequest, *, remittance: Remittance, ki
     if kind not in FILES:
         raise Http404("Fichier inconnu.")
     field, label, extension, content_type = FILES[kind]
-    try:
-        file = getattr(remittance, field).open("rb")
-    except (FileNotFoundError, ValueError) as exc:  # ValueError: no file attached yet
-        raise Http404("Ce fichier n'est pas encore produit.") from exc
-    access_log_record(
-        user=request.user,
-        kind=AccessKind.DOCUMENT,
+    return logged_file_response(
+        request,
+        file=getattr(remittance, field),
+        filename=f"{remittance.number}{'-virement' if kind == 'sepa' else ''}.{extension}",
         label=f"Reversement {remittance.number} — {label}",
         creditor_pk=remittance.creditor_id,
-        ip_address=request.META.get("REMOTE_ADDR"),
-    )
-    response = FileResponse(
-        file,
-        as_attachment=kind != "pdf",
-        filename=f"{remittance.number}{'-virement' if kind == 'sepa' else ''}.{extension}",
         content_type=content_type,
+        as_attachment=kind != "pdf",
     )
-    response["Cache-Control"] = "private, no-store"
-    return response
