@@ -359,3 +359,13 @@ def test_items_taken_by_a_run_at_the_same_moment_skip_that_structure_only(refere
         reference.cdop.pk
     ]
     assert held(reference.csr) == D("0.00")
+
+
+def test_the_command_refuses_a_bad_date_and_writes_nothing(reference, users):
+    from django.core.management.base import CommandError
+
+    _week_of, start, _end = weeks_ago(0)
+    pay(make_case(structure=reference.csr, principal="100.00"), "10.00", start, users.agent)
+    with pytest.raises(CommandError, match="Date invalide : « 2026-13-01 » \\(attendu AAAA-MM-JJ\\)"):
+        call_command("build_remittances", "--week-of", "2026-13-01", stdout=StringIO())
+    assert not Remittance.objects.exists() and not RemittanceLine.objects.exists()
