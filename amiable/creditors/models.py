@@ -216,6 +216,10 @@ class ContractTerms(models.Model):
         help_text="Le contrat est un marché public (code de la commande publique) : les factures citent ses "
         "intérêts moratoires (BCE + 8 points) ; sinon, les pénalités du code de commerce (BCE + 10 points).",
     )
+    # The contract's dates: the follow-up meetings (C14) count from its start; at its end every case is handed
+    # back to the creditor (C26).
+    contract_start = models.DateField("début du contrat", null=True, blank=True)
+    contract_end = models.DateField("fin du contrat", null=True, blank=True)
     max_plan_months = models.PositiveSmallIntegerField("durée maximale d'un plan sans accord (mois)", default=6)
     certificate_months = models.PositiveSmallIntegerField("délai du certificat d'irrécouvrabilité (mois)", default=12)
     remittance_weekday = models.PositiveSmallIntegerField(

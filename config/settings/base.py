@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "amiable.banking",
     "amiable.remittances",
     "amiable.invoicing",
+    "amiable.closure",
     "amiable.reporting",
     "amiable.portal",
     "amiable.web",

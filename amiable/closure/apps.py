@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ClosureConfig(AppConfig):
+    name = "amiable.closure"
+    verbose_name = "Fin des dossiers"
+    default_auto_field = "django.db.models.BigAutoField"
