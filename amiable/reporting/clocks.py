@@ -21,7 +21,6 @@ from django.db.models import (
     F,
     Func,
     Max,
-    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -524,13 +523,14 @@ def remittance_due(monday: date, weekday: int) -> date:
     return weekday_on_or_after(monday + timedelta(days=7), weekday or 0)
 
 
-def remittance_clocks(*, day: date, at: datetime, scope: Scope = Scope()) -> list[Clock]:
+def remittance_clocks(*, day: date, at: datetime, scope: Scope | None = None) -> list[Clock]:
     """One clock per creditor and week with money collected by the agency: met when every payment of the
     week was remitted and its transfer issued by the remittance day of the next week (C20, L6). Money is
     still held, as for the L6 alert, while a payment is in no remittance, in one only prepared, or in one
     whose transfer was issued more than TRANSFER_EXECUTION_DAYS ago and never executed. The week is late
     after its due day, or as soon as the L6 alert (`remittances_overdue`) reports money of that week held
     more than 7 days."""
+    scope = scope or Scope()
     start = window_start(day)
     lost = at - timedelta(days=TRANSFER_EXECUTION_DAYS)
     remittance = "remittance_line__remittance__"
@@ -612,12 +612,13 @@ def invoice_due(month_start: date) -> date:
     return month_bounds(add_months(month_start, 1))[1]
 
 
-def invoice_clocks(*, day: date, at: datetime, scope: Scope = Scope()) -> list[Clock]:
+def invoice_clocks(*, day: date, at: datetime, scope: Scope | None = None) -> list[Clock]:
     """One clock per creditor and month whose commissions were or are to be invoiced: met when its invoices
     were issued by the end of the following month. What is still to invoice is what the invoicing run
     would invoice (`invoice_pending`): payments of structures whose month was not invoiced yet make that
     month's clock open; a payment recorded after its month was invoiced goes, by design, into the next
     month's invoice and leaves the month it was collected in alone."""
+    scope = scope or Scope()
     start = window_start(day)
     slugs = dict(Creditor.objects.values_list("pk", "slug"))
     invoices = Invoice.objects.filter(kind=InvoiceKind.INVOICE, period_start__gte=add_months(start, -1))
@@ -841,9 +842,7 @@ def clock_shares(*, user, creditor_id: int | None = None, kind: str = "", day: d
     for name in KINDS:
         if name not in counts:
             continue
-        month_shares = [
-            Share(f"{MONTHS_FR[m.month - 1]} {m.year}", *counts[name].get(m, [0, 0])) for m in months
-        ]
+        month_shares = [Share(f"{MONTHS_FR[m.month - 1]} {m.year}", *counts[name].get(m, [0, 0])) for m in months]
         quarters: dict[tuple[int, int], Share] = {}
         for m, share in zip(months, month_shares, strict=True):
             q = (m.year, (m.month - 1) // 3 + 1)
