@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from amiable.cases.models import Case, CaseStatus
 from amiable.core.dates import add_months
+from amiable.creditor_requests.services import request_create
 from amiable.reporting.clocks import clock_shares
 from tests.factories import make_case
 
@@ -31,6 +32,7 @@ def clocks(reference):
 
 
 def test_the_agency_page_lists_every_creditors_open_clocks_soonest_first(client, users, clocks):
+    request_create(kind="question", body="Où en est-il ?", actor=users.collaborator, case=clocks[1])
     client.force_login(users.supervisor)
     response = client.get("/echeances/")
     assert response.status_code == 200
@@ -38,7 +40,8 @@ def test_the_agency_page_lists_every_creditors_open_clocks_soonest_first(client,
     positions = [body.index(ref) for ref in ("PAGE-OTHER", "PAGE-LATE", "PAGE-SOON", "PAGE-FINE")]
     assert positions == sorted(positions)
     assert "En retard" in body and "Échéance proche" in body and "Dans les temps" in body
-    assert "4 échéances ouvertes" in body
+    assert "5 échéances ouvertes" in body
+    assert "Question du créancier" in body
     assert 'href="/echeances/" aria-current="page">Échéances' in body
 
 
