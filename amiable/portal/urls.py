@@ -1,6 +1,6 @@
 from django.urls import path
 
-from amiable.portal import views, views_money
+from amiable.portal import views, views_clocks, views_money
 
 urlpatterns = [
     path("dossiers/<int:pk>/commentaires/", views.comment_post, name="comment_post"),
@@ -24,4 +24,6 @@ urlpatterns = [
     path("portail/factures/", views_money.invoices_page, name="portal_invoices"),
     path("portail/factures/<int:pk>/", views_money.invoice_page, name="portal_invoice"),
     path("portail/factures/<int:pk>/pdf/", views_money.invoice_pdf, name="portal_invoice_pdf"),
+    # The clocks of the contract, as the creditor sees them (the agency's page is /echeances/).
+    path("portail/echeances/", views_clocks.clocks_page, name="portal_clocks"),
 ]

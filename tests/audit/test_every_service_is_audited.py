@@ -53,6 +53,8 @@ from amiable.remittances import matching as remittance_matching
 from amiable.remittances import services as remittances_services
 from amiable.remittances.execution import remittance_mark_executed
 from amiable.remittances.models import Remittance, RemittanceStatus
+from amiable.reporting import services_clocks
+from amiable.reporting.clocks import Clock
 from amiable.scenarios import defaults as scenarios_defaults
 from amiable.scenarios import services as scenarios_services
 from tests.banking.records import balance, cfonb, movement
@@ -364,6 +366,21 @@ def _files_lost(w):
 def _september_payment(w):
     return payments_services.payment_record(
         case=w.case, amount="10.00", collected_on=date(2026, 9, 15), method="transfer", actor=w.users.agent
+    )
+
+
+def _late_clock(w):
+    case = w.case
+    return Clock(
+        kind="certificate",
+        key=f"case:{case.pk}",
+        creditor_id=case.creditor_id,
+        creditor_slug=case.creditor.slug,
+        due=ACKNOWLEDGED,
+        state="late",
+        case_pk=case.pk,
+        case_reference=case.reference,
+        structure_id=case.structure_id,
     )
 
 
@@ -833,6 +850,11 @@ SERVICE_CALLS = {
     "amiable.scenarios.services.scenarios_run": (
         "scenario.step_run",
         lambda w: scenarios_services.scenarios_run(on=w.case.acknowledged_on),
+    ),
+    # reporting: a certificate clock late, told once
+    "amiable.reporting.services_clocks.clock_notices_record": (
+        "clocks.noticed",
+        lambda w: services_clocks.clock_notices_record(clocks=[_late_clock(w)], day=NOW.date(), actor=None),
     ),
 }
 

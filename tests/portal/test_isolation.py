@@ -305,6 +305,8 @@ def test_lists_searches_and_exports_show_nothing_of_another_tenant(client, users
         "/notifications/",
         "/portail/reversements/",
         "/portail/factures/",
+        "/portail/echeances/",
+        "/echeances/",
     ]
     if attacker_name == "other_admin":
         pages += ["/lots/", "/compte/equipe/"]

@@ -1,0 +1,133 @@
+"""The « Échéances » pages: the agency's for supervisors (all creditors, filters), the creditor's in the
+portal (its own clocks, a structure-limited person's structures only); open clocks soonest first and
+paginated, the shares met per month and quarter; their queries do not grow with the cases."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from amiable.cases.models import Case, CaseStatus
+from amiable.core.dates import add_months
+from amiable.creditor_requests.services import request_create
+from amiable.reporting.clocks import clock_shares
+from tests.factories import make_case
+
+
+def received_for(months_before_due: int) -> date:
+    """A receipt date whose 12-month certificate clock is due `months_before_due` months from today (negative:
+    already past)."""
+    return add_months(timezone.localdate(), months_before_due - 12)
+
+
+@pytest.fixture
+def clocks(reference):
+    late = make_case(structure=reference.cdop, reference="PAGE-LATE", received_on=received_for(-1))
+    soon = make_case(structure=reference.csr, reference="PAGE-SOON", received_on=received_for(1))
+    fine = make_case(structure=reference.csr, reference="PAGE-FINE", received_on=received_for(5))
+    other = make_case(structure=reference.other_structure, reference="PAGE-OTHER", received_on=received_for(-2))
+    return late, soon, fine, other
+
+
+def test_the_agency_page_lists_every_creditors_open_clocks_soonest_first(client, users, clocks):
+    request_create(kind="question", body="Où en est-il ?", actor=users.collaborator, case=clocks[1])
+    client.force_login(users.supervisor)
+    response = client.get("/echeances/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    positions = [body.index(ref) for ref in ("PAGE-OTHER", "PAGE-LATE", "PAGE-SOON", "PAGE-FINE")]
+    assert positions == sorted(positions)
+    assert "En retard" in body and "Échéance proche" in body and "Dans les temps" in body
+    assert "5 échéances ouvertes" in body
+    assert "Question du créancier" in body
+    assert 'href="/echeances/" aria-current="page">Échéances' in body
+
+
+def test_the_agency_page_filters_by_creditor_and_kind(client, users, reference, clocks):
+    client.force_login(users.supervisor)
+    body = client.get(f"/echeances/?creditor={reference.other.pk}").content.decode()
+    assert "PAGE-OTHER" in body and "PAGE-LATE" not in body
+    body = client.get("/echeances/?kind=documents_return").content.decode()
+    assert "Aucune échéance ouverte" in body
+
+
+def test_only_supervisors_and_agency_admins_see_the_agency_page(client, users):
+    client.force_login(users.agent)
+    assert client.get("/echeances/").status_code == 403
+    client.force_login(users.collaborator)
+    assert client.get("/echeances/").status_code == 403
+    client.force_login(users.agency_admin)
+    assert client.get("/echeances/").status_code == 200
+
+
+def test_the_creditor_sees_its_own_clocks_and_a_limited_person_their_structures(client, users, clocks):
+    client.force_login(users.collaborator)
+    body = client.get("/portail/echeances/").content.decode()
+    assert "PAGE-LATE" in body and "PAGE-SOON" in body and "PAGE-OTHER" not in body
+    assert 'href="/portail/echeances/" aria-current="page">Échéances' in body
+    assert "Factures du mois" not in body  # the agency's own invoicing
+    client.force_login(users.csr_only)
+    body = client.get("/portail/echeances/").content.decode()
+    assert "PAGE-SOON" in body and "PAGE-FINE" in body and "PAGE-LATE" not in body
+    client.force_login(users.supervisor)
+    assert client.get("/portail/echeances/")["Location"] == "/echeances/"
+
+
+def test_the_open_clocks_are_paginated(client, users, reference):
+    for i in range(27):
+        make_case(
+            structure=reference.cdop, reference=f"PAGINE-{i:02d}", received_on=received_for(-1) + timedelta(days=i)
+        )
+    client.force_login(users.supervisor)
+    first = client.get("/echeances/").content.decode()
+    second = client.get("/echeances/?page=2").content.decode()
+    assert "PAGINE-00" in first and "PAGINE-24" in first and "PAGINE-25" not in first
+    assert "PAGINE-25" in second and "PAGINE-26" in second and "PAGINE-00" not in second
+
+
+def test_the_shares_met_per_month_and_quarter(reference, users):
+    today = timezone.localdate()
+    due_month = today.replace(day=1)
+    # Three certificates due this month, before today when possible: one met, one missed, one late.
+    due = due_month if today.day > 1 else today
+    received = add_months(due, -12)
+    met = make_case(structure=reference.cdop, received_on=received)
+    missed = make_case(structure=reference.cdop, received_on=received)
+    make_case(structure=reference.cdop, received_on=received)
+    Case.objects.filter(pk=met.pk).update(status=CaseStatus.PAID, status_changed_at=timezone.now() - timedelta(days=40))
+    Case.objects.filter(pk=missed.pk).update(
+        status=CaseStatus.PAID, status_changed_at=timezone.now() + timedelta(days=1)
+    )
+    if today.day == 1:
+        pytest.skip("the late one needs a day past its due date this month")
+    [certificates] = clock_shares(user=users.supervisor, kind="certificate", day=today, at=timezone.now())
+    assert len(certificates.months) == 12
+    this_month = certificates.months[-1]
+    assert (this_month.met, this_month.due, this_month.percent) == (1, 3, 33)
+    assert sum(q.due for q in certificates.quarters) == 3
+    assert all(m.due == 0 for m in certificates.months[:-1])
+    [limited] = clock_shares(user=users.csr_only, kind="certificate", day=today, at=timezone.now())
+    assert sum(m.due for m in limited.months) == 0
+
+
+def _grow(reference, n: int, offset: int) -> None:
+    for i in range(n):
+        structure = (reference.cdop, reference.csr, reference.other_structure)[i % 3]
+        make_case(structure=structure, reference=f"VOLUME-{offset + i}", received_on=received_for(-1 - i % 3))
+
+
+@pytest.mark.parametrize(("who", "url"), [("supervisor", "/echeances/"), ("csr_only", "/portail/echeances/")])
+def test_the_pages_queries_do_not_grow_with_the_cases(
+    client, users, reference, django_assert_max_num_queries, who, url
+):
+    client.force_login(getattr(users, who))
+    _grow(reference, 3, 0)
+    client.get(url)  # the session and the caches settle
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    assert len(few) <= 40
+    _grow(reference, 30, 3)
+    with django_assert_max_num_queries(len(few)):
+        assert client.get(url).status_code == 200
