@@ -28,6 +28,7 @@ WIDTH, HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 78, 12, 16, 46
 PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 TICKS = 4
+MAX_LABELS = 12
 BAR_FILL, LINE_STROKE, GRID_STROKE, TEXT_FILL = "#1d4e89", "#1d4e89", "#d5dae1", "#1b1f24"
 MONTHS = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."]
 
@@ -177,13 +178,25 @@ def _frame(*, ident: str, title: str, description: str, axis: Axis, unit: str, k
     return parts
 
 
-def _label(x: float, text: str, slot: float) -> str:
-    """The label under a bar or point, shortened to its slot (the full text is in the table and the tooltip)."""
-    room = max(int(slot / 6), 3)
-    shown = text if len(text) <= room else text[: room - 1] + "…"
+def _label(x: float, text: str, slot: float, index: int, count: int) -> str:
+    """The label under a bar or point, on two lines when it is too wide for its slot (« janv. » over « 26 »),
+    shortened if still too wide (the full text is in the table and the tooltip); beyond MAX_LABELS bars, only
+    every few bars are labelled (a contract's months since its start)."""
+    every = -(-count // MAX_LABELS)
+    if index % every:
+        return ""
+    room = max(int(slot * every / 6.5), 3)
+    lines = [text]
+    if len(text) > room and " " in text:
+        lines = text.rsplit(" ", 1)
+    lines = [line if len(line) <= room else line[: room - 1] + "…" for line in lines]
+    spans = "".join(
+        f'<tspan x="{_n(x)}" dy="{0 if number == 0 else 12}">{escape(line)}</tspan>'
+        for number, line in enumerate(lines)
+    )
     return (
         f'<text class="chart-label" x="{_n(x)}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
-        f'fill="{TEXT_FILL}">{escape(shown)}</text>'
+        f'fill="{TEXT_FILL}">{spans}</text>'
     )
 
 
@@ -229,7 +242,7 @@ def bar_chart(
             f'<rect class="chart-bar" x="{_n(x)}" y="{_n(y)}" width="{_n(bar_w)}" height="{_n(height)}" '
             f'fill="{BAR_FILL}"><title>{escape(label)} : {escape(format_value(value, unit))}</title></rect>'
         )
-        parts.append(_label(x + bar_w / 2, label, slot))
+        parts.append(_label(x + bar_w / 2, label, slot, index, len(clean)))
     parts.append("</svg>")
     headers, rows = _table(
         labels=labels,
@@ -272,12 +285,12 @@ def line_chart(
                 LINE_STROKE, " ".join(f"{_n(x)},{_n(y)}" for x, y in points)
             )
         )
-    for (x, y), label, value in zip(points, labels, clean, strict=True):
+    for index, ((x, y), label, value) in enumerate(zip(points, labels, clean, strict=True)):
         parts.append(
             f'<circle class="chart-point" cx="{_n(x)}" cy="{_n(y)}" r="3.5" fill="{LINE_STROKE}">'
             f"<title>{escape(label)} : {escape(format_value(value, unit))}</title></circle>"
         )
-        parts.append(_label(x, label, slot))
+        parts.append(_label(x, label, slot, index, len(clean)))
     parts.append("</svg>")
     headers, rows = _table(
         labels=labels,

@@ -1,7 +1,7 @@
 """A small, hand-countable portfolio of the CPAM for the rollup, dashboard and meeting-pack tests.
 
 Today is 20/11/2026. Cases (received, claimed, what happened):
-- A  CSR   10/05/2026  100,00  paid 100,00 on 15/06/2026 (« Soldé »); a letter
+- A  CSR   28/05/2026  100,00  paid 100,00 on 15/06/2026 (« Soldé »); a letter
 - B  CSR   05/10/2026  200,00  paid 50,00 on 20/10/2026, 30,00 on 03/11/2026 reversed on 10/11/2026; a letter, a call
 - C  CDOP  01/09/2025  300,00  paid 60,00 on 02/11/2026; an e-mail
 - D  CDOP  05/10/2026   80,00  nothing
@@ -27,7 +27,7 @@ def _action(case, channel):
 
 def portfolio(reference, users) -> SimpleNamespace:
     agent = users.agent
-    a = make_case(structure=reference.csr, principal="100.00", received_on=date(2026, 5, 10))
+    a = make_case(structure=reference.csr, principal="100.00", received_on=date(2026, 5, 28))
     b = make_case(structure=reference.csr, principal="200.00", received_on=date(2026, 10, 5))
     c = make_case(structure=reference.cdop, principal="300.00", received_on=date(2025, 9, 1))
     d = make_case(structure=reference.cdop, principal="80.00", received_on=date(2026, 10, 5))
