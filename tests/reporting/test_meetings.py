@@ -12,9 +12,9 @@ import openpyxl
 import pytest
 import time_machine
 from django.core.files.base import ContentFile
-from pypdf import PdfReader
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from pypdf import PdfReader
 
 from amiable.audit.models import AccessLogEntry, AuditEvent
 from amiable.core.exceptions import ApplicationError
