@@ -16,6 +16,7 @@ urlpatterns = [
     path("reversements/", include("amiable.remittances.urls")),
     path("factures/", include("amiable.invoicing.urls")),
     path("echeances/", include("amiable.reporting.urls_clocks")),
+    path("reunions/", include("amiable.reporting.urls_meetings")),
     path("", include("amiable.portal.urls")),
     path("", include("amiable.web.urls")),
 ]

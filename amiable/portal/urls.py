@@ -1,6 +1,6 @@
 from django.urls import path
 
-from amiable.portal import views, views_clocks, views_money
+from amiable.portal import views, views_clocks, views_meetings, views_money
 
 urlpatterns = [
     path("dossiers/<int:pk>/commentaires/", views.comment_post, name="comment_post"),
@@ -26,4 +26,8 @@ urlpatterns = [
     path("portail/factures/<int:pk>/pdf/", views_money.invoice_pdf, name="portal_invoice_pdf"),
     # The clocks of the contract, as the creditor sees them (the agency's page is /echeances/).
     path("portail/echeances/", views_clocks.clocks_page, name="portal_clocks"),
+    # The creditor's follow-up meetings (the agency's pages are /reunions/).
+    path("portail/reunions/", views_meetings.meetings_page, name="portal_meetings"),
+    path("portail/reunions/<int:pk>/", views_meetings.meeting_page, name="portal_meeting"),
+    path("portail/reunions/<int:pk>/fichiers/<str:kind>", views_meetings.meeting_file, name="portal_meeting_file"),
 ]

@@ -7,6 +7,7 @@ class ReportingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from amiable.reporting import timeline_clocks
+        from amiable.reporting import timeline, timeline_clocks
 
         timeline_clocks.register()
+        timeline.register()

@@ -9,6 +9,7 @@ from amiable.core.money import ZERO, rate_percent, to_money
 from amiable.creditors.models import Creditor, Structure
 from amiable.portal.selectors import awaiting_me, unread_comment_cases
 from amiable.remittances.alerts import remittances_overdue
+from amiable.reporting.dashboards import dashboard_for
 
 
 # Per creditor or structure, in the one query that lists them: open cases and what remains due on them,
@@ -60,6 +61,7 @@ def _home_for(*, user) -> dict:
             "totals": totals,
             "structures": _structure_summary(user),
             "recent": case_list(user=user)[:10],
+            "dashboard": dashboard_for(user=user),
         }
     if user.role == Role.AGENT:
         mine = case_list(user=user, agent_id=user.pk)
@@ -95,5 +97,6 @@ def _home_for(*, user) -> dict:
             "unassigned": unassigned,
             "overdue": remittances_overdue(),
             "referent_of": list(user.referent_of.all().order_by("name", "pk")),
+            "dashboard": dashboard_for(user=user),
         }
     return {"template": "web/home_none.html", "totals": totals}

@@ -34,6 +34,7 @@ from amiable.contact import services as contact_services
 from amiable.contact.models import MessageStatus, OutboxMessage
 from amiable.creditor_requests import services as requests_services
 from amiable.creditors import services as creditors_services
+from amiable.creditors.models import ContractTerms
 from amiable.intake import crypto
 from amiable.intake import services as intake_services
 from amiable.intake.models import BatchSource
@@ -53,7 +54,7 @@ from amiable.remittances import matching as remittance_matching
 from amiable.remittances import services as remittances_services
 from amiable.remittances.execution import remittance_mark_executed
 from amiable.remittances.models import Remittance, RemittanceStatus
-from amiable.reporting import services_clocks
+from amiable.reporting import services_clocks, services_meetings
 from amiable.reporting.clocks import Clock
 from amiable.scenarios import defaults as scenarios_defaults
 from amiable.scenarios import services as scenarios_services
@@ -144,6 +145,9 @@ NOT_AUDITED = {
     "amiable.notifications.services.send_digest": "e-mails notices already published; marks them sent",
     "amiable.notifications.services.notification_mark_read": "UI state: which notices a person has seen",
     "amiable.notifications.services.preference_save": "a person's own choice of e-mails for their notices",
+    "amiable.reporting.services_rollup.stats_refresh": (
+        "derived figures: rebuilds the dashboards' rollup from the audited business data, changes none of it"
+    ),
 }
 
 
@@ -391,6 +395,16 @@ def _cheque(w):
 
 
 # Each public service: the verb it must write, and a call that runs it successfully.
+def _contract_started(w) -> None:
+    """The CPAM's contract began a month ago: its 1-month meeting is today."""
+    ContractTerms.objects.filter(creditor=w.reference.cpam).update(contract_start=date(2026, 9, 13))
+
+
+def _meeting(w):
+    _contract_started(w)
+    return services_meetings.meetings_plan(today=timezone.localdate())[0]
+
+
 SERVICE_CALLS = {
     # accounts
     "amiable.accounts.services.user_create": ("user.created", lambda w: make_user("agent")),
@@ -840,6 +854,26 @@ SERVICE_CALLS = {
         "receipt.cancelled",
         lambda w: payments_services.payment_reverse(
             payment=w.receipt().payment, reversed_on=timezone.localdate(), reason="Chèque impayé", actor=w.users.agent
+        ),
+    ),
+    # follow-up meetings
+    "amiable.reporting.services_meetings.meetings_plan": ("meeting.planned", _meeting),
+    "amiable.reporting.services_meetings.meetings_check": (
+        "meeting.reminded",
+        lambda w: (_contract_started(w), services_meetings.meetings_check()),
+    ),
+    "amiable.reporting.services_meetings.meeting_remind": (
+        "meeting.reminded",
+        lambda w: services_meetings.meeting_remind(meeting=_meeting(w)),
+    ),
+    "amiable.reporting.services_meetings.meeting_pack_build": (
+        "meeting.pack_built",
+        lambda w: services_meetings.meeting_pack_build(meeting=_meeting(w), actor=w.users.supervisor),
+    ),
+    "amiable.reporting.services_meetings.meeting_minutes_save": (
+        "meeting.minutes_saved",
+        lambda w: services_meetings.meeting_minutes_save(
+            meeting=_meeting(w), held_on=timezone.localdate(), minutes="Compte rendu", actor=w.users.supervisor
         ),
     ),
     # scenarios

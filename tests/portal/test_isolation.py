@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import openpyxl
 import pytest
+from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
@@ -29,6 +30,7 @@ from amiable.notifications.models import Notification
 from amiable.payments.plans import plan_propose
 from amiable.payments.services import payment_record
 from amiable.remittances.models import Remittance, RemittanceLine
+from amiable.reporting.models import FollowUpMeeting
 from tests.banking.records import balance, cfonb, movement
 from tests.factories import make_case
 from tests.invoicing.pages_data import written_invoice
@@ -98,6 +100,12 @@ OBJECTS = {
     "portal_remittance_file": {"pk": "remittance", "kind": "pdf"},
     "portal_invoice": {"pk": "invoice"},
     "portal_invoice_pdf": {"pk": "invoice"},
+    "meetings:detail": {"pk": "follow_up_meeting"},
+    "meetings:minutes": {"pk": "follow_up_meeting"},
+    "meetings:pack_build": {"pk": "follow_up_meeting"},
+    "meetings:file": {"pk": "follow_up_meeting", "kind": "pdf"},
+    "portal_meeting": {"pk": "follow_up_meeting"},
+    "portal_meeting_file": {"pk": "follow_up_meeting", "kind": "minutes"},
 }
 # Named URLs taking parameters that carry no object of a creditor (a signed one-time link).
 NOT_OBJECT_URLS = {"accounts:invitation_accept", "password_reset_confirm"}
@@ -183,7 +191,15 @@ def victim(reference, users, gnupg_home):
     remittance = written_remittance(structure=reference.cdop, weeks_ago=0, total=payment.amount)
     RemittanceLine.objects.create(remittance=remittance, payment=payment, amount=payment.amount)
     invoice = written_invoice(structure=reference.cdop, cases=[case])
+    # A follow-up meeting covers every structure of the CPAM: neither another creditor nor a structure-limited
+    # colleague reaches it, its pack or its minutes.
+    follow_up = FollowUpMeeting.objects.create(
+        creditor=reference.cpam, label="Réunion à 1 mois", due_on=timezone.localdate(), minutes="Compte rendu secret"
+    )
+    follow_up.pack_pdf.save("secret.pdf", ContentFile(b"%PDF dossier secret"), save=False)
+    follow_up.minutes_file.save("secret.pdf", ContentFile(b"%PDF compte rendu secret"), save=True)
     return {
+        "follow_up_meeting": follow_up.pk,
         "remittance": remittance.pk,
         "invoice": invoice.pk,
         "bank_statement": bank_statement.pk,
@@ -212,6 +228,8 @@ def victim(reference, users, gnupg_home):
             plan.number,
             remittance.number,
             invoice.number,
+            "Compte rendu secret",
+            "dossier secret",
         ],
     }
 
@@ -228,6 +246,7 @@ def _state():
         Batch.objects.count(),
         Remittance.objects.exclude(status="prepared").count(),
         Invoice.objects.exclude(status="prepared").count(),
+        FollowUpMeeting.objects.filter(minutes="Compte rendu secret", pack_built_at__isnull=True).count(),
         AuditEvent.objects.exclude(verb__startswith="auth.").count(),
     )
 
@@ -307,6 +326,7 @@ def test_lists_searches_and_exports_show_nothing_of_another_tenant(client, users
         "/portail/factures/",
         "/portail/echeances/",
         "/echeances/",
+        "/portail/reunions/",
     ]
     if attacker_name == "other_admin":
         pages += ["/lots/", "/compte/equipe/"]
