@@ -1,6 +1,6 @@
 from django.urls import path
 
-from amiable.portal import views, views_money
+from amiable.portal import views, views_money, views_reports
 
 urlpatterns = [
     path("dossiers/<int:pk>/commentaires/", views.comment_post, name="comment_post"),
@@ -24,4 +24,7 @@ urlpatterns = [
     path("portail/factures/", views_money.invoices_page, name="portal_invoices"),
     path("portail/factures/<int:pk>/", views_money.invoice_page, name="portal_invoice"),
     path("portail/factures/<int:pk>/pdf/", views_money.invoice_pdf, name="portal_invoice_pdf"),
+    # The creditor's quarterly statistics (the agency's page is /statistiques/).
+    path("portail/statistiques/", views_reports.reports_page, name="portal_reports"),
+    path("portail/statistiques/<int:pk>/classeur.xlsx", views_reports.report_file, name="portal_report_file"),
 ]
