@@ -53,6 +53,7 @@ from amiable.remittances import matching as remittance_matching
 from amiable.remittances import services as remittances_services
 from amiable.remittances.execution import remittance_mark_executed
 from amiable.remittances.models import Remittance, RemittanceStatus
+from amiable.reporting.services_quarterly import quarterly_report_build
 from amiable.scenarios import defaults as scenarios_defaults
 from amiable.scenarios import services as scenarios_services
 from tests.banking.records import balance, cfonb, movement
@@ -824,6 +825,11 @@ SERVICE_CALLS = {
         lambda w: payments_services.payment_reverse(
             payment=w.receipt().payment, reversed_on=timezone.localdate(), reason="Chèque impayé", actor=w.users.agent
         ),
+    ),
+    # reporting
+    "amiable.reporting.services_quarterly.quarterly_report_build": (
+        "quarterly_report.built",
+        lambda w: quarterly_report_build(creditor=w.reference.cpam, quarter="2026-Q3", actor=w.users.supervisor),
     ),
     # scenarios
     "amiable.scenarios.defaults.scenario_ensure": (

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import openpyxl
 import pytest
+from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
@@ -29,6 +30,7 @@ from amiable.notifications.models import Notification
 from amiable.payments.plans import plan_propose
 from amiable.payments.services import payment_record
 from amiable.remittances.models import Remittance, RemittanceLine
+from amiable.reporting.models import QuarterlyReport
 from tests.banking.records import balance, cfonb, movement
 from tests.factories import make_case
 from tests.invoicing.pages_data import written_invoice
@@ -98,6 +100,8 @@ OBJECTS = {
     "portal_remittance_file": {"pk": "remittance", "kind": "pdf"},
     "portal_invoice": {"pk": "invoice"},
     "portal_invoice_pdf": {"pk": "invoice"},
+    "reporting:quarterly_file": {"pk": "quarterly_report"},
+    "portal_report_file": {"pk": "quarterly_report"},
 }
 # Named URLs taking parameters that carry no object of a creditor (a signed one-time link).
 NOT_OBJECT_URLS = {"accounts:invitation_accept", "password_reset_confirm"}
@@ -183,7 +187,18 @@ def victim(reference, users, gnupg_home):
     remittance = written_remittance(structure=reference.cdop, weeks_ago=0, total=payment.amount)
     RemittanceLine.objects.create(remittance=remittance, payment=payment, amount=payment.amount)
     invoice = written_invoice(structure=reference.cdop, cases=[case])
+    # A workbook covers all the creditor's structures: the CSR-limited colleague does not see it either.
+    quarterly = QuarterlyReport(
+        creditor=reference.cpam,
+        quarter="2026-Q3",
+        period_start="2026-07-01",
+        period_end="2026-09-30",
+        built_at=timezone.now(),
+    )
+    quarterly.xlsx.save("statistiques-iso.xlsx", ContentFile(b"PK classeur"), save=False)
+    quarterly.save()
     return {
+        "quarterly_report": quarterly.pk,
         "remittance": remittance.pk,
         "invoice": invoice.pk,
         "bank_statement": bank_statement.pk,
@@ -305,6 +320,7 @@ def test_lists_searches_and_exports_show_nothing_of_another_tenant(client, users
         "/notifications/",
         "/portail/reversements/",
         "/portail/factures/",
+        "/portail/statistiques/",
     ]
     if attacker_name == "other_admin":
         pages += ["/lots/", "/compte/equipe/"]
