@@ -10,6 +10,7 @@ from amiable.audit.models import AccessLogEntry
 from amiable.reporting.models import QuarterlyReport
 from amiable.reporting.services_quarterly import quarterly_report_build
 from tests.reporting.quarterly_data import BUILT
+from tests.web.test_views import assert_every_control_labelled
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +32,7 @@ def test_the_creditor_sees_and_downloads_its_workbooks_only(client, users, repor
     assert "Produire les statistiques d&#x27;un trimestre" in body or "Produire les statistiques d'un trimestre" in body
     assert f"/portail/statistiques/{reports['cpam'].pk}/classeur.xlsx" in body
     assert f"/portail/statistiques/{reports['other'].pk}/" not in body
+    assert_every_control_labelled(body)
 
     download = client.get(f"/portail/statistiques/{reports['cpam'].pk}/classeur.xlsx")
     assert download.status_code == 200
@@ -69,6 +71,7 @@ def test_the_agency_page_lists_every_creditor_and_produces_for_one(client, users
     client.force_login(users.agent)
     body = client.get("/statistiques/").content.decode()
     assert "Autre créancier" in body and f"/statistiques/{reports['cpam'].pk}/classeur.xlsx" in body
+    assert_every_control_labelled(body)
     assert client.get(f"/statistiques/{reports['other'].pk}/classeur.xlsx").status_code == 200
     # The agency at the portal's address is sent to its own page.
     assert client.get("/portail/statistiques/").url == "/statistiques/"
