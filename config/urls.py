@@ -17,6 +17,7 @@ urlpatterns = [
     path("factures/", include("amiable.invoicing.urls")),
     path("echeances/", include("amiable.reporting.urls_clocks")),
     path("reunions/", include("amiable.reporting.urls_meetings")),
+    path("statistiques/", include("amiable.reporting.urls_quarterly")),
     path("", include("amiable.portal.urls")),
     path("", include("amiable.web.urls")),
 ]

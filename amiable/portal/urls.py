@@ -1,6 +1,6 @@
 from django.urls import path
 
-from amiable.portal import views, views_clocks, views_meetings, views_money
+from amiable.portal import views, views_clocks, views_meetings, views_money, views_reports
 
 urlpatterns = [
     path("dossiers/<int:pk>/commentaires/", views.comment_post, name="comment_post"),
@@ -30,4 +30,7 @@ urlpatterns = [
     path("portail/reunions/", views_meetings.meetings_page, name="portal_meetings"),
     path("portail/reunions/<int:pk>/", views_meetings.meeting_page, name="portal_meeting"),
     path("portail/reunions/<int:pk>/fichiers/<str:kind>", views_meetings.meeting_file, name="portal_meeting_file"),
+    # The creditor's quarterly statistics (the agency's page is /statistiques/).
+    path("portail/statistiques/", views_reports.reports_page, name="portal_reports"),
+    path("portail/statistiques/<int:pk>/classeur.xlsx", views_reports.report_file, name="portal_report_file"),
 ]

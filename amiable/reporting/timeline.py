@@ -15,8 +15,19 @@ def _minutes(event: AuditEvent) -> str:
     return text + (" (fichier joint)" if after.get("file_sha256") else "")
 
 
-def register() -> None:
+def register_meetings() -> None:
     register_verb("meeting.planned", label="Réunion de suivi planifiée", describe=_meeting)
     register_verb("meeting.pack_built", label="Dossier de séance produit", describe=_meeting)
     register_verb("meeting.reminded", label="Rappel de réunion de suivi envoyé", describe=_meeting)
     register_verb("meeting.minutes_saved", label="Compte rendu de réunion enregistré", describe=_minutes)
+
+
+def _quarterly_built(event: AuditEvent) -> str:
+    after = event.after or {}
+    text = f"{after.get('quarter', '')}, empreinte {str(after.get('sha256', ''))[:12]}…"
+    return text + (" (remplace le classeur précédent)" if after.get("replaced") else "")
+
+
+def register() -> None:
+    register_meetings()
+    register_verb("quarterly_report.built", label="Statistiques trimestrielles produites", describe=_quarterly_built)

@@ -56,6 +56,7 @@ from amiable.remittances.execution import remittance_mark_executed
 from amiable.remittances.models import Remittance, RemittanceStatus
 from amiable.reporting import services_clocks, services_meetings
 from amiable.reporting.clocks import Clock
+from amiable.reporting.services_quarterly import quarterly_report_build
 from amiable.scenarios import defaults as scenarios_defaults
 from amiable.scenarios import services as scenarios_services
 from tests.banking.records import balance, cfonb, movement
@@ -875,6 +876,10 @@ SERVICE_CALLS = {
         lambda w: services_meetings.meeting_minutes_save(
             meeting=_meeting(w), held_on=timezone.localdate(), minutes="Compte rendu", actor=w.users.supervisor
         ),
+    # reporting
+    "amiable.reporting.services_quarterly.quarterly_report_build": (
+        "quarterly_report.built",
+        lambda w: quarterly_report_build(creditor=w.reference.cpam, quarter="2026-Q3", actor=w.users.supervisor),
     ),
     # scenarios
     "amiable.scenarios.defaults.scenario_ensure": (

@@ -30,7 +30,7 @@ from amiable.notifications.models import Notification
 from amiable.payments.plans import plan_propose
 from amiable.payments.services import payment_record
 from amiable.remittances.models import Remittance, RemittanceLine
-from amiable.reporting.models import FollowUpMeeting
+from amiable.reporting.models import FollowUpMeeting, QuarterlyReport
 from tests.banking.records import balance, cfonb, movement
 from tests.factories import make_case
 from tests.invoicing.pages_data import written_invoice
@@ -106,6 +106,8 @@ OBJECTS = {
     "meetings:file": {"pk": "follow_up_meeting", "kind": "pdf"},
     "portal_meeting": {"pk": "follow_up_meeting"},
     "portal_meeting_file": {"pk": "follow_up_meeting", "kind": "minutes"},
+    "reporting:quarterly_file": {"pk": "quarterly_report"},
+    "portal_report_file": {"pk": "quarterly_report"},
 }
 # Named URLs taking parameters that carry no object of a creditor (a signed one-time link).
 NOT_OBJECT_URLS = {"accounts:invitation_accept", "password_reset_confirm"}
@@ -198,8 +200,19 @@ def victim(reference, users, gnupg_home):
     )
     follow_up.pack_pdf.save("secret.pdf", ContentFile(b"%PDF dossier secret"), save=False)
     follow_up.minutes_file.save("secret.pdf", ContentFile(b"%PDF compte rendu secret"), save=True)
+    # A workbook covers all the creditor's structures: the CSR-limited colleague does not see it either.
+    quarterly = QuarterlyReport(
+        creditor=reference.cpam,
+        quarter="2026-Q3",
+        period_start="2026-07-01",
+        period_end="2026-09-30",
+        built_at=timezone.now(),
+    )
+    quarterly.xlsx.save("statistiques-iso.xlsx", ContentFile(b"PK classeur"), save=False)
+    quarterly.save()
     return {
         "follow_up_meeting": follow_up.pk,
+        "quarterly_report": quarterly.pk,
         "remittance": remittance.pk,
         "invoice": invoice.pk,
         "bank_statement": bank_statement.pk,
@@ -327,6 +340,7 @@ def test_lists_searches_and_exports_show_nothing_of_another_tenant(client, users
         "/portail/echeances/",
         "/echeances/",
         "/portail/reunions/",
+        "/portail/statistiques/",
     ]
     if attacker_name == "other_admin":
         pages += ["/lots/", "/compte/equipe/"]

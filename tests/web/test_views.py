@@ -505,7 +505,7 @@ def test_other_creditor_user_sees_their_own_case(client, cases, other_collaborat
 
 # Areas of the agency alone (the client-funds bank account, the remittances' and invoices' agency pages): any
 # creditor user is refused there with 403 before any object is looked up, so the answer says nothing of it.
-AGENCY_ONLY_NAMESPACES = {"banking", "remittances", "invoicing", "meetings"}
+AGENCY_ONLY_NAMESPACES = {"banking", "remittances", "invoicing", "meetings", "reporting"}
 SAMPLE_URL_VALUES = {"kind": "pdf", "channel": "email", "promise_pk": 1, "payment_pk": 1}
 
 
@@ -645,6 +645,8 @@ def _pages(users, cases):
         (users.agent, "/mot-de-passe/", 200),
         (users.agent, "/mot-de-passe/modifie/", 200),
         (users.agent, "/dossiers/999999/", 404),
+        (users.agent, "/statistiques/", 200),
+        (users.creditor_admin, "/portail/statistiques/", 200),
     ]
 
 
