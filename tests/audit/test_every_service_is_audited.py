@@ -876,6 +876,7 @@ SERVICE_CALLS = {
         lambda w: services_meetings.meeting_minutes_save(
             meeting=_meeting(w), held_on=timezone.localdate(), minutes="Compte rendu", actor=w.users.supervisor
         ),
+    ),
     # reporting
     "amiable.reporting.services_quarterly.quarterly_report_build": (
         "quarterly_report.built",
