@@ -19,11 +19,17 @@ DAILY_JOBS = [
     "build_remittances",
     "check_remittances",
     "build_invoices",
+    "build_quarterly_report",
+    "refresh_statistics",
+    "check_meetings",
+    "check_deadlines",
     "send_digest",
     "purge_access_log",
 ]
 # The remittances are made each day for the creditors whose contract's remittance day has come this week
-# (idempotent: the days after find them made); the invoices of the last complete month likewise.
+# (idempotent: the days after find them made); the invoices of the last complete month likewise, and the
+# workbook of the last complete quarter. The dashboards' figures are refreshed before the meetings' packs
+# read them; the clocks come last so that they see what the other jobs have just done.
 JOB_ARGUMENTS = {"build_remittances": ["--due"]}
 
 
@@ -32,6 +38,7 @@ class Command(BaseCommand):
         "Lance les tâches quotidiennes : promesses non tenues, échéances des plans d'apurement, renvoi des messages "
         "en échec, scénarios de recouvrement, lot d'impression des courriers, reversements de la semaine (au jour du "
         "contrat), rapprochement des virements et alerte des fonds non reversés, factures du mois écoulé, "
+        "statistiques du trimestre écoulé, chiffres des tableaux de bord, réunions de suivi, échéances du contrat, "
         "récapitulatif des notifications, purge "
         "du journal des accès. "
         "Une tâche en échec n'empêche pas les suivantes ; la commande se termine alors en erreur en nommant les "
