@@ -37,7 +37,7 @@ PREFIX = "enc:v1:"
 ERASED = "[donnée effacée]"
 
 # The keys of `before`/`after` whose values are debtors' personal data, whichever app writes them: read from
-# every `audit_record(` call (and the intake's bulk `case.created` events). A new call that records personal
+# every call of audit_record (and the intake's bulk `case.created` events). A new call that records personal
 # data under another key must add it here (tests/audit/test_personal_data.py checks the known ones).
 PERSONAL_KEYS = frozenset(
     {
