@@ -49,6 +49,7 @@ check-migrations: install
 
 check-deploy: install
 	DJANGO_SETTINGS_MODULE=config.settings.prod DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$$(head -c 48 /dev/urandom | base64)} \
+	AMIABLE_AUDIT_KEY=$${AMIABLE_AUDIT_KEY:-$$(head -c 48 /dev/urandom | base64)} \
 	DJANGO_ALLOWED_HOSTS=$${DJANGO_ALLOWED_HOSTS:-amiable.example} $(PY) manage.py check --deploy --fail-level WARNING
 
 clean:

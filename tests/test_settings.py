@@ -45,6 +45,7 @@ def test_prod_passes_the_deployment_checks():
     env = base_env(
         DJANGO_SETTINGS_MODULE="config.settings.prod",
         DJANGO_SECRET_KEY=random_secret(),
+        AMIABLE_AUDIT_KEY=random_secret(),
         DJANGO_ALLOWED_HOSTS="amiable.example",
     )
     result = run_python("manage.py", "check", "--deploy", "--fail-level", "WARNING", env=env)
@@ -74,6 +75,7 @@ def test_prod_refuses_an_empty_secret_key():
 def prod(monkeypatch):
     """config.settings.prod imported afresh with a secret and the default security values."""
     monkeypatch.setenv("DJANGO_SECRET_KEY", random_secret())
+    monkeypatch.setenv("AMIABLE_AUDIT_KEY", random_secret())
     for name in ("DJANGO_SECURE_HSTS_SECONDS", "DJANGO_SECURE_SSL_REDIRECT"):
         monkeypatch.delenv(name, raising=False)
     sys.modules.pop("config.settings.prod", None)

@@ -3,12 +3,40 @@
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models.query import ModelIterable
 
 from amiable.core.exceptions import ApplicationError
 
 
+class RevealingIterable(ModelIterable):
+    """Events read with their personal values decrypted (`audit.personal.reveal`), a chunk at a time: one
+    query for the keys of each chunk, never one per event."""
+
+    CHUNK = 500
+
+    def __iter__(self):
+        from amiable.audit.personal import reveal
+
+        chunk = []
+        for event in super().__iter__():
+            chunk.append(event)
+            if len(chunk) >= self.CHUNK:
+                reveal(chunk)
+                yield from chunk
+                chunk = []
+        if chunk:
+            reveal(chunk)
+            yield from chunk
+
+
 class AuditEventQuerySet(models.QuerySet):
-    """Refuses bulk changes: the trail is written once and read many times."""
+    """Refuses bulk changes: the trail is written once and read many times. Events come out with their
+    personal values readable (or « [donnée effacée] » once their key is destroyed); `.values()` reads the
+    stored, encrypted values."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._iterable_class = RevealingIterable
 
     def update(self, **kwargs):
         raise ApplicationError("Le journal d'audit ne peut pas être modifié.")
@@ -101,3 +129,42 @@ class AccessLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.user_label} {self.label}"
+
+
+class PersonalDataKey(models.Model):
+    """The data key with which the personal values of audit events are encrypted (crypto-shredding, L11): one
+    per creditor for what happens on its cases, one per debtor for what is recorded of a debtor outside any
+    case. Stored wrapped by the key-encryption key of the settings (`AMIABLE_AUDIT_KEY`). Destroying it
+    (emptying `wrapped`) leaves the events in place, append-only, with their personal values unreadable."""
+
+    creditor_pk = models.BigIntegerField("créancier", null=True, blank=True)
+    debtor_pk = models.BigIntegerField("débiteur", null=True, blank=True)
+    wrapped = models.BinaryField("clé chiffrée", default=b"")
+    created_at = models.DateTimeField("créée le", auto_now_add=True)
+    destroyed_at = models.DateTimeField("détruite le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "clé des données personnelles du journal"
+        verbose_name_plural = "clés des données personnelles du journal"
+        constraints = [
+            models.CheckConstraint(
+                name="personal_key_one_scope",
+                condition=models.Q(creditor_pk__isnull=False, debtor_pk__isnull=True)
+                | models.Q(creditor_pk__isnull=True, debtor_pk__isnull=False),
+            ),
+            models.UniqueConstraint(
+                fields=["creditor_pk"],
+                condition=models.Q(destroyed_at__isnull=True, creditor_pk__isnull=False),
+                name="personal_key_one_live_per_creditor",
+            ),
+            models.UniqueConstraint(
+                fields=["debtor_pk"],
+                condition=models.Q(destroyed_at__isnull=True, debtor_pk__isnull=False),
+                name="personal_key_one_live_per_debtor",
+            ),
+        ]
+        indexes = [models.Index(fields=["debtor_pk"], name="personal_key_debtor_idx")]
+
+    def __str__(self) -> str:
+        scope = f"créancier {self.creditor_pk}" if self.creditor_pk else f"débiteur {self.debtor_pk}"
+        return f"Clé {self.pk} ({scope}{', détruite' if self.destroyed_at else ''})"

@@ -6,6 +6,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from amiable.audit.models import AuditEvent
+from amiable.audit.personal import protect, scope_of
 
 SYSTEM_LABEL = "Système"
 
@@ -54,6 +55,10 @@ def audit_record(
         creditor_pk = getattr(target, "creditor_id", None)
         if creditor_pk is None and target_type == "creditors.creditor":
             creditor_pk = target.pk
+    scope = scope_of(target=target, target_type=target_type, case_pk=case_pk, creditor_pk=creditor_pk)
+    target_label, before, after = protect(
+        scope=scope, target_type=target_type, target_label=target_label, before=before, after=after
+    )
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
     return AuditEvent.objects.create(
         at=timezone.now(),

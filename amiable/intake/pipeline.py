@@ -12,6 +12,7 @@ from datetime import date
 from django.utils import timezone
 
 from amiable.audit.models import AuditEvent
+from amiable.audit.personal import Sealer
 from amiable.cases.models import Case, CaseStatus, ContactPoint, Debtor, Task, TaskKind, TaskStatus
 from amiable.core.bulk import allocate_ids, insert_rows
 from amiable.core.exceptions import ApplicationError
@@ -191,6 +192,7 @@ def write_chunk(rows: list[CleanRow], *, destination: Destination) -> None:
     now = timezone.now()
     debtor_ids = allocate_ids(Debtor, len(rows))
     case_ids = allocate_ids(Case, len(rows))
+    sealer = Sealer(creditor_pk=creditor_id)  # the events' personal values, encrypted (audit.personal)
     insert_rows(
         Debtor,
         ["id", "civility", "last_name", "first_name", "birth_date", "do_not_contact", "created_at"],
@@ -281,7 +283,7 @@ def write_chunk(rows: list[CleanRow], *, destination: Destination) -> None:
                 case_id,
                 creditor_id,
                 None,
-                _case_event(r, destination),
+                sealer.seal(_case_event(r, destination)),
                 None,
             )
             for r, case_id in zip(rows, case_ids, strict=True)

@@ -252,6 +252,11 @@ AMIABLE_BATCH_MAX_MB = env_int("AMIABLE_BATCH_MAX_MB", 100)
 FILE_UPLOAD_MAX_MEMORY_SIZE = (AMIABLE_BATCH_MAX_MB + 1) * 1024 * 1024
 # Access log of creditor staff (L11): retention in months before `purge_access_log` removes entries.
 AMIABLE_ACCESS_LOG_MONTHS = env_int("AMIABLE_ACCESS_LOG_MONTHS", 12)
+# Key-encryption key of the audit trail's personal data (audit.personal): wraps the per-creditor and
+# per-debtor data keys that the erasure of a creditor's data destroys. Required in production.
+AMIABLE_AUDIT_KEY = env_str("AMIABLE_AUDIT_KEY", "dev-only-audit-key-change-me")
+# Where end-of-contract exports are written (outside MEDIA_ROOT: the creditor's copy, not the app's files).
+AMIABLE_EXPORT_DIR = Path(env_str("AMIABLE_EXPORT_DIR", str(VAR_DIR / "exports")))
 # Public address of the site, for links in e-mails.
 AMIABLE_SITE_URL = env_str("AMIABLE_SITE_URL", "http://127.0.0.1:8000")
 # SMS to debtors: a class with send(to=, text=); the default keeps messages in the outbox only.

@@ -1,10 +1,16 @@
 """Production: secrets and hosts from the environment, HTTPS only, HSTS, secure cookies."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.settings.base import *  # noqa: F403
 from config.settings.env import env_bool, env_int, env_str
 
 DEBUG = False
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")  # no default: refuse to start without one
+# No default either: a lost or leaked key-encryption key loses or exposes the audit trail's personal data.
+AMIABLE_AUDIT_KEY = env_str("AMIABLE_AUDIT_KEY")
+if AMIABLE_AUDIT_KEY.startswith("dev-only") or len(AMIABLE_AUDIT_KEY) < 32:
+    raise ImproperlyConfigured("AMIABLE_AUDIT_KEY doit être une clé aléatoire d'au moins 32 caractères.")
 
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

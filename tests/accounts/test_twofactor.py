@@ -688,6 +688,7 @@ def test_idle_timeout_follows_amiable_session_idle_minutes(monkeypatch):
 
 def test_second_factor_is_required_in_production_only_by_default(monkeypatch):
     monkeypatch.setenv("DJANGO_SECRET_KEY", "x" * 60)
+    monkeypatch.setenv("AMIABLE_AUDIT_KEY", "y" * 60)
     monkeypatch.delenv("AMIABLE_REQUIRE_2FA", raising=False)
     for name in ("config.settings.base", "config.settings.prod", "config.settings.dev"):
         sys.modules.pop(name, None)

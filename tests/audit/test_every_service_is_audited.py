@@ -29,6 +29,7 @@ from amiable.banking.models import BankEntry, EntryStatus
 from amiable.cases import services as cases_services
 from amiable.cases.models import ContactPoint, TaskKind
 from amiable.casework import services as casework_services
+from amiable.closure import services_handover
 from amiable.contact import messaging
 from amiable.contact import services as contact_services
 from amiable.contact.models import MessageStatus, OutboxMessage
@@ -881,6 +882,32 @@ SERVICE_CALLS = {
     "amiable.reporting.services_quarterly.quarterly_report_build": (
         "quarterly_report.built",
         lambda w: quarterly_report_build(creditor=w.reference.cpam, quarter="2026-Q3", actor=w.users.supervisor),
+    ),
+    # end of contract: the other creditor (no case) exported, then its personal data erased
+    "amiable.closure.services_handover.creditor_export": (
+        "creditor.exported",
+        lambda w: services_handover.creditor_export(
+            creditor=w.reference.other, actor=w.users.agency_admin, output_dir=w.request.getfixturevalue("tmp_path")
+        ),
+    ),
+    "amiable.closure.services_handover.creditor_export_verify": (
+        "creditor.export_verified",
+        lambda w: services_handover.creditor_export_verify(
+            export=services_handover.creditor_export(
+                creditor=w.reference.other, actor=None, output_dir=w.request.getfixturevalue("tmp_path")
+            ),
+            actor=w.users.agency_admin,
+        ),
+    ),
+    "amiable.closure.services_handover.creditor_data_erase": (
+        "creditor.data_erased",
+        lambda w: services_handover.creditor_data_erase(
+            creditor=w.reference.other,
+            export_reference=services_handover.creditor_export(
+                creditor=w.reference.other, actor=None, output_dir=w.request.getfixturevalue("tmp_path")
+            ).reference,
+            actor=w.users.agency_admin,
+        ),
     ),
     # scenarios
     "amiable.scenarios.defaults.scenario_ensure": (

@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from amiable.audit.models import AuditEvent
+from amiable.audit.personal import Sealer
 from amiable.cases.models import Case, ContactPoint, Debtor, Task
 from amiable.core.exceptions import ApplicationError
 from amiable.creditors.models import ContractTerms
@@ -323,6 +324,7 @@ def test_write_stores_exactly_what_it_is_given(reference):
 
 def test_write_queries_do_not_grow_with_the_rows(reference):
     batch = make_batch(reference)
+    Sealer(creditor_pk=reference.cpam.pk)  # the creditor's audit key exists, as after its first case
 
     def queries(rows: list[CleanRow]) -> int:
         with CaptureQueriesContext(connection) as captured:
