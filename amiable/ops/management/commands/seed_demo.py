@@ -3,6 +3,7 @@ received from the CPAM encrypted and signed with the demo keys of `amiable/ops/d
 
 Idempotent: users, creditors, keys and cases that already exist are left as they are."""
 
+import io
 import json
 import random
 from datetime import timedelta
@@ -191,6 +192,7 @@ class Command(BaseCommand):
         self._partial_payments(cpam, users["agent@amiable.example"])
         self._plans(cpam, users)
         self._money_out(cpam, second, users["admin@amiable.example"])
+        self._contract_follow_up(cpam, second, users)
         accounts = [
             {
                 "email": email,
@@ -289,6 +291,36 @@ class Command(BaseCommand):
             kind=InvoiceKind.INVOICE, status=InvoiceStatus.SENT, period_start=oldest, paid_on__isnull=True
         ):
             invoice_mark_paid(invoice=invoice, paid_on=today, actor=admin)
+
+    def _contract_follow_up(self, cpam: Creditor, second: Creditor, users: dict[str, User]) -> None:
+        """The contract's start (eleven months ago), then what the daily run makes of it: the workbook of the
+        last quarter, the dashboards' figures, the follow-up meetings (those already past held, with their pack
+        and minutes) and the clocks. Idempotent: each run makes only what is missing."""
+        from amiable.creditors.services import terms_save
+        from amiable.reporting.models import FollowUpMeeting
+        from amiable.reporting.services_meetings import meeting_minutes_save, meeting_pack_build
+
+        today = timezone.localdate()
+        for creditor in (cpam, second):
+            if creditor.terms.contract_start is None:
+                start = (today - timedelta(days=330)).replace(day=1)
+                terms_save(creditor=creditor, actor=None, contract_start=start)
+        quiet = io.StringIO()
+        call_command("build_quarterly_report", stdout=quiet)
+        call_command("refresh_statistics", stdout=quiet)
+        call_command("check_meetings", stdout=quiet)
+        supervisor = users["referent@amiable.example"]
+        for meeting in FollowUpMeeting.objects.filter(creditor=cpam, due_on__lt=today, held_on__isnull=True):
+            if not meeting.pack_pdf:
+                meeting_pack_build(meeting=meeting, actor=None, today=meeting.due_on - timedelta(days=7))
+            meeting_minutes_save(
+                meeting=meeting,
+                held_on=meeting.due_on,
+                minutes="Point sur les dossiers confiés, les reversements et les certificats à venir ; "
+                "prochaine réunion au semestre.",
+                actor=supervisor,
+            )
+        call_command("check_deadlines", stdout=quiet)
 
     def _plans(self, cpam: Creditor, users: dict[str, User]) -> None:
         """Two payment plans of CPAM cases whose first letter is out: a 4-month plan the agency grants, and a
