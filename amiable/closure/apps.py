@@ -5,3 +5,11 @@ class ClosureConfig(AppConfig):
     name = "amiable.closure"
     verbose_name = "Fin des dossiers"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from amiable.cases.hooks import register_on_ended, register_on_reopened
+        from amiable.closure import ending, timeline
+
+        timeline.register()
+        register_on_ended(ending.case_ended)
+        register_on_reopened(ending.case_reopened)
