@@ -15,6 +15,7 @@ urlpatterns = [
     path("paiements/", include("amiable.payments.urls")),
     path("reversements/", include("amiable.remittances.urls")),
     path("factures/", include("amiable.invoicing.urls")),
+    path("fin/", include("amiable.closure.urls")),
     path("", include("amiable.portal.urls")),
     path("", include("amiable.web.urls")),
 ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from amiable.portal import views, views_money
+from amiable.portal import views, views_closure, views_money
 
 urlpatterns = [
     path("dossiers/<int:pk>/commentaires/", views.comment_post, name="comment_post"),
@@ -24,4 +24,8 @@ urlpatterns = [
     path("portail/factures/", views_money.invoices_page, name="portal_invoices"),
     path("portail/factures/<int:pk>/", views_money.invoice_page, name="portal_invoice"),
     path("portail/factures/<int:pk>/pdf/", views_money.invoice_pdf, name="portal_invoice_pdf"),
+    # The end of the creditor's cases: certificates of irrecoverability (C10) and documents returned (C25).
+    path("portail/certificats/", views_closure.certificates_page, name="portal_certificates"),
+    path("portail/certificats/<int:pk>/pdf/", views_closure.certificate_pdf, name="portal_certificate_pdf"),
+    path("portail/restitutions/", views_closure.returns_page, name="portal_returns"),
 ]
