@@ -50,14 +50,12 @@ def worked_case(case_factory, users, django_capture_on_commit_callbacks):
         case = case_factory(ack=date(2026, 10, 5), email=DEBTOR_EMAIL, phone=DEBTOR_PHONE, principal="300.00")
     with time_machine.travel(at(date(2026, 10, 6)), tick=False):
         first_letter_sent(case, at=at(date(2026, 10, 6)))
-    with time_machine.travel(at(date(2026, 10, 13)), tick=False):
-        with django_capture_on_commit_callbacks(execute=True):
-            email_send(case=case, actor=users.agent)
+    with time_machine.travel(at(date(2026, 10, 13)), tick=False), django_capture_on_commit_callbacks(execute=True):
+        email_send(case=case, actor=users.agent)
     with time_machine.travel(at(date(2026, 10, 20)), tick=False):
         call_record(case=case, actor=users.agent, number=DEBTOR_PHONE, outcome="no_answer", notes="Note interne")
-    with time_machine.travel(at(date(2026, 10, 27)), tick=False):
-        with django_capture_on_commit_callbacks(execute=True):
-            sms_send(case=case, actor=users.agent)
+    with time_machine.travel(at(date(2026, 10, 27)), tick=False), django_capture_on_commit_callbacks(execute=True):
+        sms_send(case=case, actor=users.agent)
     with time_machine.travel(at(date(2026, 10, 28)), tick=False):
         payment_record(case=case, amount="100.00", collected_on=date(2026, 10, 28), method="cheque", actor=users.agent)
         comment_add(case=case, author=users.collaborator, body="Message confidentiel du créancier")
@@ -147,5 +145,3 @@ def test_a_worked_case_not_declared_does_bear_commission(worked_case, users):
     with time_machine.travel(at(date(2026, 12, 2)), tick=False):
         invoices_build(month=month_bounds(date(2026, 10, 1))[0], actor=None)
     assert InvoicedItem.objects.filter(line__case=worked_case).count() == 1
-
-
