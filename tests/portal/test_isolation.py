@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import openpyxl
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
@@ -18,6 +19,8 @@ from amiable.approvals.services import approval_request
 from amiable.audit.models import AuditEvent
 from amiable.banking.services import statement_import
 from amiable.cases.models import Action, Case, Comment
+from amiable.closure.models import CaseClosure, Certificate, DocumentReturn
+from amiable.closure.services import case_declare_irrecoverable
 from amiable.contact.models import MessageStatus, OutboxMessage, PromiseToPay
 from amiable.creditor_requests.models import CreditorRequest, MeetingSlot
 from amiable.creditor_requests.services import meeting_propose, request_create
@@ -98,6 +101,14 @@ OBJECTS = {
     "portal_remittance_file": {"pk": "remittance", "kind": "pdf"},
     "portal_invoice": {"pk": "invoice"},
     "portal_invoice_pdf": {"pk": "invoice"},
+    "closure:certificate_pdf": {"pk": "certificate"},
+    "closure:evidence": {"pk": "closure"},
+    "closure:return_mark": {"pk": "document_return"},
+    "closure:declare": {"pk": "case"},
+    "closure:lift": {"pk": "case"},
+    "closure:reopen": {"pk": "ended_case"},
+    "closure:end_of_contract": {"pk": "case"},
+    "portal_certificate_pdf": {"pk": "certificate"},
 }
 # Named URLs taking parameters that carry no object of a creditor (a signed one-time link).
 NOT_OBJECT_URLS = {"accounts:invitation_accept", "password_reset_confirm"}
@@ -183,7 +194,19 @@ def victim(reference, users, gnupg_home):
     remittance = written_remittance(structure=reference.cdop, weeks_ago=0, total=payment.amount)
     RemittanceLine.objects.create(remittance=remittance, payment=payment, amount=payment.amount)
     invoice = written_invoice(structure=reference.cdop, cases=[case])
+    ended_case = make_case(structure=reference.cdop, reference="ISO-VICTIME-2", last_name="Victime")
+    certificate = case_declare_irrecoverable(
+        case=ended_case,
+        reason="untraceable",
+        evidence="Justificatif secret",
+        evidence_file=SimpleUploadedFile("piece.pdf", b"%PDF-1.4 secret"),
+        actor=users.supervisor,
+    )
     return {
+        "ended_case": ended_case.pk,
+        "certificate": certificate.pk,
+        "closure": certificate.closure_id,
+        "document_return": DocumentReturn.objects.get(case=ended_case).pk,
         "remittance": remittance.pk,
         "invoice": invoice.pk,
         "bank_statement": bank_statement.pk,
@@ -212,6 +235,9 @@ def victim(reference, users, gnupg_home):
             plan.number,
             remittance.number,
             invoice.number,
+            certificate.number,
+            "ISO-VICTIME-2",
+            "Justificatif secret",
         ],
     }
 
@@ -229,6 +255,9 @@ def _state():
         Remittance.objects.exclude(status="prepared").count(),
         Invoice.objects.exclude(status="prepared").count(),
         AuditEvent.objects.exclude(verb__startswith="auth.").count(),
+        CaseClosure.objects.filter(reopened_at__isnull=True).count(),
+        Certificate.objects.filter(revoked_at__isnull=True).count(),
+        DocumentReturn.objects.filter(returned_on__isnull=False).count(),
     )
 
 
@@ -305,6 +334,8 @@ def test_lists_searches_and_exports_show_nothing_of_another_tenant(client, users
         "/notifications/",
         "/portail/reversements/",
         "/portail/factures/",
+        "/portail/certificats/",
+        "/portail/restitutions/",
     ]
     if attacker_name == "other_admin":
         pages += ["/lots/", "/compte/equipe/"]
