@@ -18,6 +18,7 @@ urlpatterns = [
     path("echeances/", include("amiable.reporting.urls_clocks")),
     path("reunions/", include("amiable.reporting.urls_meetings")),
     path("statistiques/", include("amiable.reporting.urls_quarterly")),
+    path("fin/", include("amiable.closure.urls")),
     path("", include("amiable.portal.urls")),
     path("", include("amiable.web.urls")),
 ]

@@ -28,6 +28,12 @@ def can_reassign(user) -> bool:
     return can_work_cases(user) and user.role in REASSIGNERS
 
 
+def can_close_cases(user) -> bool:
+    """Supervisors and agency admins end a case or bring it back: they declare it irrecoverable (and sign its
+    certificate), return it at the end of the contract, lift a suspension and reopen an irrecoverable case."""
+    return can_work_cases(user) and user.role in REASSIGNERS
+
+
 def can_view_client_funds(user) -> bool:
     """Supervisors and agency admins read the client-funds account (what is held for each creditor and each
     debtor, the journal): the agency's accounting of other people's money. Agents see the money of each
@@ -68,6 +74,7 @@ def require(allowed: bool, message: str) -> None:
 PREDICATES = {
     "work_cases": can_work_cases,
     "reassign": can_reassign,
+    "close_cases": can_close_cases,
     "view_client_funds": can_view_client_funds,
     "ask_agency": can_ask_agency,
     "decide": can_decide,

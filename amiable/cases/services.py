@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from amiable.accounts.permissions import can_work_cases, require
 from amiable.audit.services import audit_record, snapshot
+from amiable.cases.hooks import case_ended_run, case_reopened_run
 from amiable.cases.models import (
     Case,
     CaseEvent,
@@ -28,7 +29,8 @@ from amiable.notifications.selectors import agency_contacts, creditor_staff
 from amiable.notifications.services import notify
 
 # The only moves a case's status may make. Ended cases (paid, recalled, irrecoverable) can only be
-# closed once their documents are returned; a closed case never moves again.
+# closed once their documents are returned; a closed case never moves again. An irrecoverable case is
+# reopened by a supervisor (new facts: the debtor found, an inheritance…), with a reason.
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     CaseStatus.NEW: frozenset(
         {
@@ -58,7 +60,7 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     # A reversal (bounced cheque, chargeback) reopens a case paid in full.
     CaseStatus.PAID: frozenset({CaseStatus.IN_PROGRESS, CaseStatus.PAYMENT_PLAN, CaseStatus.CLOSED}),
     CaseStatus.RECALLED: frozenset({CaseStatus.CLOSED}),
-    CaseStatus.IRRECOVERABLE: frozenset({CaseStatus.CLOSED}),
+    CaseStatus.IRRECOVERABLE: frozenset({CaseStatus.IN_PROGRESS, CaseStatus.CLOSED}),
     CaseStatus.CLOSED: frozenset(),
 }
 
@@ -74,7 +76,8 @@ def case_lock(case: Case) -> Case:
 
 
 def case_transition(*, case: Case, to: str, actor, reason: str = "") -> Case:
-    """Move a case to another status if the table allows it, and audit the move with its reason."""
+    """Move a case to another status if the table allows it, and audit the move with its reason. A case that
+    ends, or goes back to an open status, runs the callbacks of `cases.hooks` in the same transaction."""
     case = Case.objects.select_for_update().get(pk=case.pk)
     if to not in CaseStatus.values:
         raise ApplicationError(f"Statut inconnu : « {to} ».")
@@ -105,6 +108,10 @@ def case_transition(*, case: Case, to: str, actor, reason: str = "") -> Case:
         before={"status": current.value},
         after={"status": target.value, "reason": reason},
     )
+    if current in CaseStatus.OPEN and target in CaseStatus.ENDED:
+        case_ended_run(case=case, previous=current, actor=actor, reason=reason)
+    elif current in CaseStatus.ENDED and target in CaseStatus.OPEN:
+        case_reopened_run(case=case, previous=current, actor=actor, reason=reason)
     return case
 
 

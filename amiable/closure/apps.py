@@ -7,6 +7,10 @@ class ClosureConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from amiable.closure import timeline_handover
+        from amiable.cases.hooks import register_on_ended, register_on_reopened
+        from amiable.closure import ending, timeline, timeline_handover
 
+        timeline.register()
         timeline_handover.register()
+        register_on_ended(ending.case_ended)
+        register_on_reopened(ending.case_reopened)

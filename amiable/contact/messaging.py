@@ -496,6 +496,30 @@ def _delivery_failed(message: OutboxMessage, reason: str, *, retry: bool) -> Non
     )
 
 
+@transaction.atomic
+def messages_cancel_pending(*, case: Case, actor, reason: str) -> int:
+    """Abandon the case's recovery messages not delivered yet (queued, or failed with attempts left) when the
+    case ends: nobody may chase a debtor whose case is settled, recalled or irrecoverable. A document owed to
+    the debtor (a receipt, a plan's document) still goes. Each abandoned message is audited; returns how many."""
+    pending = list(
+        OutboxMessage.objects.select_for_update(of=("self",))
+        .filter(case=case, status__in=DELIVERABLE, kind__in=sorted(CONTACT_KINDS))
+        .order_by("pk")
+    )
+    for message in pending:
+        message.status = MessageStatus.CANCELLED
+        message.error = f"abandonné : {reason}"[:300]
+        message.next_attempt_at = None
+        message.save(update_fields=["status", "error", "next_attempt_at"])
+        audit_record(
+            actor=actor,
+            verb=f"{message.channel}.cancelled",
+            target=message,
+            after={"to": message.to, "reason": reason[:300]},
+        )
+    return len(pending)
+
+
 # --- retries ------------------------------------------------------------------------------------------------
 
 

@@ -395,6 +395,17 @@ def _end(plan: Plan, *, status: str, verb: str, actor, reason: str) -> None:
     audit_record(actor=actor, verb=verb, target=plan, after={"number": plan.number, "reason": reason[:300]})
 
 
+@transaction.atomic
+def plans_cancel_for_case(*, case: Case, actor, reason: str) -> int:
+    """Cancel the case's active plan when the case ends otherwise than by its payment (irrecoverable, recalled,
+    returned at the end of the contract): no instalment is awaited any more, none is chased. A plan waiting for
+    the creditor's acceptance ends with its request (`approvals_cancel_for_case`). Audited; returns how many."""
+    plans = list(Plan.objects.select_for_update().filter(case=case, status=PlanStatus.ACTIVE).order_by("pk"))
+    for plan in plans:
+        _end(plan, status=PlanStatus.CANCELLED, verb="plan.cancelled", actor=actor, reason=reason)
+    return len(plans)
+
+
 def _accept(plan: Plan, *, actor) -> None:
     """Accepted by the creditor: granted, unless the case has meanwhile stopped being recovered or been paid.
     When the first due date passed while the creditor decided, every date moves by the same number of days so

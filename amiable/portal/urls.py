@@ -1,6 +1,6 @@
 from django.urls import path
 
-from amiable.portal import views, views_clocks, views_meetings, views_money, views_reports
+from amiable.portal import views, views_clocks, views_closure, views_meetings, views_money, views_reports
 
 urlpatterns = [
     path("dossiers/<int:pk>/commentaires/", views.comment_post, name="comment_post"),
@@ -33,4 +33,8 @@ urlpatterns = [
     # The creditor's quarterly statistics (the agency's page is /statistiques/).
     path("portail/statistiques/", views_reports.reports_page, name="portal_reports"),
     path("portail/statistiques/<int:pk>/classeur.xlsx", views_reports.report_file, name="portal_report_file"),
+    # The end of the creditor's cases: certificates of irrecoverability (C10) and documents returned (C25).
+    path("portail/certificats/", views_closure.certificates_page, name="portal_certificates"),
+    path("portail/certificats/<int:pk>/pdf/", views_closure.certificate_pdf, name="portal_certificate_pdf"),
+    path("portail/restitutions/", views_closure.returns_page, name="portal_returns"),
 ]

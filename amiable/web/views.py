@@ -22,6 +22,8 @@ from amiable.cases.selectors import (
     case_totals,
 )
 from amiable.cases.services import case_mark_read
+from amiable.closure.forms import IrrecoverableForm
+from amiable.closure.selectors import case_closure_panel
 from amiable.creditors.selectors import terms_for
 from amiable.payments.forms import payment_card
 from amiable.payments.selectors import case_money
@@ -101,5 +103,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "tasks": case_open_tasks(case=case) if request.user.is_agency else [],
             "letter_block": case_contact_block(case, Channel.LETTER) if can_work_cases(request.user) else None,
             "roles": Role,
+            "closure_panel": case_closure_panel(case=case, user=request.user),
+            "irrecoverable_form": IrrecoverableForm(),
         },
     )

@@ -27,9 +27,11 @@ from amiable.audit.models import AccessLogEntry, AuditEvent
 from amiable.banking import services as banking_services
 from amiable.banking.models import BankEntry, EntryStatus
 from amiable.cases import services as cases_services
-from amiable.cases.models import ContactPoint, TaskKind
+from amiable.cases.models import CaseStatus, ContactPoint, TaskKind
 from amiable.casework import services as casework_services
+from amiable.closure import services as closure_services
 from amiable.closure import services_handover
+from amiable.closure.models import DocumentReturn
 from amiable.contact import messaging
 from amiable.contact import services as contact_services
 from amiable.contact.models import MessageStatus, OutboxMessage
@@ -75,6 +77,7 @@ BATCH = "cpam-lot-virgule.csv"
 
 # Modules whose public functions write, besides the `services*` modules.
 WRITING_MODULES = [
+    "amiable.closure.ending",
     "amiable.contact.messaging",
     "amiable.intake.crypto",
     "amiable.invoicing.settlement",
@@ -142,6 +145,7 @@ NOT_AUDITED = {
     "amiable.payments.receipts.receipts_mark_printed": "marks printed within print_batch_build, which audits the run",
     "amiable.payments.plans.plans_to_post": "read: the plans' documents waiting for the print batch",
     "amiable.payments.plans.plans_mark_printed": "marks printed within print_batch_build, which audits the run",
+    "amiable.closure.ending.document_items": "a read: what the agency holds for a case, listed for its return",
     "amiable.notifications.services.notify": "in-app notices of an event the calling service has audited",
     "amiable.notifications.services.send_urgent": "e-mails notices already published; marks them sent",
     "amiable.notifications.services.send_digest": "e-mails notices already published; marks them sent",
@@ -300,6 +304,12 @@ def _purge_an_old_entry(w):
 def _task(w):
     task, _ = cases_services.task_open(case=w.case, kind="call", reason="Appeler", due_on=None)
     return task
+
+
+def _declare(w):
+    return closure_services.case_declare_irrecoverable(
+        case=w.case, reason="untraceable", evidence="Recherches vaines", actor=w.users.supervisor
+    )
 
 
 def _investigation(w):
@@ -908,6 +918,61 @@ SERVICE_CALLS = {
             ).reference,
             actor=w.users.agency_admin,
         ),
+    ),
+    # closure
+    "amiable.closure.services.case_declare_irrecoverable": ("certificate.issued", lambda w: _declare(w)),
+    "amiable.closure.services.certificates_issue_bulk": (
+        "certificate.issued",
+        lambda w: closure_services.certificates_issue_bulk(
+            case_ids=[w.case.pk], reason="untraceable", evidence="Recherches vaines", actor=w.users.supervisor
+        ),
+    ),
+    "amiable.closure.services.case_end_of_contract": (
+        "closure.recorded",
+        lambda w: closure_services.case_end_of_contract(case=w.case, reason="Fin du marché", actor=w.users.supervisor),
+    ),
+    "amiable.closure.services.case_suspension_lift": (
+        "case.suspension_lifted",
+        lambda w: closure_services.case_suspension_lift(
+            case=cases_services.case_transition(
+                case=w.case, to=CaseStatus.SUSPENDED, actor=w.users.agent, reason="Contestation"
+            ),
+            reason="Contestation levée",
+            actor=w.users.supervisor,
+        ),
+    ),
+    "amiable.closure.services.case_reopen": (
+        "closure.reopened",
+        lambda w: (_declare(w), closure_services.case_reopen(case=w.case, reason="Retrouvé", actor=w.users.supervisor)),
+    ),
+    "amiable.closure.services.document_return_mark": (
+        "documents.returned",
+        lambda w: (
+            _declare(w),
+            closure_services.document_return_mark(
+                document_return=DocumentReturn.objects.get(case=w.case),
+                returned_on=timezone.localdate(),
+                actor=w.users.agent,
+            ),
+        ),
+    ),
+    "amiable.closure.ending.case_ended": ("closure.recorded", lambda w: _pay_in_full(w)),
+    "amiable.closure.ending.case_reopened": (
+        "closure.reopened",
+        lambda w: payments_services.payment_reverse(
+            payment=_pay_in_full(w), reversed_on=timezone.localdate(), reason="Chèque impayé", actor=w.users.agent
+        ),
+    ),
+    "amiable.contact.messaging.messages_cancel_pending": (
+        "email.cancelled",
+        lambda w: (
+            w.queued_email(),
+            messaging.messages_cancel_pending(case=w.contacted_case, actor=w.users.agent, reason="Dossier clos"),
+        ),
+    ),
+    "amiable.payments.plans.plans_cancel_for_case": (
+        "plan.cancelled",
+        lambda w: (_plan(w), plans.plans_cancel_for_case(case=w.case, actor=w.users.supervisor, reason="Clos")),
     ),
     # scenarios
     "amiable.scenarios.defaults.scenario_ensure": (

@@ -11,6 +11,7 @@ from datetime import timedelta
 import openpyxl
 import pytest
 from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
@@ -19,6 +20,8 @@ from amiable.approvals.services import approval_request
 from amiable.audit.models import AuditEvent
 from amiable.banking.services import statement_import
 from amiable.cases.models import Action, Case, Comment
+from amiable.closure.models import CaseClosure, Certificate, DocumentReturn
+from amiable.closure.services import case_declare_irrecoverable
 from amiable.contact.models import MessageStatus, OutboxMessage, PromiseToPay
 from amiable.creditor_requests.models import CreditorRequest, MeetingSlot
 from amiable.creditor_requests.services import meeting_propose, request_create
@@ -108,6 +111,14 @@ OBJECTS = {
     "portal_meeting_file": {"pk": "follow_up_meeting", "kind": "minutes"},
     "reporting:quarterly_file": {"pk": "quarterly_report"},
     "portal_report_file": {"pk": "quarterly_report"},
+    "closure:certificate_pdf": {"pk": "certificate"},
+    "closure:evidence": {"pk": "closure"},
+    "closure:return_mark": {"pk": "document_return"},
+    "closure:declare": {"pk": "case"},
+    "closure:lift": {"pk": "case"},
+    "closure:reopen": {"pk": "ended_case"},
+    "closure:end_of_contract": {"pk": "case"},
+    "portal_certificate_pdf": {"pk": "certificate"},
 }
 # Named URLs taking parameters that carry no object of a creditor (a signed one-time link).
 NOT_OBJECT_URLS = {"accounts:invitation_accept", "password_reset_confirm"}
@@ -210,9 +221,21 @@ def victim(reference, users, gnupg_home):
     )
     quarterly.xlsx.save("statistiques-iso.xlsx", ContentFile(b"PK classeur"), save=False)
     quarterly.save()
+    ended_case = make_case(structure=reference.cdop, reference="ISO-VICTIME-2", last_name="Victime")
+    certificate = case_declare_irrecoverable(
+        case=ended_case,
+        reason="untraceable",
+        evidence="Justificatif secret",
+        evidence_file=SimpleUploadedFile("piece.pdf", b"%PDF-1.4 secret"),
+        actor=users.supervisor,
+    )
     return {
         "follow_up_meeting": follow_up.pk,
         "quarterly_report": quarterly.pk,
+        "ended_case": ended_case.pk,
+        "certificate": certificate.pk,
+        "closure": certificate.closure_id,
+        "document_return": DocumentReturn.objects.get(case=ended_case).pk,
         "remittance": remittance.pk,
         "invoice": invoice.pk,
         "bank_statement": bank_statement.pk,
@@ -243,6 +266,9 @@ def victim(reference, users, gnupg_home):
             invoice.number,
             "Compte rendu secret",
             "dossier secret",
+            certificate.number,
+            "ISO-VICTIME-2",
+            "Justificatif secret",
         ],
     }
 
@@ -261,6 +287,9 @@ def _state():
         Invoice.objects.exclude(status="prepared").count(),
         FollowUpMeeting.objects.filter(minutes="Compte rendu secret", pack_built_at__isnull=True).count(),
         AuditEvent.objects.exclude(verb__startswith="auth.").count(),
+        CaseClosure.objects.filter(reopened_at__isnull=True).count(),
+        Certificate.objects.filter(revoked_at__isnull=True).count(),
+        DocumentReturn.objects.filter(returned_on__isnull=False).count(),
     )
 
 
@@ -341,6 +370,8 @@ def test_lists_searches_and_exports_show_nothing_of_another_tenant(client, users
         "/echeances/",
         "/portail/reunions/",
         "/portail/statistiques/",
+        "/portail/certificats/",
+        "/portail/restitutions/",
     ]
     if attacker_name == "other_admin":
         pages += ["/lots/", "/compte/equipe/"]

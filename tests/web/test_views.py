@@ -505,7 +505,7 @@ def test_other_creditor_user_sees_their_own_case(client, cases, other_collaborat
 
 # Areas of the agency alone (the client-funds bank account, the remittances' and invoices' agency pages): any
 # creditor user is refused there with 403 before any object is looked up, so the answer says nothing of it.
-AGENCY_ONLY_NAMESPACES = {"banking", "remittances", "invoicing", "meetings", "reporting"}
+AGENCY_ONLY_NAMESPACES = {"banking", "remittances", "invoicing", "meetings", "reporting", "closure"}
 SAMPLE_URL_VALUES = {"kind": "pdf", "channel": "email", "promise_pk": 1, "payment_pk": 1}
 
 
@@ -614,8 +614,9 @@ def test_case_page_query_count_does_not_grow_with_data(
 
     assert few == many
     # + thread, read marker, decisions, requests, access log; payments, refunds, receipts, plans (with instalments);
-    # the keys of the timeline's personal data, read once (audit.personal)
-    with django_assert_max_num_queries(29):
+    # the keys of the timeline's personal data, read once (audit.personal), and the certificates of the case (the
+    # « Fin du dossier » card)
+    with django_assert_max_num_queries(30):
         client.get(url)
 
 
