@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
 from amiable.audit.models import AuditEvent
@@ -99,14 +99,24 @@ def failed_cases(cases: dict[int, tuple[str, datetime | None]]) -> dict[int, dat
     }
     closed = sorted(pk for pk, (status, _) in cases.items() if status == CaseStatus.CLOSED)
     for chunk in _chunks(closed):
-        events = (
-            AuditEvent.objects.filter(verb="case.status_changed", case_pk__in=chunk, after__status="irrecoverable")
-            .values_list("case_pk", "at")
-            .order_by("case_pk", "at")
-        )
+        events = _declarations_kept().filter(case_pk__in=chunk).values_list("case_pk", "at").order_by("case_pk", "at")
         for case_pk, at in events:
             failed[case_pk] = timezone.localdate(at)
     return failed
+
+
+def _declarations_kept():
+    """The moves to « Irrécouvrable » that no reopening followed: a case reopened, then paid and closed, did
+    not fail, and its commission is due."""
+    reopened = AuditEvent.objects.filter(
+        verb="case.status_changed",
+        case_pk=OuterRef("case_pk"),
+        at__gt=OuterRef("at"),
+        after__status__in=sorted(s.value for s in CaseStatus.OPEN),
+    )
+    return AuditEvent.objects.filter(verb="case.status_changed", after__status=CaseStatus.IRRECOVERABLE.value).exclude(
+        Exists(reopened)
+    )
 
 
 def _overpaid(payment_ids: list[int]) -> dict[int, Decimal]:
@@ -125,7 +135,7 @@ def _overpaid(payment_ids: list[int]) -> dict[int, Decimal]:
 
 def _failed(prefix: str) -> Q:
     """The cases that failed (C24), in SQL: « Irrécouvrable », or closed after having been declared so."""
-    declared = AuditEvent.objects.filter(verb="case.status_changed", after__status=CaseStatus.IRRECOVERABLE.value)
+    declared = _declarations_kept()
     return Q(**{f"{prefix}status": CaseStatus.IRRECOVERABLE}) | Q(
         **{f"{prefix}status": CaseStatus.CLOSED, f"{prefix}pk__in": declared.values("case_pk")}
     )

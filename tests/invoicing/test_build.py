@@ -155,6 +155,22 @@ def test_a_case_that_fails_after_being_invoiced_is_credited_back(reference, user
     assert build(1).created == 0
 
 
+def test_a_case_reopened_after_being_declared_irrecoverable_then_paid_and_closed_bears_commission(reference, users):
+    """Declared irrecoverable, reopened (the debtor was found), paid in full and closed: it did not fail (C24 does
+    not apply) and its payment is invoiced."""
+    case = make_case(structure=reference.csr, principal="300.00")
+    with time_machine.travel(at_noon(day(1, 2)), tick=False):
+        case_transition(case=case, to=CaseStatus.IRRECOVERABLE, actor=users.agent, reason="Introuvable")
+    with time_machine.travel(at_noon(day(1, 3)), tick=False):
+        case_transition(case=case, to=CaseStatus.IN_PROGRESS, actor=users.supervisor, reason="Débiteur retrouvé")
+    pay(case, "300.00", day(1, 4), users.agent)
+    case_transition(case=case, to=CaseStatus.CLOSED, actor=users.agent, reason="Pièces restituées")
+
+    build()
+
+    assert invoice_of(reference.csr).base == D("300.00")
+
+
 def test_after_a_recall_only_what_was_collected_before_it_bears_commission(reference, users):
     case = make_case(structure=reference.csr, principal="300.00")
     pay(case, "30.00", day(1, 3), users.agent)
