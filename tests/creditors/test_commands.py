@@ -14,6 +14,7 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.db.models import F, Sum
 from django.test import RequestFactory
+from django.urls import reverse
 
 from amiable.accounts.models import Role, User
 from amiable.audit.models import AuditEvent
@@ -325,3 +326,41 @@ def test_seed_demo_shows_first_letters_as_the_debtor_reads_them(db):
     assert "Fondement de la créance : Participation restant à votre charge sur des soins du" in text
     assert letters[0].case.basis not in text  # the creditor's own label of the claim never reaches the debtor
     assert "Chargé(e) de recouvrement amiable" in text
+
+
+def test_seed_demo_shows_the_end_of_cases_and_what_the_contract_reads(db, client):
+    """The creditor downloads a certificate of irrecoverability and the last quarter's workbook, sees its
+    clocks, its dashboard and a follow-up meeting held with its minutes."""
+    from openpyxl import load_workbook
+
+    from amiable.closure.models import Certificate, DocumentReturn
+    from amiable.reporting.models import FollowUpMeeting, QuarterlyReport
+
+    _run("seed_demo")
+    cpam = Creditor.objects.get(slug="cpam-paris")
+    certificates = Certificate.objects.filter(case__creditor=cpam)
+    assert certificates.count() == Case.objects.filter(creditor=cpam, status=CaseStatus.IRRECOVERABLE).count() > 0
+    assert (
+        DocumentReturn.objects.filter(returned_on__isnull=False).count()
+        == Case.objects.filter(status=CaseStatus.CLOSED).count()
+    )
+    client.force_login(User.objects.get(email="admin@cpam-paris.example"))
+
+    page = client.get(reverse("portal_certificates"))
+    certificate = certificates.order_by("number").first()
+    assert certificate.number in page.content.decode()
+    pdf = client.get(reverse("portal_certificate_pdf", args=[certificate.pk]))
+    assert pdf.status_code == 200 and b"".join(pdf.streaming_content).startswith(b"%PDF")
+
+    report = QuarterlyReport.objects.get(creditor=cpam)
+    assert report.quarter in client.get(reverse("portal_reports")).content.decode()
+    xlsx = client.get(reverse("portal_report_file", args=[report.pk]))
+    workbook = load_workbook(io.BytesIO(b"".join(xlsx.streaming_content)), read_only=True)
+    assert workbook.sheetnames[0] == "Lisez-moi"
+
+    clocks = client.get(reverse("portal_clocks")).content.decode()
+    assert "Échéances" in clocks and certificate.case.reference not in clocks  # ended: no longer an open clock
+    assert "Chiffres calculés le" in client.get(reverse("home")).content.decode()
+    held = FollowUpMeeting.objects.filter(creditor=cpam, held_on__isnull=False).first()
+    assert held is not None and held.pack_pdf and held.minutes
+    assert held.minutes in client.get(reverse("portal_meeting", args=[held.pk])).content.decode()

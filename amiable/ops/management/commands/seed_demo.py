@@ -26,6 +26,8 @@ from amiable.cases.services import (
     contact_point_add,
     debtor_create,
 )
+from amiable.closure.models import DocumentReturn
+from amiable.closure.services import case_declare_irrecoverable, document_return_mark
 from amiable.creditors import reference_data
 from amiable.creditors.models import ContractTerms, Creditor, Structure
 from amiable.creditors.selectors import terms_for
@@ -138,6 +140,15 @@ BASES = [
     "Prothèse dentaire — part patient",
     "Franchise et participations forfaitaires",
     "Examen de santé — frais non couverts",
+]
+# The reasons and evidence of the demo's certificates of irrecoverability.
+DEMO_IRRECOVERABLE = [
+    (
+        "untraceable",
+        "Adresse revenue « n'habite pas à l'adresse indiquée » ; recherches (annuaires, employeur) sans résultat.",
+    ),
+    ("insolvency", "Ressources limitées aux minima sociaux, déclarées par le débiteur et confirmées par écrit."),
+    ("deceased", "Acte de décès transmis par la famille ; succession sans actif."),
 ]
 # Target status of the demo cases and how many in each, in order of creation.
 STATUS_PLAN = [
@@ -296,7 +307,6 @@ class Command(BaseCommand):
         """The contract's start (eleven months ago), then what the daily run makes of it: the workbook of the
         last quarter, the dashboards' figures, the follow-up meetings (those already past held, with their pack
         and minutes) and the clocks. Idempotent: each run makes only what is missing."""
-        from amiable.creditors.services import terms_save
         from amiable.reporting.models import FollowUpMeeting
         from amiable.reporting.services_meetings import meeting_minutes_save, meeting_pack_build
 
@@ -476,6 +486,7 @@ class Command(BaseCommand):
         second_structures = list(Structure.objects.filter(creditor=second).order_by("code"))
         terms = {creditor.pk: terms_for(creditor) for creditor in (cpam, second)}
         existing = set(Case.objects.filter(creditor__in=[cpam, second]).values_list("creditor_id", "reference"))
+        supervisor = User.objects.get(email="referent@amiable.example")
         created = 0
         number = 0
         for status, count in STATUS_PLAN:
@@ -566,6 +577,19 @@ class Command(BaseCommand):
                             collected_on=min(received + timedelta(days=10 + number % 50), today),
                             method=PaymentMethod.TRANSFER,
                             reference=f"VIR {reference}",
+                            actor=agent or actor,
+                        )
+                        continue
+                    if step == CaseStatus.IRRECOVERABLE:
+                        # Declared by the supervisor, with its certificate that the creditor downloads.
+                        reason, evidence = DEMO_IRRECOVERABLE[number % len(DEMO_IRRECOVERABLE)]
+                        case_declare_irrecoverable(case=case, reason=reason, evidence=evidence, actor=supervisor)
+                        continue
+                    if step == CaseStatus.CLOSED:
+                        # Closed when the creditor's documents are given back (C25).
+                        document_return_mark(
+                            document_return=DocumentReturn.objects.get(case=case),
+                            returned_on=today,
                             actor=agent or actor,
                         )
                         continue
