@@ -86,6 +86,12 @@ def last_complete_quarter(today: date | None = None) -> Quarter:
     return quarter_of_day(current.start - timedelta(days=1))
 
 
+def report_is_final(report) -> bool:
+    """A stored workbook built after its quarter's last day covers the whole quarter: final. One built
+    before is partial (its figures stop at the day it was built)."""
+    return timezone.localdate(report.built_at) > report.period_end
+
+
 def recent_quarters(*, today: date | None = None, since: date | None = None, count: int = 8) -> list[Quarter]:
     """The quarter in progress and those before it, most recent first: from `since`'s quarter (the
     contract's start) when given, at most `count` of them."""

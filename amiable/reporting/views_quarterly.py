@@ -36,7 +36,10 @@ def quarterly_page(request: HttpRequest) -> HttpResponse:
         submit_form(
             request,
             QuarterForm(request.POST),
-            lambda data: quarterly_report_build(creditor=data["creditor"], quarter=data["quarter"], actor=request.user),
+            # The agency stands by its figures: it may replace a final workbook (the portal may not).
+            lambda data: quarterly_report_build(
+                creditor=data["creditor"], quarter=data["quarter"], actor=request.user, replace_final=True
+            ),
             lambda report: f"Statistiques {report.quarter} de {report.creditor.name} produites.",
         )
         return redirect("reporting:quarterly")

@@ -25,6 +25,7 @@ from amiable.reporting.quarterly import (
     quarter_parse,
     quarterly_figures,
     recent_quarters,
+    report_is_final,
 )
 from amiable.reporting.services_quarterly import quarterly_report_build
 from tests.factories import make_case
@@ -246,10 +247,22 @@ def test_the_workbook_is_stored_with_its_hash_audited_and_replaced_when_built_ag
     assert first.after["figures"]["recovered"] == "450.00"
     old_name, storage = report.xlsx.name, report.xlsx.storage
 
+    # Built after the quarter's end, it is final: the creditor may not replace it, the agency may.
+    with time_machine.travel("2026-10-16 09:00 +02:00", tick=False):
+        with pytest.raises(ApplicationError, match="3e trimestre 2026 sont définitives : produites le 15/10/2026"):
+            quarterly_report_build(creditor=reference.cpam, quarter="2026-Q3", actor=users.creditor_admin)
+        with pytest.raises(ApplicationError, match="Seule l'agence"):
+            quarterly_report_build(
+                creditor=reference.cpam, quarter="2026-Q3", actor=users.creditor_admin, replace_final=True
+            )
+    report.refresh_from_db()
+    assert report.built_by == users.supervisor and storage.exists(old_name)
     with time_machine.travel("2026-10-16 09:00 +02:00", tick=False), django_capture_on_commit_callbacks(execute=True):
-        again = quarterly_report_build(creditor=reference.cpam, quarter="2026-q3", actor=users.creditor_admin)
+        again = quarterly_report_build(
+            creditor=reference.cpam, quarter="2026-q3", actor=users.agent, replace_final=True
+        )
     assert QuarterlyReport.objects.count() == 1 and again.pk == report.pk
-    assert again.built_by == users.creditor_admin
+    assert again.built_by == users.agent
     with again.xlsx.open("rb") as handle:
         assert hashlib.sha256(handle.read()).hexdigest() == again.xlsx_sha256
     assert again.xlsx_sha256 != report.xlsx_sha256  # built at another time: « Produit le » differs
@@ -271,6 +284,26 @@ def test_who_may_build_and_which_quarter(reference, users):
         report = quarterly_report_build(creditor=reference.cpam, quarter="2026-Q4", actor=users.collaborator)
     assert report.quarter == "2026-Q4" and report.built_by == users.collaborator
     assert not AuditEvent.objects.filter(verb="quarterly_report.built", actor=users.csr_only).exists()
+
+
+def test_a_partial_workbook_is_replaced_a_final_one_only_by_the_agency(reference, users):
+    """Built during its quarter, a workbook is partial: the creditor may build it again; built after the
+    quarter's end it is final (`report_is_final`), refused to the creditor."""
+    with time_machine.travel("2026-09-15 10:00 +02:00", tick=False):
+        partial = quarterly_report_build(creditor=reference.cpam, quarter="2026-Q3", actor=users.creditor_admin)
+    assert not report_is_final(partial)
+    with time_machine.travel("2026-09-30 23:00 +02:00", tick=False):  # the quarter's last day: still partial
+        partial = quarterly_report_build(creditor=reference.cpam, quarter="2026-Q3", actor=users.creditor_admin)
+    assert not report_is_final(partial)
+    with time_machine.travel("2026-10-01 00:30 +02:00", tick=False):
+        final = quarterly_report_build(creditor=reference.cpam, quarter="2026-Q3", actor=users.creditor_admin)
+    assert final.pk == partial.pk and report_is_final(final)
+    with (
+        time_machine.travel("2026-10-02 10:00 +02:00", tick=False),
+        pytest.raises(ApplicationError, match="définitives"),
+    ):
+        quarterly_report_build(creditor=reference.cpam, quarter="2026-Q3", actor=users.creditor_admin)
+    assert AuditEvent.objects.filter(verb="quarterly_report.built").count() == 3
 
 
 def _cases_with_everything(reference, users, count: int, start: int) -> None:

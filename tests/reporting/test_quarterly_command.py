@@ -16,6 +16,7 @@ from django.core.management.base import CommandError
 from amiable.audit.models import AuditEvent
 from amiable.creditors.models import Creditor
 from amiable.reporting.models import QuarterlyReport
+from amiable.reporting.services_quarterly import quarterly_report_build
 from tests.reporting.quarterly_data import BUILT
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -53,6 +54,25 @@ def test_json_prints_what_was_built_and_a_second_run_builds_nothing(reference):
     assert forced["reports"][0]["built"] is True
     assert forced["reports"][0]["sha256"] == QuarterlyReport.objects.get().xlsx_sha256
     assert AuditEvent.objects.filter(verb="quarterly_report.built").count() == 2
+
+
+def test_a_partial_workbook_is_built_again_a_final_one_left_as_it_is(reference, users):
+    """Built from the portal during the quarter, the workbook is partial: the run after the quarter builds it
+    again (same row, so the meeting packs point to the whole quarter's figures); the next run leaves it."""
+    with time_machine.travel("2026-09-20 10:00 +02:00", tick=False):
+        partial = quarterly_report_build(creditor=reference.cpam, quarter="2026-Q3", actor=users.creditor_admin)
+    first = _run("--quarter", "2026-Q3", "--creditor", "cpam-paris")
+    assert first["reports"][0]["built"] is True
+    report = QuarterlyReport.objects.get()
+    assert report.pk == partial.pk and report.built_at == BUILT and report.built_by is None
+    assert report.xlsx_sha256 != partial.xlsx_sha256
+    again = _run("--quarter", "2026-Q3", "--creditor", "cpam-paris")
+    assert again["reports"][0]["built"] is False
+    assert AuditEvent.objects.filter(verb="quarterly_report.built").count() == 2
+    out = io.StringIO()
+    with time_machine.travel(BUILT, tick=False):
+        call_command("build_quarterly_report", "--quarter", "2026-Q3", "--creditor", "cpam-paris", stdout=out)
+    assert "cpam-paris" in out.getvalue() and "définitif, déjà produit (--force pour le refaire)" in out.getvalue()
 
 
 def test_without_options_the_last_complete_quarter_of_every_active_creditor(reference):

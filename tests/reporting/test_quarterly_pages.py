@@ -67,6 +67,36 @@ def test_the_creditor_produces_a_quarter_on_demand(client, users, reference):
     assert QuarterlyReport.objects.count() == 1
 
 
+def test_the_portal_replaces_a_partial_workbook_but_not_a_final_one(client, users, reference):
+    with time_machine.travel("2026-11-02 10:00 +01:00", tick=False):
+        client.force_login(users.creditor_admin)  # logged in at each moment: the sessions expire
+        client.post("/portail/statistiques/", {"quarter": "2026-Q4"})  # the quarter in progress
+        first = QuarterlyReport.objects.get(quarter="2026-Q4")
+    with time_machine.travel("2026-11-20 10:00 +01:00", tick=False):
+        client.force_login(users.creditor_admin)
+        done = client.post("/portail/statistiques/", {"quarter": "2026-Q4"}, follow=True)
+    assert "Statistiques 2026-Q4 produites" in done.content.decode()
+    second = QuarterlyReport.objects.get(quarter="2026-Q4")
+    assert second.built_at > first.built_at and second.xlsx_sha256 != first.xlsx_sha256
+
+    with time_machine.travel(BUILT, tick=False):
+        client.force_login(users.creditor_admin)
+        client.post("/portail/statistiques/", {"quarter": "2026-Q3"})  # after its end: final
+        final = QuarterlyReport.objects.get(quarter="2026-Q3")
+    with time_machine.travel("2026-10-20 10:00 +02:00", tick=False):
+        client.force_login(users.creditor_admin)
+        refused = client.post("/portail/statistiques/", {"quarter": "2026-Q3"}, follow=True)
+    assert "sont définitives" in refused.content.decode()
+    assert QuarterlyReport.objects.get(quarter="2026-Q3").xlsx_sha256 == final.xlsx_sha256
+
+    # The agency's page replaces it (documented in docs/statistics.md).
+    with time_machine.travel("2026-10-20 10:00 +02:00", tick=False):
+        client.force_login(users.agent)
+        client.post("/statistiques/", {"creditor": reference.cpam.pk, "quarter": "2026-Q3"})
+    replaced = QuarterlyReport.objects.get(quarter="2026-Q3")
+    assert replaced.built_by == users.agent and replaced.xlsx_sha256 != final.xlsx_sha256
+
+
 def test_the_agency_page_lists_every_creditor_and_produces_for_one(client, users, reference, reports):
     client.force_login(users.agent)
     body = client.get("/statistiques/").content.decode()

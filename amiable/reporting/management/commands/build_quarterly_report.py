@@ -1,7 +1,8 @@
 """`manage.py build_quarterly_report [--quarter 2026-Q3] [--creditor SLUG] [--force] [--json]`: the quarterly
 statistics workbook of each creditor (C41). Without --quarter, the last complete quarter; without
---creditor, every active creditor. Idempotent: a creditor whose workbook of the quarter is already stored
-is left as it is, unless --force builds it again (the new file replaces the former)."""
+--creditor, every active creditor. Idempotent: a creditor whose final workbook of the quarter is stored (built
+after the quarter's end) is left as it is, unless --force builds it again (the new file replaces the former);
+a partial one (built while the quarter was running, from the portal or the agency's page) is built again."""
 
 import json
 
@@ -10,21 +11,22 @@ from django.core.management.base import BaseCommand, CommandError
 from amiable.core.exceptions import ApplicationError
 from amiable.creditors.models import Creditor
 from amiable.reporting.models import QuarterlyReport
-from amiable.reporting.quarterly import last_complete_quarter, quarter_parse
+from amiable.reporting.quarterly import last_complete_quarter, quarter_parse, report_is_final
 from amiable.reporting.services_quarterly import quarterly_report_build
 
 
 class Command(BaseCommand):
     help = (
         "Produit le classeur des statistiques trimestrielles (XLSX) de chaque créancier actif, ou du créancier "
-        "donné, pour le trimestre donné (par défaut le dernier trimestre terminé). Un classeur déjà produit pour "
-        "ce trimestre est laissé tel quel, sauf avec --force."
+        "donné, pour le trimestre donné (par défaut le dernier trimestre terminé). Un classeur définitif (produit "
+        "après la fin du trimestre) est laissé tel quel, sauf avec --force ; un classeur partiel (produit pendant "
+        "le trimestre) est produit de nouveau."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--quarter", help="Trimestre, par exemple 2026-Q3 (par défaut : le dernier terminé).")
         parser.add_argument("--creditor", help="Identifiant (slug) du créancier (par défaut : tous les actifs).")
-        parser.add_argument("--force", action="store_true", help="Produit de nouveau un classeur déjà produit.")
+        parser.add_argument("--force", action="store_true", help="Produit de nouveau un classeur définitif.")
         parser.add_argument("--json", action="store_true", dest="as_json", help="Affiche le résultat en JSON.")
 
     def handle(self, *args, quarter: str | None, creditor: str | None, force: bool, as_json: bool, **options):
@@ -44,9 +46,11 @@ class Command(BaseCommand):
         rows = []
         for each in creditors:
             report, built = existing.get(each.pk), False
-            if report is None or force:
+            if report is None or force or not report_is_final(report):
                 try:
-                    report = quarterly_report_build(creditor=each, quarter=period.label, actor=None)
+                    report = quarterly_report_build(
+                        creditor=each, quarter=period.label, actor=None, replace_final=force
+                    )
                 except ApplicationError as exc:
                     raise CommandError(exc.message) from exc
                 built = True
@@ -69,5 +73,5 @@ class Command(BaseCommand):
             f"{sum(r['built'] for r in rows)} classeur(s) produit(s), {len(rows)} créancier(s)."
         )
         for row in rows:
-            state = "produit" if row["built"] else "déjà produit (--force pour le refaire)"
+            state = "produit" if row["built"] else "définitif, déjà produit (--force pour le refaire)"
             self.stdout.write(f"  {row['creditor']} : {row['file']} — {state}, SHA-256 {row['sha256']}")
