@@ -6,6 +6,7 @@ import io
 import json
 from datetime import date
 
+import time_machine
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -24,8 +25,10 @@ DAY = "2026-03-20"
 
 
 def check(day: str = DAY, *extra: str) -> str:
+    """The run of `day`, on that day (a --date other than today records nothing: see below)."""
     out = io.StringIO()
-    call_command("check_deadlines", "--date", day, *extra, stdout=out)
+    with time_machine.travel(f"{day} 07:00 +01:00", tick=False):
+        call_command("check_deadlines", *extra, stdout=out)
     return out.getvalue()
 
 
@@ -138,3 +141,21 @@ def test_the_json_is_streamed_one_clock_a_line_and_counts_every_kind_and_state(r
         "documents_return",
         "over_indebtedness_contest",
     }
+
+
+def test_a_date_other_than_today_is_a_preview_that_records_and_tells_nothing(reference, users):
+    """Previewing 20 March on 1 March must not store the notices of states not true yet: the real run of
+    20 March would then tell nothing."""
+    make_case(structure=reference.cdop, reference="EN-RETARD", received_on=date(2025, 3, 14))
+    out = io.StringIO()
+    with time_machine.travel("2026-03-01 07:00 +01:00", tick=False):
+        call_command("check_deadlines", "--date", DAY, stdout=out)
+    assert "Simulation (--date autre qu'aujourd'hui) — 1 échéance(s) à signaler" in out.getvalue()
+    assert not ClockNotice.objects.exists() and not notes(users.supervisor)
+    assert "1 échéance(s) signalée(s)" in check(DAY)  # the real run of that day tells it
+    assert ClockNotice.objects.filter(state="late").count() == 1
+    # Today given as --date is the ordinary run.
+    out = io.StringIO()
+    with time_machine.travel(f"{DAY} 08:00 +01:00", tick=False):
+        call_command("check_deadlines", "--date", DAY, stdout=out)
+    assert "0 échéance(s) signalée(s)" in out.getvalue()

@@ -1,6 +1,9 @@
 """`manage.py check_deadlines [--date YYYY-MM-DD] [--json] [--dry-run]`: every contract clock (B3) with its
 state on the day, and a notice to the people concerned for each clock that became at risk or late (once
-per clock and state: a second run tells nothing more). The JSON is streamed, one clock per line."""
+per clock and state: a second run tells nothing more). The JSON is streamed, one clock per line.
+
+A --date other than today is a preview and implies --dry-run: recording the notices of a day not come yet
+would store states not true yet, and silence the real change when it comes."""
 
 import json
 from datetime import date
@@ -22,7 +25,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--date", dest="day", help="Jour (AAAA-MM-JJ) de l'état ; aujourd'hui par défaut.")
+        parser.add_argument(
+            "--date",
+            dest="day",
+            help="Jour (AAAA-MM-JJ) de l'état ; aujourd'hui par défaut. Un autre jour qu'aujourd'hui est une "
+            "simulation (--dry-run) : rien n'est enregistré ni signalé.",
+        )
         parser.add_argument("--json", action="store_true", dest="as_json", help="Affiche les échéances en JSON.")
         parser.add_argument(
             "--dry-run", action="store_true", dest="dry_run", help="Calcule sans enregistrer ni prévenir."
@@ -33,6 +41,8 @@ class Command(BaseCommand):
             on = date.fromisoformat(day) if day else timezone.localdate()
         except ValueError as exc:
             raise CommandError(f"Date invalide : « {day} » (attendu AAAA-MM-JJ).") from exc
+        previewed = on != timezone.localdate()
+        dry_run = dry_run or previewed
         counts = empty_counts()
         to_notice, pending = [], []
         if as_json:
@@ -60,6 +70,7 @@ class Command(BaseCommand):
             states = ", ".join(f"{STATES[s].lower()} {n}" for s, n in counts[kind].items() if n)
             self.stdout.write(f"  {label} : {states or 'aucune'}")
         if dry_run:
-            self.stdout.write(f"Simulation — {len(to_notice)} échéance(s) à signaler, rien n'est enregistré.")
+            why = " (--date autre qu'aujourd'hui)" if previewed else ""
+            self.stdout.write(f"Simulation{why} — {len(to_notice)} échéance(s) à signaler, rien n'est enregistré.")
         else:
             self.stdout.write(f"{run.notices} échéance(s) signalée(s) à {run.people} personne(s).")
