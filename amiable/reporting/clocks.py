@@ -230,7 +230,7 @@ class CertificateKind(RowKind):
         return scope_to_user(qs, user, creditor_field="creditor_id", structure_field="structure_id")
 
     def open_q(self) -> Q:
-        return Q(status__in=OPEN_STATUSES)
+        return Q(status__in=sorted(OPEN_STATUSES))  # as the partial index `case_open_certificate_due_idx`
 
     def met_q(self) -> Q:
         return ~self.open_q() & (Q(clock_end__isnull=True) | Q(clock_end__lte=F("clock_due")))
