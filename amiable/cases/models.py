@@ -262,6 +262,12 @@ class Case(models.Model):
             models.Index(fields=["creditor", "reference"], name="case_creditor_ref_idx"),
             models.Index(fields=["creditor", "structure", "status"], name="case_scope_status_idx"),
             models.Index(fields=["assigned_agent", "status"], name="case_agent_status_idx"),
+            # The « Échéances » pages walk the open cases by certificate due date, a page at a time.
+            models.Index(
+                fields=["certificate_due_on", "creditor", "structure"],
+                condition=Q(status__in=sorted(OPEN_STATUSES)),
+                name="case_open_certificate_due_idx",
+            ),
         ]
 
     def __str__(self) -> str:

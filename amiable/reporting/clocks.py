@@ -21,6 +21,7 @@ from django.db.models import (
     F,
     Func,
     Max,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -44,7 +45,7 @@ from amiable.invoicing.selectors import invoice_pending, last_complete_month
 from amiable.payments.models import Allocation, Component, Payment, PaymentMethod
 from amiable.remittances.alerts import TRANSFER_EXECUTION_DAYS, remittances_overdue
 from amiable.remittances.models import RemittanceStatus
-from amiable.reporting.models import ClockNotice
+from amiable.reporting.models import ClockNotice, StatsRollup
 
 KINDS = {
     "certificate": "Certificat d'irrécouvrabilité",
@@ -163,6 +164,7 @@ class RowKind:
 
     kind: str = ""
     creditor_field = "creditor_id"
+    structure_field = "case__structure_id"  # empty (None) for a clock of the whole creditor
     fields: tuple[str, ...] = ()
 
     def base(self) -> QuerySet:
@@ -203,6 +205,7 @@ class CertificateKind(RowKind):
     recalled, declared irrecoverable or closed — met it."""
 
     kind = "certificate"
+    structure_field = "structure_id"
     fields = (
         "pk",
         "reference",
@@ -227,7 +230,7 @@ class CertificateKind(RowKind):
         return scope_to_user(qs, user, creditor_field="creditor_id", structure_field="structure_id")
 
     def open_q(self) -> Q:
-        return Q(status__in=OPEN_STATUSES)
+        return Q(status__in=sorted(OPEN_STATUSES))  # as the partial index `case_open_certificate_due_idx`
 
     def met_q(self) -> Q:
         return ~self.open_q() & (Q(clock_end__isnull=True) | Q(clock_end__lte=F("clock_due")))
@@ -729,25 +732,124 @@ def _scoped(spec: RowKind, user, creditor_id: int | None) -> QuerySet:
     return qs
 
 
-def open_clock_rows(*, user, creditor_id: int | None = None, kind: str = "") -> QuerySet:
+def _open_parts(spec: RowKind, user, creditor_id: int | None) -> list[QuerySet]:
+    """The open rows of one kind as (kind, pk, due) querysets whose due date is a column an index serves
+    (a certificate's `certificate_due_on`), computed only for the rows lacking it."""
+    if isinstance(spec, CertificateKind):
+        cases = spec.scoped(CaseModel.objects.filter(spec.open_q()), user)
+        if creditor_id:
+            cases = cases.filter(creditor_id=creditor_id)
+        fallback = AddMonths("received_on", F("creditor__terms__certificate_months"))
+        return [
+            cases.filter(certificate_due_on__isnull=False).annotate(clock_due=F("certificate_due_on")),
+            cases.filter(certificate_due_on__isnull=True).annotate(clock_due=fallback).filter(clock_due__isnull=False),
+        ]
+    return [_scoped(spec, user, creditor_id).filter(spec.open_q())]
+
+
+def _after(name: str, cursor: tuple[date, str, int], *, reverse: bool = False) -> Q:
+    """The rows of kind `name` after (before, `reverse`) the cursor in the order (due, kind, pk)."""
+    due, kind, pk = cursor
+    op = "lt" if reverse else "gt"
+    same_due = Q(pk__in=[])
+    if name == kind:
+        same_due = Q(**{f"pk__{op}": pk})
+    elif (name > kind) != reverse:
+        same_due = Q()
+    return Q(**{f"clock_due__{op}": due}) | (Q(clock_due=due) & same_due)
+
+
+def open_clock_rows(
+    *,
+    user,
+    creditor_id: int | None = None,
+    kind: str = "",
+    after: tuple[date, str, int] | None = None,
+    before: tuple[date, str, int] | None = None,
+) -> QuerySet:
     """The open clocks of a row each that `user` may see, soonest due first, as (kind, pk, due) rows of one
-    UNION query, so that a page of them costs one query whatever their number."""
+    UNION query, so that a page of them costs one query whatever their number. `after` / `before` (a row's
+    (due, kind, pk)) give the rows after it, or those before it latest first (keyset pagination: an
+    index walks to the page, nothing is counted)."""
+    cursor, reverse = (before, True) if before else (after, False)
     parts = []
     for name, spec in ROW_KINDS.items():
         if kind and name != kind:
             continue
-        parts.append(
-            _scoped(spec, user, creditor_id)
-            .filter(spec.open_q())
-            .annotate(clock_kind=Value(name))
-            .values_list("clock_kind", "pk", "clock_due")
-            .order_by()
-        )
+        for qs in _open_parts(spec, user, creditor_id):
+            if cursor:
+                qs = qs.filter(_after(name, cursor, reverse=reverse))
+            parts.append(qs.annotate(clock_kind=Value(name)).values_list("clock_kind", "pk", "clock_due").order_by())
+    order = ("-clock_due", "-clock_kind", "-pk") if reverse else ("clock_due", "clock_kind", "pk")
     if not parts:
         return CaseModel.objects.none().values_list("pk")
     if len(parts) == 1:
-        return parts[0].order_by("clock_due", "pk")
-    return parts[0].union(*parts[1:], all=True).order_by("clock_due", "clock_kind", "pk")
+        return parts[0].order_by(*order)
+    return parts[0].union(*parts[1:], all=True).order_by(*order)
+
+
+@dataclass
+class ClockPage:
+    """A page of open clocks: its rows, the cursors of the pages around it (None: none), and how many open
+    clocks there are, counted up to COUNT_CAP (`count_capped`: more than that)."""
+
+    rows: list[tuple]
+    previous: str | None
+    next: str | None
+    count: int
+    count_capped: bool
+
+
+COUNT_CAP = 1000
+
+
+def cursor_of(row: tuple) -> str:
+    kind, pk, due = row
+    return f"{_as_date(due).isoformat()}.{kind}.{pk}"
+
+
+def parse_cursor(value: str | None) -> tuple[date, str, int] | None:
+    """A cursor of the page's links, or None when absent or not one (the first page is shown)."""
+    try:
+        due, kind, pk = (value or "").split(".")
+        cursor = (date.fromisoformat(due), kind, int(pk))
+    except ValueError:
+        return None
+    return cursor if kind in ROW_KINDS else None
+
+
+def open_clock_page(
+    *,
+    user,
+    creditor_id: int | None = None,
+    kind: str = "",
+    after: str | None = None,
+    before: str | None = None,
+    size: int = 25,
+) -> ClockPage:
+    """One page of `open_clock_rows`: size + 1 rows are read to know whether another page follows, and the
+    open clocks are counted only up to COUNT_CAP, so that a page costs the same whatever their number."""
+    after_cursor, before_cursor = parse_cursor(after), parse_cursor(before)
+    if before_cursor:
+        rows = list(open_clock_rows(user=user, creditor_id=creditor_id, kind=kind, before=before_cursor)[: size + 1])
+        more_before = len(rows) > size
+        rows = rows[:size][::-1]
+        previous = cursor_of(rows[0]) if more_before and rows else None
+        following = cursor_of(rows[-1]) if rows else None
+    else:
+        rows = list(open_clock_rows(user=user, creditor_id=creditor_id, kind=kind, after=after_cursor)[: size + 1])
+        more_after = len(rows) > size
+        rows = rows[:size]
+        previous = cursor_of(rows[0]) if after_cursor and rows else None
+        following = cursor_of(rows[-1]) if more_after else None
+    counted = open_clock_rows(user=user, creditor_id=creditor_id, kind=kind).order_by()[: COUNT_CAP + 1].count()
+    return ClockPage(
+        rows=rows,
+        previous=previous,
+        next=following,
+        count=min(counted, COUNT_CAP),
+        count_capped=counted > COUNT_CAP,
+    )
 
 
 def clocks_of_rows(rows: list[tuple], *, day: date, at: datetime) -> list[Clock]:
@@ -812,7 +914,7 @@ def clock_shares(*, user, creditor_id: int | None = None, kind: str = "", day: d
     """Per kind, the share of the clocks due in each of the last 12 months (and each quarter) that were met:
     met / (met + missed + late), the clocks falling due that month up to `day`. One aggregate query per
     kind of a row each; the few clocks of the creditors (remittances, invoices) are counted as computed."""
-    start, months = window_start(day), _months(day)
+    start = window_start(day)
     counts: dict[str, dict[date, list[int]]] = {}
     for name, spec in ROW_KINDS.items():
         if kind and name != kind:
@@ -838,6 +940,12 @@ def clock_shares(*, user, creditor_id: int | None = None, kind: str = "", day: d
         cell = counts.setdefault(clock.kind, {}).setdefault(clock.due.replace(day=1), [0, 0])
         cell[0] += clock.state == "met"
         cell[1] += 1
+    return _kind_shares(counts, day)
+
+
+def _kind_shares(counts: dict[str, dict[date, list[int]]], day: date) -> list[KindShares]:
+    """The shares per kind of `counts` (kind -> month -> [met, due]), in the order of KINDS."""
+    months = _months(day)
     shares = []
     for name in KINDS:
         if name not in counts:
@@ -853,5 +961,97 @@ def clock_shares(*, user, creditor_id: int | None = None, kind: str = "", day: d
     return shares
 
 
+# --- The shares for the rollup: counted per creditor by the daily run, read by the pages -------------
+
+SHARE_STATES = ("met", "missed", "late")
+CLOCK_METRIC = "clock"  # the rollup's metric of the clocks (`rollup.CLOCK`)
+
+
+def clock_counts(*, creditor_id: int, day: date, at: datetime) -> dict[tuple[str, int | None, date, str], int]:
+    """The creditor's clocks due in the 12 months up to `day` that were met, missed or are late, counted per
+    (kind, structure, month of the due date, state); structure None for a clock of the whole creditor (a
+    week's remittance, a month's invoices, a request on no case). One grouped query per kind of a row
+    each and the few queries of the remittances and invoices: the same number whatever the cases."""
+    start = window_start(day)
+    counts: dict[tuple[str, int | None, date, str], int] = {}
+    for name, spec in ROW_KINDS.items():
+        rows = (
+            spec.base()
+            .filter(**{spec.creditor_field: creditor_id})
+            .filter(clock_due__gte=start, clock_due__lte=day)
+            .annotate(
+                clock_month=TruncMonth("clock_due", output_field=DateField()),
+                clock_structure=F(spec.structure_field),
+            )
+            .values("clock_structure", "clock_month")
+            .annotate(
+                met=Count("pk", filter=spec.met_q()),
+                missed=Count("pk", filter=spec.missed_q()),
+                late=Count("pk", filter=spec.late_q(day, at)),
+            )
+            .order_by()
+        )
+        for row in rows:
+            for state in SHARE_STATES:
+                if row[state]:
+                    key = (name, row["clock_structure"], _as_date(row["clock_month"]), state)
+                    counts[key] = counts.get(key, 0) + row[state]
+    scope = Scope(creditor_ids=frozenset({creditor_id}))
+    for compute in DERIVED_KINDS.values():
+        for clock in compute(day=day, at=at, scope=scope):
+            if start <= clock.due <= day and clock.state in SHARE_STATES:
+                key = (clock.kind, None, clock.due.replace(day=1), clock.state)
+                counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def shares_from_counts(rows, *, day: date, kinds=()) -> list[KindShares]:
+    """The shares per kind from summed counts: `rows` of (kind, month, state, count), any number per key;
+    `kinds` are shown even without any clock (a line of dashes)."""
+    counts: dict[str, dict[date, list[int]]] = {name: {} for name in kinds}
+    for name, month, state, count in rows:
+        cell = counts.setdefault(name, {}).setdefault(month, [0, 0])
+        cell[0] += count if state == "met" else 0
+        cell[1] += count
+    return _kind_shares(counts, day)
+
+
 def _as_date(value) -> date:
     return value.date() if isinstance(value, datetime) else value
+
+
+def rollup_shares(
+    *, user, creditor_id: int | None = None, kind: str = "", day: date
+) -> tuple[list[KindShares], datetime | None]:
+    """The shares met the pages show, read from the rollup the daily run refreshes (`StatsRollup`, metric
+    « clock »), never from the cases: two indexed queries whatever their number. A creditor's person reads
+    its creditor's rows — limited to some structures, those structures' rows and the creditor's own (a
+    week's remittance) — never the agency's invoices. Also returns when the figures were computed (the
+    oldest refresh of the creditors read; None: never)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return [], None
+    scope = Q()
+    if user.is_agency:
+        if creditor_id:
+            scope = Q(creditor_id=creditor_id)
+    elif user.is_creditor_user:
+        scope = Q(creditor_id=user.creditor_id) & ~Q(dimension__startswith="invoice:")
+        limits = user.allowed_structure_ids
+        if limits is not None:
+            scope &= Q(structure_id__in=limits) | Q(structure__isnull=True)
+    else:
+        return [], None
+    refreshed = StatsRollup.objects.filter(scope).aggregate(at=Min("refreshed_at"))["at"]
+    if refreshed is None:
+        return [], None
+    rows = StatsRollup.objects.filter(scope, metric=CLOCK_METRIC, period__gte=window_start(day), period__lte=day)
+    if kind:
+        rows = rows.filter(dimension__startswith=f"{kind}:")
+    rows = rows.values_list("dimension", "period", "count")
+    counted = []
+    for dimension, period, count in rows:
+        name, _, state = dimension.partition(":")
+        if name in KINDS:
+            counted.append((name, period, state, count))
+    kinds = [name for name in ROW_KINDS if not kind or name == kind]
+    return shares_from_counts(counted, day=day, kinds=kinds), refreshed

@@ -120,7 +120,7 @@ class StatsRollup(models.Model):
     )
     metric = models.CharField("indicateur", max_length=30)
     period = models.DateField("mois", null=True, blank=True)  # first day of the month, when the metric has one
-    dimension = models.CharField("dimension", max_length=30, blank=True)  # channel, age band, status…
+    dimension = models.CharField("dimension", max_length=40, blank=True)  # channel, age band, status, clock…
     count = models.BigIntegerField("nombre", default=0)
     amount = models.DecimalField("montant", max_digits=14, decimal_places=2, default=0)
     refreshed_at = models.DateTimeField("calculé le")

@@ -12,7 +12,11 @@ The metrics (`count`, `amount` of each row):
 - CHANNEL_CLAIMED / CHANNEL_RECOVERED: the same as CLAIMED / RECOVERED over the cases reached at least once by
   a channel (`dimension`: letter, email, sms, call);
 - AGE_BAND: open cases and what remains due on them by time since receipt (`dimension`: 0-3, 3-6, 6-12, 12+);
-- STATUS: cases and what remains due per status (`dimension`)."""
+- STATUS: cases and what remains due per status (`dimension`);
+- CLOCK: the contract's clocks due per month (`period`, the month of the due date) met, missed or late
+  (`dimension`: « kind:state », e.g. « certificate:met »), as counted by `clocks.clock_counts`; the rows of
+  a structure hold its cases' clocks, and the row without a structure holds only the clocks of the whole
+  creditor (remittances, invoices, requests on no case) — not a total: a reader sums every row it may see."""
 
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ from amiable.cases.selectors import recovered_sum
 from amiable.core.dates import add_months
 from amiable.core.money import ZERO, to_money
 from amiable.payments.models import Allocation, Component
+from amiable.reporting.clocks import CLOCK_METRIC, clock_counts, instant_of
 from amiable.reporting.models import StatsRollup
 
 CLAIMED, RECOVERED = "claimed", "recovered"
@@ -36,6 +41,7 @@ RECOVERED_MONTH = "recovered_month"
 CHANNEL_CLAIMED, CHANNEL_RECOVERED = "channel_claimed", "channel_recovered"
 AGE_BAND = "age_band"
 STATUS = "status"
+CLOCK = CLOCK_METRIC
 METRICS = (
     CLAIMED,
     RECOVERED,
@@ -46,6 +52,7 @@ METRICS = (
     CHANNEL_RECOVERED,
     AGE_BAND,
     STATUS,
+    CLOCK,
 )
 # The age bands of open cases, by months since receipt: (key, label, lower bound in months).
 AGE_BANDS = (
@@ -69,6 +76,10 @@ class _Sums:
         for key in ((structure_id, metric, period, dimension), (None, metric, period, dimension)):
             self.rows[key][0] += int(count or 0)
             self.rows[key][1] += amount
+
+    def add_own(self, structure_id: int | None, metric: str, count: int, *, period=None, dimension: str = "") -> None:
+        """A count of this structure only (or of the creditor as a whole): nothing added to the total."""
+        self.rows[(structure_id, metric, period, dimension)][0] += int(count)
 
     def models(self, *, creditor_id: int, refreshed_at) -> list[StatsRollup]:
         return [
@@ -176,11 +187,20 @@ def _channels(sums: _Sums, creditor_id: int) -> None:
             )
 
 
+def _clocks(sums: _Sums, creditor_id: int, today: date) -> None:
+    """The clocks met, missed or late per kind, structure and month of their due date (`clocks.clock_counts`:
+    a grouped query per kind, a few for the remittances and invoices)."""
+    counts = clock_counts(creditor_id=creditor_id, day=today, at=instant_of(today))
+    for (kind, structure_id, month, state), count in counts.items():
+        sums.add_own(structure_id, CLOCK, count, period=month, dimension=f"{kind}:{state}")
+
+
 def rollup_compute(*, creditor_id: int, today: date, refreshed_at) -> list[StatsRollup]:
-    """The creditor's rollup rows, unsaved: four queries, whatever its number of cases."""
+    """The creditor's rollup rows, unsaved: the same number of queries whatever its number of cases."""
     sums = _Sums()
     _cases(sums, creditor_id)
     _age_bands(sums, creditor_id, today)
     _recovered_months(sums, creditor_id)
     _channels(sums, creditor_id)
+    _clocks(sums, creditor_id, today)
     return sums.models(creditor_id=creditor_id, refreshed_at=refreshed_at)

@@ -2,6 +2,8 @@
 portal (its own clocks, a structure-limited person's structures only); open clocks soonest first and
 paginated, the shares met per month and quarter; their queries do not grow with the cases."""
 
+import html
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -81,10 +83,37 @@ def test_the_open_clocks_are_paginated(client, users, reference):
             structure=reference.cdop, reference=f"PAGINE-{i:02d}", received_on=received_for(-1) + timedelta(days=i)
         )
     client.force_login(users.supervisor)
-    first = client.get("/echeances/").content.decode()
-    second = client.get("/echeances/?page=2").content.decode()
+    first = client.get("/echeances/?kind=certificate").content.decode()
     assert "PAGINE-00" in first and "PAGINE-24" in first and "PAGINE-25" not in first
+    assert "27 échéances ouvertes" in first and "Précédentes" not in first
+    second_url = html.unescape(re.search(r'href="(\?[^"]*apres=[^"]*)" rel="next">Suivantes', first).group(1))
+    assert "kind=certificate" in second_url  # the filters are kept
+    second = client.get("/echeances/" + second_url).content.decode()
     assert "PAGINE-25" in second and "PAGINE-26" in second and "PAGINE-00" not in second
+    assert "Suivantes" not in second
+    back_url = html.unescape(re.search(r'href="(\?[^"]*avant=[^"]*)" rel="prev">Précédentes', second).group(1))
+    back = client.get("/echeances/" + back_url).content.decode()
+    assert "PAGINE-00" in back and "PAGINE-24" in back and "PAGINE-25" not in back
+    assert back.index("PAGINE-00") < back.index("PAGINE-24")
+    assert "Précédentes" not in back and "Suivantes" in back
+    # A cursor that is not one shows the first page.
+    assert "PAGINE-00" in client.get("/echeances/?apres=n-importe-quoi").content.decode()
+
+
+def test_the_open_clocks_beyond_a_thousand_are_not_counted(users, reference):
+    """The count stops at 1 000: « plus de 1 000 », never a count of every open case."""
+    from amiable.reporting import clocks as clock_module
+
+    for i in range(4):
+        make_case(structure=reference.cdop, reference=f"CAP-{i}", received_on=received_for(2))
+    page = clock_module.open_clock_page(user=users.supervisor, size=2)
+    assert (page.count, page.count_capped, len(page.rows)) == (4, False, 2)
+    cap, clock_module.COUNT_CAP = clock_module.COUNT_CAP, 3
+    try:
+        page = clock_module.open_clock_page(user=users.supervisor, size=2)
+    finally:
+        clock_module.COUNT_CAP = cap
+    assert (page.count, page.count_capped) == (3, True)
 
 
 def test_the_shares_met_per_month_and_quarter(reference, users):
@@ -131,3 +160,52 @@ def test_the_pages_queries_do_not_grow_with_the_cases(
     _grow(reference, 30, 3)
     with django_assert_max_num_queries(len(few)):
         assert client.get(url).status_code == 200
+
+
+def test_the_pages_show_the_shares_of_the_rollup_even_without_the_cases(client, users, reference):
+    """The shares are read from the rollup the daily run refreshes: a row counted there shows on the pages
+    though no case is left, with when it was computed; a limited person reads its structures' rows and the
+    creditor's own, the creditor never the agency's invoices."""
+    from amiable.reporting.models import StatsRollup
+
+    month = timezone.localdate().replace(day=1)
+    at = timezone.now() - timedelta(hours=3)
+
+    def row(structure, dimension, count, creditor=reference.cpam):
+        StatsRollup.objects.create(
+            creditor=creditor,
+            structure=structure,
+            metric="clock",
+            period=month,
+            dimension=dimension,
+            count=count,
+            refreshed_at=at,
+        )
+
+    row(reference.cdop, "certificate:met", 3)
+    row(reference.cdop, "certificate:missed", 1)
+    row(reference.csr, "certificate:late", 1)
+    row(None, "remittance:met", 2)
+    row(None, "invoice:missed", 5)
+    row(reference.other_structure, "certificate:met", 6, creditor=reference.other)
+    assert not Case.objects.exists()
+    client.force_login(users.supervisor)
+    body = client.get("/echeances/?kind=certificate").content.decode()
+    assert "Parts calculées le" in body
+    assert '82 %<span class="share-detail"> (9/11)</span>' in body  # every creditor: 3 + 6 met of 5 + 6
+    body = client.get(f"/echeances/?creditor={reference.cpam.pk}").content.decode()
+    assert '60 %<span class="share-detail"> (3/5)</span>' in body  # certificates: 3 met of 5
+    assert '100 %<span class="share-detail"> (2/2)</span>' in body  # remittances
+    assert '0 %<span class="share-detail"> (0/5)</span>' in body  # invoices
+    client.force_login(users.collaborator)
+    body = client.get("/portail/echeances/").content.decode()
+    assert "(3/5)" in body and "(2/2)" in body and "(0/5)" not in body and "(6/6)" not in body
+    client.force_login(users.csr_only)
+    body = client.get("/portail/echeances/").content.decode()
+    assert "(0/1)" in body and "(2/2)" in body and "(3/5)" not in body
+
+
+def test_without_a_rollup_the_pages_say_the_shares_are_not_computed_yet(client, users, clocks):
+    client.force_login(users.supervisor)
+    body = client.get("/echeances/").content.decode()
+    assert "pas encore été calculées" in body and "PAGE-LATE" in body

@@ -2,7 +2,7 @@
 per structure and in total, replaces the creditor's rows on each run, and costs the same number of queries
 whatever the number of cases."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,8 +11,10 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from amiable.cases.models import Case, CaseStatus
 from amiable.reporting.models import StatsRollup
 from amiable.reporting.services_rollup import stats_refresh
+from tests.factories import make_case
 from tests.reporting.data import NOW, TODAY, more_cases, portfolio
 
 
@@ -67,8 +69,24 @@ def test_each_structure_has_its_own_rows_that_sum_to_the_total(reference, refres
     assert _figures(reference.cpam, reference.cesa) == {}
     total = _figures(reference.cpam)
     for key, (count, amount) in total.items():
+        if key[0] == "clock":
+            continue  # not a total: the creditor's own clocks (test below)
         parts = [f[key] for f in (csr, cdop) if key in f]
         assert (sum(c for c, _ in parts), sum(a for _, a in parts)) == (count, amount), key
+
+
+def test_the_clocks_are_counted_per_structure_kind_month_and_state(reference, refreshed):
+    """C's certificate (received 1 September 2025, still open) is late since 1 September 2026: counted on its
+    structure's row; the row without a structure holds only the creditor's own clocks (remittances…)."""
+    cdop, csr = _figures(reference.cpam, reference.cdop), _figures(reference.cpam, reference.csr)
+    assert cdop[("clock", date(2026, 9, 1), "certificate:late")] == (1, Decimal("0.00"))
+    assert [key for key in cdop if key[0] == "clock"] == [("clock", date(2026, 9, 1), "certificate:late")]
+    assert not [key for key in csr if key[0] == "clock"]  # A's and B's certificates are due after the window
+    own = {key: count for key, (count, _) in _figures(reference.cpam).items() if key[0] == "clock"}
+    assert {dimension.split(":")[0] for _, _, dimension in own} == {"remittance", "invoice"}
+    # June's money (A's payment) was never remitted nor its commission invoiced: both are late.
+    assert own[("clock", date(2026, 6, 1), "remittance:late")] == 1
+    assert own[("clock", date(2026, 7, 1), "invoice:late")] == 1  # June's invoices, due by 31 July
 
 
 def test_a_refresh_replaces_the_creditors_rows_and_leaves_the_others(reference, refreshed, users):
@@ -90,9 +108,17 @@ def test_the_refresh_costs_the_same_queries_whatever_the_number_of_cases(referen
 
     first = queries()
     more_cases(reference, 30)
+    for n in range(10):  # clocks due in the window: certificates late, met and missed
+        case = make_case(structure=reference.cdop, principal="10.00", received_on=date(2025, 10, 1 + n))
+        if n % 3:  # ended in June (before its due date in October: met) or late October (missed)
+            ended = NOW.replace(month=11 - n % 2 * 5, day=1) - timedelta(days=n)
+            Case.objects.filter(pk=case.pk).update(status=CaseStatus.PAID, status_changed_at=ended)
     assert queries() == first
-    assert first <= 10
-    assert _figures(reference.cpam)[("claimed", None, "")] == (34, Decimal("980.00"))
+    assert first <= 25  # four for the figures, the others for the clocks (one per kind, and the money's)
+    assert _figures(reference.cpam)[("claimed", None, "")] == (44, Decimal("1080.00"))
+    cdop = _figures(reference.cpam, reference.cdop)
+    october = date(2026, 10, 1)
+    assert [cdop[("clock", october, f"certificate:{state}")][0] for state in ("met", "missed", "late")] == [3, 3, 4]
 
 
 def test_the_command_refuses_an_unknown_creditor(db, reference):
