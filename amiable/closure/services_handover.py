@@ -158,8 +158,13 @@ def creditor_data_erase(*, creditor, export_reference: str, actor) -> CreditorEr
         "creditor_requests",
         model("creditor_requests.CreditorRequest").objects.filter(**case_scope).update(body=ERASED_TEXT, answer=""),
     )
-    count("closures", model("closure.CaseClosure").objects.filter(**case_scope).update(evidence="", evidence_file=""))
-    count("certificates", model("closure.Certificate").objects.filter(**case_scope).update(pdf=""))
+    count(
+        "closures",
+        model("closure.CaseClosure")
+        .objects.filter(**case_scope)
+        .update(evidence="", evidence_file="", reopen_reason=""),
+    )
+    count("certificates", model("closure.Certificate").objects.filter(**case_scope).update(pdf="", revoke_reason=""))
     count("document_returns", model("closure.DocumentReturn").objects.filter(**case_scope).update(items=[], note=""))
     count(
         "batches",

@@ -116,8 +116,12 @@ def test_after_the_erasure_no_personal_data_of_the_creditor_remains(world, users
     assert any(f.startswith("letters/") for f, _m in before_files)
     assert any(f.startswith("receipts/") for f, _m in before_files)
     assert any(f.startswith("remittances/") for f, _m in before_files)
-    # … and the trail stores them encrypted only.
+    # The reopening's and revocation's reasons and the return's note are in their tables.
+    assert {m for _t, _c, m in before_tables} >= {"grumpfelade", "nolatrixe"}
+    # … and the trail stores them all encrypted only, typed reasons included.
     assert not {t for t, _c, _m in before_tables if t == AuditEvent._meta.db_table}
+    lifted = AuditEvent.objects.get(verb="case.suspension_lifted", case_pk=world.case.pk)
+    assert lifted.after["reason"] == "Levée plixatrone"
     accounting = _state(world)
     assert accounting["invoices"] and accounting["invoices"][0][2]
     other_timeline = [e.details for e in case_timeline(case=world.other_case, include_internal=True)]
@@ -144,6 +148,9 @@ def test_after_the_erasure_no_personal_data_of_the_creditor_remains(world, users
     debtor_created = AuditEvent.objects.get(verb="debtor.created", target_id=str(world.case.debtor_id))
     assert debtor_created.after["last_name"] == ERASED
     assert debtor_created.target_label == ERASED
+    assert AuditEvent.objects.get(pk=lifted.pk).after == {"reason": ERASED, "status": "in_progress"}
+    declared = AuditEvent.objects.filter(verb="closure.recorded", case_pk=world.reopened_case.pk)
+    assert {e.after["reason"] for e in declared} == {"untraceable", "insolvency"}  # codes stay clear
     timeline = case_timeline(case=world.case, include_internal=True)
     assert timeline and all("snarfibule" not in e.details.lower() for e in timeline)
     assert not PersonalDataKey.objects.filter(creditor_pk=world.case.creditor_id, destroyed_at__isnull=True).exists()
@@ -158,7 +165,7 @@ def test_after_the_erasure_no_personal_data_of_the_creditor_remains(world, users
     # The erasure is recorded.
     record = CreditorErasure.objects.get()
     assert record.export == made
-    assert record.summary["debtors_anonymised"] == 1
+    assert record.summary["debtors_anonymised"] == 2
     assert record.summary["files_deleted"] >= 5
     erased = AuditEvent.objects.get(verb="creditor.data_erased")
     assert erased.creditor_pk == world.case.creditor_id and erased.after["export"] == made.reference
