@@ -197,6 +197,11 @@ def files_to_delete(creditor_pk: int) -> list[str]:
     return sorted(names)
 
 
+def stored(names: list[str]) -> list[str]:
+    """The names of files still in the storage."""
+    return [name for name in names if default_storage.exists(name)]
+
+
 def delete_files(names: list[str]) -> int:
     deleted = 0
     for name in names:

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from django.apps import apps
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import models
 
+from amiable.accounts.models import User
 from amiable.audit.models import AuditEvent, PersonalDataKey
 from amiable.audit.personal import ERASED
 from amiable.cases.models import Case, ContactPoint, Debtor
@@ -21,7 +23,7 @@ from amiable.cases.selectors import case_timeline
 from amiable.cases.services import comment_add
 from amiable.closure import erasure, export
 from amiable.closure.models import CreditorErasure, CreditorExport
-from amiable.closure.services_handover import creditor_export
+from amiable.closure.services_handover import creditor_data_erase, creditor_export
 from amiable.invoicing.models import Invoice
 from amiable.ledger.models import LedgerLine
 from amiable.payments.models import Payment
@@ -105,7 +107,9 @@ def _state(world):
     }
 
 
-def test_after_the_erasure_no_personal_data_of_the_creditor_remains(world, users, traveller, capsys):
+def test_after_the_erasure_no_personal_data_of_the_creditor_remains(
+    world, users, traveller, capsys, django_capture_on_commit_callbacks
+):
     markers = set(MARKERS.values())
     media = Path(settings.MEDIA_ROOT)
     # The scan sees the markers before: in the tables and in the stored files (letter, receipt, statements).
@@ -131,7 +135,8 @@ def test_after_the_erasure_no_personal_data_of_the_creditor_remains(world, users
     made = CreditorExport.objects.get()
     assert not Path(made.path).is_relative_to(media)  # the creditor's copy lives outside the media
     traveller.shift(timedelta(minutes=5))
-    call_command("erase_creditor_data", "--creditor", "cpam-paris", "--confirm", made.reference)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("erase_creditor_data", "--creditor", "cpam-paris", "--confirm", made.reference)
     assert "effacées" in capsys.readouterr().out
 
     left = scan_tables(markers)
@@ -274,6 +279,19 @@ def test_refused_when_the_data_changed_after_the_export(ended, reference, users,
 def test_an_unknown_creditor_is_refused(db):
     with pytest.raises(CommandError, match="Créancier inconnu"):
         _erase("EXP-x", creditor="inconnu")
+
+
+def test_a_failure_after_the_files_are_listed_leaves_them_and_the_data(ended, reference, users):
+    """The files are deleted once the erasure is committed: an erasure that fails on its last write (its
+    record, by an actor that does not exist) leaves every file and every row."""
+    made = creditor_export(creditor=reference.cpam, actor=users.agency_admin)
+    files = erasure.files_to_delete(reference.cpam.pk)
+    assert files and all(default_storage.exists(name) for name in files)
+    ghost = User(email="fantome@agence.example")  # never saved: recording the erasure fails
+    with pytest.raises(ValueError):
+        creditor_data_erase(creditor=reference.cpam, export_reference=made.reference, actor=ghost)
+    assert all(default_storage.exists(name) for name in files)
+    _nothing_erased(ended)
 
 
 def test_the_erasure_of_a_sound_export_runs_and_reports(ended, reference, users):
