@@ -3,7 +3,7 @@ open; afterwards no personal data of that creditor's debtors remains in any tabl
 requires stays, and the other creditor's data is untouched."""
 
 import zipfile
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from amiable.audit.models import AuditEvent, PersonalDataKey
 from amiable.audit.personal import ERASED
 from amiable.cases.models import Case, ContactPoint, Debtor
 from amiable.cases.selectors import case_timeline
-from amiable.cases.services import comment_add
+from amiable.cases.services import case_create, comment_add, contact_point_add
 from amiable.closure import erasure, export
 from amiable.closure.models import CreditorErasure, CreditorExport
 from amiable.closure.services_handover import creditor_data_erase, creditor_export
@@ -274,6 +274,31 @@ def test_refused_when_the_data_changed_after_the_export(ended, reference, users,
         _erase(made.reference)
     assert Debtor.objects.get(pk=ended.debtor_id).last_name == "Refusnom"
     assert not CreditorErasure.objects.exists()
+
+
+def test_a_debtor_shared_with_another_creditor_brings_none_of_its_events(ended, reference, users, traveller):
+    """What the other creditor's staff record on the shared debtor, on its own case, is neither in this
+    creditor's history nor a change that refuses its erasure."""
+    theirs = case_create(
+        creditor=reference.other,
+        structure=reference.other_structure,
+        debtor=ended.debtor,
+        reference="PARTAGE-1",
+        principal_amount=Decimal("50.00"),
+        received_on=date(2026, 11, 2),
+        actor=users.agent,
+    )
+    made = creditor_export(creditor=reference.cpam, actor=users.agency_admin)
+    traveller.shift(timedelta(minutes=1))
+    contact_point_add(
+        debtor=ended.debtor, kind="email", value="partage@example.org", quality="valid", source="Autre",
+        actor=users.agent, case=theirs,
+    )  # fmt: skip
+    assert not export.history(reference.cpam.pk).filter(case_pk=theirs.pk).exists()
+    assert erasure.last_change(reference.cpam.pk) <= made.made_at
+    _erase(made.reference)
+    assert CreditorErasure.objects.get().summary["debtors_shared_kept"] == 1
+    assert Debtor.objects.get(pk=ended.debtor_id).last_name == "Refusnom"
 
 
 def test_an_unknown_creditor_is_refused(db):
