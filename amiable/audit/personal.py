@@ -9,11 +9,14 @@ that names a debtor) encrypted with a data key:
 - the key of the debtor for what is recorded of a debtor or a contact point (outside a case: a debtor is
   created before their first case).
 
-Anything else (statuses, amounts, ids, numbers, dates, reason codes) stays clear, so that the JSON queries on
-the trail (`after__status`…) keep working. An encrypted value is a string `enc:v1:<key id>:<token>`
-(AES-256-GCM). The data keys are stored wrapped by the key-encryption key of the settings
-(`AMIABLE_AUDIT_KEY`). Reading the trail decrypts through `reveal` (done by the audit queryset itself); once
-a key is destroyed (`keys_destroy`, at the erasure of a creditor's data) its values read « [donnée effacée] ».
+Anything else (statuses, amounts, ids, numbers, dates) stays clear, so that the JSON queries on the trail
+(`after__status`…) keep working. A `reason` is typed text (a status change's, a reopening's, a revocation's…)
+and is encrypted, unless it is one of the codes an app declares with `register_clear_codes` (the closure's «
+insolvency », « deceased »…): a code names no one and its label must stay readable after an erasure. An
+encrypted value is a string `enc:v1:<key id>:<token>` (AES-256-GCM). The data keys are stored wrapped by the
+key-encryption key of the settings (`AMIABLE_AUDIT_KEY`). Reading the trail decrypts through `reveal` (done by
+the audit queryset itself); once a key is destroyed (`keys_destroy`, at the erasure of a creditor's data) its
+values read « [donnée effacée] ».
 """
 
 import base64
@@ -77,8 +80,31 @@ PERSONAL_KEYS = frozenset(
         "error",
         # a payment's bank or cheque reference may name the payer
         "reference",
+        # reasons and notes typed by a person: a status change's, a reopening's, a revocation's, a suspension
+        # lifted, a payment in cash above the limit, a document return's note, a meeting's minutes
+        "reason",
+        "note",
+        "cash_reason",
+        "minutes",
     }
 )
+
+# Values of a personal key that are codes, not text: kept clear (`register_clear_codes`).
+_clear_codes: dict[str, frozenset[str]] = {}
+
+
+def register_clear_codes(key: str, codes) -> None:
+    """Declare code values of a personal key that stay clear (an app's `AppConfig.ready()`): e.g. the closure's
+    irrecoverable reasons recorded under `reason`."""
+    _clear_codes[key] = _clear_codes.get(key, frozenset()) | frozenset(codes)
+
+
+def _sealed(name: str, value: Any) -> bool:
+    """Whether a value of `before`/`after` is stored encrypted."""
+    if name not in PERSONAL_KEYS or value in (None, "", [], {}) or is_encrypted(value):
+        return False
+    return not (isinstance(value, str) and value in _clear_codes.get(name, ()))
+
 
 # Targets whose label (`str(target)`) names or reaches a debtor: « Mme DUPONT Marie », « 12 rue … »,
 # « E-mail à marie@… », « Appel — … ».
@@ -87,6 +113,8 @@ PERSONAL_LABEL_TYPES = frozenset(
 )
 # Targets recorded under the debtor's own key.
 DEBTOR_TYPES = frozenset({"cases.debtor", "cases.contactpoint"})
+# Targets of the creditor's own settings and staff: their events stay clear outside a case.
+AGENCY_TYPES = ("creditors.", "accounts.")
 
 # Finds the creditor of a case from its id; registered by the cases app (which sits above audit).
 CaseCreditor = Callable[[int], int | None]
@@ -157,12 +185,13 @@ def _key_id(value: str) -> int | None:
 
 
 def _has_personal(data: dict | None) -> bool:
-    return bool(data) and any(name in PERSONAL_KEYS and data[name] not in (None, "", [], {}) for name in data)
+    return bool(data) and any(_sealed(name, value) for name, value in data.items())
 
 
 def scope_of(*, target: Any, target_type: str, case_pk: int | None, creditor_pk: int | None) -> dict | None:
     """Whose key protects an event: the debtor's for a debtor or a contact point, the creditor's for
-    anything on a case; None for the agency's own business (users, creditors, bank statements…)."""
+    anything on a case or naming the creditor (a meeting request); None for the agency's own business
+    (users, creditors' settings, bank statements…)."""
     if target_type in DEBTOR_TYPES:
         debtor_pk = target.pk if target_type == "cases.debtor" else getattr(target, "debtor_id", None)
         if debtor_pk is not None:
@@ -189,12 +218,7 @@ def protect(
         if not data:
             return data
         return {
-            name: (
-                _encrypt(value, key_pk, data_key)
-                if name in PERSONAL_KEYS and value not in (None, "", [], {}) and not is_encrypted(value)
-                else value
-            )
-            for name, value in data.items()
+            name: _encrypt(value, key_pk, data_key) if _sealed(name, value) else value for name, value in data.items()
         }
 
     label = _encrypt(target_label, key_pk, data_key) if personal_label else target_label
@@ -209,11 +233,7 @@ class Sealer:
 
     def seal(self, data: dict) -> dict:
         return {
-            name: (
-                _encrypt(value, self.key_pk, self._data_key)
-                if name in PERSONAL_KEYS and value not in (None, "", [], {})
-                else value
-            )
+            name: _encrypt(value, self.key_pk, self._data_key) if _sealed(name, value) else value
             for name, value in data.items()
         }
 

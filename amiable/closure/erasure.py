@@ -6,9 +6,9 @@ open and nothing changed in the creditor's data since the export. Then, in one t
 
 - the debtors who have no case with another creditor are anonymised, their contact points deleted;
 - the free texts of the cases (comments, call notes, events' details, messages, tasks' reasons, decisions,
-  requests, closures' evidence), the address blocks and e-mail addresses of the documents, the payments'
-  references, the batches' rejected lines, the bank entries' labels, the notifications' texts are blanked;
-  the promises to pay are deleted;
+  requests, closures' evidence, reopening and revocation reasons), the address blocks and e-mail addresses
+  of the documents, the payments' references, the batches' rejected lines, the bank entries' labels, the
+  notifications' texts are blanked; the promises to pay are deleted;
 - the stored files that name debtors are deleted (letters, receipts, plans, statements, certificates,
   evidence, acknowledgements, remittance statements, e-mail attachments);
 - the audit trail's keys of the creditor and of those debtors are destroyed (`audit.personal`).
@@ -58,8 +58,8 @@ ERASED = {
     "payments.Refund": "reference blanked; amount and date kept",
     "approvals.ApprovalRequest": "proposal and decision comment replaced by « [effacé] »",
     "creditor_requests.CreditorRequest": "question and answer of the requests on a case replaced by « [effacé] »",
-    "closure.CaseClosure": "evidence blanked, its file deleted",
-    "closure.Certificate": "PDF deleted; amounts and reason kept",
+    "closure.CaseClosure": "evidence and reopening reason blanked, the evidence file deleted; reason code kept",
+    "closure.Certificate": "PDF deleted, revocation reason blanked; amounts and reason code kept",
     "closure.DocumentReturn": "list of documents and note emptied",
     "intake.Batch": "rejected lines emptied, acknowledgement files (PDF, CSV, XLSX) deleted",
     "intake.ImportJob": "staged content and outcome emptied",
@@ -195,6 +195,11 @@ def files_to_delete(creditor_pk: int) -> list[str]:
         for row in qs.iterator(chunk_size=2000):
             names.update(name for name in row if name)
     return sorted(names)
+
+
+def stored(names: list[str]) -> list[str]:
+    """The names of files still in the storage."""
+    return [name for name in names if default_storage.exists(name)]
 
 
 def delete_files(names: list[str]) -> int:

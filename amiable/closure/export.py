@@ -78,7 +78,8 @@ def _ledger_entries(qs, creditor_pk):
 
 def history(creditor_pk: int) -> models.QuerySet:
     """The creditor's audit trail: its own events, those of its cases, and those of its debtors and their
-    contact points recorded outside a case."""
+    contact points recorded outside a case (a debtor shared with another creditor: what is recorded on the
+    other creditor's cases is that creditor's, never exported nor counted as a change here)."""
     Case = apps.get_model("cases.Case")
     ContactPoint = apps.get_model("cases.ContactPoint")
     debtors = Case.objects.filter(creditor_id=creditor_pk).annotate(t=Cast("debtor_id", CharField())).values("t")
@@ -91,8 +92,8 @@ def history(creditor_pk: int) -> models.QuerySet:
     return AuditEvent.objects.filter(
         Q(creditor_pk=creditor_pk)
         | Q(case_pk__in=_case_ids(creditor_pk))
-        | Q(target_type=debtor_type, target_id__in=debtors)
-        | Q(target_type=point_type, target_id__in=points)
+        | Q(case_pk__isnull=True, target_type=debtor_type, target_id__in=debtors)
+        | Q(case_pk__isnull=True, target_type=point_type, target_id__in=points)
     ).order_by("at", "pk")
 
 

@@ -104,7 +104,7 @@ def creditor_data_erase(*, creditor, export_reference: str, actor) -> CreditorEr
         raise ApplicationError(reason)
     pk = creditor.pk
     own, shared = debtors_of(pk)
-    files = erasure.files_to_delete(pk)
+    files = erasure.stored(erasure.files_to_delete(pk))
     summary: dict[str, int] = {}
 
     def count(name: str, value: int) -> None:
@@ -158,8 +158,13 @@ def creditor_data_erase(*, creditor, export_reference: str, actor) -> CreditorEr
         "creditor_requests",
         model("creditor_requests.CreditorRequest").objects.filter(**case_scope).update(body=ERASED_TEXT, answer=""),
     )
-    count("closures", model("closure.CaseClosure").objects.filter(**case_scope).update(evidence="", evidence_file=""))
-    count("certificates", model("closure.Certificate").objects.filter(**case_scope).update(pdf=""))
+    count(
+        "closures",
+        model("closure.CaseClosure")
+        .objects.filter(**case_scope)
+        .update(evidence="", evidence_file="", reopen_reason=""),
+    )
+    count("certificates", model("closure.Certificate").objects.filter(**case_scope).update(pdf="", revoke_reason=""))
     count("document_returns", model("closure.DocumentReturn").objects.filter(**case_scope).update(items=[], note=""))
     count(
         "batches",
@@ -188,7 +193,9 @@ def creditor_data_erase(*, creditor, export_reference: str, actor) -> CreditorEr
     )
     summary["audit_keys_destroyed"] = keys_destroy(creditor_pk=pk, debtor_pks=own)
     summary["audit_events_kept"] = erasure.audit_events_count(pk)
-    summary["files_deleted"] = erasure.delete_files(files)
+    # The files go once the erasure is committed: a failure before leaves them with the rows that name them.
+    summary["files_deleted"] = len(files)
+    transaction.on_commit(lambda: erasure.delete_files(files))
 
     record = CreditorErasure.objects.create(creditor=creditor, export=export, erased_at=timezone.now(), summary=summary)
     audit_record(

@@ -102,8 +102,31 @@ def test_reading_many_events_reads_their_keys_once(reference, users):
 def test_the_personal_keys_cover_what_the_services_record():
     for name in ("last_name", "first_name", "birth_date", "display", "value", "contacts", "to", "emailed_to", "body"):
         assert name in PERSONAL_KEYS
-    for name in ("status", "amount", "number", "kind", "reason", "sha256", "balance"):
+    for name in ("reason", "note", "cash_reason", "minutes"):  # typed by a person
+        assert name in PERSONAL_KEYS
+    for name in ("status", "amount", "number", "kind", "sha256", "balance"):
         assert name not in PERSONAL_KEYS
+
+
+def test_typed_reasons_and_notes_are_encrypted_and_reason_codes_stay_clear(reference, users):
+    from amiable.audit.services import audit_record
+
+    case = make_case(structure=reference.csr)
+    case_transition(case=case, to="in_progress", actor=users.agent, reason="Le débiteur Raisontapée a appelé")
+    event = AuditEvent.objects.get(verb="case.status_changed", case_pk=case.pk)
+    stored = _stored(event)["after"]
+    assert is_encrypted(stored["reason"]) and "Raisontapée" not in str(_stored(event))
+    assert stored["status"] == "in_progress" and event.after["reason"] == "Le débiteur Raisontapée a appelé"
+    assert AuditEvent.objects.filter(verb="case.status_changed", after__status="in_progress").count() == 1
+    texts = {"note": "Remis à Mme Notetapée", "cash_reason": "Payé au guichet", "minutes": "Compte rendu"}
+    noted = audit_record(actor=users.agent, verb="x.noted", target=case, after=texts)
+    assert all(is_encrypted(value) for value in _stored(noted)["after"].values())
+    # A closure's reason code names no one: clear, and its label readable after an erasure.
+    coded = audit_record(actor=users.agent, verb="x.closed", target=case, after={"reason": "insolvency"})
+    assert _stored(coded)["after"] == {"reason": "insolvency"}
+    keys_destroy(creditor_pk=reference.cpam.pk)
+    assert AuditEvent.objects.get(pk=event.pk).after == {"status": "in_progress", "reason": ERASED}
+    assert AuditEvent.objects.get(pk=coded.pk).after == {"reason": "insolvency"}
 
 
 def test_the_intakes_bulk_events_are_encrypted(reference):

@@ -9,9 +9,16 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from amiable.cases.models import Case
-from amiable.cases.services import comment_add, contact_point_add
+from amiable.cases.models import Case, CaseStatus
+from amiable.cases.services import case_transition, comment_add, contact_point_add
 from amiable.casework.services import event_record
+from amiable.closure.models import DocumentReturn
+from amiable.closure.services import (
+    case_declare_irrecoverable,
+    case_reopen,
+    case_suspension_lift,
+    document_return_mark,
+)
 from amiable.contact import messaging
 from amiable.contact.services import call_record
 from amiable.invoicing.services import invoices_build
@@ -36,6 +43,11 @@ MARKERS = {
     "comment": "snarfibule",
     "call_notes": "glorpatine",
     "event_details": "wibblonge",
+    # reasons and notes typed by a person
+    "status_reason": "zorglubine",
+    "lift_reason": "plixatrone",
+    "reopen_reason": "grumpfelade",
+    "return_note": "nolatrixe",
 }
 OTHER_MARKER = "autrenomdefamille"
 
@@ -45,6 +57,7 @@ class World:
     case: Case
     other_case: Case
     payment: object
+    reopened_case: Case
 
 
 @pytest.fixture(autouse=True)
@@ -100,6 +113,8 @@ def world(request, reference, users, traveller, django_capture_on_commit_callbac
             case=case, kind="vulnerability", occurred_on=date(2026, 10, 12), details="Situation wibblonge", actor=agent
         )
         messaging.email_send(case=case, actor=agent)
+        case_transition(case=case, to=CaseStatus.SUSPENDED, actor=agent, reason="Contestation zorglubine")
+        case_suspension_lift(case=case, reason="Levée plixatrone", actor=users.supervisor)
         case.refresh_from_db()
         payment = payment_record(
             case=case,
@@ -112,10 +127,26 @@ def world(request, reference, users, traveller, django_capture_on_commit_callbac
         remittances_build(week_of=date(2026, 10, 5), actor=None)
         remittances_complete(actor=None)
         invoices_build(month=date(2026, 9, 1), actor=None)
+    # A case declared irrecoverable, reopened with a typed reason (its certificate revoked), declared again and
+    # its documents given back with a note.
+    reopened = make_case(structure=reference.cdop, last_name="Rouvertnom", principal="60.00", assigned_agent=agent)
+    evidence = "Annuaires consultés : aucune adresse."
+    with django_capture_on_commit_callbacks(execute=True):
+        case_declare_irrecoverable(case=reopened, reason="untraceable", evidence=evidence, actor=users.supervisor)
+        case_reopen(case=reopened, reason="Débiteur retrouvé grumpfelade", actor=users.supervisor)
+        case_declare_irrecoverable(case=reopened, reason="insolvency", evidence=evidence, actor=users.supervisor)
+        document_return_mark(
+            document_return=DocumentReturn.objects.get(case=reopened, returned_on__isnull=True),
+            returned_on=NOW.date(),
+            note="Remis en main propre nolatrixe",
+            actor=agent,
+        )
     other_case = make_case(structure=reference.other_structure, last_name="Autrenomdefamille", principal="80.00")
     case.refresh_from_db()
+    reopened.refresh_from_db()
     assert case.status == "paid" and case.balance == Decimal("0.00")
-    return World(case=case, other_case=other_case, payment=payment)
+    assert reopened.status == CaseStatus.CLOSED
+    return World(case=case, other_case=other_case, payment=payment, reopened_case=reopened)
 
 
 def later(traveller, days: int = 1) -> None:

@@ -3,25 +3,27 @@ open; afterwards no personal data of that creditor's debtors remains in any tabl
 requires stays, and the other creditor's data is untouched."""
 
 import zipfile
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.apps import apps
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import models
 
+from amiable.accounts.models import User
 from amiable.audit.models import AuditEvent, PersonalDataKey
 from amiable.audit.personal import ERASED
 from amiable.cases.models import Case, ContactPoint, Debtor
 from amiable.cases.selectors import case_timeline
-from amiable.cases.services import comment_add
+from amiable.cases.services import case_create, comment_add, contact_point_add
 from amiable.closure import erasure, export
 from amiable.closure.models import CreditorErasure, CreditorExport
-from amiable.closure.services_handover import creditor_export
+from amiable.closure.services_handover import creditor_data_erase, creditor_export
 from amiable.invoicing.models import Invoice
 from amiable.ledger.models import LedgerLine
 from amiable.payments.models import Payment
@@ -105,7 +107,9 @@ def _state(world):
     }
 
 
-def test_after_the_erasure_no_personal_data_of_the_creditor_remains(world, users, traveller, capsys):
+def test_after_the_erasure_no_personal_data_of_the_creditor_remains(
+    world, users, traveller, capsys, django_capture_on_commit_callbacks
+):
     markers = set(MARKERS.values())
     media = Path(settings.MEDIA_ROOT)
     # The scan sees the markers before: in the tables and in the stored files (letter, receipt, statements).
@@ -116,8 +120,12 @@ def test_after_the_erasure_no_personal_data_of_the_creditor_remains(world, users
     assert any(f.startswith("letters/") for f, _m in before_files)
     assert any(f.startswith("receipts/") for f, _m in before_files)
     assert any(f.startswith("remittances/") for f, _m in before_files)
-    # … and the trail stores them encrypted only.
+    # The reopening's and revocation's reasons and the return's note are in their tables.
+    assert {m for _t, _c, m in before_tables} >= {"grumpfelade", "nolatrixe"}
+    # … and the trail stores them all encrypted only, typed reasons included.
     assert not {t for t, _c, _m in before_tables if t == AuditEvent._meta.db_table}
+    lifted = AuditEvent.objects.get(verb="case.suspension_lifted", case_pk=world.case.pk)
+    assert lifted.after["reason"] == "Levée plixatrone"
     accounting = _state(world)
     assert accounting["invoices"] and accounting["invoices"][0][2]
     other_timeline = [e.details for e in case_timeline(case=world.other_case, include_internal=True)]
@@ -127,7 +135,8 @@ def test_after_the_erasure_no_personal_data_of_the_creditor_remains(world, users
     made = CreditorExport.objects.get()
     assert not Path(made.path).is_relative_to(media)  # the creditor's copy lives outside the media
     traveller.shift(timedelta(minutes=5))
-    call_command("erase_creditor_data", "--creditor", "cpam-paris", "--confirm", made.reference)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("erase_creditor_data", "--creditor", "cpam-paris", "--confirm", made.reference)
     assert "effacées" in capsys.readouterr().out
 
     left = scan_tables(markers)
@@ -144,6 +153,9 @@ def test_after_the_erasure_no_personal_data_of_the_creditor_remains(world, users
     debtor_created = AuditEvent.objects.get(verb="debtor.created", target_id=str(world.case.debtor_id))
     assert debtor_created.after["last_name"] == ERASED
     assert debtor_created.target_label == ERASED
+    assert AuditEvent.objects.get(pk=lifted.pk).after == {"reason": ERASED, "status": "in_progress"}
+    declared = AuditEvent.objects.filter(verb="closure.recorded", case_pk=world.reopened_case.pk)
+    assert {e.after["reason"] for e in declared} == {"untraceable", "insolvency"}  # codes stay clear
     timeline = case_timeline(case=world.case, include_internal=True)
     assert timeline and all("snarfibule" not in e.details.lower() for e in timeline)
     assert not PersonalDataKey.objects.filter(creditor_pk=world.case.creditor_id, destroyed_at__isnull=True).exists()
@@ -158,7 +170,7 @@ def test_after_the_erasure_no_personal_data_of_the_creditor_remains(world, users
     # The erasure is recorded.
     record = CreditorErasure.objects.get()
     assert record.export == made
-    assert record.summary["debtors_anonymised"] == 1
+    assert record.summary["debtors_anonymised"] == 2
     assert record.summary["files_deleted"] >= 5
     erased = AuditEvent.objects.get(verb="creditor.data_erased")
     assert erased.creditor_pk == world.case.creditor_id and erased.after["export"] == made.reference
@@ -264,9 +276,47 @@ def test_refused_when_the_data_changed_after_the_export(ended, reference, users,
     assert not CreditorErasure.objects.exists()
 
 
+def test_a_debtor_shared_with_another_creditor_brings_none_of_its_events(ended, reference, users, traveller):
+    """What the other creditor's staff record on the shared debtor, on its own case, is neither in this
+    creditor's history nor a change that refuses its erasure."""
+    theirs = case_create(
+        creditor=reference.other,
+        structure=reference.other_structure,
+        debtor=ended.debtor,
+        reference="PARTAGE-1",
+        principal_amount=Decimal("50.00"),
+        received_on=date(2026, 11, 2),
+        actor=users.agent,
+    )
+    made = creditor_export(creditor=reference.cpam, actor=users.agency_admin)
+    traveller.shift(timedelta(minutes=1))
+    contact_point_add(
+        debtor=ended.debtor, kind="email", value="partage@example.org", quality="valid", source="Autre",
+        actor=users.agent, case=theirs,
+    )  # fmt: skip
+    assert not export.history(reference.cpam.pk).filter(case_pk=theirs.pk).exists()
+    assert erasure.last_change(reference.cpam.pk) <= made.made_at
+    _erase(made.reference)
+    assert CreditorErasure.objects.get().summary["debtors_shared_kept"] == 1
+    assert Debtor.objects.get(pk=ended.debtor_id).last_name == "Refusnom"
+
+
 def test_an_unknown_creditor_is_refused(db):
     with pytest.raises(CommandError, match="Créancier inconnu"):
         _erase("EXP-x", creditor="inconnu")
+
+
+def test_a_failure_after_the_files_are_listed_leaves_them_and_the_data(ended, reference, users):
+    """The files are deleted once the erasure is committed: an erasure that fails on its last write (its
+    record, by an actor that does not exist) leaves every file and every row."""
+    made = creditor_export(creditor=reference.cpam, actor=users.agency_admin)
+    files = erasure.files_to_delete(reference.cpam.pk)
+    assert files and all(default_storage.exists(name) for name in files)
+    ghost = User(email="fantome@agence.example")  # never saved: recording the erasure fails
+    with pytest.raises(ValueError):
+        creditor_data_erase(creditor=reference.cpam, export_reference=made.reference, actor=ghost)
+    assert all(default_storage.exists(name) for name in files)
+    _nothing_erased(ended)
 
 
 def test_the_erasure_of_a_sound_export_runs_and_reports(ended, reference, users):

@@ -47,7 +47,7 @@ def test_the_export_holds_every_case_its_documents_and_history_with_checksums(wo
     made = CreditorExport.objects.get()
     assert printed["reference"] == made.reference and made.reference.startswith("EXP-cpam-paris-20261013-")
     assert printed["path"] == made.path and Path(made.path).parent == out.resolve()
-    assert made.verified_at is not None and made.case_count == 1
+    assert made.verified_at is not None and made.case_count == 2
     assert hashlib.sha256(Path(made.path).read_bytes()).hexdigest() == made.sha256 == printed["sha256"]
 
     members = _members(made.path)
@@ -71,7 +71,7 @@ def test_the_export_holds_every_case_its_documents_and_history_with_checksums(wo
         for name in ("principal_amount", "claimed_amount", "paid_amount", "balance"):
             assert _money(from_csv[pk][name]) == getattr(case, name) == Decimal(from_json[pk][name]), name
         assert from_json[pk]["reference"] == case.reference
-        assert from_json[pk]["debtor__last_name"] == "Quaxorly"
+    assert from_json[world.case.pk]["debtor__last_name"] == "Quaxorly"
     payments = json.loads(members["tables/paiements.json"])
     assert [(p["id"], Decimal(p["amount"])) for p in payments] == list(
         Payment.objects.filter(case__creditor=world.case.creditor).values_list("pk", "amount")
@@ -92,6 +92,8 @@ def test_the_export_holds_every_case_its_documents_and_history_with_checksums(wo
     comments = [e for e in history if e["verb"] == "comment.added"]
     assert comments and "snarfibule" in comments[0]["after"]["body"]
     assert any(e["verb"] == "debtor.created" and e["after"]["last_name"] == "Quaxorly" for e in history)
+    lifted = [e for e in history if e["verb"] == "case.suspension_lifted"]
+    assert lifted and lifted[0]["after"]["reason"] == "Levée plixatrone"
     assert not any(e["case_pk"] == world.other_case.pk for e in history)
     assert len(_csv(members["historique/historique.csv"])) == len(history) == manifest["counts"]["historique"]
 
