@@ -673,6 +673,13 @@ SERVICE_CALLS = {
         "promise.broken",
         lambda w: (w.promise(), contact_services.promises_check(today=timezone.localdate() + timedelta(days=1))),
     ),
+    "amiable.contact.services.promises_cancel_for_case": (
+        "promise.cancelled",
+        lambda w: (
+            w.promise(),
+            contact_services.promises_cancel_for_case(case=w.contacted_case, actor=w.users.supervisor, reason="Clos"),
+        ),
+    ),
     "amiable.contact.services.promise_mark_kept": (
         "promise.kept",
         lambda w: contact_services.promise_mark_kept(promise=w.promise(), actor=w.users.agent),

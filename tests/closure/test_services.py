@@ -120,13 +120,42 @@ def test_a_recall_records_its_closure_and_cancels_plans_decisions_and_messages(c
     assert receipt_mail.status == MessageStatus.QUEUED  # a document owed to the debtor still goes
 
 
-def test_pending_promises_of_an_ended_case_are_never_chased(case, users):
+def test_pending_promises_of_an_ended_case_are_cancelled_and_never_chased(case, users):
     promise = PromiseToPay.objects.create(case=case, amount="10.00", due_on=date(2026, 1, 5))
+    broken = PromiseToPay.objects.create(case=case, amount="20.00", due_on=date(2026, 1, 2), status="broken")
     declare(case, users.supervisor)
     assert promises_check(today=date(2026, 12, 1)) == 0
     promise.refresh_from_db()
-    assert promise.status == PromiseStatus.PENDING
+    broken.refresh_from_db()
+    assert promise.status == PromiseStatus.CANCELLED
+    assert broken.status == PromiseStatus.BROKEN  # what happened to it stays
     assert not Task.objects.filter(case=case, kind="callback").exists()
+    event = AuditEvent.objects.get(verb="promise.cancelled")
+    assert (event.case_pk, event.actor) == (case.pk, users.supervisor)
+    assert event.after["reason"] == "Dossier irrécouvrable"
+    closure_event = AuditEvent.objects.filter(verb="closure.recorded", case_pk=case.pk).latest("pk")
+    assert closure_event.after["stopped"]["promises"] == 1
+
+
+def test_a_recall_cancels_pending_promises(case, users):
+    promise = PromiseToPay.objects.create(case=case, amount="10.00", due_on=timezone.localdate() + timedelta(days=5))
+    case_transition(case=case, to=CaseStatus.RECALLED, actor=users.creditor_admin, reason="Retrait")
+    promise.refresh_from_db()
+    assert promise.status == PromiseStatus.CANCELLED
+
+
+def test_the_payment_that_settles_a_case_keeps_its_promise_and_cancels_the_rest(case, users):
+    today = timezone.localdate()
+    covered = PromiseToPay.objects.create(case=case, amount="300.00", due_on=today + timedelta(days=3))
+    beyond = PromiseToPay.objects.create(case=case, amount="50.00", due_on=today + timedelta(days=9))
+
+    pay_in_full(case, actor=users.agent)
+
+    covered.refresh_from_db()
+    beyond.refresh_from_db()
+    case.refresh_from_db()
+    assert case.status == CaseStatus.PAID
+    assert (covered.status, beyond.status) == (PromiseStatus.KEPT, PromiseStatus.CANCELLED)
 
 
 # --- declaring irrecoverable ---------------------------------------------------------------------------------
