@@ -11,6 +11,7 @@ from amiable.cases.models import Case, CaseStatus
 from amiable.cases.services import tasks_cancel_open
 from amiable.closure.models import CaseClosure, Certificate, ClosureKind, DocumentReturn, IrrecoverableReason
 from amiable.contact.messaging import messages_cancel_pending
+from amiable.contact.services import promises_cancel_for_case
 from amiable.core.dates import add_months, format_date
 from amiable.creditors.selectors import terms_for
 from amiable.intake.models import BatchCase
@@ -79,8 +80,9 @@ def case_ended(*, case: Case, previous, actor, reason: str) -> None:
     """The case became « Soldé », « Retourné au créancier » or « Irrécouvrable ». The closure a service decided
     just before the move (an irrecoverable declaration with its evidence, an end-of-contract return) is kept;
     otherwise one is recorded from the status (a move made elsewhere to « Irrécouvrable » gets « autre motif »
-    with the move's reason as evidence). Then tasks, requests for decision, plans and recovery messages stop,
-    and the documents' return is due `documents_return_months` after the end."""
+    with the move's reason as evidence). Then tasks, requests for decision, plans, recovery messages and pending
+    promises to pay stop (a settling payment keeps the promises it covers first), and the documents' return is
+    due `documents_return_months` after the end."""
     now = timezone.now()
     closure = CaseClosure.objects.filter(case=case, reopened_at__isnull=True).first()
     if closure is None:
@@ -101,6 +103,7 @@ def case_ended(*, case: Case, previous, actor, reason: str) -> None:
         "approvals": approvals_cancel_for_case(case=case, actor=actor, reason=why),
         "plans": plans_cancel_for_case(case=case, actor=actor, reason=why),
         "messages": messages_cancel_pending(case=case, actor=actor, reason=why),
+        "promises": promises_cancel_for_case(case=case, actor=actor, reason=why),
     }
     due_on = add_months(closure.ended_on, terms_for(case.creditor_id).documents_return_months)
     DocumentReturn.objects.update_or_create(

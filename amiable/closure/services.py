@@ -8,8 +8,10 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -58,7 +60,9 @@ def _tell_creditor(case: Case, *, kind: str, title: str, body: str = "", url: st
 # --- irrecoverable: the declaration and its certificate ------------------------------------------------------
 
 
-def _store_evidence(closure: CaseClosure, evidence_file) -> None:
+def _store_evidence(closure: CaseClosure, evidence_file, *, written: list) -> None:
+    """Store the uploaded evidence on the closure; the file it replaces, if any, is deleted once the new one is
+    committed (nothing else points to it), and the new one is listed in `written` to go if the declaration fails."""
     data = evidence_file.read()
     if len(data) > EVIDENCE_MAX_BYTES:
         raise ApplicationError("La pièce justificative dépasse 10 Mo.")
@@ -66,12 +70,21 @@ def _store_evidence(closure: CaseClosure, evidence_file) -> None:
         raise ApplicationError("La pièce justificative est vide.")
     closure.evidence_file_sha256 = hashlib.sha256(data).hexdigest()
     name = _UNSAFE.sub("-", getattr(evidence_file, "name", "") or "piece").strip("-.")[-80:] or "piece"
+    replaced = closure.evidence_file.name if closure.evidence_file else ""
     closure.evidence_file.save(
         f"{closure.case_id}-{closure.evidence_file_sha256[:12]}-{name}", ContentFile(data), save=False
     )
+    written.append(closure.evidence_file.name)
+    if replaced and replaced != closure.evidence_file.name:
+        transaction.on_commit(partial(_delete_unreferenced_evidence, closure.evidence_file.storage, replaced))
 
 
-def _certificate_issue(*, case: Case, closure: CaseClosure, actor) -> Certificate:
+def _delete_unreferenced_evidence(storage, name: str) -> None:
+    if not CaseClosure.objects.filter(evidence_file=name).exists():
+        storage.delete(name)
+
+
+def _certificate_issue(*, case: Case, closure: CaseClosure, actor, written: list) -> Certificate:
     """Number, draw, store and record the certificate of the case as it stands now (C10, C36)."""
     case.refresh_from_db(fields=["paid_amount", "claimed_amount", "balance", "overpaid_amount", "status"])
     issued_on = timezone.localdate()
@@ -92,27 +105,24 @@ def _certificate_issue(*, case: Case, closure: CaseClosure, actor) -> Certificat
     )
     certificate.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
     certificate_store(certificate, pdf)
-    try:
-        certificate.save()
-        DocumentReturn.objects.filter(case=case, returned_on__isnull=True).update(items=document_items(case))
-        audit_record(
-            actor=actor,
-            verb="certificate.issued",
-            target=certificate,
-            creditor_pk=case.creditor_id,
-            after={
-                "number": certificate.number,
-                "reason": certificate.reason,
-                "claimed": certificate.claimed_amount,
-                "recovered": certificate.recovered_amount,
-                "remaining": certificate.remaining_amount,
-                "steps": len(steps),
-                "sha256": certificate.pdf_sha256,
-            },
-        )
-    except BaseException:
-        certificate.pdf.delete(save=False)  # the row goes with the transaction: the file must not outlive it
-        raise
+    written.append(certificate.pdf.name)
+    certificate.save()
+    DocumentReturn.objects.filter(case=case, returned_on__isnull=True).update(items=document_items(case))
+    audit_record(
+        actor=actor,
+        verb="certificate.issued",
+        target=certificate,
+        creditor_pk=case.creditor_id,
+        after={
+            "number": certificate.number,
+            "reason": certificate.reason,
+            "claimed": certificate.claimed_amount,
+            "recovered": certificate.recovered_amount,
+            "remaining": certificate.remaining_amount,
+            "steps": len(steps),
+            "sha256": certificate.pdf_sha256,
+        },
+    )
     _tell_creditor(
         case,
         kind="certificate_issued",
@@ -127,8 +137,22 @@ def case_declare_irrecoverable(*, case: Case, reason: str, evidence: str, actor,
     """Declare a case irrecoverable (C10) with its reason and evidence — the text required, a file optional,
     kept with its SHA-256 — and issue its certificate, in one transaction: the case closes without commission
     (C24). Declaring a case already declared returns its certificate; a case made irrecoverable without one
-    (before certificates existed) gets its reason, evidence and certificate now."""
+    (before certificates existed) gets its reason, evidence and certificate now.
+    The files written here (the evidence, the certificate) are deleted if anything in the declaration fails, down
+    to the creditor's notification: the rows go with the transaction, the files must not outlive them."""
     require(can_close_cases(actor), SUPERVISORS_ONLY.format(what="déclarer un dossier irrécouvrable"))
+    written: list[str] = []
+    try:
+        return _declare_irrecoverable(
+            case=case, reason=reason, evidence=evidence, actor=actor, evidence_file=evidence_file, written=written
+        )
+    except BaseException:
+        for name in written:
+            default_storage.delete(name)
+        raise
+
+
+def _declare_irrecoverable(*, case: Case, reason: str, evidence: str, actor, evidence_file, written: list):
     case = case_lock(case)
     current = CaseClosure.objects.filter(case=case, reopened_at__isnull=True).first()
     if case.status == CaseStatus.IRRECOVERABLE and current is not None:
@@ -146,7 +170,7 @@ def case_declare_irrecoverable(*, case: Case, reason: str, evidence: str, actor,
         closure = CaseClosure.objects.select_for_update().get(pk=current.pk)
         closure.reason, closure.evidence = reason, evidence
         if evidence_file is not None:
-            _store_evidence(closure, evidence_file)
+            _store_evidence(closure, evidence_file, written=written)
         closure.save()
         audit_record(
             actor=actor,
@@ -166,22 +190,17 @@ def case_declare_irrecoverable(*, case: Case, reason: str, evidence: str, actor,
             decided_at=now,
         )
         if evidence_file is not None:
-            _store_evidence(closure, evidence_file)
-        try:
-            closure.save()
-            case = case_transition(
-                case=case, to=CaseStatus.IRRECOVERABLE, actor=actor, reason=IrrecoverableReason(reason).label
-            )
-        except BaseException:
-            if closure.evidence_file:
-                closure.evidence_file.delete(save=False)
-            raise
+            _store_evidence(closure, evidence_file, written=written)
+        closure.save()
+        case = case_transition(
+            case=case, to=CaseStatus.IRRECOVERABLE, actor=actor, reason=IrrecoverableReason(reason).label
+        )
     else:
         raise ApplicationError(
             f"Le dossier {case.reference} est « {case.get_status_display().lower()} » : "
             "il ne peut pas être déclaré irrécouvrable."
         )
-    return _certificate_issue(case=case, closure=closure, actor=actor)
+    return _certificate_issue(case=case, closure=closure, actor=actor, written=written)
 
 
 @dataclass

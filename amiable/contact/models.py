@@ -49,6 +49,7 @@ class PromiseStatus(models.TextChoices):
     PENDING = "pending", "En attente"
     KEPT = "kept", "Tenue"
     BROKEN = "broken", "Non tenue"
+    CANCELLED = "cancelled", "Annulée"  # the case ended while the promise was pending
 
 
 class PromiseToPay(models.Model):

@@ -198,6 +198,32 @@ def promises_check(*, today: date) -> int:
     return count
 
 
+def promises_cancel_for_case(*, case: Case, actor, reason: str) -> int:
+    """Cancel the case's pending promises when the case ends (called by `closure.ending` inside the move's
+    transaction): nobody follows them any more, so they must not stay « en attente » forever. A promise already
+    kept or flagged broken keeps its state. Audited; returns how many."""
+    promises = list(
+        PromiseToPay.objects.select_for_update().filter(case=case, status=PromiseStatus.PENDING).order_by("pk")
+    )
+    for promise in promises:
+        promise.status = PromiseStatus.CANCELLED
+        promise.save(update_fields=["status"])
+        audit_record(
+            actor=actor,
+            verb="promise.cancelled",
+            target=promise,
+            case_pk=case.pk,
+            before={"status": PromiseStatus.PENDING},
+            after={
+                "status": PromiseStatus.CANCELLED,
+                "amount": promise.amount,
+                "due_on": promise.due_on,
+                "reason": reason,
+            },
+        )
+    return len(promises)
+
+
 @transaction.atomic
 def promise_mark_kept(*, promise: PromiseToPay, actor) -> PromiseToPay:
     """An agent records that the debtor kept a promise (paid as promised), so that `promises_check` does

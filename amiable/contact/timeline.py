@@ -55,3 +55,4 @@ def register() -> None:
     register_verb("promise.recorded", label="Promesse de paiement", describe=_promise)
     register_verb("promise.broken", label="Promesse de paiement non tenue", describe=_promise)
     register_verb("promise.kept", label="Promesse de paiement tenue", describe=_promise)
+    register_verb("promise.cancelled", label="Promesse de paiement annulée", describe=_promise)

@@ -2,10 +2,12 @@
 printer, with a CSV manifest for the mail room. Each letter is printed once: it is marked in the same
 transaction that writes the files, so a second run for the same day finds nothing new. The documents other
 apps register (`letters.printables`: receipts not sent by e-mail) follow the letters in the same files and
-are marked in the same transaction."""
+are marked in the same transaction. The files name every debtor printed that day, for every creditor, and
+belong to no row: `print_files_purge` removes them once the mail room no longer needs them."""
 
 import hashlib
 import io
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -13,6 +15,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 from pypdf import PdfReader, PdfWriter
 
 from amiable.audit.services import audit_record
@@ -24,6 +27,7 @@ from amiable.core.spreadsheets import write_csv
 from amiable.letters.models import Letter
 from amiable.letters.printables import PrintItem, printables
 
+_PRINT_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:-\d+)?\.(?:pdf|csv)$")
 MANIFEST_HEADER = ["Courrier", "Dossier", "Débiteur", "Adresse", "Pages"]
 
 
@@ -153,3 +157,31 @@ def print_batch_build(*, day: date, actor=None) -> PrintRun:
             default_storage.delete(name)
         raise
     return run
+
+
+def print_files_purge(*, days: int, today: date | None = None) -> list[str]:
+    """Delete the print runs' PDFs and manifests of days more than `days` days before `today`, read from their
+    names (`print/2026-11-02.pdf`, `print/2026-11-02-2.csv`): they hold the names and addresses of every debtor
+    written to that day and nothing else refers to them once posted. Audited, like the access log's purge, so
+    that the trail shows which files left and when; returns their storage names."""
+    today = today or timezone.localdate()
+    limit = today - timedelta(days=days)
+    try:
+        _, names = default_storage.listdir("print")
+    except FileNotFoundError:
+        return []
+    old = []
+    for name in sorted(names):
+        match = _PRINT_FILE.match(name)
+        if match and date.fromisoformat(match.group(1)) < limit:
+            old.append(f"print/{name}")
+    for name in old:
+        default_storage.delete(name)
+    if old:
+        audit_record(
+            actor=None,
+            verb="letters.print_files_purged",
+            target=("print_batch", limit.isoformat(), f"Fichiers d'impression antérieurs au {format_date(limit)}"),
+            after={"before": limit, "days": days, "files": old},
+        )
+    return old

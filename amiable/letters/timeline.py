@@ -14,6 +14,7 @@ def _letter(event: AuditEvent) -> str:
 def register() -> None:
     register_verb("letter.issued", label="Courrier envoyé", describe=_letter)
     register_verb("letters.printed", label="Courriers imprimés")
+    register_verb("letters.print_files_purged", label="Fichiers d'impression supprimés")
     register_verb("letter_template.saved", label="Modèle de courrier enregistré")
     # Written by the administration (AuditedAdminMixin, audit_prefix "letter_template").
     register_verb("letter_template.created", label="Modèle de courrier créé")

@@ -292,8 +292,9 @@ def payment_record(
     plan = plan_running(case)
     if plan is not None:
         plan_apply_payment(plan=plan, payment=payment, actor=actor)
-    _settle_status(case, actor=actor, reason=f"Solde payé ({payment})")
+    # The promises the payment covers are kept before a settled case ends, which cancels those still pending.
     _keep_promises(case, payment, actor)
+    _settle_status(case, actor=actor, reason=f"Solde payé ({payment})")
     _tell_creditor(case, payment, plan_known=plan is not None, actor=actor)
     _tell_agency(case, payment, actor=actor)
     receipt_issue(payment=payment, actor=actor)

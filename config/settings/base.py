@@ -252,6 +252,8 @@ AMIABLE_BATCH_MAX_MB = env_int("AMIABLE_BATCH_MAX_MB", 100)
 FILE_UPLOAD_MAX_MEMORY_SIZE = (AMIABLE_BATCH_MAX_MB + 1) * 1024 * 1024
 # Access log of creditor staff (L11): retention in months before `purge_access_log` removes entries.
 AMIABLE_ACCESS_LOG_MONTHS = env_int("AMIABLE_ACCESS_LOG_MONTHS", 12)
+# Daily print files (names and addresses of the day's letters): days kept before `purge_print_files` removes them.
+AMIABLE_PRINT_KEEP_DAYS = env_int("AMIABLE_PRINT_KEEP_DAYS", 30)
 # Key-encryption key of the audit trail's personal data (audit.personal): wraps the per-creditor and
 # per-debtor data keys that the erasure of a creditor's data destroys. Required in production.
 AMIABLE_AUDIT_KEY = env_str("AMIABLE_AUDIT_KEY", "dev-only-audit-key-change-me")

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django_otp.oath import totp
@@ -299,6 +300,13 @@ def _purge_an_old_entry(w):
         at=NOW - timedelta(days=800), user=w.users.collaborator, user_label="x", kind="case_view", label="Dossier"
     )
     return audit_services.access_log_purge(months=12)
+
+
+def _purge_an_old_print_file(w):
+    folder = Path(settings.MEDIA_ROOT) / "print"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "2020-01-02.pdf").write_bytes(b"%PDF")
+    return print_batch.print_files_purge(days=30)
 
 
 def _task(w):
@@ -665,6 +673,13 @@ SERVICE_CALLS = {
         "promise.broken",
         lambda w: (w.promise(), contact_services.promises_check(today=timezone.localdate() + timedelta(days=1))),
     ),
+    "amiable.contact.services.promises_cancel_for_case": (
+        "promise.cancelled",
+        lambda w: (
+            w.promise(),
+            contact_services.promises_cancel_for_case(case=w.contacted_case, actor=w.users.supervisor, reason="Clos"),
+        ),
+    ),
     "amiable.contact.services.promise_mark_kept": (
         "promise.kept",
         lambda w: contact_services.promise_mark_kept(promise=w.promise(), actor=w.users.agent),
@@ -819,6 +834,7 @@ SERVICE_CALLS = {
         "letters.printed",
         lambda w: (w.letter_today(), print_batch.print_batch_build(day=timezone.localdate(), actor=w.users.agent)),
     ),
+    "amiable.letters.print_batch.print_files_purge": ("letters.print_files_purged", _purge_an_old_print_file),
     "amiable.letters.defaults.letter_templates_ensure": (
         "letter_template.saved",
         lambda w: letters_defaults.letter_templates_ensure(creditor=w.reference.other),

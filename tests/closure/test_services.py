@@ -5,8 +5,11 @@ nothing written, who may make them, idempotence, and the return of the documents
 import hashlib
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
@@ -16,6 +19,7 @@ from amiable.audit.models import AuditEvent
 from amiable.cases.models import Action, Case, CaseStatus, Task, TaskStatus
 from amiable.cases.services import case_transition, task_open
 from amiable.casework.services import event_record
+from amiable.closure import services as closure_services
 from amiable.closure.models import CaseClosure, Certificate, ClosureKind, DocumentReturn
 from amiable.closure.services import (
     case_declare_irrecoverable,
@@ -116,13 +120,42 @@ def test_a_recall_records_its_closure_and_cancels_plans_decisions_and_messages(c
     assert receipt_mail.status == MessageStatus.QUEUED  # a document owed to the debtor still goes
 
 
-def test_pending_promises_of_an_ended_case_are_never_chased(case, users):
+def test_pending_promises_of_an_ended_case_are_cancelled_and_never_chased(case, users):
     promise = PromiseToPay.objects.create(case=case, amount="10.00", due_on=date(2026, 1, 5))
+    broken = PromiseToPay.objects.create(case=case, amount="20.00", due_on=date(2026, 1, 2), status="broken")
     declare(case, users.supervisor)
     assert promises_check(today=date(2026, 12, 1)) == 0
     promise.refresh_from_db()
-    assert promise.status == PromiseStatus.PENDING
+    broken.refresh_from_db()
+    assert promise.status == PromiseStatus.CANCELLED
+    assert broken.status == PromiseStatus.BROKEN  # what happened to it stays
     assert not Task.objects.filter(case=case, kind="callback").exists()
+    event = AuditEvent.objects.get(verb="promise.cancelled")
+    assert (event.case_pk, event.actor) == (case.pk, users.supervisor)
+    assert event.after["reason"] == "Dossier irrécouvrable"
+    closure_event = AuditEvent.objects.filter(verb="closure.recorded", case_pk=case.pk).latest("pk")
+    assert closure_event.after["stopped"]["promises"] == 1
+
+
+def test_a_recall_cancels_pending_promises(case, users):
+    promise = PromiseToPay.objects.create(case=case, amount="10.00", due_on=timezone.localdate() + timedelta(days=5))
+    case_transition(case=case, to=CaseStatus.RECALLED, actor=users.creditor_admin, reason="Retrait")
+    promise.refresh_from_db()
+    assert promise.status == PromiseStatus.CANCELLED
+
+
+def test_the_payment_that_settles_a_case_keeps_its_promise_and_cancels_the_rest(case, users):
+    today = timezone.localdate()
+    covered = PromiseToPay.objects.create(case=case, amount="300.00", due_on=today + timedelta(days=3))
+    beyond = PromiseToPay.objects.create(case=case, amount="50.00", due_on=today + timedelta(days=9))
+
+    pay_in_full(case, actor=users.agent)
+
+    covered.refresh_from_db()
+    beyond.refresh_from_db()
+    case.refresh_from_db()
+    assert case.status == CaseStatus.PAID
+    assert (covered.status, beyond.status) == (PromiseStatus.KEPT, PromiseStatus.CANCELLED)
 
 
 # --- declaring irrecoverable ---------------------------------------------------------------------------------
@@ -166,6 +199,61 @@ def test_the_evidence_file_is_stored_with_its_hash(case, users):
     assert closure.evidence_file_sha256 == hashlib.sha256(content).hexdigest()
     with closure.evidence_file.open("rb") as handle:
         assert handle.read() == content
+
+
+def _media_files(folder: str) -> list[str]:
+    root = Path(settings.MEDIA_ROOT) / folder
+    return sorted(str(p.relative_to(settings.MEDIA_ROOT)) for p in root.rglob("*") if p.is_file())
+
+
+def test_a_declaration_that_fails_late_leaves_no_file(case, users, monkeypatch):
+    def unreachable(*args, **kwargs):
+        raise RuntimeError("notifications indisponibles")
+
+    # The creditor's notification is the last step, after the evidence and the certificate are written.
+    monkeypatch.setattr(closure_services, "_tell_creditor", unreachable)
+    upload = SimpleUploadedFile("jugement.pdf", b"%PDF-1.4 jugement", content_type="application/pdf")
+
+    with pytest.raises(RuntimeError):
+        declare(case, users.supervisor, evidence_file=upload)
+
+    assert _media_files("certificates") == [] and _media_files("closure") == []
+    assert not Certificate.objects.exists() and not CaseClosure.objects.exists()
+    # The number was rolled back too: the next declaration takes it, and stores its file.
+    monkeypatch.undo()
+    certificate = declare(case, users.supervisor)
+    assert _media_files("certificates") == [certificate.pdf.name]
+
+
+def test_new_evidence_replaces_the_old_file_once_committed(case, users, django_capture_on_commit_callbacks):
+    case_transition(case=case, to=CaseStatus.IRRECOVERABLE, actor=users.agent, reason="Décès")
+    closure = CaseClosure.objects.get(case=case)
+    closure.evidence_file.save("acte-de-deces.pdf", ContentFile(b"%PDF-1.4 acte"))
+    old_name = closure.evidence_file.name
+    upload = SimpleUploadedFile("jugement.pdf", b"%PDF-1.4 jugement", content_type="application/pdf")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        certificate = declare(case, users.supervisor, reason="deceased", evidence_file=upload)
+
+    closure.refresh_from_db()
+    assert closure.evidence_file.name != old_name and certificate.closure_id == closure.pk
+    assert _media_files("closure") == [closure.evidence_file.name]  # the old file went with the commit
+    with closure.evidence_file.open("rb") as handle:
+        assert handle.read() == b"%PDF-1.4 jugement"
+
+
+def test_replaced_evidence_stays_when_the_declaration_fails(case, users, monkeypatch):
+    case_transition(case=case, to=CaseStatus.IRRECOVERABLE, actor=users.agent, reason="Décès")
+    closure = CaseClosure.objects.get(case=case)
+    closure.evidence_file.save("acte-de-deces.pdf", ContentFile(b"%PDF-1.4 acte"))
+    monkeypatch.setattr(closure_services, "_tell_creditor", lambda *a, **k: 1 / 0)
+    upload = SimpleUploadedFile("jugement.pdf", b"%PDF-1.4 jugement", content_type="application/pdf")
+
+    with pytest.raises(ZeroDivisionError):
+        declare(case, users.supervisor, reason="deceased", evidence_file=upload)
+
+    closure.refresh_from_db()
+    assert _media_files("closure") == [closure.evidence_file.name] and _media_files("certificates") == []
 
 
 @pytest.mark.parametrize(

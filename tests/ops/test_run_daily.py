@@ -26,6 +26,10 @@ def test_run_daily_runs_every_job_in_order(db):
     headers = [line[3:] for line in out.getvalue().splitlines() if line.startswith("== ")]
     assert headers == DAILY_JOBS
     assert "a échoué" not in err.getvalue()
+    # The print files are purged after the day's print run, before the access log.
+    order = [DAILY_JOBS.index(job) for job in ("print_batch", "purge_print_files", "purge_access_log")]
+    assert order == sorted(order)
+    assert "fichier(s) d'impression de plus de 30 jours supprimé(s)" in out.getvalue()
 
 
 def test_a_failing_job_does_not_stop_the_others_and_the_command_fails_naming_it(db, monkeypatch):
