@@ -57,20 +57,24 @@ ERASED = {
     "payments.Payment": "bank or cheque reference and cash reason blanked; amount and dates kept",
     "payments.Refund": "reference blanked; amount and date kept",
     "approvals.ApprovalRequest": "proposal and decision comment replaced by « [effacé] »",
-    "creditor_requests.CreditorRequest": "question and answer of the requests on a case replaced by « [effacé] »",
+    "creditor_requests.CreditorRequest": (
+        "question and answer of the requests (on a case or not) replaced by « [effacé] »"
+    ),
+    "payments.PaymentReversal": "typed reason replaced by « [effacé] »; date and amount kept (accounting)",
     "closure.CaseClosure": "evidence and reopening reason blanked, the evidence file deleted; reason code kept",
     "closure.Certificate": "PDF deleted, revocation reason blanked; amounts and reason code kept",
     "closure.DocumentReturn": "list of documents and note emptied",
     "intake.Batch": "rejected lines emptied, acknowledgement files (PDF, CSV, XLSX) deleted",
     "intake.ImportJob": "staged content and outcome emptied",
-    "banking.BankEntry": "label and counterparty of the entries matched to the creditor's payments blanked",
+    "banking.BankEntry": (
+        "label, counterparty and review note of the entries matched to the creditor's payments blanked"
+    ),
     "remittances.Remittance": "statement files (PDF, XLSX, CSV: they list the debtors) deleted",
     "notifications.Notification": "text of the notifications about the creditor's cases blanked",
     "audit.AuditEvent": "untouched (append-only); its personal values unreadable once the keys are destroyed",
     "audit.PersonalDataKey": "the creditor's key and its debtors' keys destroyed",
 }
 KEPT = {
-    "payments.PaymentReversal": "date, amount and reason code (accounting)",
     "payments.Allocation": "amounts per component (accounting)",
     "payments.Instalment": "dates and amounts",
     "remittances.RemittanceLine": "amounts (accounting)",

@@ -158,6 +158,15 @@ def creditor_data_erase(*, creditor, export_reference: str, actor) -> CreditorEr
         "creditor_requests",
         model("creditor_requests.CreditorRequest").objects.filter(**case_scope).update(body=ERASED_TEXT, answer=""),
     )
+    # The meeting requests (on no case) may name a debtor in their text too.
+    count(
+        "creditor_meeting_requests",
+        model("creditor_requests.CreditorRequest")
+        .objects.filter(creditor_id=pk, case__isnull=True)
+        .update(body=ERASED_TEXT, answer=""),
+    )
+    reversals = model("payments.PaymentReversal").objects.filter(payment__case__creditor_id=pk)
+    count("reversals", reversals.update(reason=ERASED_TEXT))
     count(
         "closures",
         model("closure.CaseClosure")
@@ -177,7 +186,7 @@ def creditor_data_erase(*, creditor, export_reference: str, actor) -> CreditorEr
         "bank_entries",
         model("banking.BankEntry")
         .objects.filter(payment__case__creditor_id=pk)
-        .update(label=ERASED_TEXT, counterparty=""),
+        .update(label=ERASED_TEXT, counterparty="", review_note=""),
     )
     count(
         "remittance_statements",

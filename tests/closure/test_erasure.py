@@ -326,3 +326,19 @@ def test_the_erasure_of_a_sound_export_runs_and_reports(ended, reference, users)
     record = CreditorErasure.objects.get()
     assert record.summary["comments"] == 1
     assert Payment.objects.get(case=ended).amount == Decimal("120.50")
+
+
+def test_the_erasure_blanks_the_creditors_meeting_requests_too(ended, reference, users, traveller):
+    """A meeting request is on no case, yet its text may name a debtor: it is erased with the rest."""
+    from amiable.creditor_requests.models import CreditorRequest
+    from amiable.creditor_requests.services import request_create
+
+    asked = request_create(kind="meeting", body="Parler du dossier de Mme Zorblatine", actor=users.creditor_admin)
+    traveller.shift(timedelta(minutes=1))
+    made = creditor_export(creditor=reference.cpam, actor=users.agency_admin)
+
+    _erase(made.reference)
+
+    asked.refresh_from_db()
+    assert "Zorblatine" not in asked.body and asked.answer == ""
+    assert not CreditorRequest.objects.filter(body__icontains="zorblatine").exists()

@@ -141,3 +141,11 @@ def test_a_tampered_export_fails_its_verification(reference, users, tmp_path):
 def test_an_unknown_creditor_is_refused(db):
     with pytest.raises(CommandError, match="Créancier inconnu : « personne »"):
         call_command("export_creditor", "--creditor", "personne")
+
+
+def test_an_export_that_cannot_be_written_is_refused_in_french_naming_the_place(reference, tmp_path):
+    occupied = tmp_path / "occupé"
+    occupied.write_text("un fichier, pas un dossier")
+    with pytest.raises(CommandError, match="Export impossible : le fichier « .*occupé.* » ne peut pas être écrit"):
+        call_command("export_creditor", "--creditor", "cpam-paris", "--output", str(occupied))
+    assert not CreditorExport.objects.exists()

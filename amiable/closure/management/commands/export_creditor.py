@@ -3,6 +3,7 @@ creditor's data (C26), a ZIP verified once written; its reference is what `erase
 
 import json
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from amiable.closure.services_handover import creditor_export
@@ -24,8 +25,13 @@ class Command(BaseCommand):
             raise CommandError(f"Créancier inconnu : « {creditor} ».")
         try:
             export = creditor_export(creditor=found, actor=None, output_dir=output)
-        except (ApplicationError, OSError) as exc:
+        except ApplicationError as exc:
             raise CommandError(f"Export impossible : {exc}") from exc
+        except OSError as exc:
+            where = exc.filename or output or settings.AMIABLE_EXPORT_DIR
+            raise CommandError(
+                f"Export impossible : le fichier « {where} » ne peut pas être écrit ({exc.strerror or exc})."
+            ) from exc
         if export.verified_at is None:
             raise CommandError(f"L'archive {export.path} n'a pas passé la vérification : ne l'utilisez pas.")
         if as_json:
