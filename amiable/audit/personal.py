@@ -113,6 +113,9 @@ PERSONAL_LABEL_TYPES = frozenset(
 )
 # Targets recorded under the debtor's own key.
 DEBTOR_TYPES = frozenset({"cases.debtor", "cases.contactpoint"})
+# Creditor-wide records on no case whose typed text may still name a debtor (a meeting request, a meeting's
+# minutes): sealed with the creditor's key, so that the erasure makes them unreadable too.
+CREDITOR_TEXT_TYPES = frozenset({"creditor_requests.creditorrequest", "reporting.followupmeeting"})
 # Targets of the creditor's own settings and staff: their events stay clear outside a case.
 AGENCY_TYPES = ("creditors.", "accounts.")
 
@@ -197,7 +200,10 @@ def scope_of(*, target: Any, target_type: str, case_pk: int | None, creditor_pk:
         if debtor_pk is not None:
             return {"debtor_pk": debtor_pk}
     if case_pk is None:
-        return None
+        if target_type not in CREDITOR_TEXT_TYPES:
+            return None
+        creditor_pk = creditor_pk if creditor_pk is not None else getattr(target, "creditor_id", None)
+        return {"creditor_pk": creditor_pk} if creditor_pk is not None else None
     if creditor_pk is None and hasattr(target, "case_id"):
         creditor_pk = getattr(target.case, "creditor_id", None)
     if creditor_pk is None and _case_creditor is not None:

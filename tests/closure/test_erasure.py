@@ -341,4 +341,7 @@ def test_the_erasure_blanks_the_creditors_meeting_requests_too(ended, reference,
 
     asked.refresh_from_db()
     assert "Zorblatine" not in asked.body and asked.answer == ""
+    # Its copy in the audit trail was sealed with the creditor's key, now destroyed.
+    created = AuditEvent.objects.get(verb="request.created", target_id=str(asked.pk))
+    assert "Zorblatine" not in str(created.after) and ERASED in str(created.after)
     assert not CreditorRequest.objects.filter(body__icontains="zorblatine").exists()
