@@ -34,18 +34,16 @@ from amiable.closure.models import Certificate, IrrecoverableReason
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO, to_money
 from amiable.core.spreadsheets import MONEY_FORMAT, neutralise
-from amiable.creditor_requests.models import CreditorRequest, RequestKind, RequestStatus
 from amiable.creditors.models import Structure
 from amiable.payments.models import Allocation, Component, Payment, Plan, PlanStatus
-from amiable.remittances.models import Remittance
+from amiable.reporting.clocks import KINDS as CLOCK_KINDS
+from amiable.reporting.clocks import ROW_KINDS, clock_counts
 
 # --- the quarter ------------------------------------------------------------------------------------------
 
 _QUARTER = re.compile(r"^(\d{4})-[QT]([1-4])$")
 # A payment « within 30 days » of an action yields it (see DEFINITIONS).
 YIELD_DAYS = 30
-# L6: a week's remittance is on time when its transfer leaves within 7 days after the week's Sunday.
-REMITTANCE_DAYS = 7
 # The bar chart of the money recovered per month covers this many months, ending with the quarter's last.
 MONTHS_SHOWN = 12
 # The line chart of the cohorts shows the most recent months of receipt (the table holds them all).
@@ -219,16 +217,21 @@ class Cohort:
 
 
 @dataclass
-class Clock:
-    label: str
-    due: int = 0
+class ClockTally:
+    """The clocks of one kind due in the quarter, for one structure (or the total): met by their due date,
+    missed (done after it), and late (still not done when the workbook is built)."""
+
     met: int = 0
     missed: int = 0
-    pending: int = 0
+    late: int = 0
+
+    @property
+    def counted(self) -> int:
+        return self.met + self.missed + self.late
 
     @property
     def rate(self) -> Decimal | None:
-        return _ratio(self.met, self.met + self.missed)
+        return _ratio(self.met, self.counted)
 
 
 @dataclass
@@ -246,7 +249,7 @@ class QuarterlyFigures:
     first_payment: dict = field(default_factory=dict)  # (structure pk | TOTAL, "quarter"|"all") -> Delay
     full_recovery: dict = field(default_factory=dict)  # (structure pk | TOTAL, "quarter"|"all") -> Delay
     actions: dict = field(default_factory=dict)  # (structure pk | TOTAL, channel) -> {actions, cases, yielded}
-    clocks: list[Clock] = field(default_factory=list)
+    clocks: dict = field(default_factory=dict)  # (kind, structure pk | NO_CASE | TOTAL) -> ClockTally
 
     @property
     def keys(self) -> list:
@@ -272,7 +275,7 @@ class QuarterlyFigures:
 
 def quarterly_figures(*, creditor, quarter: Quarter, now: datetime | None = None) -> QuarterlyFigures:
     """Every figure of the workbook, for the creditor's structures and in total: a fixed number of
-    aggregate queries (about fifteen), whatever the number of cases."""
+    aggregate queries (about thirty, half of them the clocks), whatever the number of cases."""
     now = now or timezone.now()
     start, end = quarter.start, quarter.end
     figures = QuarterlyFigures(
@@ -541,68 +544,30 @@ def _actions(figures: QuarterlyFigures, *, creditor, start: date, end: date) -> 
             entry["yielded"] += row["yielded"]
 
 
-CLOCK_LABELS = {
-    RequestKind.QUESTION: "Réponse à une question sur un débiteur",
-    RequestKind.STATEMENT: "Envoi d'un décompte financier",
-    RequestKind.MEETING: "Tenue d'une réunion demandée",
-    "remittance": f"Reversement hebdomadaire (virement sous {REMITTANCE_DAYS} jours)",
-}
+# The kinds whose clocks belong to a case: counted per structure (a request on no case apart); the others
+# (a week's remittance, a month's invoices) belong to the whole creditor.
+CASE_CLOCK_KINDS = frozenset(ROW_KINDS)
+REQUEST_CLOCK_KINDS = ("statement", "meeting", "question")
+NO_CASE = "no_case"  # the key of a request on no case beside the structures' pks and TOTAL
 
 
 def _clocks(figures: QuarterlyFigures, *, creditor, start: date, end: date, now: datetime) -> None:
-    """The creditor's requests due in the quarter (answered — a meeting: held — by their due time) and the
-    remittances of the weeks ending in the quarter (transfer issued within 7 days after the week)."""
-    answered = Q(status=RequestStatus.ANSWERED)
-    meeting_held = Q(kind=RequestKind.MEETING, meeting_at__isnull=False)
-    met = answered & (
-        (meeting_held & Q(meeting_at__lte=F("due_at"))) | (~meeting_held & Q(answered_at__lte=F("due_at")))
-    )
-    rows = {
-        row["kind"]: row
-        for row in CreditorRequest.objects.filter(
-            creditor=creditor, due_at__gte=_aware(start), due_at__lt=_aware(end + timedelta(days=1))
-        )
-        .exclude(status=RequestStatus.CANCELLED)
-        .values("kind")
-        .annotate(
-            due=Count("pk"),
-            answered=Count("pk", filter=answered),
-            met=Count("pk", filter=met),
-            late_open=Count("pk", filter=Q(status=RequestStatus.OPEN, due_at__lt=now)),
-            pending=Count("pk", filter=Q(status=RequestStatus.OPEN, due_at__gte=now)),
-        )
-        .order_by()
-    }
-    clocks = []
-    for kind in (RequestKind.QUESTION, RequestKind.STATEMENT, RequestKind.MEETING):
-        row = rows.get(kind.value, {"due": 0, "answered": 0, "met": 0, "late_open": 0, "pending": 0})
-        clocks.append(
-            Clock(
-                label=CLOCK_LABELS[kind],
-                due=row["due"],
-                met=row["met"],
-                missed=row["answered"] - row["met"] + row["late_open"],
-                pending=row["pending"],
-            )
-        )
-    remittances = Clock(label=CLOCK_LABELS["remittance"])
-    today = timezone.localdate(now)
-    for row in (
-        Remittance.objects.filter(creditor=creditor, period_end__gte=start, period_end__lte=end)
-        .values("period_end", "executed_on", sent_day=TruncDate("sent_at"))
-        .annotate(n=Count("pk"))
-        .order_by()
-    ):
-        deadline = _month_day(row["period_end"]) + timedelta(days=REMITTANCE_DAYS)
-        done = [_month_day(d) for d in (row["sent_day"], row["executed_on"]) if d]
-        remittances.due += row["n"]
-        if done and min(done) <= deadline:
-            remittances.met += row["n"]
-        elif done or deadline < today:
-            remittances.missed += row["n"]
-        else:
-            remittances.pending += row["n"]
-    figures.clocks = [*clocks, remittances]
+    """Per kind of contract clock, those due in the quarter that were met, missed or are still late when the
+    workbook is built, by the rules of the « Échéances » pages (`reporting.clocks.clock_counts`, the same
+    counts as the daily rollup: a fixed number of grouped queries). They are counted as on the day after
+    the quarter's end (the build's day while the quarter runs): a clock due in the quarter and still open
+    is late on that day as on the build's, and the quarter then lies within the 12 months counted, however
+    long ago it ended."""
+    day = min(timezone.localdate(now), end + timedelta(days=1))
+    for (kind, structure, month, state), count in clock_counts(creditor_id=creditor.pk, day=day, at=now).items():
+        if not start <= _month_day(month) <= end:
+            continue
+        keys = [TOTAL]
+        if kind in CASE_CLOCK_KINDS:
+            keys.append(NO_CASE if structure is None else structure)
+        for key in keys:
+            tally = figures.clocks.setdefault((kind, key), ClockTally())
+            setattr(tally, state, getattr(tally, state) + count)
 
 
 # --- the workbook ---------------------------------------------------------------------------------------------
@@ -685,11 +650,14 @@ DEFINITIONS = [
     ),
     (
         "Échéances tenues",
-        "Les demandes du créancier dont la réponse était due dans le trimestre : tenue si la réponse (pour une "
-        f"réunion : sa tenue) est arrivée à l'heure due. Les reversements des semaines finissant dans le trimestre : "
-        f"tenu si le virement est émis au plus tard {REMITTANCE_DAYS} jours après le dimanche de la semaine. « En "
-        "cours » : pas encore dû. Part tenue = tenues ÷ (tenues + manquées). Toutes les échéances du contrat sont "
-        "suivies sur la page « Échéances ».",
+        "Les échéances du contrat dont la date due tombe dans le trimestre, par nature : certificat "
+        "d'irrécouvrabilité (les mois prévus après la réception), décompte financier, réunion demandée, question "
+        "du créancier, reversement de la semaine, factures du mois, restitution des pièces, contestation des "
+        "créances déclarées (surendettement). Tenue : faite au plus tard à la date (ou l'heure) due ; manquée : "
+        "faite après ; en retard : toujours pas faite au jour où le classeur est produit. Les règles sont celles "
+        "de la page « Échéances » et de la commande check_deadlines. Par structure pour les échéances d'un dossier "
+        "(une demande sans dossier à part), pour tout le créancier sinon. Part tenue = tenues ÷ (tenues + "
+        "manquées + en retard).",
     ),
 ]
 
@@ -983,11 +951,20 @@ def _actions_sheet(workbook: Workbook, figures: QuarterlyFigures) -> None:
 
 
 def _clocks_sheet(workbook: Workbook, figures: QuarterlyFigures) -> None:
-    sheet = _Sheet(workbook, "Échéances", widths=[52, 14, 12, 12, 12, 12])
-    sheet.title("Échéances tenues dans le trimestre", figures)
-    sheet.header(["Échéance", "Dues", "Tenues", "Manquées", "En cours", "Part tenue"])
-    for clock in figures.clocks:
-        sheet.append(
-            [clock.label, clock.due, clock.met, clock.missed, clock.pending, clock.rate],
-            formats=[None] * 5 + [RATE_FORMAT],
-        )
+    sheet = _Sheet(workbook, "Échéances", widths=[52, 34, 12, 12, 12, 12])
+    sheet.title("Échéances dues dans le trimestre", figures)
+    sheet.header(["Échéance", "Structure", "Tenues", "Manquées", "En retard", "Part tenue"])
+    for kind, label in CLOCK_KINDS.items():
+        if kind in ROW_KINDS:
+            rows = _names(figures)
+            if kind in REQUEST_CLOCK_KINDS:
+                rows = [*rows[:-1], (NO_CASE, "Sans dossier"), rows[-1]]
+        else:
+            rows = [(TOTAL, "Total")]
+        for key, name in rows:
+            tally = figures.clocks.get((kind, key), ClockTally())
+            sheet.append(
+                [label, name, tally.met, tally.missed, tally.late, tally.rate],
+                formats=[None] * 5 + [RATE_FORMAT],
+                bold=key is TOTAL,
+            )

@@ -8,7 +8,10 @@ structures in the third quarter of 2026, the workbook built on 15 October 2026.
     CDOP  D received 10/07, 300.00: paid 300.00 on 05/09 (in full) — « Soldé »
           E received 20/09,  50.00: 20.00 on 25/09 reversed on 28/09, 10.00 on 05/10 (after the quarter) — « Nouveau »
     CESA  F received 15/01,  40.00: nothing — « Irrécouvrable », certificate (deceased) on 20/06, and a revoked one
-    The other creditor: one case paid in full in July, one e-mail; it never shows."""
+    The other creditor: one case paid in full in July, one e-mail; it never shows.
+
+Certificate clocks (due dates set by hand): B due 15/09, open (late); C due 01/09, closed 10/09 (missed);
+D due 30/09, paid in full 05/09 (met); F due 15/07, closed 20/06 (met); A due 20/10 (after the quarter)."""
 
 from datetime import date, datetime
 from types import SimpleNamespace
@@ -167,4 +170,17 @@ def quarter_example(reference, users) -> SimpleNamespace:
         _remittance(csr, "2026-08-09", 2, sent=at("2026-08-20"))
         _remittance(cdop, "2026-09-27", 3, status="prepared")
         _remittance(cdop, "2026-06-28", 4, sent=at("2026-06-29"))
+
+        # Certificate clocks due in the quarter (as if acknowledged earlier): B still open (late), C closed
+        # after its due date (missed), D paid in full before it and F closed before it (met); A's is due
+        # after the quarter.
+        for case, due in (
+            (b, "2026-09-15"),
+            (c, "2026-09-01"),
+            (d, "2026-09-30"),
+            (f, "2026-07-15"),
+            (a, "2026-10-20"),
+        ):
+            Case.objects.filter(pk=case.pk).update(certificate_due_on=date.fromisoformat(due))
+        CaseClosure.objects.filter(case=d, kind="paid").update(ended_on=date(2026, 9, 5))  # paid in full on 05/09
     return SimpleNamespace(a=a, b=b, c=c, d=d, e=e, f=f, g=g, other=other)
