@@ -29,7 +29,6 @@ from django.db.models.functions import Cast
 from openpyxl import Workbook
 
 from amiable.audit.models import AuditEvent
-from amiable.audit.personal import DEBTOR_TYPES
 from amiable.audit.timeline import verb_label
 from amiable.core.spreadsheets import neutralise, write_csv
 
@@ -88,7 +87,7 @@ def history(creditor_pk: int) -> models.QuerySet:
         .annotate(t=Cast("pk", CharField()))
         .values("t")
     )
-    debtor_type, point_type = sorted(DEBTOR_TYPES)
+    debtor_type, point_type = "cases.debtor", "cases.contactpoint"
     return AuditEvent.objects.filter(
         Q(creditor_pk=creditor_pk)
         | Q(case_pk__in=_case_ids(creditor_pk))

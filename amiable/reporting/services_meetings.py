@@ -87,7 +87,7 @@ def meeting_pack_build(*, meeting: FollowUpMeeting, actor, today: date | None = 
     then points to it). Supervisors, agency admins or the system."""
     if actor is not None and not can_keep_minutes(actor):
         raise ApplicationError("Seuls les superviseurs et administrateurs de l'agence produisent le dossier de séance.")
-    meeting = FollowUpMeeting.objects.select_for_update().select_related("creditor").get(pk=meeting.pk)
+    meeting = FollowUpMeeting.objects.select_for_update(of=("self",)).select_related("creditor").get(pk=meeting.pk)
     if meeting.pack_pdf:
         raise ApplicationError(
             f"Le dossier de séance de la {meeting.label.lower()} est déjà produit "
@@ -160,7 +160,9 @@ def _creditor_side(meeting: FollowUpMeeting) -> list[User]:
 def meeting_remind(*, meeting: FollowUpMeeting, actor=None, today: date | None = None) -> FollowUpMeeting:
     """Build the pack if needed, tell both sides (the agency's supervisors and the creditor's référent, the
     creditor's staff) once, and mark the meeting reminded."""
-    meeting = FollowUpMeeting.objects.select_for_update().select_related("creditor__referent").get(pk=meeting.pk)
+    meeting = (
+        FollowUpMeeting.objects.select_for_update(of=("self",)).select_related("creditor__referent").get(pk=meeting.pk)
+    )
     if meeting.reminded_at is not None:
         return meeting
     if not meeting.pack_pdf:
