@@ -1,23 +1,96 @@
 """Reads on cases, always through `visible_to` so that no page can leak another creditor's rows."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Case as SqlCase
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, When
+from django.utils import timezone
 
 from amiable.audit.models import AuditEvent
 from amiable.audit.timeline import event_details, internal_verbs, verb_label
-from amiable.cases.models import STOPPING_EVENTS, Case, CaseEvent, CaseStatus, ContactPoint, Task, TaskStatus
+from amiable.cases.models import (
+    OPEN_STATUSES,
+    STOPPING_EVENTS,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    ContactPoint,
+    Task,
+    TaskStatus,
+)
+from amiable.core.dates import add_months
 from amiable.core.money import ZERO, rate_percent, to_money
 
+# The list's orders. Each column has an ascending and a descending key (`CASE_COLUMNS`); « recu » (newest first)
+# and « montant » (largest balance first) keep their older meaning. Every order ends with the primary key, so
+# that pages never overlap. « Prochaine action » puts cases without an open dated task last either way.
 CASE_SORTS = {
-    "recu": ("-received_on", "-pk"),
-    "recu_asc": ("received_on", "pk"),
     "reference": ("reference", "pk"),
-    "montant": ("-balance", "-pk"),  # what the list shows: the remaining balance
+    "-reference": ("-reference", "-pk"),
     "debiteur": ("debtor__last_name", "debtor__first_name", "pk"),
+    "-debiteur": ("-debtor__last_name", "-debtor__first_name", "-pk"),
+    "structure": ("structure__code", "pk"),
+    "-structure": ("-structure__code", "-pk"),
+    "recu_asc": ("received_on", "pk"),
+    "recu": ("-received_on", "-pk"),
+    "solde": ("balance", "pk"),
+    "montant": ("-balance", "-pk"),  # what the list shows: the remaining balance
+    "statut": ("status_rank", "pk"),
+    "-statut": ("-status_rank", "-pk"),
+    "action": (F("next_action_on").asc(nulls_last=True), "pk"),
+    "-action": (F("next_action_on").desc(nulls_last=True), "-pk"),
+    "gestionnaire": (
+        F("assigned_agent__last_name").asc(nulls_last=True),
+        F("assigned_agent__first_name").asc(nulls_last=True),
+        "pk",
+    ),
+    "-gestionnaire": (
+        F("assigned_agent__last_name").desc(nulls_last=True),
+        F("assigned_agent__first_name").desc(nulls_last=True),
+        "-pk",
+    ),
 }
+# Column → (ascending key, descending key) of CASE_SORTS, for the clickable headers of the list.
+CASE_COLUMNS = {
+    "reference": ("reference", "-reference"),
+    "debiteur": ("debiteur", "-debiteur"),
+    "structure": ("structure", "-structure"),
+    "recu": ("recu_asc", "recu"),
+    "solde": ("solde", "montant"),
+    "statut": ("statut", "-statut"),
+    "action": ("action", "-action"),
+    "gestionnaire": ("gestionnaire", "-gestionnaire"),
+}
+DEFAULT_SORT = "recu"
+# The `status` of case_list that keeps every open case (new, in progress, payment plan, suspended).
+OPEN_CASES = "ouverts"
+
+# Age of a case, in months since it was received: key → (at least, less than) months; None is open-ended.
+AGE_BANDS = {
+    "moins-3-mois": (None, 3),
+    "3-6-mois": (3, 6),
+    "6-12-mois": (6, 12),
+    "plus-12-mois": (12, None),
+}
+# Remaining balance, in euros: key → (at least, less than).
+BALANCE_BANDS = {
+    "moins-100": (None, Decimal("100")),
+    "100-500": (Decimal("100"), Decimal("500")),
+    "500-2000": (Decimal("500"), Decimal("2000")),
+    "plus-2000": (Decimal("2000"), None),
+}
+# Sorting by status follows the life of a case, not the alphabet.
+_STATUS_RANK = SqlCase(
+    *[When(status=status.value, then=rank) for rank, status in enumerate(CaseStatus)],
+    default=len(CaseStatus),
+    output_field=IntegerField(),
+)
+
+
+def _open_tasks():
+    return Task.objects.filter(case=OuterRef("pk"), status=TaskStatus.OPEN)
 
 
 def case_list(
@@ -28,10 +101,31 @@ def case_list(
     structure_id: int | None = None,
     status: str = "",
     agent_id: int | None = None,
-    sort: str = "recu",
+    unassigned: bool = False,
+    age_band: str = "",
+    balance_band: str = "",
+    due_today: bool = False,
+    today: date | None = None,
+    sort: str = DEFAULT_SORT,
 ) -> QuerySet[Case]:
-    """Cases the user may see, filtered; search matches the reference (prefix) or the debtor's names."""
-    qs = Case.objects.visible_to(user).select_related("creditor", "structure", "debtor", "assigned_agent")
+    """Cases the user may see, filtered; search matches the reference (prefix) or the debtor's names.
+
+    Each case carries `next_action_on`, its « prochaine action »: the earliest due date of its open tasks
+    (undated tasks do not count), and `next_action_kind`, that task's kind — one correlated subquery each,
+    computed only for the rows of the page unless the list is sorted on it. `unassigned` keeps the cases
+    without an agent; `due_today` those with an open task due today or before, or undated (what « Ma
+    journée » would show); `age_band` and `balance_band` are keys of AGE_BANDS and BALANCE_BANDS (months
+    since receipt, remaining balance); an unknown key filters nothing."""
+    today = today or timezone.localdate()
+    earliest = _open_tasks().filter(due_on__isnull=False).order_by("due_on", "pk")
+    qs = (
+        Case.objects.visible_to(user)
+        .select_related("creditor", "structure", "debtor", "assigned_agent")
+        .annotate(
+            next_action_on=Subquery(earliest.values("due_on")[:1]),
+            next_action_kind=Subquery(earliest.values("kind")[:1]),
+        )
+    )
     search = " ".join(search.split())
     if search:
         condition = Q(reference__istartswith=search)
@@ -44,11 +138,32 @@ def case_list(
         qs = qs.filter(creditor_id=creditor_id)
     if structure_id:
         qs = qs.filter(structure_id=structure_id)
-    if status:
+    if status == OPEN_CASES:
+        qs = qs.filter(status__in=OPEN_STATUSES)
+    elif status:
         qs = qs.filter(status=status)
     if agent_id:
         qs = qs.filter(assigned_agent_id=agent_id)
-    return qs.order_by(*CASE_SORTS.get(sort, CASE_SORTS["recu"]))
+    if unassigned:
+        qs = qs.filter(assigned_agent__isnull=True)
+    if age_band in AGE_BANDS:
+        least, most = AGE_BANDS[age_band]
+        if least is not None:  # received at least `least` months ago
+            qs = qs.filter(received_on__lte=add_months(today, -least))
+        if most is not None:  # and less than `most` months ago
+            qs = qs.filter(received_on__gt=add_months(today, -most))
+    if balance_band in BALANCE_BANDS:
+        least, most = BALANCE_BANDS[balance_band]
+        if least is not None:
+            qs = qs.filter(balance__gte=least)
+        if most is not None:
+            qs = qs.filter(balance__lt=most)
+    if due_today:
+        qs = qs.filter(Exists(_open_tasks().filter(Q(due_on__lte=today) | Q(due_on__isnull=True))))
+    order = CASE_SORTS.get(sort, CASE_SORTS[DEFAULT_SORT])
+    if sort in ("statut", "-statut"):
+        qs = qs.annotate(status_rank=_STATUS_RANK)
+    return qs.order_by(*order)
 
 
 def case_get(*, user, pk: int) -> Case:

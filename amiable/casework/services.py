@@ -260,3 +260,24 @@ def cases_reassign(*, case_ids, agent, actor) -> int:
         if case.assigned_agent_id != agent.pk:
             case_assign(case=case, agent=agent, actor=actor)
     return len(cases)
+
+
+@transaction.atomic
+def case_take(*, case: Case, actor) -> Case:
+    """An agent takes an open case that nobody follows for themselves; giving it to someone else, or taking a
+    colleague's case, stays with supervisors and agency admins (`cases_reassign`)."""
+    require(can_work_cases(actor), "Seule l'agence peut suivre un dossier.")
+    case = case_lock(case)
+    if not case.is_open:
+        raise ApplicationError(
+            f"Le dossier {case.reference} est terminé ({case.get_status_display().lower()}) : "
+            "il ne peut plus être pris."
+        )
+    if case.assigned_agent_id == actor.pk:
+        raise ApplicationError(f"Vous suivez déjà le dossier {case.reference}.")
+    if case.assigned_agent_id is not None:
+        raise ApplicationError(
+            f"Le dossier {case.reference} est suivi par {case.assigned_agent} : demandez à un superviseur de vous "
+            "le confier."
+        )
+    return case_assign(case=case, agent=actor, actor=actor)

@@ -4,7 +4,7 @@ page with a French message. Creditor users get 403 (or 404 for a case they may n
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -36,6 +36,7 @@ from amiable.casework.selectors import (
     task_kind_choices,
 )
 from amiable.casework.services import (
+    case_take,
     cases_reassign,
     event_record,
     investigation_record,
@@ -117,6 +118,61 @@ def day_reassign(request: HttpRequest) -> HttpResponse:
     url = reverse("work:day")
     viewed = request.POST.get("vue", "")
     return redirect(f"{url}?agent={viewed}" if viewed.isdigit() else url)
+
+
+# --- assignment from the case list and the case page ---------------------------------------------------
+
+
+def _list_url(retour: str) -> str:
+    """The case list with the filters it was posted from: only a query string is kept, never another address."""
+    query = QueryDict(retour or "", mutable=False).urlencode()
+    url = reverse("case_list")
+    return f"{url}?{query}" if query else url
+
+
+@require_POST
+@login_required
+def cases_assign(request: HttpRequest) -> HttpResponse:
+    """The case list's bulk « Attribuer à… »: the ticked cases go to one agent, then back to the same list."""
+    if not can_reassign(request.user):
+        raise PermissionDenied("Seuls les superviseurs et administrateurs de l'agence peuvent attribuer des dossiers.")
+    form = ReassignForm(request.POST, agents=agency_people())
+    if form.is_valid():
+        agent = form.cleaned_data["agent"]
+        run_service(
+            request,
+            lambda: cases_reassign(case_ids=form.cleaned_data["cases"], agent=agent, actor=request.user),
+            lambda n: f"{_plural(n, 'dossier')} attribué{'s' if n > 1 else ''} à {agent}.",
+        )
+    else:
+        form_errors_to_messages(request, form)
+    return redirect(_list_url(request.POST.get("retour", "")))
+
+
+@require_POST
+@login_required
+def case_assign_post(request: HttpRequest, pk: int) -> HttpResponse:
+    """« Attribuer / Réattribuer » on a case page: a supervisor gives the case to an agent; an agent takes an
+    open case that nobody follows (« Prendre ce dossier »)."""
+    case = agency_case(request, pk)
+    if can_reassign(request.user):
+        form = ReassignForm({"cases": [case.pk], "agent": request.POST.get("agent", "")}, agents=agency_people())
+        if form.is_valid():
+            agent = form.cleaned_data["agent"]
+            run_service(
+                request,
+                lambda: cases_reassign(case_ids=[case.pk], agent=agent, actor=request.user),
+                f"Dossier {case.reference} attribué à {agent}.",
+            )
+        else:
+            form_errors_to_messages(request, form)
+    else:
+        run_service(
+            request,
+            lambda: case_take(case=case, actor=request.user),
+            f"Vous suivez désormais le dossier {case.reference}.",
+        )
+    return redirect("case_detail", pk=case.pk)
 
 
 # --- the « Actions » card of a case -------------------------------------------------------------------

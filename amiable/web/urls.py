@@ -7,6 +7,8 @@ from amiable.web.forms import EmailAuthenticationForm
 urlpatterns = [
     path("", views.home, name="home"),
     path("dossiers/", views.cases, name="case_list"),
+    path("dossiers/export.csv", views.cases_export, {"fmt": "csv"}, name="case_export_csv"),
+    path("dossiers/export.xlsx", views.cases_export, {"fmt": "xlsx"}, name="case_export_xlsx"),
     path("dossiers/<int:pk>/", views.case_detail, name="case_detail"),
     path(
         "connexion/",

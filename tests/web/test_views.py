@@ -249,7 +249,7 @@ def test_case_list_anonymous_redirects_to_login(client, db):
 
 
 def test_case_list_without_filters_shows_every_visible_case(client, users, listed):
-    status, html = _list(client, users.agent)
+    status, html = _list(client, users.supervisor)
     assert status == 200
     assert case_pks_in(html) == {listed.alpha.pk, listed.beta.pk, listed.gamma.pk, listed.other.pk}
     assert "4 dossiers trouvés." in html
@@ -309,12 +309,14 @@ def test_case_list_filters(client, reference, users, listed):
 
 
 def test_case_list_french_labels(client, users, listed):
-    status, html = _list(client, users.agent)
+    status, html = _list(client, users.agent, "?agent=")
     assert status == 200
-    for label in ("Rechercher (référence ou nom)", "Créancier", "Structure", "Statut", "Trier par"):
+    for label in ("Rechercher (référence ou nom)", "Créancier", "Structure", "Statut", "Trier par", "Gestionnaire"):
         assert f">{escape(label)}</label>" in html
-    for header in ("Référence", "Débiteur", "Créancier", "Structure", "Reçu le", "Reste dû", "Statut"):
-        assert f">{header}</th>" in html
+    for header in ("Référence", "Débiteur", "Structure", "Reste dû", "Statut", "Prochaine action", "Gestionnaire"):
+        assert f'class="sort-link">{header}</a></th>' in html
+    assert 'class="sort-link">Reçu le <span aria-hidden="true">▼</span></a></th>' in html
+    assert '<th scope="col">Créancier</th>' in html
     assert "<h1>Dossiers</h1>" in html
     assert ">Nouveau</span>" in html
     assert ">Soldé</span>" in html
@@ -326,7 +328,7 @@ def test_case_list_french_labels(client, users, listed):
 
 def test_case_list_paginates_by_25(client, reference, users):
     created = [make_case(structure=reference.csr, reference=f"PAGE-{n:03d}") for n in range(30)]
-    client.force_login(users.agent)
+    client.force_login(users.supervisor)
 
     first = html_of(client.get("/dossiers/"))
     second = html_of(client.get("/dossiers/?page=2"))
