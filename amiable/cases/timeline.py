@@ -56,7 +56,10 @@ def register() -> None:
     register_verb(
         "case.assigned",
         label="Dossier confié",
-        describe=lambda event: (event.after or {}).get("agent") or "Aucun gestionnaire",
+        describe=lambda event: (
+            ((event.after or {}).get("agent") or "Aucun gestionnaire")
+            + (" (attribution automatique)" if (event.after or {}).get("automatic") else "")
+        ),
         internal=True,
     )
     register_verb("debtor.created", label="Débiteur enregistré")

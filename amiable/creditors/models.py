@@ -196,6 +196,14 @@ class Structure(models.Model):
         return [line for line in lines if line.strip()]
 
 
+class AutoAssignment(models.TextChoices):
+    """How the cases of a new batch are given to the agents (`cases.services_assignment`)."""
+
+    NONE = "none", "Aucune"
+    ROUND_ROBIN = "round_robin", "Tour de rôle"
+    LOAD = "load", "Selon la charge"
+
+
 class ContractTerms(models.Model):
     """The clauses of a creditor's contract that the software enforces: commission, clocks, contact policy."""
 
@@ -220,6 +228,24 @@ class ContractTerms(models.Model):
     # back to the creditor (C26).
     contract_start = models.DateField("début du contrat", null=True, blank=True)
     contract_end = models.DateField("fin du contrat", null=True, blank=True)
+    auto_assignment = models.CharField(
+        "attribution automatique",
+        max_length=12,
+        choices=AutoAssignment.choices,
+        default=AutoAssignment.NONE,
+        help_text="Les dossiers d'un lot importé sont confiés aux gestionnaires actifs : à tour de rôle, ou à "
+        "celui qui a le moins de dossiers ouverts. « Aucune » : un superviseur les attribue.",
+    )
+    # The agent who got the last case of the round-robin, so that the next batch goes on from the next one.
+    auto_assignment_last = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="dernier gestionnaire servi (tour de rôle)",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
     max_plan_months = models.PositiveSmallIntegerField("durée maximale d'un plan sans accord (mois)", default=6)
     certificate_months = models.PositiveSmallIntegerField("délai du certificat d'irrécouvrabilité (mois)", default=12)
     remittance_weekday = models.PositiveSmallIntegerField(

@@ -14,6 +14,8 @@ from django.utils import timezone
 
 from amiable.accounts.permissions import can_upload_batch, require
 from amiable.audit.services import audit_record
+from amiable.cases.models import Case
+from amiable.cases.services_assignment import cases_auto_assign
 from amiable.core.dates import add_months, format_datetime
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO
@@ -196,6 +198,7 @@ def _import(*, creditor, content, raw_sha, filename, source, actor, default_stru
             pipeline.write(
                 validated, destination=destination, progress=lambda line: progress("enregistrement", line, row_count)
             )
+            cases_auto_assign(creditor=creditor, cases=Case.objects.filter(batch_line__batch=batch), actor=actor)
             progress("accusé de réception", row_count, row_count)
             _batch_complete(batch, validated, unwrapped=unwrapped, raw_sha=raw_sha, actor=actor)
             acknowledgement_build(batch=batch)

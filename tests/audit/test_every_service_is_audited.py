@@ -28,7 +28,8 @@ from amiable.audit.models import AccessLogEntry, AuditEvent
 from amiable.banking import services as banking_services
 from amiable.banking.models import BankEntry, EntryStatus
 from amiable.cases import services as cases_services
-from amiable.cases.models import CaseStatus, ContactPoint, TaskKind
+from amiable.cases import services_assignment
+from amiable.cases.models import Case, CaseStatus, ContactPoint, TaskKind
 from amiable.casework import services as casework_services
 from amiable.closure import services as closure_services
 from amiable.closure import services_handover
@@ -180,6 +181,12 @@ def public_functions() -> list[str]:
 
 def audited_services() -> list[str]:
     return [name for name in public_functions() if name not in NOT_AUDITED]
+
+
+def _auto_assign(w):
+    ContractTerms.objects.filter(creditor=w.reference.cpam).update(auto_assignment="round_robin")
+    case = make_case(structure=w.reference.cdop, reference="AUTO-1")
+    services_assignment.cases_auto_assign(creditor=w.reference.cpam, cases=Case.objects.filter(pk=case.pk), actor=None)
 
 
 class World:
@@ -662,6 +669,13 @@ SERVICE_CALLS = {
             case_ids=[w.case.pk], agent=make_user("agent"), actor=w.users.supervisor
         ),
     ),
+    "amiable.casework.services.case_take": (
+        "case.assigned",
+        lambda w: casework_services.case_take(
+            case=make_case(structure=w.reference.cdop, reference="A-PRENDRE"), actor=w.users.agent
+        ),
+    ),
+    "amiable.cases.services_assignment.cases_auto_assign": ("case.assigned", _auto_assign),
     # contact
     "amiable.contact.services.call_record": (
         "call.recorded",

@@ -70,6 +70,7 @@ OBJECTS = {
     "payments:declare": {"pk": "case"},
     "payments:reverse": {"pk": "case", "payment_pk": "payment"},
     "payments:refund": {"pk": "case"},
+    "work:case_assign": {"pk": "case"},
     "work:case_actions": {"pk": "case"},
     "work:call": {"pk": "case"},
     "work:promise_kept": {"pk": "case", "promise_pk": "promise"},
