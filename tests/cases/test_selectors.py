@@ -247,7 +247,8 @@ def test_case_list_unknown_sort_falls_back_to_most_recent_first(ties, users):
 
 
 def test_every_sort_key_is_tested():
-    assert set(CASE_SORTS) == set(SORT_KEYS)
+    # The other orders (per column, both ways) are tested on richer data in tests/web/test_case_list.py.
+    assert set(SORT_KEYS) <= set(CASE_SORTS)
 
 
 # --- case_timeline ------------------------------------------------------------
