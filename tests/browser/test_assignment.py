@@ -4,9 +4,8 @@ in « Mes dossiers »."""
 import re
 
 import pytest
-from playwright.sync_api import expect
-
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
 
 from tests.browser.test_shell import _login
 from tests.factories import make_case
@@ -32,7 +31,7 @@ def test_supervisor_assigns_ten_unassigned_cases_in_bulk(page, reference, users)
     _login(page, users.supervisor.email)
     page.get_by_role("link", name=re.compile(r"12 dossiers ouverts sans gestionnaire")).click()
     page.wait_for_url(re.compile(r"/dossiers/\?agent=aucun"))
-    expect(page.get_by_role("status")).to_contain_text("12 dossiers trouvés.")
+    expect(page.locator(".result-count")).to_contain_text("12 dossiers trouvés.")
     assert _axe_serious(page) == []
 
     chosen = sorted(cases, key=lambda c: c.reference)[:10]
@@ -45,13 +44,13 @@ def test_supervisor_assigns_ten_unassigned_cases_in_bulk(page, reference, users)
 
     expect(page.get_by_text(f"10 dossiers attribués à {users.agent}.")).to_be_visible()
     assert "agent=aucun" in page.url and "sort=reference" in page.url  # back to the same list
-    expect(page.get_by_role("status")).to_contain_text("2 dossiers trouvés.")
+    expect(page.locator(".result-count")).to_contain_text("2 dossiers trouvés.")
     assert page.console_errors == []
 
     page.context.clear_cookies()
     _login(page, users.agent.email)
     page.get_by_role("link", name="Voir tous mes dossiers").click()
-    expect(page.get_by_role("status")).to_contain_text("11 dossiers trouvés.")
+    expect(page.locator(".result-count")).to_contain_text("11 dossiers trouvés.")
     listed = page.locator("tbody th[scope=row] a").all_inner_texts()
     assert set(listed) == {c.reference for c in chosen} | {mine.reference}
     assert _axe_serious(page) == []
