@@ -40,7 +40,7 @@ AUDIT_FIELDS = [
 ]
 
 
-def assignable_agents() -> list[User]:
+def _assignable_agents() -> list[User]:
     """The agents who receive new cases: active agency staff of the role « gestionnaire », by id."""
     return list(User.objects.filter(role=Role.AGENT, is_active=True).order_by("pk"))
 
@@ -76,7 +76,7 @@ def cases_auto_assign(*, creditor, cases: QuerySet[Case], actor=None) -> dict[in
     terms = ContractTerms.objects.select_for_update().filter(creditor=creditor).first()
     if terms is None or terms.auto_assignment == AutoAssignment.NONE:
         return {}
-    agents = assignable_agents()
+    agents = _assignable_agents()
     if not agents:
         return {}
     rows = list(

@@ -63,7 +63,7 @@ def page(client, user, url: str = "/") -> str:
 def test_case_list_shows_the_remaining_balance(client, users, money):
     html = page(client, users.agent, "/dossiers/?agent=")
 
-    assert '<th scope="col" class="num">Reste dû</th>' in html
+    assert re.search(r'<th scope="col" class="num"><a href="[^"]*" class="sort-link">Reste dû</a></th>', html)
     assert "Montant réclamé</th>" not in html.split("<table")[1]  # the list's table, not the totals
     row = html[html.index("CSR-1</a>") :]
     row = row[: row.index("</tr>")]
