@@ -356,6 +356,7 @@ def test_creditor_users_have_no_day_and_no_link_to_it(client, users, world, who,
     client.force_login(getattr(users, who))
     assert client.get(URL).status_code == 403
     assert client.get(f"{URL}?agent={users.agent.pk}").status_code == 403
+    assert client.get(f"{URL}?agent=none").status_code == 403
     assert client.post(REASSIGN, {"cases": [world["task"].pk], "agent": other_agent.pk}).status_code == 403
     assert Case.objects.get(pk=world["task"].pk).assigned_agent == users.agent
     assert "Ma journée" not in client.get("/").content.decode()
