@@ -99,18 +99,35 @@ class DoNotContactForm(forms.Form):
 
 
 class DayFilterForm(forms.Form):
+    """The filters of « Ma journée »; `agent` (supervisors only) is an agent's id or « none » (no agent)."""
+
+    type = forms.ChoiceField(label="Type", required=False)
     kind = forms.ChoiceField(label="Type de tâche", required=False)
     creditor = forms.ModelChoiceField(label="Créancier", required=False, queryset=None, empty_label="Tous")
-    agent = forms.ModelChoiceField(label="Gestionnaire", required=False, queryset=None, empty_label="Moi")
+    agent = forms.ChoiceField(label="Gestionnaire", required=False)
 
-    def __init__(self, *args, kinds, creditors, agents=None, **kwargs):
+    def __init__(self, *args, types, kinds, creditors, agents=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [("", "Tous"), *kinds]
+        self.fields["type"].choices = [("", "Tout"), *types]
+        self.fields["kind"].choices = [("", "Toutes"), *kinds]
         self.fields["creditor"].queryset = creditors
         if agents is None:
             del self.fields["agent"]
         else:
-            self.fields["agent"].queryset = agents
+            self.agents = {str(person.pk): person for person in agents}
+            people = [(pk, person.get_full_name() or person.email) for pk, person in self.agents.items()]
+            self.fields["agent"].choices = [("", "Moi"), (UNASSIGNED_VALUE, "Non attribués"), *people]
+
+    def clean_agent(self):
+        """The person whose day is shown, None for « non attribués », or `ME` for one's own day."""
+        value = self.cleaned_data.get("agent") or ""
+        if value == UNASSIGNED_VALUE:
+            return None
+        return self.agents[value] if value else ME
+
+
+UNASSIGNED_VALUE = "none"
+ME = object()
 
 
 class CaseIdsField(forms.MultipleChoiceField):

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from amiable.accounts.permissions import can_reassign, can_work_cases
@@ -16,6 +17,8 @@ from amiable.cases.models import Case, Channel
 from amiable.cases.policy import case_contact_block
 from amiable.cases.services import debtor_do_not_contact_set
 from amiable.casework.forms import (
+    ME,
+    UNASSIGNED_VALUE,
     CallForm,
     DayFilterForm,
     DoNotContactForm,
@@ -25,6 +28,8 @@ from amiable.casework.forms import (
     ReturnedMailForm,
 )
 from amiable.casework.selectors import (
+    ITEM_KINDS,
+    SECTION_LIMIT,
     agency_people,
     case_address_points,
     case_open_investigations,
@@ -67,35 +72,69 @@ def _plural(n: int, word: str) -> str:
 # --- Ma journée ---------------------------------------------------------------------------------------
 
 
+def _day_agent(request: HttpRequest, form: DayFilterForm, supervisor: bool):
+    """Whose day is shown: one's own; for a supervisor, the agent picked or None (« non attribués »). An
+    agent asking for someone else's day is refused; asking for their own is their own day."""
+    asked = request.GET.get("agent", "")
+    if not supervisor:
+        if asked and asked != str(request.user.pk):
+            raise PermissionDenied("Seuls les superviseurs peuvent consulter la journée d'un autre gestionnaire.")
+        return request.user
+    if not form.is_bound or (not form.is_valid() and "agent" in form.errors):
+        return request.user
+    agent = form.cleaned_data.get("agent", ME)
+    return request.user if agent is ME else agent
+
+
 @require_GET
 @login_required
 def day(request: HttpRequest) -> HttpResponse:
     _agency_only(request)
     supervisor = can_reassign(request.user)
-    if request.GET.get("agent") and not supervisor:
-        raise PermissionDenied("Seuls les superviseurs peuvent consulter la journée d'un autre gestionnaire.")
-    agents = agency_people() if supervisor else None
-    form = DayFilterForm(request.GET or None, kinds=task_kind_choices(), creditors=creditor_choices(), agents=agents)
+    agents = list(agency_people()) if supervisor else None
+    form = DayFilterForm(
+        request.GET or None,
+        types=ITEM_KINDS,
+        kinds=task_kind_choices(),
+        creditors=creditor_choices(),
+        agents=agents,
+    )
+    agent = _day_agent(request, form, supervisor)
     filters = form.cleaned_data if form.is_valid() else {}
-    agent = filters.get("agent") or request.user
     creditor = filters.get("creditor")
     queue = day_queue(
         agent=agent,
-        today=timezone.localdate(),
-        kind=filters.get("kind", ""),
+        kind=filters.get("type", ""),
+        task_kind=filters.get("kind", ""),
         creditor_id=creditor.pk if creditor else None,
     )
+    # The chips: one link per kind, keeping whose day and which creditor.
+    kept = {k: request.GET[k] for k in ("agent", "creditor") if request.GET.get(k)}
+    url = reverse("work:day")
+    chips = [
+        {
+            "label": label,
+            "count": queue.count(value) if value else sum(queue.count(k) for k, _ in ITEM_KINDS),
+            "url": f"{url}?{urlencode({**kept, **({'type': value} if value else {})})}" if kept or value else url,
+            "current": value == queue.kind,
+        }
+        for value, label in [("", "Tout"), *ITEM_KINDS]
+    ]
     return render(
         request,
         "casework/day.html",
         {
             "form": form,
             "queue": queue,
+            "items": queue.items,
+            "chips": chips,
             "agent": agent,
-            "is_me": agent.pk == request.user.pk,
+            "unassigned": agent is None,
+            "is_me": agent is not None and agent.pk == request.user.pk,
             "can_reassign": supervisor,
-            "agents": list(agents) if supervisor else [],
+            "agents": agents or [],
             "today": timezone.localdate(),
+            "limit": SECTION_LIMIT,
         },
     )
 
@@ -117,7 +156,7 @@ def day_reassign(request: HttpRequest) -> HttpResponse:
         form_errors_to_messages(request, form)
     url = reverse("work:day")
     viewed = request.POST.get("vue", "")
-    return redirect(f"{url}?agent={viewed}" if viewed.isdigit() else url)
+    return redirect(f"{url}?agent={viewed}" if viewed.isdigit() or viewed == UNASSIGNED_VALUE else url)
 
 
 # --- assignment from the case list and the case page ---------------------------------------------------

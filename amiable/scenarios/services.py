@@ -1,6 +1,7 @@
 """Running the recovery scenarios once a day: each due step of each case, once, within the contact policy."""
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -105,10 +106,11 @@ def _execute(step: ScenarioStep, case: Case, on: date, at: datetime) -> tuple[ob
 PROPOSALS = (ApprovalKind.LONG_PLAN, ApprovalKind.ALTERNATIVE_SETTLEMENT)
 
 
-def scenarios_run(*, on: date, dry_run: bool = False) -> RunReport:
+def scenarios_run(*, on: date, dry_run: bool = False, case_ids: Collection[int] | None = None) -> RunReport:
     """Run, for the day `on`, the first due step of every case not yet run; a step refused by the contact
     policy today stays due and is tried again on the next run; a step whose conditions do not apply is
-    skipped for good. Safe to run twice: a (case, step) pair runs once."""
+    skipped for good. Safe to run twice: a (case, step) pair runs once. `case_ids` limits the run to those
+    cases (the demo runs the day on a few cases only)."""
     report = RunReport(date=on)
     at = timezone.now() if on == timezone.localdate() else timezone.make_aware(datetime.combine(on, RUN_HOUR))
     for scenario in Scenario.objects.filter(is_active=True).select_related("creditor").order_by("pk"):
@@ -123,6 +125,8 @@ def scenarios_run(*, on: date, dry_run: bool = False) -> RunReport:
             .select_related("debtor", "creditor", "structure")
             .order_by("pk")
         )
+        if case_ids is not None:
+            cases = cases.filter(pk__in=list(case_ids))
         # A debtor's proposal (a long plan, another way to pay) awaits the creditor's decision: the debtor is not
         # chased meanwhile; the step stays due for the day after the decision.
         awaiting = set(

@@ -364,3 +364,33 @@ def test_seed_demo_shows_the_end_of_cases_and_what_the_contract_reads(db, client
     held = FollowUpMeeting.objects.filter(creditor=cpam, held_on__isnull=False).first()
     assert held is not None and held.pack_pdf and held.minutes
     assert held.minutes in client.get(reverse("portal_meeting", args=[held.pk])).content.decode()
+
+
+def test_seed_demo_fills_the_demo_agents_day_once(db, client):
+    """After `make run` each demo agent's « Ma journée » has work of several kinds (tasks the day's scenario
+    opened, a broken promise, a question of the creditor with its clock, a message not answered); the work of
+    cases nobody holds waits in « Non attribués »; a second run adds nothing."""
+    from amiable.casework.selectors import day_queue
+    from amiable.scenarios.models import StepRun
+
+    _run("seed_demo")
+    for email in ("agent@amiable.example", "agent2@amiable.example"):
+        agent = User.objects.get(email=email)
+        queue = day_queue(agent=agent)
+        counts = {kind: source.count for kind, source in queue.sources.items()}
+        assert counts["tache"] and counts["demande"] and counts["promesse"] and counts["message"], (email, counts)
+        assert any(item.kind == "tache" and item.what == "Rappel convenu" for item in queue.items), email
+        assert any(item.kind == "demande" and item.clock and item.case for item in queue.items), email
+        client.force_login(agent)
+        html = client.get(reverse("work:day")).content.decode()
+        assert "Promesse de " in html and "Question sur la situation du débiteur" in html, email
+    unassigned = day_queue(agent=None)
+    assert unassigned.count("tache") >= 1
+    assert all(item.case.assigned_agent_id is None for item in unassigned.items)
+    # The referent sees the CPAM's meeting request, which concerns no case.
+    referent = day_queue(agent=User.objects.get(email="referent@amiable.example"))
+    assert any(item.kind == "demande" and item.case is None for item in referent.items)
+
+    before = (_counts(), StepRun.objects.count())
+    _run("seed_demo")
+    assert (_counts(), StepRun.objects.count()) == before

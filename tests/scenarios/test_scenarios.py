@@ -91,6 +91,18 @@ def test_json_report_first_letters_then_idempotent_second_run(case_factory):
     assert pdfs() == files
 
 
+def test_a_run_may_be_limited_to_some_cases(case_factory):
+    """The demo runs the day on a few cases: the others are left for the next run."""
+    day = date(2026, 10, 5)
+    picked, left = case_factory(ack=day), case_factory(ack=day)
+
+    report = scenarios_run(on=day, case_ids=[picked.pk])
+
+    assert report.executed == 1
+    assert step_run(picked, StepAction.FIRST_LETTER) is not None
+    assert step_run(left, StepAction.FIRST_LETTER) is None
+
+
 # --- a step runs only when due, once -----------------------------------------------------------------------
 
 

@@ -202,6 +202,7 @@ class Command(BaseCommand):
         self._first_letters(cpam, users["agent@amiable.example"])
         self._partial_payments(cpam, users["agent@amiable.example"])
         self._plans(cpam, users)
+        self._day(cpam, users)
         self._money_out(cpam, second, users["admin@amiable.example"])
         self._contract_follow_up(cpam, second, users)
         accounts = [
@@ -365,6 +366,83 @@ class Command(BaseCommand):
             )
         except (ValueError, ApplicationError) as exc:  # fewer than two first letters out: the rest still loads
             self.stderr.write(f"Plans de démonstration non créés : {getattr(exc, 'message', exc)}")
+
+    def _day(self, cpam: Creditor, users: dict[str, User]) -> None:
+        """What makes the demo agents' « Ma journée » a real morning, made once (idempotent: not again once the
+        demo's questions exist): the day's scenario run on a few of their cases still without a first letter
+        (where no valid address is known it opens an address investigation) and on two cases no agent
+        holds yet (« Non attribués »), a promise to pay made on an
+        inbound call a week ago and found broken by the daily check (a callback task), a question of the
+        creditor with its clock and a message of the creditor not answered yet, on each agent's cases."""
+        from amiable.cases.models import ContactPoint
+        from amiable.cases.services import comment_add
+        from amiable.contact.models import CallDirection, CallOutcome
+        from amiable.contact.services import call_record, promises_check
+        from amiable.core.exceptions import ApplicationError
+        from amiable.creditor_requests.models import CreditorRequest, RequestKind
+        from amiable.creditor_requests.services import request_create
+        from amiable.scenarios.services import scenarios_run
+
+        if CreditorRequest.objects.filter(kind=RequestKind.QUESTION).exists():
+            return
+        collaborator = users["collaborateur@cpam-paris.example"]
+        today = timezone.localdate()
+        with_address = set(
+            ContactPoint.objects.filter(kind=ContactKind.ADDRESS, quality=ContactQuality.VALID).values_list(
+                "debtor_id", flat=True
+            )
+        )
+        # The outcome that goes with a promise: « promesse de paiement » where the calls have it.
+        promise_outcome = next((v for v in CallOutcome.values if "promise" in v), CallOutcome.REACHED)
+        for n, email in enumerate(["agent@amiable.example", "agent2@amiable.example"]):
+            agent = users[email]
+            cases = list(
+                Case.objects.filter(
+                    creditor=cpam,
+                    status=CaseStatus.IN_PROGRESS,
+                    assigned_agent=agent,
+                    letters__isnull=True,
+                    comments__isnull=True,
+                    balance__gt=0,
+                )
+                .distinct()
+                .order_by("-pk")[:8]
+            )
+            if len(cases) < 8:
+                continue
+            promised, asked, written, *scenario = cases
+            scenarios_run(on=today, case_ids=[c.pk for c in scenario if c.debtor_id not in with_address])
+            try:
+                call_record(
+                    case=promised,
+                    actor=agent,
+                    number="+33612345678",
+                    outcome=promise_outcome,
+                    direction=CallDirection.INBOUND,
+                    notes="Le débiteur a rappelé après la première lettre.",
+                    promise_amount=(promised.balance / 2).quantize(Decimal("0.01")),
+                    promise_due_on=today - timedelta(days=3 + n),
+                    at=timezone.now() - timedelta(days=7),
+                )
+            except ApplicationError as exc:
+                self.stderr.write(f"Promesse de démonstration non créée : {exc.message}")
+            request_create(
+                kind=RequestKind.QUESTION,
+                body="Le débiteur nous indique être au RSA : pouvez-vous nous confirmer sa situation ?",
+                actor=collaborator,
+                case=asked,
+            )
+            comment_add(
+                case=written,
+                author=collaborator,
+                body="Le débiteur s'est présenté au centre et demande un échéancier : pouvez-vous le rappeler ?",
+            )
+        # Two cases no agent holds yet: their address investigations wait in « Non attribués ».
+        unassigned = Case.objects.filter(
+            creditor=cpam, status=CaseStatus.NEW, assigned_agent__isnull=True, letters__isnull=True
+        ).exclude(debtor_id__in=with_address)
+        scenarios_run(on=today, case_ids=list(unassigned.order_by("pk").values_list("pk", flat=True)[:2]))
+        promises_check(today=today)
 
     def _collaboration(self, cpam: Creditor, users: dict[str, User]) -> None:
         """Messages, a decision awaited and requests with their clocks, to show the portal at work."""
