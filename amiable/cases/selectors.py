@@ -4,11 +4,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, F, QuerySet, Sum
 
 from amiable.audit.models import AuditEvent
 from amiable.audit.timeline import event_details, internal_verbs, verb_label
 from amiable.cases.models import STOPPING_EVENTS, Case, CaseEvent, CaseStatus, ContactPoint, Task, TaskStatus
+from amiable.cases.search import search_filter
 from amiable.core.money import ZERO, rate_percent, to_money
 
 CASE_SORTS = {
@@ -30,16 +31,9 @@ def case_list(
     agent_id: int | None = None,
     sort: str = "recu",
 ) -> QuerySet[Case]:
-    """Cases the user may see, filtered; search matches the reference (prefix) or the debtor's names."""
+    """Cases the user may see, filtered; the search forgives accents, case and writings (`cases.search`)."""
     qs = Case.objects.visible_to(user).select_related("creditor", "structure", "debtor", "assigned_agent")
-    search = " ".join(search.split())
-    if search:
-        condition = Q(reference__istartswith=search)
-        words = search.split()
-        name_condition = Q()
-        for word in words:
-            name_condition &= Q(debtor__last_name__icontains=word) | Q(debtor__first_name__icontains=word)
-        qs = qs.filter(condition | name_condition)
+    qs = search_filter(qs, search)
     if creditor_id:
         qs = qs.filter(creditor_id=creditor_id)
     if structure_id:

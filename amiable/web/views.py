@@ -46,7 +46,8 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def cases(request: HttpRequest) -> HttpResponse:
     form = CaseFilterForm(request.GET or None, user=request.user)
-    filters = form.cleaned_data if form.is_valid() else {}
+    form.is_valid()  # a refused filter shows its error beside its field; the valid ones still apply
+    filters = getattr(form, "cleaned_data", {})
     creditor = filters.get("creditor")
     structure = filters.get("structure")
     qs = case_list(
@@ -57,6 +58,8 @@ def cases(request: HttpRequest) -> HttpResponse:
         status=filters.get("status", ""),
         sort=filters.get("sort") or "recu",
     )
+    if "q" in form.errors:
+        qs = qs.none()  # a refused search finds nothing: listing every case would pass for its answer
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

@@ -311,7 +311,7 @@ def test_case_list_filters(client, reference, users, listed):
 def test_case_list_french_labels(client, users, listed):
     status, html = _list(client, users.agent)
     assert status == 200
-    for label in ("Rechercher (référence ou nom)", "Créancier", "Structure", "Statut", "Trier par"):
+    for label in ("Rechercher (référence, nom, téléphone ou e-mail)", "Créancier", "Structure", "Statut", "Trier par"):
         assert f">{escape(label)}</label>" in html
     for header in ("Référence", "Débiteur", "Créancier", "Structure", "Reçu le", "Reste dû", "Statut"):
         assert f">{header}</th>" in html
