@@ -122,7 +122,8 @@ def search_problem(search: str) -> str | None:
 
 def search_filter(qs: QuerySet, search: str) -> QuerySet:
     """The cases of `qs` whose reference holds the query (any part, any case), whose debtor's names hold
-    each of its words (accents, case and order ignored), or whose debtor has a phone or e-mail holding it.
+    each of its words (accents, case and order ignored; a query with a digit is no name), or whose debtor
+    has a phone or e-mail holding it.
 
     Each way of matching is its own query on its own trigram index, and their case ids are united: an OR
     across the joined tables would make PostgreSQL read every case. `qs` keeps its own scope (the ids only
@@ -135,14 +136,17 @@ def search_filter(qs: QuerySet, search: str) -> QuerySet:
         return qs.none()
     cases = qs.model._base_manager.order_by()  # a compound query refuses ordered parts
     ids = [cases.filter(reference__icontains=terms.text).values("pk")]
-    names = cases
-    for word in terms.words:
-        names = names.filter(debtor__search_name__contains=word)
-    ids.append(names.values("pk"))
+    # Names hold no digits: a word with one is a reference's or a phone's part, and « 06 12 34 56 78 » must
+    # not send its two-digit words, too short for a trigram, to read the whole index of names.
+    if not any(c.isdigit() for word in terms.words for c in word):
+        names = cases
+        for word in terms.words:
+            names = names.filter(debtor__search_name__contains=word)
+        ids.append(names.values("pk"))
     for kind, needle in (("phone", terms.phone), ("email", terms.email)):
-        if needle:
+        if needle and len(needle) >= 3:
             found = cases.filter(
                 debtor__contact_points__kind=kind, debtor__contact_points__search_value__contains=needle
             )
             ids.append(found.values("pk"))
-    return qs.filter(pk__in=ids[0].union(*ids[1:]))
+    return qs.filter(pk__in=ids[0].union(*ids[1:]) if len(ids) > 1 else ids[0])

@@ -98,6 +98,10 @@ FRANCOIS, ERIC, OTHER = "CPAM-2026-000412", "CPAM-2026-000977", "AUT-2026-000413
         ("FRANCOIS.DUPONT@EXEMPLE.FR", {FRANCOIS}),
         ("dupont@exemple", {FRANCOIS}),
         ("@autre.example", {OTHER}),
+        # A word with a digit is no name: only references, phones and e-mails hold digits.
+        ("Dupont 2026", set()),
+        ("cpam 2026 000977", set()),
+        ("2026 000977", set()),
         # Nothing found.
         ("zzz", set()),
         ("06 00 00 00 00", set()),
