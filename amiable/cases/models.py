@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Greatest, Round
 
+from amiable.cases.search import NAME_MAX, VALUE_MAX, contact_search_value, debtor_search_name
 from amiable.core.money import ZERO
 from amiable.core.scoping import scope_to_user
 
@@ -34,6 +35,8 @@ class Debtor(models.Model):
         "ne plus contacter", default=False, help_text="Le débiteur a demandé à ne plus être contacté (L8)."
     )
     created_at = models.DateTimeField("créé le", auto_now_add=True)
+    # Both names folded (`cases.search`), kept by `save()`: what the case search looks in.
+    search_name = models.CharField("nom pour la recherche", max_length=NAME_MAX, blank=True, editable=False)
 
     objects = DebtorQuerySet.as_manager()
 
@@ -45,6 +48,14 @@ class Debtor(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+    def save(self, *args, **kwargs):
+        """Keep the folded name of the search with the names, whoever writes them."""
+        self.search_name = debtor_search_name(first_name=self.first_name, last_name=self.last_name)
+        kwargs["update_fields"] = _with_search_field(
+            kwargs.get("update_fields"), {"first_name", "last_name"}, "search_name"
+        )
+        super().save(*args, **kwargs)
 
     @property
     def display_name(self) -> str:
@@ -88,6 +99,8 @@ class ContactPoint(models.Model):
     invalid_since = models.DateField("invalide depuis", null=True, blank=True)
     is_primary = models.BooleanField("principal", default=False)
     created_at = models.DateTimeField("créé le", auto_now_add=True)
+    # A phone's digits in E.164 form, an e-mail in lowercase (`cases.search`), kept by `save()`.
+    search_value = models.CharField("valeur pour la recherche", max_length=VALUE_MAX, blank=True, editable=False)
 
     class Meta:
         verbose_name = "coordonnée"
@@ -106,6 +119,14 @@ class ContactPoint(models.Model):
     def __str__(self) -> str:
         return self.display
 
+    def save(self, *args, **kwargs):
+        """Keep the folded value of the search with the value, whoever writes it."""
+        self.search_value = contact_search_value(kind=self.kind, value=self.value, raw_value=self.raw_value)
+        kwargs["update_fields"] = _with_search_field(
+            kwargs.get("update_fields"), {"kind", "value", "raw_value"}, "search_value"
+        )
+        super().save(*args, **kwargs)
+
     @property
     def display(self) -> str:
         if self.kind == ContactKind.ADDRESS:
@@ -115,6 +136,14 @@ class ContactPoint(models.Model):
         if self.kind == ContactKind.PHONE and self.value.startswith("+33"):
             return _french_phone(self.value)
         return self.value or self.raw_value
+
+
+def _with_search_field(update_fields, sources: set[str], search_field: str):
+    """`update_fields` with the search column added when one of its sources is saved (None saves all)."""
+    if update_fields is None:
+        return None
+    fields = set(update_fields)
+    return fields | {search_field} if fields & sources else update_fields
 
 
 def _french_phone(e164: str) -> str:

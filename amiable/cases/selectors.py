@@ -20,6 +20,7 @@ from amiable.cases.models import (
     Task,
     TaskStatus,
 )
+from amiable.cases.search import search_filter
 from amiable.core.dates import add_months
 from amiable.core.money import ZERO, rate_percent, to_money
 
@@ -108,7 +109,8 @@ def case_list(
     today: date | None = None,
     sort: str = DEFAULT_SORT,
 ) -> QuerySet[Case]:
-    """Cases the user may see, filtered; search matches the reference (prefix) or the debtor's names.
+    """Cases the user may see, filtered; the search forgives accents, case and
+    writings (`cases.search`).
 
     Each case carries `next_action_on`, its « prochaine action »: the earliest due date of its open tasks
     (undated tasks do not count), and `next_action_kind`, that task's kind — one correlated subquery each,
@@ -126,14 +128,7 @@ def case_list(
             next_action_kind=Subquery(earliest.values("kind")[:1]),
         )
     )
-    search = " ".join(search.split())
-    if search:
-        condition = Q(reference__istartswith=search)
-        words = search.split()
-        name_condition = Q()
-        for word in words:
-            name_condition &= Q(debtor__last_name__icontains=word) | Q(debtor__first_name__icontains=word)
-        qs = qs.filter(condition | name_condition)
+    qs = search_filter(qs, search)
     if creditor_id:
         qs = qs.filter(creditor_id=creditor_id)
     if structure_id:

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from amiable.audit.personal import keys_destroy
 from amiable.audit.services import audit_record
+from amiable.cases.search import debtor_search_name
 from amiable.closure import erasure
 from amiable.closure.erasure import ANONYMOUS, ERASED_TEXT, chunks, debtors_of, model
 from amiable.closure.export import check_zip, file_sha256, write_export
@@ -116,7 +117,12 @@ def creditor_data_erase(*, creditor, export_reference: str, actor) -> CreditorEr
         count(
             "debtors_anonymised",
             Debtor.objects.filter(pk__in=chunk).update(
-                civility="", last_name=ANONYMOUS, first_name="", birth_date=None
+                civility="",
+                last_name=ANONYMOUS,
+                first_name="",
+                birth_date=None,
+                # An update bypasses `save()`: the old name must not stay findable in the search column.
+                search_name=debtor_search_name(first_name="", last_name=ANONYMOUS),
             ),
         )
         deleted, _ = ContactPoint.objects.filter(debtor_id__in=chunk).delete()

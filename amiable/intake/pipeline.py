@@ -14,6 +14,7 @@ from django.utils import timezone
 from amiable.audit.models import AuditEvent
 from amiable.audit.personal import Sealer
 from amiable.cases.models import Case, CaseStatus, ContactPoint, Debtor, Task, TaskKind, TaskStatus
+from amiable.cases.search import contact_search_value, debtor_search_name
 from amiable.core.bulk import allocate_ids, insert_rows
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO
@@ -195,9 +196,18 @@ def write_chunk(rows: list[CleanRow], *, destination: Destination) -> None:
     sealer = Sealer(creditor_pk=creditor_id)  # the events' personal values, encrypted (audit.personal)
     insert_rows(
         Debtor,
-        ["id", "civility", "last_name", "first_name", "birth_date", "do_not_contact", "created_at"],
+        ["id", "civility", "last_name", "first_name", "birth_date", "do_not_contact", "created_at", "search_name"],
         [
-            (d, r.civility, r.last_name[:150], r.first_name[:150], None, False, now)
+            (
+                d,
+                r.civility,
+                r.last_name[:150],
+                r.first_name[:150],
+                None,
+                False,
+                now,
+                debtor_search_name(first_name=r.first_name[:150], last_name=r.last_name[:150]),
+            )
             for r, d in zip(rows, debtor_ids, strict=True)
         ],
     )
@@ -222,6 +232,7 @@ def write_chunk(rows: list[CleanRow], *, destination: Destination) -> None:
                 None,
                 c.kind == "address",
                 now,
+                contact_search_value(kind=c.kind, value=c.value[:254], raw_value=c.raw_value[:500]),
             )
             for r, d in zip(rows, debtor_ids, strict=True)
             for c in r.contacts
@@ -330,6 +341,7 @@ POINT_FIELDS = [
     "invalid_since",
     "is_primary",
     "created_at",
+    "search_value",  # the bulk insert bypasses `save()`: the search columns are written here (cases.search)
 ]
 CASE_FIELDS = [
     "id",

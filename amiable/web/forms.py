@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
 from amiable.cases.models import CaseStatus
+from amiable.cases.search import MAX_QUERY, search_problem
 from amiable.cases.selectors import CASE_SORTS, DEFAULT_SORT, OPEN_CASES
 from amiable.creditors.models import Creditor, Structure
 
@@ -64,7 +65,12 @@ class CaseFilterForm(forms.Form):
     """Search and filters of the case list; choices limited to what the user may see. Agency users also
     filter by agent (« Mes dossiers », « Non attribués » or one person) and by what is due today."""
 
-    q = forms.CharField(label="Rechercher (référence ou nom)", required=False, max_length=100)
+    # No `max_length`: Django's own message would not say what to do; `clean_q` refuses with ours.
+    q = forms.CharField(
+        label="Rechercher (référence, nom, téléphone ou e-mail)",
+        required=False,
+        widget=forms.TextInput(attrs={"maxlength": MAX_QUERY}),
+    )
     creditor = forms.ModelChoiceField(
         label="Créancier", queryset=Creditor.objects.none(), required=False, empty_label="Tous"
     )
@@ -129,3 +135,11 @@ class CaseFilterForm(forms.Form):
             "due_today": bool(data.get("a_traiter")),
             "sort": data.get("sort") or DEFAULT_SORT,
         }
+
+    def clean_q(self) -> str:
+        """Refuse a query too long or with nothing to search, rather than listing every case (`cases.search`)."""
+        problem = search_problem(self.cleaned_data["q"])
+        if problem:
+            self.fields["q"].widget.attrs["aria-describedby"] = self["q"].auto_id + "_error"
+            raise forms.ValidationError(problem)
+        return self.cleaned_data["q"]

@@ -94,6 +94,8 @@ def cases(request: HttpRequest) -> HttpResponse:
     form = _filter_form(request)
     arguments = form.case_list_arguments(request.user)
     qs = case_list(user=request.user, **arguments)
+    if "q" in form.errors:
+        qs = qs.none()  # a refused search finds nothing: listing every case would pass for its answer
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     for case in page.object_list:
         case.next_action_label = TaskKind(case.next_action_kind).label if case.next_action_kind else ""

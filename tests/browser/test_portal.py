@@ -44,7 +44,7 @@ def test_collaborator_logs_in_with_totp_finds_a_case_and_comments(page, referenc
     page.wait_for_url(lambda url: urlparse(url).path == "/")
 
     page.get_by_role("link", name="Dossiers", exact=True).click()
-    page.get_by_label("Rechercher (référence ou nom)").fill("Lemaire")
+    page.get_by_label("Rechercher (référence, nom, téléphone ou e-mail)").fill("Lemaire")
     page.get_by_role("button", name="Rechercher").click()
     page.get_by_role("link", name="PORTAIL-0001").click()
     assert _path(page) == f"/dossiers/{case.pk}/"

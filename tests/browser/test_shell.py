@@ -68,7 +68,7 @@ def test_creditor_user_searches_and_opens_a_case_without_accessibility_violation
     _login(page, users.collaborator.email)
     assert _axe_serious(page) == []
     page.get_by_role("link", name="Dossiers", exact=True).click()
-    page.get_by_label("Rechercher (référence ou nom)").fill("lemoine")
+    page.get_by_label("Rechercher (référence, nom, téléphone ou e-mail)").fill("lemoine")
     page.get_by_role("button", name="Rechercher").click()
     table = page.get_by_role("table")
     assert "CPAM-TEST-0001" in table.inner_text()

@@ -165,6 +165,7 @@ def test_after_the_erasure_no_personal_data_of_the_creditor_remains(
     assert Path(media, accounting["invoices"][0][2]).exists()
     debtor = Debtor.objects.get(pk=world.case.debtor_id)
     assert (debtor.last_name, debtor.first_name, debtor.birth_date) == ("Effacé", "", None)
+    assert debtor.search_name == "efface"  # the case search no longer finds the old name
     assert not ContactPoint.objects.filter(debtor=debtor).exists()
 
     # The erasure is recorded.

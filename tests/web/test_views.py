@@ -311,7 +311,14 @@ def test_case_list_filters(client, reference, users, listed):
 def test_case_list_french_labels(client, users, listed):
     status, html = _list(client, users.agent, "?agent=")
     assert status == 200
-    for label in ("Rechercher (référence ou nom)", "Créancier", "Structure", "Statut", "Trier par", "Gestionnaire"):
+    for label in (
+        "Rechercher (référence, nom, téléphone ou e-mail)",
+        "Créancier",
+        "Structure",
+        "Statut",
+        "Trier par",
+        "Gestionnaire",
+    ):
         assert f">{escape(label)}</label>" in html
     for header in ("Référence", "Débiteur", "Structure", "Reste dû", "Statut", "Prochaine action", "Gestionnaire"):
         assert f'class="sort-link">{header}</a></th>' in html
