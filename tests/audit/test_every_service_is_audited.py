@@ -151,6 +151,7 @@ NOT_AUDITED = {
     "amiable.notifications.services.send_urgent": "e-mails notices already published; marks them sent",
     "amiable.notifications.services.send_digest": "e-mails notices already published; marks them sent",
     "amiable.notifications.services.notification_mark_read": "UI state: which notices a person has seen",
+    "amiable.notifications.services.notifications_withdraw": "UI state; the caller audits the cancellation",
     "amiable.notifications.services.preference_save": "a person's own choice of e-mails for their notices",
     "amiable.reporting.services_rollup.stats_refresh": (
         "derived figures: rebuilds the dashboards' rollup from the audited business data, changes none of it"
