@@ -276,6 +276,12 @@ class World:
             creditor=self.reference.cpam, content=(DATA / BATCH).read_bytes(), filename=BATCH, actor=self.users.agent
         )
 
+    def checked_import_job(self):
+        job = self.import_job()
+        intake_services.import_job_execute(job_id=str(job.pk))
+        job.refresh_from_db()
+        return job
+
     def payment(self, amount=None):
         return payments_services.payment_record(
             case=self.case,
@@ -797,8 +803,16 @@ SERVICE_CALLS = {
     ),
     "amiable.intake.services.import_job_create": ("batch.uploaded", lambda w: w.import_job()),
     "amiable.intake.services.import_job_execute": (
-        "batch.imported",
+        "batch.checked",
         lambda w: intake_services.import_job_execute(job_id=str(w.import_job().pk)),
+    ),
+    "amiable.intake.services.import_job_confirm": (
+        "batch.confirmed",
+        lambda w: intake_services.import_job_confirm(job=w.checked_import_job(), actor=w.users.agent),
+    ),
+    "amiable.intake.services.import_job_cancel": (
+        "batch.cancelled",
+        lambda w: intake_services.import_job_cancel(job=w.checked_import_job(), actor=w.users.agent),
     ),
     "amiable.intake.crypto.register_creditor_key": (
         "creditor_key.registered",

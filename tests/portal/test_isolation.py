@@ -58,6 +58,8 @@ OBJECTS = {
     "intake:batch": {"pk": "batch"},
     "intake:document": {"pk": "batch", "kind": "pdf"},
     "intake:job": {"pk": "job"},
+    "intake:job_confirm": {"pk": "job"},
+    "intake:job_cancel": {"pk": "job"},
     "accounts:team_member": {"pk": "colleague"},
     "accounts:team_member_deactivate": {"pk": "colleague"},
     "accounts:team_member_resend": {"pk": "colleague"},
@@ -121,7 +123,9 @@ OBJECTS = {
     "portal_certificate_pdf": {"pk": "certificate"},
 }
 # Named URLs taking parameters that carry no object of a creditor (a signed one-time link).
-NOT_OBJECT_URLS = {"accounts:invitation_accept", "password_reset_confirm"}
+# intake:template takes a file format, not an object: each person gets their own creditor's template
+# (tests/intake/test_upload_template.py).
+NOT_OBJECT_URLS = {"accounts:invitation_accept", "password_reset_confirm", "intake:template"}
 
 
 def _patterns(patterns, prefix="", namespace=""):
