@@ -211,8 +211,19 @@ def test_every_intake_url_hides_another_creditors_data(
     job, _ = upload_and_follow(client, django_capture_on_commit_callbacks)
     batch = Batch.objects.get()
     names = {p.name for p in intake_urls.urlpatterns if isinstance(p, URLPattern)}
-    assert names == {"batches", "upload", "job", "batch", "document"}  # a new URL must be added below
+    assert names == {
+        "batches",
+        "upload",
+        "template",
+        "job",
+        "job_confirm",
+        "job_cancel",
+        "batch",
+        "document",
+    }  # a new URL must be added below
     client.force_login(users.other_admin)
+    for action in ("intake:job_confirm", "intake:job_cancel"):
+        assert client.post(reverse(action, args=[job.pk])).status_code == 404
 
     # The pages that belong to the CPAM's batch and job: not found for the other creditor.
     hidden = [reverse("intake:job", args=[job.pk]), *batch_urls(batch)]
@@ -227,6 +238,8 @@ def test_every_intake_url_hides_another_creditors_data(
     assert upload_page.status_code == 200
     assert reference.cpam.name not in text_of(upload_page)
     assert 'name="creditor"' not in text_of(upload_page)
+    template = client.get(reverse("intake:template", args=["csv"]) + f"?creditor={reference.cpam.pk}")
+    assert reference.cpam.slug not in template["Content-Disposition"]
 
 
 def test_agency_user_uploads_on_behalf_of_a_creditor(
@@ -283,10 +296,11 @@ def test_upload_with_a_default_structure(
     client.force_login(users.creditor_admin)
     file = SimpleUploadedFile("sans-structure.csv", b"reference;nom;solde\nREF-1;Dupont;10,00\n")
 
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(UPLOAD, {"file": file, "structure": reference.cesa.pk})
+    job, response = upload_and_follow(
+        client, django_capture_on_commit_callbacks, file=file, structure=reference.cesa.pk
+    )
 
-    assert response.status_code == 302
+    assert response.status_code == 302 and job.status == ImportJobStatus.DONE
     assert Case.objects.get().structure == reference.cesa
 
 
