@@ -214,7 +214,8 @@ def test_every_intake_url_hides_another_creditors_data(
     assert names == {
         "batches",
         "upload",
-        "template",
+        "template_csv",
+        "template_xlsx",
         "job",
         "job_confirm",
         "job_cancel",
@@ -238,7 +239,7 @@ def test_every_intake_url_hides_another_creditors_data(
     assert upload_page.status_code == 200
     assert reference.cpam.name not in text_of(upload_page)
     assert 'name="creditor"' not in text_of(upload_page)
-    template = client.get(reverse("intake:template", args=["csv"]) + f"?creditor={reference.cpam.pk}")
+    template = client.get(reverse("intake:template_csv") + f"?creditor={reference.cpam.pk}")
     assert reference.cpam.slug not in template["Content-Disposition"]
 
 

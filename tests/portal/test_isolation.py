@@ -123,9 +123,7 @@ OBJECTS = {
     "portal_certificate_pdf": {"pk": "certificate"},
 }
 # Named URLs taking parameters that carry no object of a creditor (a signed one-time link).
-# intake:template takes a file format, not an object: each person gets their own creditor's template
-# (tests/intake/test_upload_template.py).
-NOT_OBJECT_URLS = {"accounts:invitation_accept", "password_reset_confirm", "intake:template"}
+NOT_OBJECT_URLS = {"accounts:invitation_accept", "password_reset_confirm"}
 
 
 def _patterns(patterns, prefix="", namespace=""):
@@ -378,7 +376,7 @@ def test_lists_searches_and_exports_show_nothing_of_another_tenant(client, users
         "/portail/restitutions/",
     ]
     if attacker_name == "other_admin":
-        pages += ["/lots/", "/compte/equipe/"]
+        pages += ["/lots/", "/compte/equipe/", "/lots/transmettre/modele.csv"]
     for url in pages:
         response = client.get(url)
         assert response.status_code in (200, 403), url
