@@ -7,11 +7,11 @@ from amiable.creditors.selectors import terms_for
 
 
 class ApprovalKind(models.TextChoices):
-    COURT_ACTION = "court_action", "Autorisation d'une action en justice (C30)"
-    EXCHANGE = "exchange", "Échange avant décision (C42)"
+    COURT_ACTION = "court_action", "Autorisation d'une action en justice"
+    EXCHANGE = "exchange", "Échange avant décision"
     # The duration is the creditor's (ContractTerms.max_plan_months): pages that know the creditor show it.
-    LONG_PLAN = "long_plan", "Plan d'apurement au-delà de la durée du contrat (C16)"
-    ALTERNATIVE_SETTLEMENT = "alternative_settlement", "Proposition de paiement autre qu'immédiat (C19)"
+    LONG_PLAN = "long_plan", "Plan d'apurement au-delà de la durée du contrat"
+    ALTERNATIVE_SETTLEMENT = "alternative_settlement", "Proposition de paiement autre qu'immédiat"
 
 
 class ApprovalStatus(models.TextChoices):
@@ -70,4 +70,4 @@ class ApprovalRequest(models.Model):
         if self.kind != ApprovalKind.LONG_PLAN:
             return self.get_kind_display()
         months = terms_for(self.case.creditor_id).max_plan_months
-        return f"Plan d'apurement de plus de {months} mois (durée maximale du contrat, C16)"
+        return f"Plan d'apurement de plus de {months} mois (durée maximale du contrat)"

@@ -18,11 +18,16 @@ from amiable.creditor_requests.models import CreditorRequest, MeetingSlot, Reque
 from amiable.creditors.models import ContractTerms
 from amiable.creditors.selectors import terms_for
 from amiable.notifications.selectors import agency_contacts, creditor_staff
-from amiable.notifications.services import notify
+from amiable.notifications.services import notifications_withdraw, notify
 
 QUESTION_BUSINESS_DAYS = 5  # not set by the contract: an answer within a working week
 
 logger = logging.getLogger(__name__)
+
+
+def _notice_subject(request_pk: int) -> str:
+    """What the notices asking the agency to answer a request are about, to withdraw them if it is cancelled."""
+    return f"creditor_request:{request_pk}"
 
 
 def _due_at(kind: str, terms: ContractTerms, now: datetime) -> datetime:
@@ -88,6 +93,7 @@ def request_create(*, kind: str, body: str, actor, case: Case | None = None) -> 
         url="/demandes/",
         case_pk=case.pk if case else None,
         urgent=kind in {RequestKind.STATEMENT, RequestKind.MEETING},
+        subject=_notice_subject(request.pk),
     )
     return request
 
@@ -237,9 +243,12 @@ def case_recall(*, case: Case, reason: str, actor) -> Case:
         raise ApplicationError(f"Le dossier {case.reference} est déjà terminé ({case.get_status_display().lower()}).")
     cancelled_tasks = tasks_cancel_open(case=case, actor=actor, reason="Dossier retiré par le créancier")
     cancelled_approvals = approvals_cancel_for_case(case=case, actor=actor, reason="Dossier retiré par le créancier")
-    cancelled_requests = CreditorRequest.objects.filter(case=case, status=RequestStatus.OPEN).update(
-        status=RequestStatus.CANCELLED
+    open_requests = list(
+        CreditorRequest.objects.filter(case=case, status=RequestStatus.OPEN).values_list("pk", flat=True)
     )
+    cancelled_requests = CreditorRequest.objects.filter(pk__in=open_requests).update(status=RequestStatus.CANCELLED)
+    # Nobody is to answer a cancelled request any more: its notices leave the agency's unread ones.
+    notifications_withdraw(subjects=[_notice_subject(pk) for pk in open_requests])
     case = case_transition(case=case, to=CaseStatus.RECALLED, actor=actor, reason=reason)
     case.recalled_at = case.status_changed_at
     case.save(update_fields=["recalled_at"])

@@ -19,19 +19,29 @@ class BatchUploadForm(forms.Form):
         empty_label="Indiquée dans le fichier",
     )
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, creditor: Creditor | None = None, **kwargs):
+        """The structure list holds only the structures of the creditor transmitting: the person's own for
+        creditor staff; for agency staff, the creditor posted, else the one chosen on the page (`creditor`),
+        else the first of the list (the one the creditor field shows)."""
         super().__init__(*args, **kwargs)
         self.fields["file"].widget.attrs["accept"] = ".csv,.txt,.xlsx,.gpg,.pgp,.asc"
-        self.fields["creditor"].queryset = Creditor.objects.visible_to(user).filter(is_active=True).order_by("name")
-        self.fields["structure"].queryset = (
-            Structure.objects.visible_to(user)
-            .filter(is_active=True)
-            .select_related("creditor")
-            .order_by("creditor__name", "code")
-        )
+        creditors = Creditor.objects.visible_to(user).filter(is_active=True).order_by("name")
+        self.fields["creditor"].queryset = creditors
         if user.is_creditor_user:
             del self.fields["creditor"]
             self.creditor = user.creditor
+        else:
+            posted = self.data.get("creditor") if self.is_bound else None
+            chosen = creditors.filter(pk=posted).first() if posted and str(posted).isdigit() else None
+            self.creditor = chosen or creditor or creditors.first()
+            if self.creditor is not None:
+                self.fields["creditor"].initial = self.creditor.pk
+        self.fields["structure"].queryset = (
+            Structure.objects.visible_to(user)
+            .filter(is_active=True, creditor=self.creditor)
+            .select_related("creditor")
+            .order_by("code")
+        )
 
     def clean(self):
         data = super().clean()

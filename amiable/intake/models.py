@@ -164,13 +164,18 @@ class CreditorKey(models.Model):
 class ImportJobStatus(models.TextChoices):
     PENDING = "pending", "En attente"
     RUNNING = "running", "En cours"
+    READY = "ready", "À confirmer"
     DONE = "done", "Terminé"
+    CANCELLED = "cancelled", "Annulé"
     FAILED = "failed", "Échec"
 
 
 class ImportJob(models.Model):
     """A file uploaded from a page, waiting for or being imported by the background worker. The content is
-    kept encrypted (never in clear at rest) and emptied once the import is over."""
+    kept encrypted (never in clear at rest) and emptied once the import is over or cancelled.
+
+    The worker first only checks the file (`READY`: the result waits for the person's confirmation, nothing
+    is stored); once confirmed (`confirmed_at`), it runs the import itself, which issues the acknowledgement."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     creditor = models.ForeignKey(
@@ -196,6 +201,7 @@ class ImportJob(models.Model):
         Batch, verbose_name="lot", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField("créé le", auto_now_add=True)
+    confirmed_at = models.DateTimeField("confirmé le", null=True, blank=True)
     finished_at = models.DateTimeField("terminé le", null=True, blank=True)
 
     class Meta:

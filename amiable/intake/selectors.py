@@ -36,6 +36,27 @@ def batch_structure_totals(*, batch: Batch) -> list[dict]:
     ]
 
 
+def batch_cases(*, batch: Batch) -> QuerySet[BatchCase]:
+    """The cases a batch opened, in the order of the file's lines (a batch is seen only by those who may see
+    all its creditor's cases: no further scoping)."""
+    return (
+        BatchCase.objects.filter(batch=batch)
+        .select_related("case", "case__debtor", "case__structure")
+        .only(
+            "line",
+            "case__id",
+            "case__reference",
+            "case__status",
+            "case__principal_amount",
+            "case__debtor__civility",
+            "case__debtor__last_name",
+            "case__debtor__first_name",
+            "case__structure__code",
+        )
+        .order_by("line")
+    )
+
+
 def import_job_get(*, user, pk) -> ImportJob:
     """A job is followed by the person who uploaded it, and by agency staff."""
     qs = ImportJob.objects.select_related("creditor", "batch")
@@ -46,22 +67,20 @@ def import_job_get(*, user, pk) -> ImportJob:
     return qs.get(pk=pk, requested_by=user, creditor_id=user.creditor_id)
 
 
-def upload_guidance(*, user) -> dict:
+def upload_guidance(*, user, creditor: Creditor | None = None) -> dict:
     """What the upload page tells about each creditor the person may transmit for, read from its terms and
     structures: whether its batches must be encrypted and signed (C5), and its structure codes; with the
     agency key's fingerprint, for the creditor to check the key it encrypts for."""
-    creditors = (
-        Creditor.objects.visible_to(user)
-        .filter(is_active=True)
-        .prefetch_related(
-            Prefetch(
-                "structures",
-                queryset=Structure.objects.filter(is_active=True).order_by("code"),
-                to_attr="active_structures",
-            )
+    creditors = Creditor.objects.visible_to(user).filter(is_active=True)
+    if creditor is not None:  # the creditor the page transmits for: only its terms and structures
+        creditors = creditors.filter(pk=creditor.pk)
+    creditors = creditors.prefetch_related(
+        Prefetch(
+            "structures",
+            queryset=Structure.objects.filter(is_active=True).order_by("code"),
+            to_attr="active_structures",
         )
-        .order_by("name")
-    )
+    ).order_by("name")
     terms = {t.creditor_id: t for t in ContractTerms.objects.filter(creditor__in=creditors)}
     try:
         fingerprint = agency_get().key_fingerprint_display

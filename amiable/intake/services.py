@@ -213,6 +213,59 @@ def _import(*, creditor, content, raw_sha, filename, source, actor, default_stru
     return ImportOutcome.from_batch(batch)
 
 
+DUPLICATE_REASONS = {"duplicate_in_file", "already_open"}
+
+
+def _check(*, creditor, content, filename, actor, default_structure, progress) -> ImportOutcome:
+    """What the import of a file would do, for the person to confirm before anything is stored: the first three
+    stages (unwrap, read, validate) run as in `_import`, the write stage does not. A refused or already received
+    file is audited and answered as by `batch_import`."""
+    raw_sha = hashlib.sha256(content).hexdigest()
+    try:
+        if default_structure is not None and default_structure.creditor_id != creditor.pk:
+            raise ApplicationError(f"La structure {default_structure.code} n'appartient pas à {creditor.name}.")
+        terms = terms_for(creditor)
+        unwrapped = pipeline.unwrap(content, creditor=creditor, terms=terms)
+        existing = Batch.objects.filter(creditor=creditor, sha256=unwrapped.sha256).first()
+        if existing is not None:
+            return _duplicate(existing, actor=actor, filename=filename)
+        parsed = pipeline.read(unwrapped.content, creditor=creditor, structure_given=default_structure is not None)
+        progress("lecture", 0, 0)
+        validated = pipeline.validate(
+            parsed.rows,
+            creditor=creditor,
+            structures=Structure.objects.filter(creditor=creditor, is_active=True),
+            default_structure=default_structure,
+            today=timezone.localdate(),
+        )
+        for done, _row in enumerate(validated, start=1):
+            if done % 1000 == 0:
+                progress("vérification", done, validated.row_count)
+    except ApplicationError as exc:
+        audit_record(
+            actor=actor,
+            verb="batch.refused",
+            target=("intake.batch", raw_sha[:16], filename[:200]),
+            creditor_pk=creditor.pk,
+            after={"filename": filename, "sha256": raw_sha, "size": len(content), "reason": exc.message},
+        )
+        return ImportOutcome(status="refused", error=exc.message)
+    return ImportOutcome(
+        status="checked",
+        rows=validated.row_count,
+        accepted=validated.accepted,
+        rejected=validated.rejected,
+        accepted_total=validated.total,
+        rejected_rows=validated.rejected_rows,
+        flags=dict(sorted(validated.flags.items())),
+    )
+
+
+def _duplicate_count(rejected_rows: list[dict]) -> int:
+    """Rows rejected because their reference is repeated in the file or already an open case."""
+    return sum(1 for r in rejected_rows if any(e.get("reason") in DUPLICATE_REASONS for e in r["errors"]))
+
+
 def _batch_complete(
     batch: Batch, validated: pipeline.Validated, *, unwrapped: pipeline.Unwrapped, raw_sha: str, actor
 ) -> None:
@@ -246,6 +299,14 @@ def _batch_complete(
     )
 
 
+def _duplicate_message(batch: Batch) -> str:
+    """The one sentence that tells a file was already received (the command and the page both show it)."""
+    return (
+        f"Fichier déjà reçu : son contenu est celui du lot {batch.number} du "
+        f"{format_datetime(batch.received_at)}. Rien n'a été enregistré."
+    )
+
+
 def _duplicate(batch: Batch, *, actor, filename: str) -> ImportOutcome:
     audit_record(
         actor=actor,
@@ -254,10 +315,7 @@ def _duplicate(batch: Batch, *, actor, filename: str) -> ImportOutcome:
         after={"filename": filename, "first_received_at": batch.received_at},
     )
     outcome = ImportOutcome.from_batch(batch, status="duplicate")
-    outcome.error = (
-        f"Fichier déjà reçu : son contenu est celui du lot {batch.number} du "
-        f"{format_datetime(batch.received_at)}. Rien n'a été enregistré."
-    )
+    outcome.error = _duplicate_message(batch)
     return outcome
 
 
@@ -345,29 +403,117 @@ def import_job_execute(*, job_id: str) -> None:
 
     try:
         content = crypto.decrypt_from_storage(bytes(job.staged))
-        outcome = batch_import(
-            creditor=job.creditor,
-            content=content,
-            filename=job.filename,
-            source=job.source,
-            actor=job.requested_by,
-            default_structure=job.default_structure,
-            progress=progress,
-        )
-        status = ImportJobStatus.DONE
+        if job.confirmed_at is None:
+            outcome = _check(
+                creditor=job.creditor,
+                content=content,
+                filename=job.filename,
+                actor=job.requested_by,
+                default_structure=job.default_structure,
+                progress=progress,
+            )
+        else:
+            outcome = batch_import(
+                creditor=job.creditor,
+                content=content,
+                filename=job.filename,
+                source=job.source,
+                actor=job.requested_by,
+                default_structure=job.default_structure,
+                progress=progress,
+            )
         result = outcome.as_json()
+        result["duplicates"] = _duplicate_count(outcome.rejected_rows)
+        status = ImportJobStatus.READY if outcome.status == "checked" else ImportJobStatus.DONE
     except Exception:  # the page must learn that the import stopped, whatever the cause
         logger.exception("Import %s interrompu", job_id)
         outcome, status = None, ImportJobStatus.FAILED
         result = {"status": "refused", "error": "Erreur technique pendant l'import : rien n'a été enregistré."}
-    ImportJob.objects.filter(pk=job_id).update(
-        status=status,
-        outcome=result,
-        batch=outcome.batch if outcome and outcome.status == "accepted" else None,
-        staged=b"",
-        finished_at=timezone.now(),
-    )
+    if status == ImportJobStatus.READY:
+        # The file waits, still encrypted, for the person's confirmation; nothing else is stored.
+        with transaction.atomic():
+            ImportJob.objects.filter(pk=job_id).update(status=status, outcome=result)
+            audit_record(
+                actor=job.requested_by,
+                verb="batch.checked",
+                target=job,
+                creditor_pk=job.creditor_id,
+                after={"filename": job.filename, "rows": outcome.rows, "accepted": outcome.accepted},
+            )
+    else:
+        ImportJob.objects.filter(pk=job_id).update(
+            status=status,
+            outcome=result,
+            batch=outcome.batch if outcome and outcome.status == "accepted" else None,
+            staged=b"",
+            finished_at=timezone.now(),
+        )
     cache.delete(key)
+
+
+@transaction.atomic
+def import_job_confirm(*, job, actor):
+    """The person confirms a checked file: its import is queued, which stores the cases and issues the
+    acknowledgement. Confirming twice (a double click) queues it once."""
+    from amiable.intake.models import ImportJob, ImportJobStatus
+    from amiable.intake.tasks import import_job_run
+
+    job = ImportJob.objects.select_for_update().get(pk=job.pk)
+    require(can_upload_batch(actor, job.creditor), UPLOAD_REFUSED)
+    if job.confirmed_at is not None:
+        return job
+    if job.status != ImportJobStatus.READY:
+        raise ApplicationError(_not_waiting(job))
+    job.confirmed_at = timezone.now()
+    job.status = ImportJobStatus.PENDING
+    job.save(update_fields=["confirmed_at", "status"])
+    audit_record(
+        actor=actor,
+        verb="batch.confirmed",
+        target=job,
+        creditor_pk=job.creditor_id,
+        after={"filename": job.filename, "accepted": (job.outcome or {}).get("accepted")},
+    )
+    transaction.on_commit(lambda: import_job_run.enqueue(job_id=str(job.pk)))
+    return job
+
+
+@transaction.atomic
+def import_job_cancel(*, job, actor):
+    """The person cancels a checked file (too many rejected lines, the wrong file): nothing was stored and
+    nothing will be; the staged content is erased. Cancelling twice changes nothing."""
+    from amiable.intake.models import ImportJob, ImportJobStatus
+
+    job = ImportJob.objects.select_for_update().get(pk=job.pk)
+    require(can_upload_batch(actor, job.creditor), UPLOAD_REFUSED)
+    if job.status == ImportJobStatus.CANCELLED:
+        return job
+    if job.status != ImportJobStatus.READY or job.confirmed_at is not None:
+        raise ApplicationError(_not_waiting(job))
+    job.status = ImportJobStatus.CANCELLED
+    job.staged = b""
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "staged", "finished_at"])
+    audit_record(
+        actor=actor,
+        verb="batch.cancelled",
+        target=job,
+        creditor_pk=job.creditor_id,
+        after={"filename": job.filename, "rejected": (job.outcome or {}).get("rejected")},
+    )
+    return job
+
+
+def _not_waiting(job) -> str:
+    from amiable.intake.models import ImportJobStatus
+
+    if job.status == ImportJobStatus.CANCELLED:
+        return f"Le fichier « {job.filename} » a été annulé : transmettez-le à nouveau pour l'importer."
+    if job.confirmed_at is not None:
+        return f"Le fichier « {job.filename} » est déjà confirmé : il ne peut plus être annulé."
+    if job.status in {ImportJobStatus.DONE, ImportJobStatus.FAILED}:
+        return f"Le fichier « {job.filename} » a été refusé ou était déjà reçu : il n'y a rien à confirmer."
+    return f"Le fichier « {job.filename} » n'est pas encore vérifié : patientez quelques instants."
 
 
 def import_job_progress(*, job) -> dict:

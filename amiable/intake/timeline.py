@@ -5,6 +5,9 @@ from amiable.audit.timeline import register_verb
 
 def register() -> None:
     register_verb("batch.uploaded", label="Lot transmis")
+    register_verb("batch.checked", label="Lot vérifié, en attente de confirmation")
+    register_verb("batch.confirmed", label="Lot confirmé pour import")
+    register_verb("batch.cancelled", label="Lot annulé avant import")
     register_verb("batch.imported", label="Lot importé")
     register_verb("batch.refused", label="Lot refusé")
     register_verb("batch.duplicate", label="Lot déjà reçu")

@@ -1,20 +1,32 @@
 """Pages of the intake: transmit a batch, follow its import, see batches and their acknowledgements."""
 
+from decimal import Decimal
+
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from amiable.audit.models import AccessKind
 from amiable.audit.services import access_log_record
 from amiable.core.exceptions import ApplicationError
+from amiable.core.views import run_service
+from amiable.creditors.models import Creditor
 from amiable.intake.forms import BatchUploadForm
 from amiable.intake.models import Batch, ImportJob, ImportJobStatus
-from amiable.intake.selectors import batch_get, batch_list, batch_structure_totals, import_job_get, upload_guidance
-from amiable.intake.services import import_job_create, import_job_progress
+from amiable.intake.selectors import (
+    batch_cases,
+    batch_get,
+    batch_list,
+    batch_structure_totals,
+    import_job_get,
+    upload_guidance,
+)
+from amiable.intake.services import import_job_cancel, import_job_confirm, import_job_create, import_job_progress
+from amiable.intake.template import CONTENT_TYPES, batch_template
 from amiable.intake.validation import FLAG_LABELS
 
 
@@ -29,7 +41,8 @@ def batch_upload(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied(
             "Les lots couvrent toutes les structures : votre compte est limité à certaines d'entre elles."
         )
-    form = BatchUploadForm(request.POST or None, request.FILES or None, user=request.user)
+    chosen = _chosen_creditor(request)
+    form = BatchUploadForm(request.POST or None, request.FILES or None, user=request.user, creditor=chosen)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
@@ -44,7 +57,56 @@ def batch_upload(request: HttpRequest) -> HttpResponse:
             form.add_error("file", exc.message)
         else:
             return redirect("intake:job", pk=job.pk)
-    return render(request, "intake/upload.html", {"form": form, **upload_guidance(user=request.user)})
+    creditor = form.creditor
+    guidance = upload_guidance(user=request.user, creditor=creditor)
+    return render(
+        request,
+        "intake/upload.html",
+        {
+            "form": form,
+            "creditor": creditor,
+            "other_creditors": [] if request.user.is_creditor_user else _other_creditors(request.user, creditor),
+            **guidance,
+        },
+    )
+
+
+def _chosen_creditor(request):
+    """The creditor an agency person picked on the upload page (`?creditor=`); creditor staff have theirs."""
+    if request.user.is_creditor_user:
+        return request.user.creditor
+    pk = request.GET.get("creditor", "")
+    if not pk.isdigit():
+        return None
+    return Creditor.objects.visible_to(request.user).filter(is_active=True, pk=pk).first()
+
+
+def _other_creditors(user, creditor) -> list:
+    qs = Creditor.objects.visible_to(user).filter(is_active=True).order_by("name")
+    return [c for c in qs if creditor is None or c.pk != creditor.pk]
+
+
+@login_required
+@require_GET
+def batch_template_download(request: HttpRequest, kind: str) -> HttpResponse:
+    """The batch template of the person's creditor (agency staff: `?creditor=`), in CSV or XLSX."""
+    if not _may_transmit(request.user):
+        raise PermissionDenied("Votre compte ne transmet pas de lots.")
+    if kind not in CONTENT_TYPES:
+        raise Http404("Format inconnu.")
+    creditor = _chosen_creditor(request)
+    if creditor is None:
+        creditor = Creditor.objects.visible_to(request.user).filter(is_active=True).order_by("name").first()
+    if creditor is None:
+        raise Http404("Aucun créancier.")
+    content, filename, content_type = batch_template(creditor=creditor, kind=kind)
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# A job's page stops polling once the file is checked (it waits for the person) or its import is over.
+FINISHED = {ImportJobStatus.READY, ImportJobStatus.DONE, ImportJobStatus.FAILED, ImportJobStatus.CANCELLED}
 
 
 def _job_context(request, pk) -> dict:
@@ -54,11 +116,14 @@ def _job_context(request, pk) -> dict:
         raise Http404("Import introuvable.") from exc
     progress = import_job_progress(job=job)
     percent = int(100 * progress["done"] / progress["total"]) if progress["total"] else 0
+    outcome = job.outcome or {}
     return {
         "job": job,
         "progress": progress,
         "percent": percent,
-        "finished": job.status in {ImportJobStatus.DONE, ImportJobStatus.FAILED},
+        "finished": job.status in FINISHED,
+        "accepted_total": Decimal(outcome.get("accepted_balance_total") or "0"),
+        "rejected": Paginator(outcome.get("rejected_rows") or [], 100).get_page(request.GET.get("page")),
     }
 
 
@@ -75,6 +140,38 @@ def job_status(request: HttpRequest, pk) -> HttpResponse:
         return redirect("intake:batch", pk=job.batch_id)
     template = "intake/_job_progress.html" if request.htmx else "intake/job.html"
     return render(request, template, context)
+
+
+def _job_for_post(request, pk):
+    try:
+        return import_job_get(user=request.user, pk=pk)
+    except (ImportJob.DoesNotExist, ValueError) as exc:
+        raise Http404("Import introuvable.") from exc
+
+
+@login_required
+@require_POST
+def job_confirm(request: HttpRequest, pk) -> HttpResponse:
+    """Confirm a checked file: its import runs, then the page moves to the batch and its acknowledgement."""
+    job = _job_for_post(request, pk)
+    run_service(
+        request,
+        lambda: import_job_confirm(job=job, actor=request.user),
+        "Fichier confirmé : les créances acceptées sont prises en charge et l'accusé de réception est émis.",
+    )
+    return redirect("intake:job", pk=job.pk)
+
+
+@login_required
+@require_POST
+def job_cancel(request: HttpRequest, pk) -> HttpResponse:
+    job = _job_for_post(request, pk)
+    run_service(
+        request,
+        lambda: import_job_cancel(job=job, actor=request.user),
+        f"Fichier « {job.filename} » annulé : rien n'a été enregistré.",
+    )
+    return redirect("intake:job", pk=job.pk)
 
 
 @login_required
@@ -100,6 +197,7 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "structures": batch_structure_totals(batch=batch),
             "flags": [(FLAG_LABELS.get(flag, flag), count) for flag, count in batch.flags.items()],
             "rejected": rejected,
+            "cases": Paginator(batch_cases(batch=batch), 50).get_page(request.GET.get("dossiers")),
         },
     )
 

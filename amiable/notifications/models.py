@@ -16,6 +16,9 @@ class Notification(models.Model):
     body = models.TextField("détail", blank=True)
     url = models.CharField("lien", max_length=300, blank=True)
     case_pk = models.BigIntegerField("dossier", null=True, blank=True)
+    # What the notice is about ("creditor_request:12"), so that it can be withdrawn when that thing is
+    # cancelled; blank for notices that are never withdrawn.
+    subject = models.CharField("objet", max_length=60, blank=True, db_index=True)
     urgent = models.BooleanField("urgent", default=False)
     created_at = models.DateTimeField("créée le", auto_now_add=True, db_index=True)
     read_at = models.DateTimeField("lue le", null=True, blank=True)

@@ -29,6 +29,7 @@ def notify(
     url: str = "",
     case_pk: int | None = None,
     urgent: bool = False,
+    subject: str = "",
 ) -> list[Notification]:
     """Notify each active recipient once (the actor of the event is usually left out by the caller)."""
     seen, rows = set(), []
@@ -38,7 +39,14 @@ def notify(
         seen.add(user.pk)
         rows.append(
             Notification(
-                recipient=user, kind=kind, title=title[:200], body=body, url=url, case_pk=case_pk, urgent=urgent
+                recipient=user,
+                kind=kind,
+                title=title[:200],
+                body=body,
+                url=url,
+                case_pk=case_pk,
+                urgent=urgent,
+                subject=subject,
             )
         )
     created = Notification.objects.bulk_create(rows)
@@ -115,6 +123,16 @@ def notification_mark_read(*, user, notification_ids: Iterable[int] | None = Non
     if notification_ids is not None:
         qs = qs.filter(pk__in=list(notification_ids))
     return qs.update(read_at=timezone.now())
+
+
+def notifications_withdraw(*, subjects: Iterable[str]) -> int:
+    """Withdraw the unread notices about things that were cancelled (a creditor's request on a recalled case):
+    they are marked read, so that they leave the unread count and the daily digest, and nobody is asked to act
+    on them; the notice stays in the history."""
+    subjects = [s for s in subjects if s]
+    if not subjects:
+        return 0
+    return Notification.objects.filter(subject__in=subjects, read_at__isnull=True).update(read_at=timezone.now())
 
 
 def preference_save(*, user, email_urgent: bool, email_digest: bool) -> NotificationPreference:

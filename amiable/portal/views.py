@@ -22,7 +22,12 @@ from amiable.cases.services import comment_add
 from amiable.core.dates import format_datetime
 from amiable.core.views import run_service, submit_form
 from amiable.creditor_requests.models import CreditorRequest, MeetingSlot, RequestKind, RequestStatus
-from amiable.creditor_requests.selectors import request_get, request_list
+from amiable.creditor_requests.selectors import (
+    STATUS_FILTERS,
+    request_counts,
+    request_get,
+    request_list_filtered,
+)
 from amiable.creditor_requests.services import (
     QUESTION_BUSINESS_DAYS,
     case_recall,
@@ -146,6 +151,9 @@ def approval_decide_post(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("approvals")
 
 
+REQUEST_FILTER_LABELS = [("ouvertes", "En cours"), ("traitees", "Traitées"), ("annulees", "Annulées")]
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def requests_page(request: HttpRequest) -> HttpResponse:
@@ -160,12 +168,20 @@ def requests_page(request: HttpRequest) -> HttpResponse:
         ),
     ):
         return redirect("requests")
-    page = Paginator(request_list(user=request.user), 30).get_page(request.GET.get("page"))
+    status_filter = request.GET.get("etat", "ouvertes")
+    if status_filter not in STATUS_FILTERS:
+        status_filter = "ouvertes"
+    page = Paginator(request_list_filtered(user=request.user, status_filter=status_filter), 30).get_page(
+        request.GET.get("page")
+    )
+    counts = request_counts(user=request.user)
     return render(
         request,
         "portal/requests.html",
         {
             "page": page,
+            "status_filter": status_filter,
+            "filters": [(key, label, counts[key]) for key, label in REQUEST_FILTER_LABELS],
             "meeting_form": form,
             "answer_form": AnswerForm(),
             "slots_form": SlotsForm(),

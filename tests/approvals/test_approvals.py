@@ -74,9 +74,7 @@ def test_agency_asks_and_only_the_creditors_deciders_are_told_urgently(
     assert recipients(kind="approval_requested") == deciders
     notes = Notification.objects.filter(kind="approval_requested")
     assert all(n.urgent and n.case_pk == case.pk and n.url == "/validations/" for n in notes)
-    assert notes.first().title == (
-        "Décision attendue sur le dossier DEC-0001 : Autorisation d'une action en justice (C30)"
-    )
+    assert notes.first().title == ("Décision attendue sur le dossier DEC-0001 : Autorisation d'une action en justice")
     for left_out in (users.collaborator, users.csr_only, users.other_admin, limited.cdop_approver, users.agent):
         assert not Notification.objects.filter(recipient=left_out).exists()
 
@@ -86,7 +84,7 @@ def test_agency_asks_and_only_the_creditors_deciders_are_told_urgently(
     )
     assert all(len(m.to) == 1 for m in mailoutbox)
     assert mailoutbox[0].subject == (
-        "[Amiable] Décision attendue sur le dossier DEC-0001 : Autorisation d'une action en justice (C30)"
+        "[Amiable] Décision attendue sur le dossier DEC-0001 : Autorisation d'une action en justice"
     )
     assert "Assigner le débiteur devant le tribunal judiciaire." in mailoutbox[0].body
     assert "/validations/" in mailoutbox[0].body
@@ -174,8 +172,8 @@ def test_a_long_plan_says_the_duration_of_the_creditors_contract(client, referen
 
     approval = ask(case, users.agent, kind=ApprovalKind.LONG_PLAN, proposal="20 mensualités de 30 €.")
 
-    assert approval.get_kind_display() == "Plan d'apurement au-delà de la durée du contrat (C16)"
-    label = "Plan d'apurement de plus de 9 mois (durée maximale du contrat, C16)"
+    assert approval.get_kind_display() == "Plan d'apurement au-delà de la durée du contrat"
+    label = "Plan d'apurement de plus de 9 mois (durée maximale du contrat)"
     assert approval.kind_label == label
     assert Notification.objects.filter(kind="approval_requested").first().title == (
         f"Décision attendue sur le dossier DEC-0001 : {label}"
@@ -286,7 +284,7 @@ def test_approver_accepts_through_the_inbox(client, case, users, mailoutbox):
     # The asking agent, the case's agent and the référent are told.
     assert recipients(kind="approval_decided") == {asker.pk, users.agent.pk, users.supervisor.pk}
     note = Notification.objects.get(recipient=asker)
-    assert note.title == "Le créancier a accepté : Autorisation d'une action en justice (C30) (DEC-0001)"
+    assert note.title == "Le créancier a accepté : Autorisation d'une action en justice (DEC-0001)"
     assert note.url == f"/dossiers/{case.pk}/#decisions"
     assert note.urgent is False
     assert not Notification.objects.filter(recipient__creditor__isnull=False).exists()

@@ -152,6 +152,7 @@ NOT_AUDITED = {
     "amiable.notifications.services.send_urgent": "e-mails notices already published; marks them sent",
     "amiable.notifications.services.send_digest": "e-mails notices already published; marks them sent",
     "amiable.notifications.services.notification_mark_read": "UI state: which notices a person has seen",
+    "amiable.notifications.services.notifications_withdraw": "UI state; the caller audits the cancellation",
     "amiable.notifications.services.preference_save": "a person's own choice of e-mails for their notices",
     "amiable.reporting.services_rollup.stats_refresh": (
         "derived figures: rebuilds the dashboards' rollup from the audited business data, changes none of it"
@@ -281,6 +282,12 @@ class World:
         return intake_services.import_job_create(
             creditor=self.reference.cpam, content=(DATA / BATCH).read_bytes(), filename=BATCH, actor=self.users.agent
         )
+
+    def checked_import_job(self):
+        job = self.import_job()
+        intake_services.import_job_execute(job_id=str(job.pk))
+        job.refresh_from_db()
+        return job
 
     def payment(self, amount=None):
         return payments_services.payment_record(
@@ -810,8 +817,16 @@ SERVICE_CALLS = {
     ),
     "amiable.intake.services.import_job_create": ("batch.uploaded", lambda w: w.import_job()),
     "amiable.intake.services.import_job_execute": (
-        "batch.imported",
+        "batch.checked",
         lambda w: intake_services.import_job_execute(job_id=str(w.import_job().pk)),
+    ),
+    "amiable.intake.services.import_job_confirm": (
+        "batch.confirmed",
+        lambda w: intake_services.import_job_confirm(job=w.checked_import_job(), actor=w.users.agent),
+    ),
+    "amiable.intake.services.import_job_cancel": (
+        "batch.cancelled",
+        lambda w: intake_services.import_job_cancel(job=w.checked_import_job(), actor=w.users.agent),
     ),
     "amiable.intake.crypto.register_creditor_key": (
         "creditor_key.registered",

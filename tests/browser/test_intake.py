@@ -24,6 +24,14 @@ def test_creditor_admin_uploads_a_batch_and_reaches_its_acknowledgement(page, us
     assert _axe_serious(page) == []
     page.get_by_label("Fichier de créances").set_input_files(str(DATA / "cpam-lot-virgule.csv"))
     page.get_by_role("button", name="Transmettre").click()
+    # The file is read and checked first: the result waits for the confirmation, nothing is stored yet.
+    confirm = page.get_by_role("button", name="Confirmer et émettre l'accusé de réception")
+    expect(confirm).to_be_visible(timeout=10000)
+    assert "Centre inconnu" in page.locator("#import-progress").inner_text()
+    assert page.get_by_role("button", name="Annuler ce fichier").is_visible()
+    assert not Batch.objects.exists()
+    assert _axe_serious(page) == []
+    confirm.click()
     page.wait_for_url(lambda url: re.fullmatch(r"/lots/\d+/", urlparse(url).path) is not None)
     batch = Batch.objects.get()
     assert page.get_by_role("heading", level=1).inner_text() == f"Lot {batch.number}"
@@ -36,7 +44,22 @@ def test_creditor_admin_uploads_a_batch_and_reaches_its_acknowledgement(page, us
     with page.expect_download() as download:
         page.get_by_role("link", name="Accusé de réception (PDF)").click()
     assert download.value.suggested_filename == f"{batch.acknowledgement_number}.pdf"
+    # The batch lists the cases it opened.
+    assert page.get_by_role("region", name="Dossiers ouverts par ce lot (22)").is_visible()
     assert page.console_errors == []
+
+
+def test_creditor_admin_cancels_a_file_and_nothing_is_stored(page, users, gnupg_home):
+    _login(page, users.creditor_admin.email)
+    page.goto("/lots/transmettre/")
+    page.get_by_label("Fichier de créances").set_input_files(str(DATA / "cpam-lot-anomalies.csv"))
+    page.get_by_role("button", name="Transmettre").click()
+    cancel = page.get_by_role("button", name="Annuler ce fichier")
+    expect(cancel).to_be_visible(timeout=10000)
+    cancel.click()
+    expect(page.get_by_text("Fichier annulé : rien n'a été enregistré.")).to_be_visible()
+    assert not Batch.objects.exists()
+    assert ImportJob.objects.get().status == ImportJobStatus.CANCELLED
 
 
 def test_running_import_page_polls_its_progress_then_shows_the_batch(page, reference, users, gnupg_home):

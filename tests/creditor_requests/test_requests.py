@@ -92,7 +92,7 @@ def test_pages_show_the_delays_of_the_creditors_contract(client, reference, case
     requests_page = client.get("/demandes/").content.decode()
     case_page = client.get(f"/dossiers/{case.pk}/").content.decode()
 
-    assert "décompte financier sous 24 h (C34), réunion sous 5 jours (C43)" in requests_page
+    assert "décompte financier sous 24 h, réunion sous 5 jours" in requests_page
     assert "sous 5 jours ouvrés" in requests_page  # questions: not set by the contract
     assert "Décompte financier (sous 24 h)" in case_page
     for page in (requests_page, case_page):
@@ -247,7 +247,7 @@ def test_agency_answers_through_the_view(client, case, users, statement_by_hand)
     assert list(Notification.objects.values_list("recipient_id", flat=True)) == [users.approver.pk]
     # The creditor reads the answer on the requests page and on the case page.
     client.force_login(users.approver)
-    assert "Décompte : 120,50 €" in client.get("/demandes/").content.decode()
+    assert "Décompte : 120,50 €" in client.get("/demandes/?etat=traitees").content.decode()
     assert "Décompte : 120,50 €" in client.get(f"/dossiers/{case.pk}/").content.decode()
 
 
@@ -495,7 +495,7 @@ def test_answered_requests_show_whether_the_clock_was_met(client, case, users, s
     with time_machine.travel(TUESDAY + timedelta(days=8), tick=False):
         request_answer(request=late, answer="Réponse tardive", actor=users.agent)
 
-    for path in ("/demandes/", f"/dossiers/{case.pk}/"):
+    for path in ("/demandes/?etat=traitees", f"/dossiers/{case.pk}/"):
         html = get_at(client, users.collaborator, TUESDAY + timedelta(days=10), path)
         assert "Décompte envoyé" in html and "Réponse tardive" in html
         # No countdown any more: whether each answer came within its clock.
@@ -530,7 +530,7 @@ def test_other_creditor_sees_none_and_gets_404_everywhere(client, case, users):
         html = client.get("/demandes/").content.decode()
         assert "QUESTION-CPAM" not in html
         assert "REUNION-CPAM" not in html
-        assert "Aucune demande." in html
+        assert "Aucune demande en cours." in html
 
         assert client.post(f"/demandes/{question.pk}/reponse/", {"answer": "x"}).status_code == 404
         assert client.post(f"/demandes/{meeting.pk}/creneaux/", {"slot1": "2026-11-18T14:00"}).status_code == 404

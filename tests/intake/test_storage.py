@@ -80,6 +80,10 @@ def test_upload_page_import_and_downloads_on_object_storage(
 
     assert response.status_code == 302
     job = ImportJob.objects.get()
+    assert job.status == ImportJobStatus.READY, job.outcome  # checked, waiting for the confirmation
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/lots/import/{job.pk}/confirmer/")
+    job.refresh_from_db()
     assert job.status == ImportJobStatus.DONE, job.outcome
     batch = Batch.objects.get()
     assert job.outcome["acknowledgement"]["pdf"] == batch.acknowledgement_pdf.name

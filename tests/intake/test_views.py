@@ -46,12 +46,19 @@ def upload(client, capture, name="cpam-lot-anomalies.csv", *, file=None, **data)
     return response
 
 
-def upload_and_follow(client, capture, name="cpam-lot-anomalies.csv", **data):
+def upload_and_follow(client, capture, name="cpam-lot-anomalies.csv", *, confirm=True, **data):
+    """Upload a file and, once it is checked, confirm it as the person would on the job page."""
     response = upload(client, capture, name, **data)
     assert response.status_code == 302, text_of(response)
     match = JOB_URL.match(response["Location"])
     assert match, response["Location"]
-    return ImportJob.objects.get(pk=match.group(1)), response
+    job = ImportJob.objects.get(pk=match.group(1))
+    if confirm and job.status == ImportJobStatus.READY:
+        with capture(execute=True):
+            confirmed = client.post(reverse("intake:job_confirm", args=[job.pk]))
+        assert confirmed.status_code == 302, text_of(confirmed)
+        job.refresh_from_db()
+    return job, response
 
 
 def import_for(creditor, name="cpam-lot-anomalies.csv", **kwargs) -> Batch:
@@ -204,8 +211,20 @@ def test_every_intake_url_hides_another_creditors_data(
     job, _ = upload_and_follow(client, django_capture_on_commit_callbacks)
     batch = Batch.objects.get()
     names = {p.name for p in intake_urls.urlpatterns if isinstance(p, URLPattern)}
-    assert names == {"batches", "upload", "job", "batch", "document"}  # a new URL must be added below
+    assert names == {
+        "batches",
+        "upload",
+        "template_csv",
+        "template_xlsx",
+        "job",
+        "job_confirm",
+        "job_cancel",
+        "batch",
+        "document",
+    }  # a new URL must be added below
     client.force_login(users.other_admin)
+    for action in ("intake:job_confirm", "intake:job_cancel"):
+        assert client.post(reverse(action, args=[job.pk])).status_code == 404
 
     # The pages that belong to the CPAM's batch and job: not found for the other creditor.
     hidden = [reverse("intake:job", args=[job.pk]), *batch_urls(batch)]
@@ -220,6 +239,8 @@ def test_every_intake_url_hides_another_creditors_data(
     assert upload_page.status_code == 200
     assert reference.cpam.name not in text_of(upload_page)
     assert 'name="creditor"' not in text_of(upload_page)
+    template = client.get(reverse("intake:template_csv") + f"?creditor={reference.cpam.pk}")
+    assert reference.cpam.slug not in template["Content-Disposition"]
 
 
 def test_agency_user_uploads_on_behalf_of_a_creditor(
@@ -276,10 +297,11 @@ def test_upload_with_a_default_structure(
     client.force_login(users.creditor_admin)
     file = SimpleUploadedFile("sans-structure.csv", b"reference;nom;solde\nREF-1;Dupont;10,00\n")
 
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(UPLOAD, {"file": file, "structure": reference.cesa.pk})
+    job, response = upload_and_follow(
+        client, django_capture_on_commit_callbacks, file=file, structure=reference.cesa.pk
+    )
 
-    assert response.status_code == 302
+    assert response.status_code == 302 and job.status == ImportJobStatus.DONE
     assert Case.objects.get().structure == reference.cesa
 
 
@@ -326,7 +348,7 @@ def test_duplicate_upload_is_explained_on_the_job_page(
     assert job.outcome["status"] == "duplicate"
     page = client.get(response["Location"])
     assert page.status_code == 200
-    assert "Fichier déjà reçu" in text_of(page)
+    assert text_of(page).count("Fichier déjà reçu") == 1  # the sentence is written once
     assert Batch.objects.count() == 1
 
 
@@ -549,19 +571,24 @@ def test_upload_page_of_a_creditor_without_the_policy(client, users, reference):
     assert "CSR" not in page
 
 
-def test_upload_page_for_agency_staff_states_each_creditors_policy(client, users, reference):
+def test_upload_page_for_agency_staff_states_the_chosen_creditors_policy_and_structures(client, users, reference):
     require_encryption_and_signature(reference.cpam)
     client.force_login(users.agent)
 
-    page = text_of(client.get(UPLOAD))
+    # Without a choice, the first creditor by name (the one the creditor field shows), with a link to the others.
+    first = text_of(client.get(UPLOAD))
+    assert reference.other.name < reference.cpam.name
+    assert "un fichier en clair est aussi accepté" in first and POLICY not in first
+    assert "<strong>AUT</strong> (Centre Autre)" in first and "CSR" not in first
+    assert f'href="?creditor={reference.cpam.pk}"' in first
 
-    # Creditors in the order of their names, each with its own policy and structures.
-    other_part, cpam_part = page.split(f"<h3>{reference.other.name}</h3>", 1)[1].split(
-        f"<h3>{reference.cpam.name}</h3>", 1
-    )
-    assert "un fichier en clair est aussi accepté" in other_part and POLICY not in other_part
-    assert "<strong>AUT</strong> (Centre Autre)" in other_part
-    assert POLICY in cpam_part and "<strong>CSR</strong> (Centre de Santé Réaumur)" in cpam_part
+    cpam = text_of(client.get(f"{UPLOAD}?creditor={reference.cpam.pk}"))
+    assert POLICY in cpam and "<strong>CSR</strong> (Centre de Santé Réaumur)" in cpam
+    # Only that creditor's structures, in the guidance and in the form's list.
+    assert "AUT" not in cpam and "Centre Autre" not in cpam
+    assert f'<option value="{reference.csr.pk}"' in cpam
+    assert f'<option value="{reference.cpam.pk}" selected>' in cpam
+    assert f"modele.csv?creditor={reference.cpam.pk}" in cpam
 
 
 def test_clear_upload_is_refused_when_the_creditor_requires_encryption(

@@ -230,7 +230,7 @@ def test_the_agent_sends_another_proposal_of_the_debtor_to_the_creditor(client, 
 
     client.force_login(users.approver)
     inbox = html(client.get("/validations/"))
-    assert "Proposition de paiement autre qu'immédiat (C19)" in inbox and "Son employeur paiera" in inbox
+    assert "Proposition de paiement autre qu'immédiat" in inbox and "Son employeur paiera" in inbox
 
 
 def test_another_proposal_with_an_unreadable_amount_is_refused(client, case, users):

@@ -58,6 +58,8 @@ OBJECTS = {
     "intake:batch": {"pk": "batch"},
     "intake:document": {"pk": "batch", "kind": "pdf"},
     "intake:job": {"pk": "job"},
+    "intake:job_confirm": {"pk": "job"},
+    "intake:job_cancel": {"pk": "job"},
     "accounts:team_member": {"pk": "colleague"},
     "accounts:team_member_deactivate": {"pk": "colleague"},
     "accounts:team_member_resend": {"pk": "colleague"},
@@ -375,7 +377,7 @@ def test_lists_searches_and_exports_show_nothing_of_another_tenant(client, users
         "/portail/restitutions/",
     ]
     if attacker_name == "other_admin":
-        pages += ["/lots/", "/compte/equipe/"]
+        pages += ["/lots/", "/compte/equipe/", "/lots/transmettre/modele.csv"]
     for url in pages:
         response = client.get(url)
         assert response.status_code in (200, 403), url
