@@ -74,10 +74,9 @@ def letter_issue_post(request: HttpRequest, case_pk: int) -> HttpResponse:
     """Issuing is deliberate: the GET says what will happen (numbered, kept, printed) and asks to confirm;
     only the POST of that confirmation issues. A POST without it issues nothing and shows the page again."""
     case = agency_case(request, case_pk)
-    kind = request.POST.get("kind", "") if request.method == "POST" else _issue_kind(case)
-    if kind not in LetterKind.values:
-        kind = _issue_kind(case)
+    kind = _issue_kind(case)
     if request.method == "POST":
+        kind = request.POST.get("kind", "")  # an unknown kind is refused by the service, in French
         if request.POST.get("confirm") == "yes":
             try:
                 letter = letter_issue(case=case, kind=kind, actor=request.user)
@@ -92,6 +91,8 @@ def letter_issue_post(request: HttpRequest, case_pk: int) -> HttpResponse:
                 )
             return redirect(_case_page(case))
         messages.error(request, "Confirmez l'émission : rien n'a été émis.")
+        if kind not in LetterKind.values:
+            kind = _issue_kind(case)
     return render(
         request,
         "letters/issue_confirm.html",

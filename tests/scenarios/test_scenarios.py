@@ -28,10 +28,14 @@ POLICY_KEYS = set(BLOCK_KEYS)
 
 
 def run(day: date, *options: str) -> dict:
-    """Run the command as cron does: what it decides commits, then the e-mails and SMS it queued are delivered."""
+    """Run the command as cron does: what it decides commits, then the e-mails and SMS it queued are delivered;
+    then the day's print run, as `run_daily` does after the scenarios (an e-mail or SMS may only recall a
+    first letter that is in a print batch)."""
     out = StringIO()
     with TestCase.captureOnCommitCallbacks(execute=True):
         call_command("run_scenarios", "--date", day.isoformat(), "--json", *options, stdout=out)
+    if "--dry-run" not in options:
+        call_command("print_batch", "--date", day.isoformat(), stdout=StringIO())
     return json.loads(out.getvalue())
 
 
