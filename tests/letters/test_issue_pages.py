@@ -59,7 +59,7 @@ def test_a_post_without_confirmation_issues_nothing(client, users, case):
     client.force_login(users.agent)
     response = client.post(f"/courriers/dossier/{case.pk}/emettre/", {"kind": "first"})
     assert response.status_code == 200
-    assert "Confirmez l'émission : rien n'a été émis." in response.content.decode()
+    assert "Confirmez l&#x27;émission : rien n&#x27;a été émis." in response.content.decode()
     assert not Letter.objects.exists()
     assert not AuditEvent.objects.filter(verb="letter.issued").exists()
 
