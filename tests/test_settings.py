@@ -201,3 +201,29 @@ def test_env_list(monkeypatch):
     assert env_list("AMIABLE_TEST_LIST", []) == ["a.example", "b.example"]
     monkeypatch.setenv("AMIABLE_TEST_LIST", "  ")
     assert env_list("AMIABLE_TEST_LIST", ["défaut"]) == ["défaut"]
+
+
+# --- the contact rule's development switch ------------------------------------------------------------
+
+
+def test_prod_refuses_to_start_with_the_contact_policy_switched_off():
+    env = base_env(DJANGO_SECRET_KEY=random_secret(), AMIABLE_AUDIT_KEY=random_secret(), AMIABLE_CONTACT_POLICY_OFF="1")
+    code = "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'config.settings.prod'; django.setup()"
+    result = run_python("-c", code, env=env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "AMIABLE_CONTACT_POLICY_OFF est réservé au développement" in result.stderr
+
+
+def test_prod_keeps_the_contact_policy(prod):
+    assert prod.AMIABLE_CONTACT_POLICY_OFF is False
+
+
+def test_dev_reads_the_contact_policy_switch(monkeypatch):
+    for value, expected in (("1", True), ("", False)):
+        monkeypatch.setenv("AMIABLE_CONTACT_POLICY_OFF", value)
+        sys.modules.pop("config.settings.dev", None)
+        try:
+            assert importlib.import_module("config.settings.dev").AMIABLE_CONTACT_POLICY_OFF is expected
+        finally:
+            sys.modules.pop("config.settings.dev", None)

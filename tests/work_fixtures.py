@@ -8,6 +8,7 @@ import pytest
 from amiable.cases.models import Case
 from amiable.cases.services import contact_point_add
 from amiable.letters.defaults import letter_templates_ensure
+from amiable.letters.print_batch import print_batch_build
 from amiable.letters.services import letter_issue
 from amiable.scenarios.defaults import scenario_ensure
 from amiable.scenarios.models import Scenario
@@ -61,8 +62,19 @@ def case_factory(reference, cpam_setup):
 EARLY_LETTER_AT = datetime(2026, 5, 4, 10, 0, tzinfo=ZoneInfo("Europe/Paris"))
 
 
-def first_letter_sent(case, *, at: datetime = EARLY_LETTER_AT):
-    """Issue the case's first letter before the calls of a test (R124-4: a call follows it), early enough
-    (more than 30 days before July) not to count against the letter cap."""
+def first_letter_sent(case, *, at: datetime = EARLY_LETTER_AT, printed: bool = True):
+    """Issue the case's first letter before the calls and messages of a test (R124-4: they follow it), early
+    enough (more than 30 days before July) not to count against the letter cap; `printed`: it went out with
+    that day's print run, as an e-mail or SMS that recalls it requires."""
     letter_templates_ensure(creditor=case.creditor)
-    return letter_issue(case=case, kind="first", actor=None, issued_on=at.date(), at=at)
+    letter = letter_issue(case=case, kind="first", actor=None, issued_on=at.date(), at=at)
+    return posted(letter) if printed else letter
+
+
+def posted(letter):
+    """The letter after the print run of its day (the real one): an e-mail or SMS that recalls a first letter
+    may only go once the letter is in a print batch."""
+    print_batch_build(day=letter.issued_on)
+    letter.refresh_from_db()
+    assert letter.printed_on is not None, "the letter was held back by the print run"
+    return letter

@@ -16,6 +16,7 @@ and nothing else: the rule is written once."""
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from amiable.cases.models import STOPPING_EVENTS, Action, CaseEvent, CaseStatus, Channel
@@ -43,6 +44,20 @@ BLOCK_KEYS = frozenset(
     }
 )
 DAY_NAMES = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
+MONTH_NAMES = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+]
 
 
 @dataclass(frozen=True)
@@ -55,20 +70,24 @@ class ContactBlock:
     next_at: datetime | None = None
 
     @property
+    def next_slot(self) -> str:
+        """« Prochain créneau autorisé : lundi 1 décembre à 8 h 00 », or "" when waiting will not lift it."""
+        return f"Prochain créneau autorisé : {format_slot(self.next_at)}" if self.next_at else ""
+
+    @property
     def message(self) -> str:
         if self.next_at is None:
             return self.reason
-        return f"{self.reason} (prochain créneau : {format_slot(self.next_at)})"
+        return f"{self.reason}. {self.next_slot}"
 
     def __str__(self) -> str:
         return self.message
 
 
 def format_slot(at: datetime) -> str:
-    """« lundi 30/11 à 10 h » or « lundi 30/11 à 14 h 30 » in Paris time."""
+    """« lundi 1 décembre à 8 h 00 » in Paris time (« 1er » is not used: the day reads as a number)."""
     at = timezone.localtime(at)
-    hour = f"{at.hour} h" if at.minute == 0 else f"{at.hour} h {at.minute:02d}"
-    return f"{DAY_NAMES[at.weekday()]} {at:%d/%m} à {hour}"
+    return f"{DAY_NAMES[at.weekday()]} {at.day} {MONTH_NAMES[at.month - 1]} à {at.hour} h {at.minute:02d}"
 
 
 def _windows(spec: str) -> list[tuple[time, time]]:
@@ -78,6 +97,12 @@ def _windows(spec: str) -> list[tuple[time, time]]:
         if start and end:
             windows.append((time.fromisoformat(start), time.fromisoformat(end)))
     return sorted(windows)
+
+
+def hours_rule_off() -> bool:
+    """The development switch `AMIABLE_CONTACT_POLICY_OFF=1` (dev settings only; production refuses to start
+    with it): the demo may send at any hour or day. Everything else of the rule still holds."""
+    return bool(getattr(settings, "AMIABLE_CONTACT_POLICY_OFF", False))
 
 
 def channel_cap(terms: ContractTerms, channel: str) -> int:
@@ -197,7 +222,7 @@ def _decide(
     if case.debtor.do_not_contact:
         return ContactBlock("do_not_contact", "le débiteur a demandé à ne plus être contacté")
     terms = terms()
-    if channel in TIMED_CHANNELS:
+    if channel in TIMED_CHANNELS and not hours_rule_off():
         if str(at.isoweekday()) not in terms.contact_weekdays:
             key, reason = "day_not_allowed", "jour non autorisé par la politique de contact"
         elif is_public_holiday(at.date()) and not terms.contact_on_public_holidays:

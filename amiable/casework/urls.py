@@ -21,6 +21,17 @@ urlpatterns = [
     path("dossiers/<int:pk>/ne-plus-contacter/", views_work.do_not_contact_post, name="do_not_contact"),
     path("dossiers/<int:pk>/message/<slug:channel>/apercu/", views_messages.message_preview, name="message_preview"),
     path("dossiers/<int:pk>/message/<slug:channel>/", views_messages.message_send, name="message_send"),
+    path("dossiers/<int:pk>/coordonnees/", views_messages.contact_point_add_post, name="contact_point_add"),
+    path(
+        "dossiers/<int:pk>/coordonnees/<int:point_pk>/corriger/",
+        views_messages.contact_point_correct_post,
+        name="contact_point_correct",
+    ),
+    path(
+        "dossiers/<int:pk>/coordonnees/<int:point_pk>/verifier/",
+        views_messages.contact_point_verify_post,
+        name="contact_point_verify",
+    ),
     path("messages-envoyes/", views_messages.outbox, name="outbox"),
     path("messages-envoyes/<int:pk>/renvoyer/", views_messages.outbox_retry, name="outbox_retry"),
 ]

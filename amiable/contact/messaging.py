@@ -60,10 +60,17 @@ class OutboxSmsSender:
 
 
 def _first_letter(case: Case) -> Letter:
+    """The first letter a message recalls (L2). It must be on its way to the debtor: a message that quotes a
+    letter still waiting for the print run would reach the debtor before the letter it recalls."""
     first = Letter.objects.filter(case=case, kind=LetterKind.FIRST).first()
     if first is None:
         raise ApplicationError(
             "Le premier contact est la lettre de l'article R124-4 : envoyez-la avant tout e-mail ou SMS."
+        )
+    if first.printed_on is None:
+        raise ApplicationError(
+            f"La première lettre {first.number} n'est pas encore imprimée : un e-mail ou un SMS qui la rappelle "
+            "ne peut partir qu'une fois qu'elle est dans un lot d'impression (« Courriers à imprimer »)."
         )
     return first
 

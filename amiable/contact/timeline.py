@@ -56,3 +56,8 @@ def register() -> None:
     register_verb("promise.broken", label="Promesse de paiement non tenue", describe=_promise)
     register_verb("promise.kept", label="Promesse de paiement tenue", describe=_promise)
     register_verb("promise.cancelled", label="Promesse de paiement annulée", describe=_promise)
+    register_verb(
+        "contact_point.corrected",
+        label="Coordonnée corrigée",
+        describe=lambda event: f"{(event.before or {}).get('display', '')} → {(event.after or {}).get('display', '')}",
+    )

@@ -12,10 +12,13 @@ from amiable.accounts.permissions import can_work_cases
 from amiable.audit.models import AccessKind
 from amiable.audit.services import access_log_record
 from amiable.cases.access import agency_case
-from amiable.cases.models import Channel
+from amiable.cases.models import Channel, ContactPoint
+from amiable.cases.policy import case_contact_block
 from amiable.contact.messaging import MAX_ATTEMPTS, email_content, email_send, message_retry, sms_content, sms_send
 from amiable.contact.models import OutboxMessage
+from amiable.contact.points import contact_point_correct, contact_point_record, contact_point_verify
 from amiable.contact.selectors import outbox_list
+from amiable.core.dates import format_date
 from amiable.core.exceptions import ApplicationError
 from amiable.core.views import run_service
 
@@ -40,8 +43,13 @@ def message_preview(request: HttpRequest, pk: int, channel: str) -> HttpResponse
         error = None
     except ApplicationError as exc:
         content, error = None, exc.message
+    # The same rule the send asks: « Envoyer » is disabled, with the reason and the next allowed slot, when the
+    # message could not go now.
+    refusal = case_contact_block(case, channel)
     return render(
-        request, "contact/message_preview.html", {"case": case, "channel": channel, "content": content, "error": error}
+        request,
+        "contact/message_preview.html",
+        {"case": case, "channel": channel, "content": content, "error": error, "refusal": refusal},
     )
 
 
@@ -88,3 +96,67 @@ def outbox_retry(request: HttpRequest, pk: int) -> HttpResponse:
         "Nouvel envoi demandé : l'état du message se met à jour ci-dessous.",
     )
     return redirect(reverse("work:outbox"))
+
+
+# --- the debtor's phones and e-mails, from the case page's « Coordonnées » ----------------------------------
+
+
+def _points_page(case) -> str:
+    return reverse("case_detail", args=[case.pk]) + "#coordonnees"
+
+
+def _case_point(case, point_pk: int) -> ContactPoint:
+    point = ContactPoint.objects.filter(pk=point_pk, debtor_id=case.debtor_id).first()
+    if point is None:
+        raise Http404("Coordonnée introuvable.")
+    return point
+
+
+@login_required
+@require_POST
+def contact_point_add_post(request: HttpRequest, pk: int) -> HttpResponse:
+    case = agency_case(request, pk)
+    run_service(
+        request,
+        lambda: contact_point_record(
+            case=case,
+            kind=request.POST.get("kind", ""),
+            value=request.POST.get("value", ""),
+            verified=request.POST.get("verified") == "on",
+            actor=request.user,
+        ),
+        lambda point: f"Coordonnée ajoutée : {point.display} ({point.get_quality_display().lower()}).",
+    )
+    return redirect(_points_page(case))
+
+
+@login_required
+@require_POST
+def contact_point_correct_post(request: HttpRequest, pk: int, point_pk: int) -> HttpResponse:
+    case = agency_case(request, pk)
+    point = _case_point(case, point_pk)
+    run_service(
+        request,
+        lambda: contact_point_correct(
+            case=case,
+            point=point,
+            value=request.POST.get("value", ""),
+            verified=request.POST.get("verified") == "on",
+            actor=request.user,
+        ),
+        lambda new: f"Coordonnée corrigée : {new.display} remplace {point.display}, qui est marquée invalide.",
+    )
+    return redirect(_points_page(case))
+
+
+@login_required
+@require_POST
+def contact_point_verify_post(request: HttpRequest, pk: int, point_pk: int) -> HttpResponse:
+    case = agency_case(request, pk)
+    point = _case_point(case, point_pk)
+    run_service(
+        request,
+        lambda: contact_point_verify(case=case, point=point, actor=request.user),
+        lambda p: f"{p.display} vérifiée le {format_date(p.checked_on)} : elle est désormais valide.",
+    )
+    return redirect(_points_page(case))

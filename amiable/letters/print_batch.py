@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from pypdf import PdfReader, PdfWriter
 
+from amiable.accounts.permissions import can_work_cases, require
 from amiable.audit.services import audit_record
 from amiable.cases.models import Channel
 from amiable.cases.policy import case_contact_blocks
@@ -93,7 +94,9 @@ def print_batch_build(*, day: date, actor=None) -> PrintRun:
     """Merge the letters of `day` not yet printed into one PDF with its manifest, and mark them printed.
     A letter whose case stopped being recovered since it was issued is held back (and listed), not posted.
     The registered documents waiting for the post follow the letters. A stored document whose content no
-    longer matches its hash is refused: nothing is printed."""
+    longer matches its hash is refused: nothing is printed. Agency staff (the « Courriers à imprimer » page)
+    or the system (the daily command) only."""
+    require(actor is None or can_work_cases(actor), "Seule l'agence imprime les courriers.")
     run = PrintRun(day=day)
     letters = list(print_pending(day=day).select_for_update(of=("self",)))
     writer = PdfWriter()
@@ -157,6 +160,57 @@ def print_batch_build(*, day: date, actor=None) -> PrintRun:
             default_storage.delete(name)
         raise
     return run
+
+
+@dataclass(frozen=True)
+class PrintFiles:
+    """A print run's files as the « Courriers à imprimer » page lists them: `stem` is `2026-11-27` or
+    `2026-11-27-2` (a second run that day); a name is None when its file is gone."""
+
+    stem: str
+    day: date
+    pdf_name: str | None
+    manifest_name: str | None
+
+
+def print_runs_list(*, limit: int = 60) -> list[PrintFiles]:
+    """The print runs whose files are still stored, newest first (the purge removes the old ones): read from
+    the storage's `print/` folder, which is where `print_batch_build` writes them and nothing else does."""
+    try:
+        _, names = default_storage.listdir("print")
+    except FileNotFoundError:
+        return []
+    stems: dict[str, set[str]] = {}
+    for name in names:
+        if _PRINT_FILE.match(name):
+            stem, _, ext = name.rpartition(".")
+            stems.setdefault(stem, set()).add(ext)
+
+    def order(stem: str) -> tuple[str, int]:
+        day, _, n = stem[:10], stem[10:11], stem[11:]
+        return day, int(n or 1)
+
+    runs = []
+    for stem in sorted(stems, key=order, reverse=True)[:limit]:
+        exts = stems[stem]
+        runs.append(
+            PrintFiles(
+                stem=stem,
+                day=date.fromisoformat(stem[:10]),
+                pdf_name=f"print/{stem}.pdf" if "pdf" in exts else None,
+                manifest_name=f"print/{stem}.csv" if "csv" in exts else None,
+            )
+        )
+    return runs
+
+
+def print_file_name(*, stem: str, ext: str) -> str | None:
+    """The storage name of a print run's file from the page's link, or None: only the names `print_batch_build`
+    writes are accepted, so that the link cannot reach any other stored file."""
+    name = f"{stem}.{ext}"
+    if not _PRINT_FILE.match(name):
+        return None
+    return f"print/{name}"
 
 
 def print_files_purge(*, days: int, today: date | None = None) -> list[str]:

@@ -262,4 +262,6 @@ AMIABLE_EXPORT_DIR = Path(env_str("AMIABLE_EXPORT_DIR", str(VAR_DIR / "exports")
 # Public address of the site, for links in e-mails.
 AMIABLE_SITE_URL = env_str("AMIABLE_SITE_URL", "http://127.0.0.1:8000")
 # SMS to debtors: a class with send(to=, text=); the default keeps messages in the outbox only.
+# The contact rule's days and hours, switched off only by the dev settings' AMIABLE_CONTACT_POLICY_OFF (the demo).
+AMIABLE_CONTACT_POLICY_OFF = False
 AMIABLE_SMS_SENDER = env_str("AMIABLE_SMS_SENDER", "amiable.contact.messaging.OutboxSmsSender")

@@ -14,3 +14,7 @@ STORAGES = {
 # Serve static files from the apps directly, without collectstatic.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# `AMIABLE_CONTACT_POLICY_OFF=1 make run`: the demo may send e-mails and SMS and record calls at any hour or day
+# (the contact rule's days and hours only; the first letter, do-not-contact, the caps and the legal checks of
+# the wording still apply). Production refuses to start with it.
+AMIABLE_CONTACT_POLICY_OFF = env_bool("AMIABLE_CONTACT_POLICY_OFF", False)

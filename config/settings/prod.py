@@ -5,6 +5,13 @@ from django.core.exceptions import ImproperlyConfigured
 from config.settings.base import *  # noqa: F403
 from config.settings.env import env_bool, env_int, env_str
 
+# A development switch only: debtors are never called or written to outside the contract's days and hours.
+if env_bool("AMIABLE_CONTACT_POLICY_OFF", False):
+    raise ImproperlyConfigured(
+        "AMIABLE_CONTACT_POLICY_OFF est réservé au développement : la production respecte toujours les jours et "
+        "heures de contact. Retirez cette variable."
+    )
+
 DEBUG = False
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")  # no default: refuse to start without one
 # No default either: a lost or leaked key-encryption key loses or exposes the audit trail's personal data.

@@ -16,3 +16,5 @@ WHITENOISE_AUTOREFRESH = True
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # The second factor is optional in tests whatever the environment says; tests that need it turn it on.
 AMIABLE_REQUIRE_2FA = False
+# The contact rule's days and hours hold in tests whatever the environment says; tests that need it turn it off.
+AMIABLE_CONTACT_POLICY_OFF = False

@@ -34,7 +34,7 @@ from amiable.casework import services as casework_services
 from amiable.closure import services as closure_services
 from amiable.closure import services_handover
 from amiable.closure.models import DocumentReturn
-from amiable.contact import messaging
+from amiable.contact import messaging, points
 from amiable.contact import services as contact_services
 from amiable.contact.models import MessageStatus, OutboxMessage
 from amiable.creditor_requests import services as requests_services
@@ -81,6 +81,7 @@ BATCH = "cpam-lot-virgule.csv"
 WRITING_MODULES = [
     "amiable.closure.ending",
     "amiable.contact.messaging",
+    "amiable.contact.points",
     "amiable.intake.crypto",
     "amiable.invoicing.settlement",
     "amiable.letters.defaults",
@@ -131,6 +132,8 @@ NOT_AUDITED = {
     ),
     "amiable.intake.services.import_job_progress": "reads the progress of an import from the cache",
     "amiable.letters.print_batch.print_pending": "read: the letters waiting for the print batch",
+    "amiable.letters.print_batch.print_runs_list": "read: the print runs whose files are still stored",
+    "amiable.letters.print_batch.print_file_name": "pure: checks a print file's name from a link",
     "amiable.letters.services.template_check": "pure: the legal check of a template",
     "amiable.letters.services.first_letter_mentions": "pure: the mentions a first letter must carry",
     "amiable.letters.services.letter_check": "pure: the legal check of a rendered letter",
@@ -741,6 +744,27 @@ SERVICE_CALLS = {
                 ledger_services.Line(account="creditor_funds", amount=Decimal("-1.00")),
             ],
             actor=None,
+        ),
+    ),
+    "amiable.contact.points.contact_point_record": (
+        "contact_point.added",
+        lambda w: points.contact_point_record(case=w.case, kind="phone", value="06 11 22 33 44", actor=w.users.agent),
+    ),
+    "amiable.contact.points.contact_point_correct": (
+        "contact_point.corrected",
+        lambda w: points.contact_point_correct(
+            case=w.case,
+            point=points.contact_point_record(case=w.case, kind="email", value="a@exemple.fr", actor=w.users.agent),
+            value="b@exemple.fr",
+            actor=w.users.agent,
+        ),
+    ),
+    "amiable.contact.points.contact_point_verify": (
+        "contact_point.quality_changed",
+        lambda w: points.contact_point_verify(
+            case=w.case,
+            point=points.contact_point_record(case=w.case, kind="phone", value="0611223355", actor=w.users.agent),
+            actor=w.users.agent,
         ),
     ),
     "amiable.contact.messaging.email_send": (

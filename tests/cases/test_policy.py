@@ -70,22 +70,25 @@ def test_tuesday_at_eleven_is_allowed(case):
 @pytest.mark.parametrize(
     ("at", "reason", "key", "slot"),
     [
-        (HOLIDAY_11, "jour férié", "public_holiday", "mercredi 15/07 à 10 h"),
-        (SUNDAY_11, "jour non autorisé par la politique de contact", "day_not_allowed", "lundi 13/07 à 10 h"),
-        (LUNCH, HOURS, "outside_hours", "mardi 07/07 à 14 h"),
-        (EVENING, HOURS, "outside_hours", "mercredi 08/07 à 10 h"),
-        (datetime(2026, 7, 7, 9, 59, tzinfo=PARIS), HOURS, "outside_hours", "mardi 07/07 à 10 h"),
+        (HOLIDAY_11, "jour férié", "public_holiday", "mercredi 15 juillet à 10 h 00"),
+        (SUNDAY_11, "jour non autorisé par la politique de contact", "day_not_allowed", "lundi 13 juillet à 10 h 00"),
+        (LUNCH, HOURS, "outside_hours", "mardi 7 juillet à 14 h 00"),
+        (EVENING, HOURS, "outside_hours", "mercredi 8 juillet à 10 h 00"),
+        (datetime(2026, 7, 7, 9, 59, tzinfo=PARIS), HOURS, "outside_hours", "mardi 7 juillet à 10 h 00"),
     ],
 )
 def test_calls_are_refused_outside_allowed_days_and_hours(case, users, at, reason, key, slot):
     block = case_contact_block(case, Channel.CALL, at)
     assert (block.reason, block.key) == (reason, key)
-    assert block.message == f"{reason} (prochain créneau : {slot})"
+    assert block.message == f"{reason}. Prochain créneau autorisé : {slot}"
 
     with pytest.raises(ApplicationError) as error:
         call(case, users.agent, at)
 
-    assert error.value.message == f"Appel refusé par la politique de contact : {reason} (prochain créneau : {slot})."
+    assert (
+        error.value.message
+        == f"Appel refusé par la politique de contact : {reason}. Prochain créneau autorisé : {slot}."
+    )
     assert written(case) == (0, 0, 0)
 
 
@@ -107,8 +110,8 @@ def test_fifth_call_within_thirty_days_is_refused(case, users):
         call(case, users.agent, monday)
 
     assert error.value.message == (
-        "Appel refusé par la politique de contact : plafond atteint : 4 appel(s) sur 30 jours (maximum 4) "
-        "(prochain créneau : jeudi 06/08 à 11 h)."
+        "Appel refusé par la politique de contact : plafond atteint : 4 appel(s) sur 30 jours (maximum 4)"
+        ". Prochain créneau autorisé : jeudi 6 août à 11 h 00."
     )
     assert written(case) == (4, 4, 4)
     # Thirty days after the first call, it no longer counts: a call is allowed again.
@@ -246,12 +249,12 @@ def test_the_next_slot_skips_a_public_holiday_and_the_weekend(case, reference):
     # Friday 13/11/2026 at 20:30; Wednesday 11/11 is a holiday, but the next slot is Monday 16/11 at 10 h.
     friday_evening = datetime(2026, 11, 13, 20, 30, tzinfo=PARIS)
     assert case_contact_block(case, Channel.SMS, friday_evening).message.endswith(
-        "(prochain créneau : lundi 16/11 à 10 h)"
+        ". Prochain créneau autorisé : lundi 16 novembre à 10 h 00"
     )
     # Tuesday 10/11 at 21:00: Wednesday 11/11 (Armistice) is skipped.
     tuesday_night = datetime(2026, 11, 10, 21, 0, tzinfo=PARIS)
     assert case_contact_block(case, Channel.EMAIL, tuesday_night).message.endswith(
-        "(prochain créneau : jeudi 12/11 à 10 h)"
+        ". Prochain créneau autorisé : jeudi 12 novembre à 10 h 00"
     )
 
 
@@ -262,4 +265,4 @@ def test_every_channel_of_the_one_rule_reads_the_creditors_terms(case, reference
     Action.objects.create(case=case, channel=Channel.SMS, at=nine_thirty, summary="SMS")
     block = case_contact_block(case, Channel.SMS, nine_thirty + timedelta(hours=1))
     assert block.key == "cap_reached"
-    assert block.message.endswith("(prochain créneau : jeudi 06/08 à 9 h 30)")
+    assert block.message.endswith(". Prochain créneau autorisé : jeudi 6 août à 9 h 30")

@@ -603,7 +603,8 @@ def test_call_form_shows_the_policy_refusal(client, case, users):
         {"appel-number_choice": PHONE, "appel-direction": "out", "appel-outcome": "no_answer"},
     )
     assert flash(response) == [
-        "Appel refusé par la politique de contact : jour férié (prochain créneau : mercredi 15/07 à 10 h)."
+        "Appel refusé par la politique de contact : jour férié. "
+        "Prochain créneau autorisé : mercredi 15 juillet à 10 h 00."
     ]
     assert not Action.objects.filter(channel="call").exists()
 

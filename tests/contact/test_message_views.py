@@ -13,6 +13,7 @@ from amiable.contact.messaging import email_send
 from amiable.contact.models import MessageStatus, OutboxMessage
 from amiable.letters.services import letter_issue
 from tests.contact.stand_ins import FlakyEmailBackend
+from tests.work_fixtures import posted
 
 TUESDAY_11 = datetime(2026, 7, 7, 11, 0, tzinfo=ZoneInfo("Europe/Paris"))
 SUNDAY_11 = datetime(2026, 7, 5, 11, 0, tzinfo=ZoneInfo("Europe/Paris"))
@@ -21,7 +22,7 @@ SUNDAY_11 = datetime(2026, 7, 5, 11, 0, tzinfo=ZoneInfo("Europe/Paris"))
 @pytest.fixture
 def case(case_factory, users):
     case = case_factory(ack=date(2026, 6, 1), email="marie.dupont@exemple.fr", phone="+33612345678")
-    letter_issue(case=case, kind="first", actor=users.agent, issued_on=date(2026, 6, 1))
+    posted(letter_issue(case=case, kind="first", actor=users.agent, issued_on=date(2026, 6, 1)))
     return case
 
 
@@ -122,8 +123,8 @@ def test_renvoyer_outside_the_contact_hours_is_refused_with_the_reason(client, u
     with time_machine.travel(SUNDAY_11 + timedelta(days=7), tick=False):
         response = client.post(f"/travail/messages-envoyes/{failed.pk}/renvoyer/", follow=True)
     assert (
-        "Renvoi refusé par la politique de contact : jour non autorisé par la politique de contact "
-        "(prochain créneau : lundi 13/07 à 10 h)." in response.content.decode()
+        "Renvoi refusé par la politique de contact : jour non autorisé par la politique de contact"
+        ". Prochain créneau autorisé : lundi 13 juillet à 10 h 00." in response.content.decode()
     )
     failed.refresh_from_db()
     assert (failed.status, failed.attempts) == (MessageStatus.FAILED, 1)

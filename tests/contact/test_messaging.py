@@ -19,7 +19,7 @@ from amiable.core.money import format_money
 from amiable.creditors.models import Agency
 from amiable.letters.models import LetterKind
 from amiable.letters.services import letter_issue
-from tests.work_fixtures import DEBTOR_EMAIL, DEBTOR_PHONE
+from tests.work_fixtures import DEBTOR_EMAIL, DEBTOR_PHONE, posted
 
 TUESDAY = date(2026, 10, 13)
 LETTER_DAY = date(2026, 10, 5)
@@ -49,7 +49,7 @@ def case(case_factory):
 
 @pytest.fixture
 def first_letter(case, users):
-    return letter_issue(case=case, kind=LetterKind.FIRST, actor=users.agent, issued_on=LETTER_DAY)
+    return posted(letter_issue(case=case, kind=LetterKind.FIRST, actor=users.agent, issued_on=LETTER_DAY))
 
 
 @pytest.fixture
@@ -105,7 +105,7 @@ def test_email_refused_without_a_valid_email(case_factory, users, quality):
         contact_point_add(
             debtor=case.debtor, kind="email", value=DEBTOR_EMAIL, quality=quality, source="Appel", actor=None
         )
-    letter_issue(case=case, kind=LetterKind.FIRST, actor=users.agent, issued_on=LETTER_DAY)
+    posted(letter_issue(case=case, kind=LetterKind.FIRST, actor=users.agent, issued_on=LETTER_DAY))
 
     with pytest.raises(ApplicationError, match=r"^Aucun e-mail valide pour ce débiteur\.$"):
         email_send(case=case, actor=users.agent, at=paris(TUESDAY))
@@ -117,23 +117,38 @@ def test_email_refused_without_a_valid_email(case_factory, users, quality):
 @pytest.mark.parametrize(
     ("at", "reason", "slot"),
     [
-        (paris(TUESDAY, 9, 59), "hors des plages horaires autorisées (10:00-13:00,14:00-20:00)", "mardi 13/10 à 10 h"),
-        (paris(TUESDAY, 13, 30), "hors des plages horaires autorisées (10:00-13:00,14:00-20:00)", "mardi 13/10 à 14 h"),
+        (
+            paris(TUESDAY, 9, 59),
+            "hors des plages horaires autorisées (10:00-13:00,14:00-20:00)",
+            "mardi 13 octobre à 10 h 00",
+        ),
+        (
+            paris(TUESDAY, 13, 30),
+            "hors des plages horaires autorisées (10:00-13:00,14:00-20:00)",
+            "mardi 13 octobre à 14 h 00",
+        ),
         (
             paris(TUESDAY, 20, 0),
             "hors des plages horaires autorisées (10:00-13:00,14:00-20:00)",
-            "mercredi 14/10 à 10 h",
+            "mercredi 14 octobre à 10 h 00",
         ),
-        (paris(date(2026, 7, 14)), "jour férié", "mercredi 15/07 à 10 h"),  # Tuesday 14 July 2026
-        (paris(date(2026, 11, 11)), "jour férié", "jeudi 12/11 à 10 h"),  # Wednesday 11 November 2026
-        (paris(date(2026, 10, 11)), "jour non autorisé par la politique de contact", "lundi 12/10 à 10 h"),  # Sunday
+        (paris(date(2026, 7, 14)), "jour férié", "mercredi 15 juillet à 10 h 00"),  # Tuesday 14 July 2026
+        (paris(date(2026, 11, 11)), "jour férié", "jeudi 12 novembre à 10 h 00"),  # Wednesday 11 November 2026
+        (
+            paris(date(2026, 10, 11)),
+            "jour non autorisé par la politique de contact",
+            "lundi 12 octobre à 10 h 00",
+        ),  # Sunday
     ],
 )
 def test_email_refused_outside_allowed_hours_and_days(first_letter, users, at, reason, slot):
     with pytest.raises(ApplicationError, match=r"^E-mail refusé par la politique de contact : (.+)\.$") as exc:
         email_send(case=first_letter.case, actor=users.agent, at=at)
 
-    assert exc.value.message == f"E-mail refusé par la politique de contact : {reason} (prochain créneau : {slot})."
+    assert (
+        exc.value.message
+        == f"E-mail refusé par la politique de contact : {reason}. Prochain créneau autorisé : {slot}."
+    )
     assert stored() == (0, 0)
     assert mail.outbox == []
 
@@ -240,7 +255,7 @@ def test_sms_refused_before_the_first_letter(case, users):
 
 def test_sms_refused_without_a_valid_phone(case_factory, users):
     case = case_factory(ack=LETTER_DAY, email=DEBTOR_EMAIL)
-    letter_issue(case=case, kind=LetterKind.FIRST, actor=users.agent, issued_on=LETTER_DAY)
+    posted(letter_issue(case=case, kind=LetterKind.FIRST, actor=users.agent, issued_on=LETTER_DAY))
 
     with pytest.raises(ApplicationError, match=r"^Aucun numéro de téléphone valide pour ce débiteur\.$"):
         sms_send(case=case, actor=users.agent, at=paris(TUESDAY))
@@ -250,7 +265,8 @@ def test_sms_refused_without_a_valid_phone(case_factory, users):
 def test_sms_refused_on_a_public_holiday(first_letter, users):
     with pytest.raises(
         ApplicationError,
-        match=r"^SMS refusé par la politique de contact : jour férié \(prochain créneau : mercredi 15/07 à 10 h\)\.$",
+        match=r"^SMS refusé par la politique de contact : jour férié\. "
+        r"Prochain créneau autorisé : mercredi 15 juillet à 10 h 00\.$",
     ):
         sms_send(case=first_letter.case, actor=users.agent, at=paris(date(2026, 7, 14)))
     assert stored() == (0, 0)

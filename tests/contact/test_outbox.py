@@ -32,7 +32,7 @@ from amiable.letters.models import LetterKind
 from amiable.letters.services import letter_issue
 from amiable.ops.management.commands.run_daily import DAILY_JOBS
 from tests.contact.stand_ins import FlakyEmailBackend, FlakySmsSender
-from tests.work_fixtures import DEBTOR_EMAIL, DEBTOR_PHONE
+from tests.work_fixtures import DEBTOR_EMAIL, DEBTOR_PHONE, posted
 
 LETTER_DAY = date(2026, 10, 5)
 PARIS = ZoneInfo("Europe/Paris")
@@ -52,7 +52,7 @@ def stand_ins(settings):
 @pytest.fixture
 def case(case_factory, users):
     case = case_factory(ack=LETTER_DAY, email=DEBTOR_EMAIL, phone=DEBTOR_PHONE, reference="DOS-2026-0099")
-    letter_issue(case=case, kind=LetterKind.FIRST, actor=users.agent, issued_on=LETTER_DAY)
+    posted(letter_issue(case=case, kind=LetterKind.FIRST, actor=users.agent, issued_on=LETTER_DAY))
     return case
 
 

@@ -23,7 +23,7 @@ from amiable.contact.models import MessageStatus, OutboxMessage
 from amiable.creditors.models import Agency
 from amiable.letters.models import LetterKind
 from amiable.letters.services import letter_issue
-from tests.work_fixtures import DEBTOR_EMAIL
+from tests.work_fixtures import DEBTOR_EMAIL, posted
 
 LETTER_DAY = date(2026, 10, 5)
 AT = timezone.make_aware(datetime.combine(date(2026, 10, 13), time(11, 0)))  # a Tuesday, 11:00 Paris
@@ -89,7 +89,7 @@ def smtp_server(settings):
 @pytest.fixture
 def first_letter(case_factory, users):
     case = case_factory(ack=LETTER_DAY, email=DEBTOR_EMAIL, reference="DOS-2026-0077")
-    return letter_issue(case=case, kind=LetterKind.FIRST, actor=users.agent, issued_on=LETTER_DAY)
+    return posted(letter_issue(case=case, kind=LetterKind.FIRST, actor=users.agent, issued_on=LETTER_DAY))
 
 
 def kept() -> tuple[int, int, int]:

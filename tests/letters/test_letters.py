@@ -389,12 +389,12 @@ def test_case_page_shows_the_letters_card_to_agency_staff(client, users, case):
     html = client.get(f"/dossiers/{case.pk}/").content.decode()
     assert 'id="courriers"' in html and "Aucun courrier envoyé." in html
     assert f'href="{preview_url(case, "first")}"' in html
-    assert f'action="{issue_url(case)}"' in html and 'name="kind" value="first"' in html
+    assert f'href="{issue_url(case)}"' in html and "Émettre la première lettre…" in html
 
     letter = letter_issue(case=case, kind=FIRST, actor=users.agent, issued_on=DAY1)
     html = client.get(f"/dossiers/{case.pk}/").content.decode()
     assert letter.number in html and f'href="/courriers/{letter.pk}.pdf"' in html
-    assert f'href="{preview_url(case, "reminder")}"' in html and 'name="kind" value="reminder"' in html
+    assert f'href="{preview_url(case, "reminder")}"' in html and "Émettre la relance…" in html
     assert "Prévisualiser la relance" in html and "Émettre la relance" in html
 
 
@@ -466,39 +466,44 @@ def test_preview_of_an_unknown_kind_is_404(client, users, case):
 def test_issue_creates_the_letter_and_says_so(client, users, case):
     client.force_login(users.agent)
 
-    response = client.post(issue_url(case), {"kind": "first"})
+    response = client.post(issue_url(case), {"kind": "first", "confirm": "yes"})
 
     letter = Letter.objects.get(case=case)
     assert response.status_code == 302 and response["Location"] == f"/dossiers/{case.pk}/#courriers"
-    assert messages_of(response) == [f"Première lettre {letter.number} émise : elle partira avec l'impression du jour."]
+    assert messages_of(response) == [
+        f"Première lettre {letter.number} émise et conservée au dossier : elle partira avec le prochain lot de "
+        "« Courriers à imprimer »."
+    ]
     assert letter.issued_by == users.agent
 
 
 def test_issue_refused_shows_the_french_reason_and_stores_nothing(client, users, case):
     client.force_login(users.agent)
-    client.post(issue_url(case), {"kind": "first"}, follow=True)  # the success message is shown
+    client.post(issue_url(case), {"kind": "first", "confirm": "yes"}, follow=True)  # the success message is shown
     before = counts()
 
-    response = client.post(issue_url(case), {"kind": "first"})  # a double click
+    response = client.post(issue_url(case), {"kind": "first", "confirm": "yes"})  # a double click
 
     assert response.status_code == 302
     assert messages_of(response) == [f"La première lettre du dossier {case.reference} est déjà partie (L-2026-000001)."]
     assert counts() == before
     client.get(f"/dossiers/{case.pk}/")  # shows the message
-    response = client.post(issue_url(case), {"kind": "sommation"})
+    response = client.post(issue_url(case), {"kind": "sommation", "confirm": "yes"})
     assert messages_of(response) == ["Type de courrier inconnu : « sommation »."]
 
 
-def test_issue_by_get_is_not_allowed(client, users, case):
+def test_issue_by_get_only_asks_for_confirmation(client, users, case):
     client.force_login(users.agent)
-    assert client.get(issue_url(case)).status_code == 405
+    response = client.get(issue_url(case))
+    assert response.status_code == 200 and "Confirmer l'émission" in response.content.decode()
+    assert Letter.objects.count() == 0
 
 
 @pytest.mark.parametrize("role", ["collaborator", "approver", "creditor_admin"])
 def test_creditor_staff_may_neither_preview_nor_issue(client, users, case, role):
     client.force_login(getattr(users, role))
     assert client.get(preview_url(case, "first")).status_code == 403
-    assert client.post(issue_url(case), {"kind": "first"}).status_code == 403
+    assert client.post(issue_url(case), {"kind": "first", "confirm": "yes"}).status_code == 403
     assert Letter.objects.count() == 0
 
 
@@ -528,7 +533,7 @@ def test_letters_pages_are_404_for_who_may_not_see_the_case(client, users, case,
     client.force_login(getattr(users, role))
     for response in (
         client.get(preview_url(case, "reminder")),
-        client.post(issue_url(case), {"kind": "reminder"}),
+        client.post(issue_url(case), {"kind": "reminder", "confirm": "yes"}),
         client.get(f"/courriers/{letter.pk}.pdf"),
     ):
         assert response.status_code == 404
@@ -580,7 +585,7 @@ def test_unknown_letter_is_404(client, users, case):
 
 def test_issue_from_the_page_audits_the_agent(client, users, case):
     client.force_login(users.supervisor)
-    client.post(issue_url(case), {"kind": "first"})
+    client.post(issue_url(case), {"kind": "first", "confirm": "yes"})
     event = AuditEvent.objects.get(verb="letter.issued")
     assert event.actor == users.supervisor
 
@@ -637,7 +642,7 @@ def test_the_letter_page_refuses_a_do_not_contact_debtor_and_stores_nothing(clie
     client.force_login(users.agent)
     before = counts()
 
-    response = client.post(f"/courriers/dossier/{case.pk}/emettre/", {"kind": FIRST}, follow=True)
+    response = client.post(f"/courriers/dossier/{case.pk}/emettre/", {"kind": FIRST, "confirm": "yes"}, follow=True)
 
     assert "le débiteur a demandé à ne plus être contacté" in response.content.decode()
     assert counts() == before

@@ -19,7 +19,7 @@ from amiable.approvals.models import ApprovalRequest
 from amiable.approvals.services import approval_request
 from amiable.audit.models import AuditEvent
 from amiable.banking.services import statement_import
-from amiable.cases.models import Action, Case, Comment
+from amiable.cases.models import Action, Case, Comment, ContactPoint
 from amiable.closure.models import CaseClosure, Certificate, DocumentReturn
 from amiable.closure.services import case_declare_irrecoverable
 from amiable.contact.models import MessageStatus, OutboxMessage, PromiseToPay
@@ -28,6 +28,7 @@ from amiable.creditor_requests.services import meeting_propose, request_create
 from amiable.intake.models import Batch, BatchSource, ImportJob
 from amiable.intake.services import batch_import
 from amiable.invoicing.models import Invoice
+from amiable.letters.print_batch import print_batch_build
 from amiable.letters.services import letter_issue
 from amiable.notifications.models import Notification
 from amiable.payments.plans import plan_propose
@@ -67,6 +68,8 @@ OBJECTS = {
     "letters:preview": {"case_pk": "case", "kind": "first"},
     "letters:issue": {"case_pk": "case"},
     "letters:download": {"letter_pk": "letter"},
+    # The print runs' files name debtors of every creditor: agency staff only (403 for any creditor user).
+    "letters:print_file": {"stem": "print_stem", "ext": "pdf"},
     "payments:receipt_download": {"pk": "receipt"},
     "payments:record": {"pk": "case"},
     "payments:declare": {"pk": "case"},
@@ -83,6 +86,9 @@ OBJECTS = {
     "work:message_preview": {"pk": "case", "channel": "email"},
     "work:message_send": {"pk": "case", "channel": "sms"},
     "work:outbox_retry": {"pk": "message"},
+    "work:contact_point_add": {"pk": "case"},
+    "work:contact_point_correct": {"pk": "case", "point_pk": "contact_point"},
+    "work:contact_point_verify": {"pk": "case", "point_pk": "contact_point"},
     "payments:plan_form": {"case_pk": "case"},
     "payments:plan_preview": {"case_pk": "case"},
     "payments:plan_propose": {"case_pk": "case"},
@@ -249,6 +255,10 @@ def victim(reference, users, gnupg_home):
         "plan": plan.pk,
         "receipt": payment.receipts.get().pk,
         "message": message.pk,
+        "contact_point": ContactPoint.objects.create(
+            debtor=case.debtor, kind="phone", value="+33699887766", source="Fichier du créancier"
+        ).pk,
+        "print_stem": print_batch_build(day=timezone.localdate()).pdf_name.removeprefix("print/").removesuffix(".pdf"),
         "case": case.pk,
         "approval": approval.pk,
         "request": question.pk,
@@ -293,6 +303,7 @@ def _state():
         CaseClosure.objects.filter(reopened_at__isnull=True).count(),
         Certificate.objects.filter(revoked_at__isnull=True).count(),
         DocumentReturn.objects.filter(returned_on__isnull=False).count(),
+        sorted(ContactPoint.objects.values_list("pk", "quality", "value")),
     )
 
 

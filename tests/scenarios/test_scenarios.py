@@ -28,10 +28,14 @@ POLICY_KEYS = set(BLOCK_KEYS)
 
 
 def run(day: date, *options: str) -> dict:
-    """Run the command as cron does: what it decides commits, then the e-mails and SMS it queued are delivered."""
+    """Run the command as cron does: what it decides commits, then the e-mails and SMS it queued are delivered;
+    then the day's print run, as `run_daily` does after the scenarios (an e-mail or SMS may only recall a
+    first letter that is in a print batch)."""
     out = StringIO()
     with TestCase.captureOnCommitCallbacks(execute=True):
         call_command("run_scenarios", "--date", day.isoformat(), "--json", *options, stdout=out)
+    if "--dry-run" not in options:
+        call_command("print_batch", "--date", day.isoformat(), stdout=StringIO())
     return json.loads(out.getvalue())
 
 
@@ -410,11 +414,13 @@ def test_dry_run_announces_no_valid_address_like_the_real_run(case_factory):
 
 
 def test_first_letter_sent_by_hand_does_not_block_the_scenario(case_factory, users):
+    from amiable.letters.print_batch import print_batch_build
     from amiable.letters.services import letter_issue
 
     ack = date(2026, 10, 3)
     case = case_factory(ack=ack, email=DEBTOR_EMAIL)
     letter_issue(case=case, kind=LetterKind.FIRST, actor=users.agent, issued_on=ack)
+    print_batch_build(day=ack)  # posted that day: the e-mail may recall it
 
     reports = [scenarios_run(on=ack + timedelta(days=10)) for _ in range(2)]
 

@@ -515,7 +515,7 @@ def test_other_creditor_user_sees_their_own_case(client, cases, other_collaborat
 # Areas of the agency alone (the client-funds bank account, the remittances' and invoices' agency pages): any
 # creditor user is refused there with 403 before any object is looked up, so the answer says nothing of it.
 AGENCY_ONLY_NAMESPACES = {"banking", "remittances", "invoicing", "meetings", "reporting", "closure"}
-SAMPLE_URL_VALUES = {"kind": "pdf", "channel": "email", "promise_pk": 1, "payment_pk": 1}
+SAMPLE_URL_VALUES = {"kind": "pdf", "channel": "email", "promise_pk": 1, "payment_pk": 1, "point_pk": 1}
 
 
 def _pk_routes(patterns, prefix="", namespace=""):
