@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from amiable.accounts.permissions import can_work_cases
+from amiable.accounts.permissions import can_ask_agency, can_decide, can_work_cases
 from amiable.approvals.models import ApprovalRequest, ApprovalStatus
 from amiable.approvals.selectors import approval_list
 from amiable.approvals.services import approval_decide, approval_request
@@ -116,7 +116,7 @@ def case_request_post(request: HttpRequest, pk: int) -> HttpResponse:
             if asked.status == RequestStatus.ANSWERED
             else "Demande transmise à l'agence."
         ),
-        keep=_key("request", case),
+        keep=_key("request", case) if can_ask_agency(request.user, case.creditor_id) else "",
     )
     return redirect(f"/dossiers/{case.pk}/#demandes")
 
@@ -132,7 +132,7 @@ def approval_ask(request: HttpRequest, pk: int) -> HttpResponse:
             case=case, kind=data["kind"], proposal=data["proposal"], due_on=data.get("due_on"), actor=request.user
         ),
         "Demande de décision envoyée au créancier.",
-        keep=_key("approval", case),
+        keep=_key("approval", case) if can_work_cases(request.user) else "",  # only agency staff see the form
     )
     return redirect(f"/dossiers/{case.pk}/#decisions")
 
@@ -146,7 +146,7 @@ def case_recall_post(request: HttpRequest, pk: int) -> HttpResponse:
         _case_form("recall", case, request.POST),
         lambda data: case_recall(case=case, reason=data["reason"], actor=request.user),
         "Dossier retiré.",
-        keep=_key("recall", case),
+        keep=_key("recall", case) if can_decide(request.user, case.creditor_id) else "",
     ):
         return redirect(f"/dossiers/{case.pk}/")
     return redirect(f"/dossiers/{case.pk}/#retrait")
@@ -180,7 +180,7 @@ def approval_decide_post(request: HttpRequest, pk: int) -> HttpResponse:
             approval=approval, accept=data["decision"] == "accept", comment=data["comment"], actor=request.user
         ),
         "Décision enregistrée : l'agence est prévenue.",
-        keep=f"decision-{approval.pk}",
+        keep=f"decision-{approval.pk}" if can_decide(request.user, approval.case.creditor_id) else "",
     ):
         return redirect("approvals")
     return redirect(reverse("approvals") + f"#decision-{approval.pk}")
