@@ -146,7 +146,7 @@ def case_recall_post(request: HttpRequest, pk: int) -> HttpResponse:
         _case_form("recall", case, request.POST),
         lambda data: case_recall(case=case, reason=data["reason"], actor=request.user),
         "Dossier retiré.",
-        keep=_key("recall", case) if can_decide(request.user, case.creditor_id) else "",
+        keep=_key("recall", case) if case.is_open and can_decide(request.user, case.creditor_id) else "",
     ):
         return redirect(f"/dossiers/{case.pk}/")
     return redirect(f"/dossiers/{case.pk}/#retrait")
@@ -241,7 +241,7 @@ def request_answer_post(request: HttpRequest, pk: int) -> HttpResponse:
         AnswerForm(request.POST),
         lambda data: request_answer(request=creditor_request, answer=data["answer"], actor=request.user),
         "Réponse envoyée.",
-        keep=f"answer-{creditor_request.pk}",
+        keep=f"answer-{creditor_request.pk}" if can_work_cases(request.user) else "",
     ):
         return redirect("requests")
     return redirect(reverse("requests") + f"#demande-{creditor_request.pk}")
@@ -257,7 +257,7 @@ def meeting_slots_post(request: HttpRequest, pk: int) -> HttpResponse:
         form,
         lambda _data: meeting_propose(request=creditor_request, slots=form.slots(), actor=request.user),
         "Créneaux proposés.",
-        keep=f"slots-{creditor_request.pk}",
+        keep=f"slots-{creditor_request.pk}" if can_work_cases(request.user) else "",
     ):
         return redirect("requests")
     return redirect(reverse("requests") + f"#demande-{creditor_request.pk}")
