@@ -68,7 +68,7 @@ def approval_decide(*, approval: ApprovalRequest, accept: bool, comment: str, ac
         raise ApplicationError(f"Cette demande a déjà été traitée ({approval.get_status_display().lower()}).")
     comment = comment.strip()
     if not accept and not comment:
-        raise ApplicationError("Indiquez le motif du refus.")
+        raise ApplicationError("Indiquez le motif du refus.", extra={"field": "comment"})
     approval.status = ApprovalStatus.ACCEPTED if accept else ApprovalStatus.REFUSED
     approval.decided_by = actor
     approval.decided_at = timezone.now()

@@ -1,10 +1,16 @@
 """Forms of the case work: the « Actions » card of a case page and the « Ma journée » page. They only parse;
 the rules live in `amiable.casework.services` and `amiable.contact.services`."""
 
+from datetime import date
+from decimal import Decimal
+
 from django import forms
 
 from amiable.cases.models import ContactPoint, EventKind, Task
 from amiable.contact.models import CallDirection, CallOutcome
+from amiable.core.dates import format_date
+from amiable.core.forms import EXAMPLE, MoneyField
+from amiable.core.money import format_money
 
 OTHER_NUMBER = ""
 DATE_WIDGET = {"type": "date"}
@@ -15,10 +21,17 @@ class CallForm(forms.Form):
     number_other = forms.CharField(
         label="Autre numéro", required=False, max_length=30, help_text="Si le numéro n'est pas dans la liste."
     )
-    direction = forms.ChoiceField(label="Sens", choices=CallDirection.choices, initial=CallDirection.OUTBOUND)
+    # No default: an agent who forgets to choose must not record an outbound call that was an inbound one.
+    direction = forms.ChoiceField(
+        label="Sens",
+        choices=[("", "— choisir —"), *CallDirection.choices],
+        error_messages={"required": "Choisissez le sens de l'appel."},
+    )
     outcome = forms.ChoiceField(label="Résultat", choices=CallOutcome.choices)
-    promise_amount = forms.DecimalField(
-        label="Promesse de paiement : montant (€)", required=False, max_digits=12, decimal_places=2, min_value=0.01
+    promise_amount = MoneyField(
+        label="Promesse de paiement : montant (€)",
+        required=False,
+        help_text=f"Avec le résultat « {CallOutcome.PROMISE.label} » ; par exemple : {EXAMPLE}.",
     )
     promise_due_on = forms.DateField(
         label="Promesse de paiement : pour le",
@@ -32,12 +45,33 @@ class CallForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
-    def __init__(self, *args, phones: list[ContactPoint] = (), **kwargs):
+    def __init__(
+        self,
+        *args,
+        phones: list[ContactPoint] = (),
+        balance: Decimal | None = None,
+        today: date | None = None,
+        latest_due_on: tuple[date, int] | None = None,
+        **kwargs,
+    ):
+        """With the case's balance, today and the contract's latest promise date (`promise_latest_due_on`), the
+        promise is checked here too, so that every error is shown at once beside its field; the service
+        `call_record` applies the same rules to every caller."""
         super().__init__(*args, **kwargs)
         choices = [(p.value or p.raw_value, f"{p.display} ({p.get_quality_display().lower()})") for p in phones]
         self.fields["number_choice"].choices = [*choices, (OTHER_NUMBER, "Autre numéro (à saisir)")]
         if choices:
             self.fields["number_choice"].initial = choices[0][0]
+        self.balance, self.today, self.latest_due_on = balance, today, latest_due_on
+        if latest_due_on is not None:
+            limit, months = latest_due_on
+            self.fields[
+                "promise_due_on"
+            ].help_text = (
+                f"Au plus tard le {format_date(limit)} ({months} mois, durée maximale d'un plan prévue au contrat)."
+            )
+            if today is not None:
+                self.fields["promise_due_on"].widget.attrs.update({"min": today.isoformat(), "max": limit.isoformat()})
 
     def clean(self):
         data = super().clean()
@@ -45,7 +79,39 @@ class CallForm(forms.Form):
         if not number:
             raise forms.ValidationError("Choisissez le numéro appelé ou saisissez-en un.")
         data["number"] = number
+        self._clean_promise(data)
         return data
+
+    def _clean_promise(self, data: dict) -> None:
+        amount, due_on = data.get("promise_amount"), data.get("promise_due_on")
+        promised = amount is not None or due_on is not None
+        if "promise_amount" in self.errors or "promise_due_on" in self.errors:
+            return
+        if data.get("outcome") != CallOutcome.PROMISE:
+            if promised and "outcome" not in self.errors:
+                self.add_error(
+                    "outcome",
+                    f"Une promesse de paiement s'enregistre avec le résultat « {CallOutcome.PROMISE.label} ».",
+                )
+            return
+        if amount is None:
+            self.add_error("promise_amount", "Indiquez le montant promis.")
+        elif self.balance is not None and amount > self.balance:
+            self.add_error(
+                "promise_amount",
+                f"Le montant promis ({format_money(amount)}) dépasse le reste dû ({format_money(self.balance)}).",
+            )
+        if due_on is None:
+            self.add_error("promise_due_on", "Indiquez la date promise.")
+        elif self.today is not None and due_on < self.today:
+            self.add_error("promise_due_on", "La date promise est déjà passée.")
+        elif self.latest_due_on is not None and due_on > self.latest_due_on[0]:
+            limit, months = self.latest_due_on
+            self.add_error(
+                "promise_due_on",
+                f"La date promise dépasse la durée maximale d'un plan prévue au contrat ({months} mois) : "
+                f"au plus tard le {format_date(limit)}.",
+            )
 
 
 class EventForm(forms.Form):

@@ -1,6 +1,8 @@
 """Pages of the case work, for agency staff only: « Ma journée » with its bulk reassignment, and the forms
 of the « Actions » card of a case page. Thin: parse a form, call one service or selector, go back to the
-page with a French message. Creditor users get 403 (or 404 for a case they may not see)."""
+page with a French message; a refused form is kept (`amiable.core.views.form_keep`) and comes back on the
+case page with what was typed, its errors beside their fields and its panel open. Creditor users get 403
+(or 404 for a case they may not see)."""
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -47,9 +49,10 @@ from amiable.casework.services import (
     investigation_record,
     returned_mail_record,
 )
-from amiable.contact.models import PromiseToPay
+from amiable.contact.models import CallOutcome, PromiseToPay
+from amiable.contact.selectors import promise_latest_due_on
 from amiable.contact.services import call_record, promise_mark_kept
-from amiable.core.views import form_errors_to_messages, run_service
+from amiable.core.views import form_errors_to_messages, form_pending, form_restore, run_service, submit_form
 from amiable.creditors.selectors import agency_get
 from amiable.letters.models import Letter, LetterKind
 
@@ -217,21 +220,60 @@ def case_assign_post(request: HttpRequest, pk: int) -> HttpResponse:
 # --- the « Actions » card of a case -------------------------------------------------------------------
 
 
-def _actions_context(case: Case) -> dict:
-    phones = case_phone_points(case=case)
+def _key(name: str, case: Case) -> str:
+    """The session key of a refused form of the card: per case, so that it never shows on another case."""
+    return f"{PREFIXES[name]}-{case.pk}"
+
+
+def actions_pending(request: HttpRequest, case: Case) -> bool:
+    """Whether a form of the card was refused: the case page then shows the card at once (without JavaScript
+    too), with the refused form open."""
+    return form_pending(request, *(_key(name, case) for name in PREFIXES))
+
+
+def _call_form(case: Case, data=None) -> CallForm:
+    today = timezone.localdate()
+    kwargs = {
+        "phones": case_phone_points(case=case),
+        "prefix": PREFIXES["call"],
+        "balance": case.balance,
+        "today": today,
+        "latest_due_on": promise_latest_due_on(case=case, day=today),
+    }
+    return CallForm(data, **kwargs) if data is not None else kwargs
+
+
+def actions_context(request: HttpRequest, case: Case) -> dict:
+    """The card's forms, each fresh or as it was refused (read once from the session)."""
     addresses = list(case_address_points(case=case))
     investigations = list(case_open_investigations(case=case))
     return {
         "case": case,
-        "call_form": CallForm(phones=phones, prefix=PREFIXES["call"]),
-        "event_form": EventForm(prefix=PREFIXES["event"], initial={"occurred_on": timezone.localdate()}),
-        "npai_form": ReturnedMailForm(addresses=case_address_points(case=case), prefix=PREFIXES["npai"]),
+        "call_form": form_restore(request, _key("call", case), CallForm, **_call_form(case)),
+        "event_form": form_restore(
+            request,
+            _key("event", case),
+            EventForm,
+            prefix=PREFIXES["event"],
+            initial={"occurred_on": timezone.localdate()},
+        ),
+        "npai_form": form_restore(
+            request,
+            _key("npai", case),
+            ReturnedMailForm,
+            addresses=case_address_points(case=case),
+            prefix=PREFIXES["npai"],
+        ),
         "has_addresses": bool(addresses),
-        "investigation_form": InvestigationForm(
-            tasks=case_open_investigations(case=case), prefix=PREFIXES["investigation"]
+        "investigation_form": form_restore(
+            request,
+            _key("investigation", case),
+            InvestigationForm,
+            tasks=case_open_investigations(case=case),
+            prefix=PREFIXES["investigation"],
         ),
         "investigations": investigations,
-        "dnc_form": DoNotContactForm(prefix=PREFIXES["dnc"]),
+        "dnc_form": form_restore(request, _key("dnc", case), DoNotContactForm, prefix=PREFIXES["dnc"]),
         "call_refusal": case_contact_block(case, Channel.CALL),
         "recent_calls": case_recent_calls(case=case),
         "first_letter": Letter.objects.filter(case=case, kind=LetterKind.FIRST).first(),
@@ -246,88 +288,83 @@ def case_actions(request: HttpRequest, pk: int) -> HttpResponse:
     """The card's forms: a fragment loaded into the case page (htmx), or a page of its own without JavaScript."""
     case = agency_case(request, pk)
     template = "casework/_case_actions.html" if getattr(request, "htmx", False) else "casework/case_actions.html"
-    return render(request, template, _actions_context(case))
+    return render(request, template, actions_context(request, case))
+
+
+def _submit(request: HttpRequest, case: Case, name: str, form, action, success) -> HttpResponse:
+    """Run the service with the form's data; a refused form is kept for the case page, which shows it again."""
+    submit_form(request, form, action, success, keep=_key(name, case))
+    return _back(case)
 
 
 @require_POST
 @login_required
 def call_post(request: HttpRequest, pk: int) -> HttpResponse:
     case = agency_case(request, pk)
-    form = CallForm(request.POST, phones=case_phone_points(case=case), prefix=PREFIXES["call"])
-    if form.is_valid():
-        data = form.cleaned_data
-        run_service(
-            request,
-            lambda: call_record(
-                case=case,
-                actor=request.user,
-                number=data["number"],
-                outcome=data["outcome"],
-                direction=data["direction"],
-                notes=data["notes"],
-                promise_amount=data.get("promise_amount"),
-                promise_due_on=data.get("promise_due_on"),
-            ),
-            lambda call: (
-                f"Appel enregistré : {call.get_outcome_display().lower()}."
-                + (" Promesse de paiement enregistrée." if data.get("promise_amount") else "")
-            ),
-        )
-    else:
-        form_errors_to_messages(request, form)
-    return _back(case)
+    return _submit(
+        request,
+        case,
+        "call",
+        _call_form(case, request.POST),
+        lambda data: call_record(
+            case=case,
+            actor=request.user,
+            number=data["number"],
+            outcome=data["outcome"],
+            direction=data["direction"],
+            notes=data["notes"],
+            promise_amount=data.get("promise_amount"),
+            promise_due_on=data.get("promise_due_on"),
+        ),
+        lambda call: (
+            "Appel et promesse de paiement enregistrés."
+            if call.outcome == CallOutcome.PROMISE
+            else f"Appel enregistré : {call.get_outcome_display().lower()}."
+        ),
+    )
 
 
 @require_POST
 @login_required
 def event_post(request: HttpRequest, pk: int) -> HttpResponse:
     case = agency_case(request, pk)
-    form = EventForm(request.POST, prefix=PREFIXES["event"])
-    if form.is_valid():
-        data = form.cleaned_data
-        run_service(
-            request,
-            lambda: event_record(
-                case=case,
-                kind=data["kind"],
-                occurred_on=data["occurred_on"],
-                details=data["details"],
-                actor=request.user,
-            ),
-            lambda event: f"Événement enregistré : {event.get_kind_display().lower()}.",
-        )
-    else:
-        form_errors_to_messages(request, form)
-    return _back(case)
+    return _submit(
+        request,
+        case,
+        "event",
+        EventForm(request.POST, prefix=PREFIXES["event"]),
+        lambda data: event_record(
+            case=case,
+            kind=data["kind"],
+            occurred_on=data["occurred_on"],
+            details=data["details"],
+            actor=request.user,
+        ),
+        lambda event: f"Événement enregistré : {event.get_kind_display().lower()}.",
+    )
 
 
 @require_POST
 @login_required
 def returned_mail_post(request: HttpRequest, pk: int) -> HttpResponse:
     case = agency_case(request, pk)
-    form = ReturnedMailForm(
-        request.POST,
-        addresses=case_address_points(case=case),
-        prefix=PREFIXES["npai"],
+    return _submit(
+        request,
+        case,
+        "npai",
+        ReturnedMailForm(request.POST, addresses=case_address_points(case=case), prefix=PREFIXES["npai"]),
+        lambda data: returned_mail_record(case=case, actor=request.user, point=data["point"]),
+        lambda done: (
+            "Courrier revenu enregistré : l'adresse est marquée invalide"
+            + (
+                " et une recherche d'adresse est ouverte."
+                if done.task_created
+                else " ; la recherche d'adresse déjà ouverte continue."
+                if done.task
+                else "."
+            )
+        ),
     )
-    if form.is_valid():
-        run_service(
-            request,
-            lambda: returned_mail_record(case=case, actor=request.user, point=form.cleaned_data["point"]),
-            lambda done: (
-                "Courrier revenu enregistré : l'adresse est marquée invalide"
-                + (
-                    " et une recherche d'adresse est ouverte."
-                    if done.task_created
-                    else " ; la recherche d'adresse déjà ouverte continue."
-                    if done.task
-                    else "."
-                )
-            ),
-        )
-    else:
-        form_errors_to_messages(request, form)
-    return _back(case)
 
 
 @require_POST
@@ -335,25 +372,23 @@ def returned_mail_post(request: HttpRequest, pk: int) -> HttpResponse:
 def investigation_post(request: HttpRequest, pk: int) -> HttpResponse:
     case = agency_case(request, pk)
     form = InvestigationForm(request.POST, tasks=case_open_investigations(case=case), prefix=PREFIXES["investigation"])
-    if form.is_valid():
-        data = form.cleaned_data
-        run_service(
-            request,
-            lambda: investigation_record(
-                task=data["task"],
-                actor=request.user,
-                sources=data["sources"],
-                result=data["result"],
-                new_address=form.new_address(),
-            ),
-            lambda point: (
-                "Recherche d'adresse close"
-                + (" : nouvelle adresse enregistrée, les précédentes sont invalidées." if point else ".")
-            ),
-        )
-    else:
-        form_errors_to_messages(request, form)
-    return _back(case)
+    return _submit(
+        request,
+        case,
+        "investigation",
+        form,
+        lambda data: investigation_record(
+            task=data["task"],
+            actor=request.user,
+            sources=data["sources"],
+            result=data["result"],
+            new_address=form.new_address(),
+        ),
+        lambda point: (
+            "Recherche d'adresse close"
+            + (" : nouvelle adresse enregistrée, les précédentes sont invalidées." if point else ".")
+        ),
+    )
 
 
 @require_POST
@@ -361,18 +396,18 @@ def investigation_post(request: HttpRequest, pk: int) -> HttpResponse:
 def do_not_contact_post(request: HttpRequest, pk: int) -> HttpResponse:
     case = agency_case(request, pk)
     form = DoNotContactForm(request.POST, prefix=PREFIXES["dnc"])
-    if form.is_valid():
-        value = form.cleaned_data["value"]
-        run_service(
-            request,
-            lambda: debtor_do_not_contact_set(debtor=case.debtor, actor=request.user, value=value, case=case),
+    return _submit(
+        request,
+        case,
+        "dnc",
+        form,
+        lambda data: debtor_do_not_contact_set(debtor=case.debtor, actor=request.user, value=data["value"], case=case),
+        lambda _done: (
             "Le débiteur ne sera plus contacté."
-            if value
-            else "Les contacts avec le débiteur sont de nouveau autorisés.",
-        )
-    else:
-        form_errors_to_messages(request, form)
-    return _back(case)
+            if form.cleaned_data["value"]
+            else "Les contacts avec le débiteur sont de nouveau autorisés."
+        ),
+    )
 
 
 @require_POST

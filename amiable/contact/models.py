@@ -13,6 +13,7 @@ class CallDirection(models.TextChoices):
 
 class CallOutcome(models.TextChoices):
     REACHED = "reached", "Débiteur joint"
+    PROMISE = "promise", "Promesse de paiement"
     NO_ANSWER = "no_answer", "Pas de réponse"
     WRONG_NUMBER = "wrong_number", "Faux numéro"
     MESSAGE_LEFT = "message_left", "Message laissé"

@@ -28,9 +28,10 @@ from amiable.cases.policy import case_contact_block
 from amiable.cases.selectors import case_stopping_event
 from amiable.cases.services import case_lock, contact_point_set_quality, task_open
 from amiable.contact.models import CallDirection, CallOutcome, CallRecord, PromiseStatus, PromiseToPay
+from amiable.contact.selectors import promise_latest_due_on
 from amiable.core.dates import format_date
 from amiable.core.exceptions import ApplicationError
-from amiable.core.money import ZERO, format_money, to_money
+from amiable.core.money import CENT, ZERO, format_money, to_money
 from amiable.letters.models import Letter, LetterKind
 
 
@@ -57,6 +58,49 @@ def _promise_refusal(case: Case) -> str | None:
     return None
 
 
+AMOUNT, DUE_ON, OUTCOME = ({"field": name} for name in ("promise_amount", "promise_due_on", "outcome"))
+
+
+def _promise_checked(case: Case, outcome: str, promise_amount, promise_due_on: date | None, day: date) -> Decimal:
+    """The promised amount, once the promise makes sense: recorded with the outcome « promesse de paiement »,
+    for a date from the day of the call to the contract's plan limit (a promise further away is a payment
+    plan, which needs the creditor beyond that limit), for at most what remains due. Each refusal names the
+    field of the call form it is about."""
+    if outcome != CallOutcome.PROMISE:
+        raise ApplicationError(
+            f"Une promesse de paiement s'enregistre avec le résultat « {CallOutcome.PROMISE.label} ».", extra=OUTCOME
+        )
+    if promise_amount in (None, "") or promise_due_on is None:
+        raise ApplicationError(
+            "Une promesse de paiement demande un montant et une date.",
+            extra=AMOUNT if promise_amount in (None, "") else DUE_ON,
+        )
+    refusal = _promise_refusal(case)
+    if refusal:
+        raise ApplicationError(f"Promesse de paiement impossible : {refusal}.")
+    try:
+        amount = to_money(promise_amount)
+    except (TypeError, ValueError) as exc:
+        raise ApplicationError(f"Montant promis invalide : « {promise_amount} ».", extra=AMOUNT) from exc
+    if amount < CENT:
+        raise ApplicationError(f"Le montant promis doit être d'au moins {format_money(CENT)}.", extra=AMOUNT)
+    if amount > case.balance:
+        raise ApplicationError(
+            f"Le montant promis ({format_money(amount)}) dépasse le reste dû ({format_money(case.balance)}).",
+            extra=AMOUNT,
+        )
+    if promise_due_on < day:
+        raise ApplicationError("La date promise est antérieure à l'appel.", extra=DUE_ON)
+    limit, months = promise_latest_due_on(case=case, day=day)
+    if promise_due_on > limit:
+        raise ApplicationError(
+            f"La date promise dépasse la durée maximale d'un plan prévue au contrat ({months} mois) : "
+            f"au plus tard le {format_date(limit)}.",
+            extra=DUE_ON,
+        )
+    return amount
+
+
 @transaction.atomic
 def call_record(
     *,
@@ -70,7 +114,8 @@ def call_record(
     promise_due_on: date | None = None,
     at: datetime | None = None,
 ) -> CallRecord:
-    """Record a call with the debtor and what came of it, with the promise to pay made during it if any.
+    """Record a call with the debtor and what came of it, with the promise to pay made during it if any (the
+    outcome « promesse de paiement », see `_promise_checked`).
     An outbound call must be allowed by the contact rule (L8) at the time it was made and follow the first
     letter, which it recalls (R124-4, L2: the call keeps the letter it quoted); an inbound call (the debtor
     called) is always recorded. A wrong number invalidates that phone of the debtor. The notes
@@ -103,24 +148,8 @@ def call_record(
                 "(CPCE R124-4). Envoyez-la avant tout appel."
             )
     amount = None
-    if promise_amount not in (None, "") or promise_due_on is not None:
-        if promise_amount in (None, "") or promise_due_on is None:
-            raise ApplicationError("Une promesse de paiement demande un montant et une date.")
-        refusal = _promise_refusal(case)
-        if refusal:
-            raise ApplicationError(f"Promesse de paiement impossible : {refusal}.")
-        try:
-            amount = to_money(promise_amount)
-        except (TypeError, ValueError) as exc:
-            raise ApplicationError(f"Montant promis invalide : « {promise_amount} ».") from exc
-        if amount <= ZERO:
-            raise ApplicationError("Le montant promis doit être positif.")
-        if amount > case.balance:
-            raise ApplicationError(
-                f"Le montant promis ({format_money(amount)}) dépasse le reste dû ({format_money(case.balance)})."
-            )
-        if promise_due_on < timezone.localdate(at):
-            raise ApplicationError("La date promise est antérieure à l'appel.")
+    if outcome == CallOutcome.PROMISE or promise_amount not in (None, "") or promise_due_on is not None:
+        amount = _promise_checked(case, outcome, promise_amount, promise_due_on, timezone.localdate(at))
     direction_label = CallDirection(direction).label.lower()
     outcome_label = CallOutcome(outcome).label
     action = Action.objects.create(

@@ -1,5 +1,6 @@
 """Agency pages for e-mails and SMS to debtors: preview, send, and the outbox with the state of each delivery."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -59,8 +60,25 @@ def message_send(request: HttpRequest, pk: int, channel: str) -> HttpResponse:
     case = agency_case(request, pk)
     if channel not in SENDERS:
         raise Http404("Canal inconnu.")
-    _content, send, success = SENDERS[channel]
-    run_service(request, lambda: send(case=case, actor=request.user), success)
+    content_of, send, success = SENDERS[channel]
+    try:
+        send(case=case, actor=request.user)
+    except ApplicationError as exc:
+        # The refusal beside the « Envoyer » button of the preview, not lost on another page.
+        try:
+            content, error = content_of(case=case), None
+        except ApplicationError as preview_exc:
+            content, error = None, preview_exc.message
+        context = {
+            "case": case,
+            "channel": channel,
+            "content": content,
+            "error": error,
+            "refusal": case_contact_block(case, channel),
+            "send_refusal": exc.message,
+        }
+        return render(request, "contact/message_preview.html", context)
+    messages.success(request, success)
     return redirect(f"/dossiers/{case.pk}/")
 
 

@@ -3,27 +3,23 @@ declaration of a direct payment) and the « Fonds de tiers » page. They only pa
 (cash ceiling, overpayment, dates) live in `amiable.payments.services`, whose refusals name the field they
 are about so that the form shows them beside it."""
 
-import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from amiable.accounts.permissions import can_work_cases
-from amiable.core.exceptions import ApplicationError
-from amiable.core.money import CENT, NARROW_NBSP, ZERO, format_money, to_money
+from amiable.core.forms import EXAMPLE, MoneyField
+from amiable.core.money import ZERO, format_money
+from amiable.core.views import show_refusal  # noqa: F401 (the payments views import it from here)
 from amiable.payments.models import Payment, PaymentMethod
 from amiable.payments.selectors import CaseMoney
 from amiable.payments.services import CASH_LIMIT
 
 DATE_WIDGET = {"type": "date"}
-MAX_AMOUNT = Decimal("9999999999.99")  # what the amount columns hold (12 digits, 2 decimals)
-TOO_PRECISE = re.compile(r"[.,]\d{3,}\s*$")
-EXAMPLE = f"1{NARROW_NBSP}234,56"  # as amounts are shown everywhere; any space typed is accepted
 PREFIXES = {"payment": "paiement", "direct": "direct", "refund": "remboursement"}
 
 
@@ -41,43 +37,6 @@ def _date_field(label: str, **kwargs) -> forms.DateField:
 
 def _key_field() -> forms.CharField:
     return forms.CharField(required=False, max_length=64, initial=new_key, widget=forms.HiddenInput)
-
-
-class MoneyField(forms.Field):
-    """An amount typed the French way (« 1 234,56 », or « 1234.56 »): a Decimal of two places, at least
-    0,01 €. Rounding a third decimal silently would record another amount than the one typed: refused."""
-
-    widget = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "maxlength": "30"})
-    default_error_messages = {
-        "invalid": f"Montant illisible : saisissez par exemple « {EXAMPLE} ».",
-        "precision": "Deux décimales au plus : saisissez les centimes, par exemple « 12,35 ».",
-        "min": f"Le montant doit être d'au moins {format_money(CENT)}.",
-        "max": f"Le montant ne peut pas dépasser {format_money(MAX_AMOUNT)}.",
-    }
-
-    def to_python(self, value):
-        value = str(value).strip() if value is not None else ""
-        if not value:
-            return None
-        if len(value) > 30:
-            raise ValidationError(self.error_messages["invalid"], code="invalid")
-        if TOO_PRECISE.search(value):
-            raise ValidationError(self.error_messages["precision"], code="precision")
-        try:
-            amount = to_money(value)
-        except (TypeError, ValueError) as exc:
-            raise ValidationError(self.error_messages["invalid"], code="invalid") from exc
-        if amount < CENT:
-            raise ValidationError(self.error_messages["min"], code="min")
-        if amount > MAX_AMOUNT:
-            raise ValidationError(self.error_messages["max"], code="max")
-        return amount
-
-
-def show_refusal(form: forms.Form, exc: ApplicationError) -> None:
-    """A service's refusal beside the field it names, or above the form when it names none."""
-    name = exc.extra.get("field")
-    form.add_error(name if name in form.fields else None, exc.message)
 
 
 class PaymentForm(forms.Form):

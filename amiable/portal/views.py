@@ -7,10 +7,11 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from amiable.accounts.permissions import can_work_cases
+from amiable.accounts.permissions import can_ask_agency, can_decide, can_work_cases
 from amiable.approvals.models import ApprovalRequest, ApprovalStatus
 from amiable.approvals.selectors import approval_list
 from amiable.approvals.services import approval_decide, approval_request
@@ -20,7 +21,7 @@ from amiable.cases.models import Case
 from amiable.cases.selectors import case_get
 from amiable.cases.services import comment_add
 from amiable.core.dates import format_datetime
-from amiable.core.views import run_service, submit_form
+from amiable.core.views import form_restore, run_service, submit_form
 from amiable.creditor_requests.models import CreditorRequest, MeetingSlot, RequestKind, RequestStatus
 from amiable.creditor_requests.selectors import (
     STATUS_FILTERS,
@@ -62,6 +63,36 @@ def _case(request, pk) -> Case:
         raise Http404("Dossier introuvable.") from exc
 
 
+# The forms of the case page posted here: a refused one is kept under its key (per case) and the case page
+# shows it again with what was typed (`case_forms`). Each has its own ids: several are on the same page.
+CASE_FORMS = {
+    "comment": (CommentForm, "commentaire-%s"),
+    "request": (CaseRequestForm, "demande-%s"),
+    "approval": (ApprovalAskForm, "demande-decision-%s"),
+    "recall": (RecallForm, "retrait-%s"),
+}
+
+
+def _key(name: str, case: Case) -> str:
+    return f"{name}-{case.pk}"
+
+
+def _case_form(name: str, case: Case, data=None, *, restore: HttpRequest | None = None):
+    """The form bound to `data`, or (with `restore`) fresh or as it was refused."""
+    form_class, auto_id = CASE_FORMS[name]
+    kwargs = {"auto_id": auto_id}
+    if name == "request":
+        kwargs["terms"] = terms_for(case.creditor)
+    if restore is not None:
+        return form_restore(restore, _key(name, case), form_class, **kwargs)
+    return form_class(data, **kwargs)
+
+
+def case_forms(request: HttpRequest, case: Case) -> dict:
+    """The forms of the case page handled here, fresh or as they were refused (read once)."""
+    return {f"{name}_form": _case_form(name, case, restore=request) for name in CASE_FORMS}
+
+
 @login_required
 @require_POST
 def comment_post(request: HttpRequest, pk: int) -> HttpResponse:
@@ -69,9 +100,10 @@ def comment_post(request: HttpRequest, pk: int) -> HttpResponse:
     internal = can_work_cases(request.user) and request.POST.get("internal") == "on"
     submit_form(
         request,
-        CommentForm(request.POST),
+        _case_form("comment", case, request.POST),
         lambda data: comment_add(case=case, author=request.user, body=data["body"], internal=internal),
         "Note interne enregistrée." if internal else "Message envoyé.",
+        keep=_key("comment", case),
     )
     return redirect(f"/dossiers/{case.pk}/#commentaires")
 
@@ -82,13 +114,14 @@ def case_request_post(request: HttpRequest, pk: int) -> HttpResponse:
     case = _case(request, pk)
     submit_form(
         request,
-        CaseRequestForm(request.POST),
+        _case_form("request", case, request.POST),
         lambda data: request_create(kind=data["kind"], body=data["body"], actor=request.user, case=case),
         lambda asked: (
             "Décompte financier établi : il est joint à la réponse à votre demande, ci-dessous."
             if asked.status == RequestStatus.ANSWERED
             else "Demande transmise à l'agence."
         ),
+        keep=_key("request", case) if can_ask_agency(request.user, case.creditor_id) else "",
     )
     return redirect(f"/dossiers/{case.pk}/#demandes")
 
@@ -99,11 +132,12 @@ def approval_ask(request: HttpRequest, pk: int) -> HttpResponse:
     case = _case(request, pk)
     submit_form(
         request,
-        ApprovalAskForm(request.POST),
+        _case_form("approval", case, request.POST),
         lambda data: approval_request(
             case=case, kind=data["kind"], proposal=data["proposal"], due_on=data.get("due_on"), actor=request.user
         ),
         "Demande de décision envoyée au créancier.",
+        keep=_key("approval", case) if can_work_cases(request.user) else "",  # only agency staff see the form
     )
     return redirect(f"/dossiers/{case.pk}/#decisions")
 
@@ -112,13 +146,15 @@ def approval_ask(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def case_recall_post(request: HttpRequest, pk: int) -> HttpResponse:
     case = _case(request, pk)
-    submit_form(
+    if submit_form(
         request,
-        RecallForm(request.POST),
+        _case_form("recall", case, request.POST),
         lambda data: case_recall(case=case, reason=data["reason"], actor=request.user),
         "Dossier retiré.",
-    )
-    return redirect(f"/dossiers/{case.pk}/")
+        keep=_key("recall", case) if case.is_open and can_decide(request.user, case.creditor_id) else "",
+    ):
+        return redirect(f"/dossiers/{case.pk}/")
+    return redirect(f"/dossiers/{case.pk}/#retrait")
 
 
 @login_required
@@ -126,6 +162,8 @@ def case_recall_post(request: HttpRequest, pk: int) -> HttpResponse:
 def approvals_inbox(request: HttpRequest) -> HttpResponse:
     approvals = approval_list(user=request.user)
     pending = [a for a in approvals if a.status == ApprovalStatus.PENDING]
+    for a in pending:  # each decision form fresh, or as it was refused
+        a.form = form_restore(request, f"decision-{a.pk}", DecisionForm, auto_id=f"decision-{a.pk}-%s")
     decided = [a for a in approvals if a.status != ApprovalStatus.PENDING][:50]
     return render(
         request,
@@ -140,15 +178,17 @@ def approval_decide_post(request: HttpRequest, pk: int) -> HttpResponse:
     approval = ApprovalRequest.objects.visible_to(request.user).filter(pk=pk).first()
     if approval is None:
         raise Http404("Demande introuvable.")
-    submit_form(
+    if submit_form(
         request,
         DecisionForm(request.POST),
         lambda data: approval_decide(
             approval=approval, accept=data["decision"] == "accept", comment=data["comment"], actor=request.user
         ),
         "Décision enregistrée : l'agence est prévenue.",
-    )
-    return redirect("approvals")
+        keep=f"decision-{approval.pk}" if can_decide(request.user, approval.case.creditor_id) else "",
+    ):
+        return redirect("approvals")
+    return redirect(reverse("approvals") + f"#decision-{approval.pk}")
 
 
 REQUEST_FILTER_LABELS = [("ouvertes", "En cours"), ("traitees", "Traitées"), ("annulees", "Annulées")]
@@ -175,6 +215,7 @@ def requests_page(request: HttpRequest) -> HttpResponse:
         request.GET.get("page")
     )
     counts = request_counts(user=request.user)
+    _request_forms(request, page.object_list)
     return render(
         request,
         "portal/requests.html",
@@ -183,14 +224,21 @@ def requests_page(request: HttpRequest) -> HttpResponse:
             "status_filter": status_filter,
             "filters": [(key, label, counts[key]) for key, label in REQUEST_FILTER_LABELS],
             "meeting_form": form,
-            "answer_form": AnswerForm(),
-            "slots_form": SlotsForm(),
             "now": timezone.now(),
             # The delays of the contract, for creditor staff (agency staff see several creditors' requests).
             "terms": terms_for(request.user.creditor) if request.user.is_creditor_user else None,
             "question_days": QUESTION_BUSINESS_DAYS,
         },
     )
+
+
+def _request_forms(request: HttpRequest, requests) -> None:
+    """The answer and slots forms of each request shown, fresh or as they were refused (read once)."""
+    if not can_work_cases(request.user):
+        return
+    for r in requests:
+        r.answer_form = form_restore(request, f"answer-{r.pk}", AnswerForm, auto_id=f"reponse-{r.pk}-%s")
+        r.slots_form = form_restore(request, f"slots-{r.pk}", SlotsForm, auto_id=f"creneaux-{r.pk}-%s")
 
 
 def _visible_request(request, pk) -> CreditorRequest:
@@ -204,13 +252,15 @@ def _visible_request(request, pk) -> CreditorRequest:
 @require_POST
 def request_answer_post(request: HttpRequest, pk: int) -> HttpResponse:
     creditor_request = _visible_request(request, pk)
-    submit_form(
+    if submit_form(
         request,
         AnswerForm(request.POST),
         lambda data: request_answer(request=creditor_request, answer=data["answer"], actor=request.user),
         "Réponse envoyée.",
-    )
-    return redirect("requests")
+        keep=f"answer-{creditor_request.pk}" if can_work_cases(request.user) else "",
+    ):
+        return redirect("requests")
+    return redirect(reverse("requests") + f"#demande-{creditor_request.pk}")
 
 
 @login_required
@@ -218,13 +268,15 @@ def request_answer_post(request: HttpRequest, pk: int) -> HttpResponse:
 def meeting_slots_post(request: HttpRequest, pk: int) -> HttpResponse:
     creditor_request = _visible_request(request, pk)
     form = SlotsForm(request.POST)
-    submit_form(
+    if submit_form(
         request,
         form,
         lambda _data: meeting_propose(request=creditor_request, slots=form.slots(), actor=request.user),
         "Créneaux proposés.",
-    )
-    return redirect("requests")
+        keep=f"slots-{creditor_request.pk}" if can_work_cases(request.user) else "",
+    ):
+        return redirect("requests")
+    return redirect(reverse("requests") + f"#demande-{creditor_request.pk}")
 
 
 @login_required

@@ -29,14 +29,14 @@ from amiable.cases.selectors import (
 )
 from amiable.cases.services import case_mark_read
 from amiable.casework.selectors import agency_people
+from amiable.casework.views import actions_context, actions_pending
 from amiable.closure.forms import IrrecoverableForm
 from amiable.closure.selectors import case_closure_panel
 from amiable.core.spreadsheets import write_csv, write_xlsx
-from amiable.creditors.selectors import terms_for
 from amiable.payments.forms import payment_card
 from amiable.payments.selectors import case_money
-from amiable.portal.forms import ApprovalAskForm, CaseRequestForm, CommentForm, RecallForm
 from amiable.portal.selectors import case_collaboration
+from amiable.portal.views import case_forms
 from amiable.web.forms import FILTER_NAMES, MINE, CaseFilterForm
 from amiable.web.selectors import home_for
 
@@ -229,15 +229,16 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ip_address=request.META.get("REMOTE_ADDR"),
     )
     money = case_money(case=case)
+    # A refused form of the « Actions » card: the card is shown at once (no htmx), its form open.
+    actions = actions_context(request, case) if can_work_cases(request.user) and actions_pending(request, case) else {}
     return render(
         request,
         "web/case_detail.html",
         {
             **collaboration,
-            "comment_form": CommentForm(),
-            "request_form": CaseRequestForm(terms=terms_for(case.creditor)),
-            "approval_form": ApprovalAskForm(),
-            "recall_form": RecallForm(),
+            **case_forms(request, case),  # comment, request, approval, recall: fresh or as refused
+            **actions,
+            "actions_inline": bool(actions),
             "now": timezone.now(),
             "case": case,
             "money": money,

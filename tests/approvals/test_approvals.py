@@ -256,8 +256,8 @@ def test_approver_sees_the_decision_form(client, case, users):
     html = client.get("/validations/").content.decode()
 
     assert f'action="/validations/{approval.pk}/decision/"' in html
-    assert f'id="accept-{approval.pk}"' in html
-    assert f'id="refuse-{approval.pk}"' in html
+    assert f'id="decision-{approval.pk}-decision_0"' in html and 'value="accept"' in html
+    assert f'id="decision-{approval.pk}-decision_1"' in html
 
 
 def test_approver_accepts_through_the_inbox(client, case, users, mailoutbox):
@@ -304,7 +304,9 @@ def test_refusal_needs_a_comment(client, case, users):
     assert exc.value.message == "Indiquez le motif du refus."
     client.force_login(users.creditor_admin)
     response = client.post(f"/validations/{approval.pk}/decision/", {"decision": "refuse", "comment": ""})
-    assert flash(response) == ["Indiquez le motif du refus."]
+    assert flash(response) == []  # beside the comment, on the decisions page
+    html = client.get("/validations/").content.decode()
+    assert f'id="decision-{approval.pk}-comment_error"><p>Indiquez le motif du refus.</p>' in html
 
     approval.refresh_from_db()
     assert approval.status == ApprovalStatus.PENDING
@@ -327,8 +329,9 @@ def test_invalid_decision_value_is_refused(client, case, users):
     response = client.post(f"/validations/{approval.pk}/decision/", {"decision": "peut-etre"})
 
     assert response.status_code == 302
-    (message,) = flash(response)
-    assert message.startswith("Décision : ")
+    assert flash(response) == []
+    html = client.get("/validations/").content.decode()
+    assert f'id="decision-{approval.pk}-decision_error"><p>Sélectionnez un choix valide' in html
     approval.refresh_from_db()
     assert approval.status == ApprovalStatus.PENDING
 

@@ -230,7 +230,7 @@ class World:
             case=self.contacted_case,
             actor=self.users.agent,
             number=DEBTOR_PHONE,
-            outcome="reached",
+            outcome="promise",
             promise_amount="50.00",
             promise_due_on=timezone.localdate(),
         )

@@ -99,7 +99,7 @@ def test_call_with_a_promise_to_pay(case, users):
         case=case,
         actor=users.agent,
         number=PHONE,
-        outcome="reached",
+        outcome="promise",
         promise_amount="150,00",
         promise_due_on=date(2026, 7, 20),
         at=TUESDAY_11,
@@ -123,7 +123,7 @@ def test_call_with_a_promise_to_pay(case, users):
         ({"promise_due_on": date(2026, 7, 20)}, "Une promesse de paiement demande un montant et une date."),
         (
             {"promise_amount": "0", "promise_due_on": date(2026, 7, 20)},
-            "Le montant promis doit être positif.",
+            f"Le montant promis doit être d'au moins {format_money(Decimal('0.01'))}.",
         ),
         (
             {"promise_amount": "300.01", "promise_due_on": date(2026, 7, 20)},
@@ -139,7 +139,8 @@ def test_call_with_a_promise_to_pay(case, users):
 )
 def test_bad_call_is_refused_with_a_french_message_and_writes_nothing(case, users, extra, message):
     before = nothing_written(case)
-    kwargs = {"number": PHONE, "outcome": "reached", "at": TUESDAY_11, **extra}
+    promised = any(key.startswith("promise") for key in extra)
+    kwargs = {"number": PHONE, "outcome": "promise" if promised else "reached", "at": TUESDAY_11, **extra}
 
     with pytest.raises(ApplicationError) as error:
         call_record(case=case, actor=users.agent, **kwargs)
@@ -173,7 +174,7 @@ def test_broken_promise_is_flagged_once_with_a_callback_task(case, users):
         case=case,
         actor=users.agent,
         number=PHONE,
-        outcome="reached",
+        outcome="promise",
         promise_amount="50.00",
         promise_due_on=date(2026, 7, 20),
         at=TUESDAY_11,
@@ -580,7 +581,7 @@ def test_call_form_records_the_call_and_the_promise(client, case, users):
             "appel-number_choice": "",
             "appel-number_other": "06 98 76 54 32",
             "appel-direction": "out",
-            "appel-outcome": "reached",
+            "appel-outcome": "promise",
             "appel-promise_amount": "40.00",
             "appel-promise_due_on": "2026-07-15",
             "appel-notes": NOTES,
@@ -589,7 +590,7 @@ def test_call_form_records_the_call_and_the_promise(client, case, users):
 
     assert response.status_code == 302
     assert response["Location"] == f"/dossiers/{case.pk}/#actions"
-    assert flash(response) == ["Appel enregistré : débiteur joint. Promesse de paiement enregistrée."]
+    assert flash(response) == ["Appel et promesse de paiement enregistrés."]
     call = CallRecord.objects.get()
     assert (call.number, call.notes) == (OTHER_PHONE, NOTES)
     assert PromiseToPay.objects.get().amount == Decimal("40.00")
@@ -602,19 +603,22 @@ def test_call_form_shows_the_policy_refusal(client, case, users):
         f"/travail/dossiers/{case.pk}/appel/",
         {"appel-number_choice": PHONE, "appel-direction": "out", "appel-outcome": "no_answer"},
     )
-    assert flash(response) == [
-        "Appel refusé par la politique de contact : jour férié. "
-        "Prochain créneau autorisé : mercredi 15 juillet à 10 h 00."
-    ]
+    assert flash(response) == []
     assert not Action.objects.filter(channel="call").exists()
+    html = client.get(f"/dossiers/{case.pk}/").content.decode()  # the refusal comes back with the form
+    assert (
+        "Appel refusé par la politique de contact : jour férié. "
+        "Prochain créneau autorisé : mercredi 15 juillet à 10 h 00." in html
+    )
 
 
-def test_call_form_errors_are_messages(client, case, users):
+def test_call_form_errors_come_back_beside_their_fields(client, case, users):
     client.force_login(users.agent)
     response = client.post(f"/travail/dossiers/{case.pk}/appel/", {"appel-number_choice": "", "appel-outcome": "x"})
-    messages = flash(response)
-    assert "Choisissez le numéro appelé ou saisissez-en un." in messages
-    assert any(m.startswith("Résultat : ") for m in messages)
+    assert flash(response) == []
+    html = client.get(f"/dossiers/{case.pk}/").content.decode()
+    assert "Choisissez le numéro appelé ou saisissez-en un." in html
+    assert 'id="id_appel-outcome_error"' in html
     assert not Action.objects.filter(channel="call").exists()
 
 
@@ -662,11 +666,12 @@ def test_investigation_form_refuses_a_task_of_another_case(client, case, users, 
     other = make_case(structure=reference.cdop, assigned_agent=users.agent)
     foreign = open_task(other, "address_investigation")
     client.force_login(users.agent)
-    response = client.post(
+    client.post(
         f"/travail/dossiers/{case.pk}/recherche-adresse/",
         {"recherche-task": foreign.pk, "recherche-sources": "Annuaire", "recherche-result": "Rien"},
     )
-    assert any(m.startswith("Recherche d'adresse : ") for m in flash(response))
+    html = client.get(f"/dossiers/{case.pk}/").content.decode()
+    assert 'id="id_recherche-task_error"' in html
     foreign.refresh_from_db()
     assert foreign.status == "open"
 
@@ -728,7 +733,7 @@ def test_promise_due_date_uses_the_local_day_of_the_call(case, users):
         case=case,
         actor=users.agent,
         number=PHONE,
-        outcome="reached",
+        outcome="promise",
         direction="in",
         promise_amount="1.00",
         promise_due_on=date(2026, 7, 7) + timedelta(days=0),
@@ -779,7 +784,7 @@ def test_a_promise_may_not_exceed_the_remaining_balance(case, users):
             case=case,
             actor=users.agent,
             number=PHONE,
-            outcome="reached",
+            outcome="promise",
             at=TUESDAY_11,
             promise_amount="260.01",
             promise_due_on=date(2026, 7, 20),
@@ -793,7 +798,7 @@ def test_a_promise_may_not_exceed_the_remaining_balance(case, users):
         case=case,
         actor=users.agent,
         number=PHONE,
-        outcome="reached",
+        outcome="promise",
         at=TUESDAY_11,
         promise_amount="260.00",
         promise_due_on=date(2026, 7, 20),
@@ -812,7 +817,7 @@ def test_no_promise_when_nothing_remains_due(case, users):
             actor=users.agent,
             number=PHONE,
             direction="in",  # the debtor calls in: recorded, but no promise on a paid claim
-            outcome="reached",
+            outcome="promise",
             at=TUESDAY_11,
             promise_amount="10.00",
             promise_due_on=date(2026, 7, 20),

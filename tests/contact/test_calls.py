@@ -73,7 +73,7 @@ def _promise(case, users) -> PromiseToPay:
         case=case,
         actor=users.agent,
         number=PHONE,
-        outcome="reached",
+        outcome="promise",
         at=TUESDAY_11,
         promise_amount="50.00",
         promise_due_on=date(2026, 7, 20),

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core import mail
+from lxml import html as lxml_html
 
 from amiable.audit.models import AuditEvent
 from amiable.contact.messaging import email_send
@@ -61,6 +62,19 @@ def test_sending_on_a_sunday_is_refused_with_the_policy_reason(client, users, ca
     response = client.post(f"/travail/dossiers/{case.pk}/message/email/", follow=True)
     assert "E-mail refusé par la politique de contact : jour non autorisé" in response.content.decode()
     assert not OutboxMessage.objects.exists() and mail.outbox == []
+
+
+@time_machine.travel(SUNDAY_11, tick=False)
+def test_a_refused_message_shows_the_refusal_beside_the_send_button(client, users, case):
+    client.force_login(users.agent)
+    response = client.post(f"/travail/dossiers/{case.pk}/message/sms/")
+    assert response.status_code == 200  # the preview again, not another page
+    doc = lxml_html.fromstring(response.content.decode())
+    refusal = doc.xpath('//*[@id="envoi-refuse"]')[0]
+    assert "SMS refusé par la politique de contact : jour non autorisé" in refusal.text_content()
+    assert doc.xpath('//form//button[@aria-describedby="envoi-refuse"]')
+    assert "+33612345678" in response.content.decode()  # with the message it would have sent
+    assert not OutboxMessage.objects.exists()
 
 
 def test_creditor_staff_cannot_preview_send_or_read_the_outbox(client, users, case):

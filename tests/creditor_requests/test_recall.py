@@ -143,9 +143,9 @@ def test_recall_without_confirmation_does_nothing(client, case, users, pending_w
     response = client.post(url(case), {"reason": REASON})
 
     assert response.status_code == 302
-    (message,) = flash(response)
-    assert message.startswith("Je confirme le retrait immédiat de ce dossier")
-    assert message.endswith("Ce champ est obligatoire.")
+    assert flash(response) == []  # the form comes back on the case page, the error beside the box
+    html = client.get(f"/dossiers/{case.pk}/").content.decode()
+    assert '<div class="errors" id="retrait-confirm_error"><p>Ce champ est obligatoire.</p></div>' in html
     assert_nothing_happened(case, pending_work)
 
 
@@ -154,7 +154,9 @@ def test_recall_without_reason_does_nothing(client, case, users, pending_work):
 
     response = client.post(url(case), {"reason": "   ", "confirm": "on"})
 
-    assert flash(response) == ["Motif du retrait : Ce champ est obligatoire."]
+    assert flash(response) == []
+    html = client.get(f"/dossiers/{case.pk}/").content.decode()
+    assert '<div class="errors" id="retrait-reason_error"><p>Ce champ est obligatoire.</p></div>' in html
     with pytest.raises(ApplicationError) as exc:
         case_recall(case=case, reason="  ", actor=users.approver)
     assert exc.value.message == "Indiquez le motif du retrait du dossier."

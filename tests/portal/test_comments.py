@@ -165,7 +165,9 @@ def test_view_refuses_empty_message(client, case, users):
     response = client.post(url(case), {"body": "    "})
 
     assert response.status_code == 302
-    assert flash(response) == ["Votre message : Ce champ est obligatoire."]
+    assert flash(response) == []  # the form comes back on the case page, the error beside the field
+    html = client.get(f"/dossiers/{case.pk}/").content.decode()
+    assert '<div class="errors" id="commentaire-body_error"><p>Ce champ est obligatoire.</p></div>' in html
     assert not Comment.objects.exists()
     assert not AuditEvent.objects.filter(verb__startswith="comment.").exists()
     assert not Notification.objects.exists()
