@@ -96,38 +96,31 @@ ROLE_SHORT = {
 }
 
 
-def _actor_labels(events: list[AuditEvent], *, for_agency: bool) -> dict[int, str]:
-    """Who did it, by name and role, for the authors of `events`, in one query. The agency sees its staff by
-    name (« Claire Martin (gestionnaire) »); a creditor's staff see the agency's people only as « Agence »
-    (they deal with the agency, not with its employees) and their own creditor's people by name."""
-    ids = {event.actor_id for event in events if event.actor_id}
-    users = User.objects.filter(pk__in=ids).select_related("creditor") if ids else []
-    labels = {}
-    for user in users:
-        name = user.get_full_name() or user.email
-        if user.is_agency:
-            labels[user.pk] = f"{name} ({ROLE_SHORT.get(user.role, 'agence')})" if for_agency else AGENCY_LABEL
-        else:
-            labels[user.pk] = f"{name} ({user.creditor.name})" if user.creditor_id else name
-    return labels
+def _actor_label(user: User, *, for_agency: bool) -> str:
+    """Who did it, by name and role. The agency sees its staff by name (« Claire Martin (gestionnaire) »); a
+    creditor's staff see the agency's people only as « Agence » (they deal with the agency, not with its
+    employees) and their own creditor's people by name."""
+    name = user.get_full_name() or user.email
+    if user.is_agency:
+        return f"{name} ({ROLE_SHORT.get(user.role, 'agence')})" if for_agency else AGENCY_LABEL
+    return f"{name} ({user.creditor.name})" if user.creditor_id else name
 
 
 def case_timeline(*, case: Case, include_internal: bool) -> list[TimelineEntry]:
     """What happened on a case, newest first, from the audit trail; labels and descriptions come from the
     verbs each app declares (`audit.timeline`). `include_internal` is the agency's view: internal events
-    and the agency staff's names; a creditor sees neither (its people see « Agence »). Authors are named
-    in one query for all the events; an author no longer found keeps the label recorded at the time (shown
-    to the agency only)."""
-    events = AuditEvent.objects.for_case(case.pk).order_by("-at", "-pk")
+    and the agency staff's names; a creditor sees neither (its people see « Agence »). The authors come in
+    the same query as the events (a join); an author no longer found keeps the label recorded at the time
+    (shown to the agency only)."""
+    events = AuditEvent.objects.for_case(case.pk).select_related("actor__creditor").order_by("-at", "-pk")
     if not include_internal:
         events = events.exclude(verb__in=internal_verbs())
-    events = list(events)
-    labels = _actor_labels(events, for_agency=include_internal)
     entries = []
     for event in events:
-        if event.actor_id:
-            fallback = event.actor_label if include_internal else AGENCY_LABEL
-            actor = labels.get(event.actor_id, fallback)
+        if event.actor is not None:
+            actor = _actor_label(event.actor, for_agency=include_internal)
+        elif event.actor_id:
+            actor = event.actor_label if include_internal else AGENCY_LABEL
         else:
             actor = event.actor_label  # « Système »
         entries.append(

@@ -269,8 +269,8 @@ def test_case_timeline_newest_first_named_authors_and_internal_events_hidden_fro
     # Events of another case never show up.
     case_transition(case=world.cdop, to=CaseStatus.SUSPENDED, actor=users.agent)
 
-    # The authors are named in one query, however many events: the events, their keys, the users.
-    with django_assert_max_num_queries(4):
+    # The authors come with the events, however many: the events (with their authors) and their keys.
+    with django_assert_max_num_queries(3):
         full = case_timeline(case=case, include_internal=True)
     verbs = [e.verb for e in full]
     assert verbs[:5] == [
