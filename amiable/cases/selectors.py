@@ -8,6 +8,7 @@ from django.db.models import Case as SqlCase
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, When
 from django.utils import timezone
 
+from amiable.accounts.models import User
 from amiable.audit.models import AuditEvent
 from amiable.audit.timeline import event_details, internal_verbs, verb_label
 from amiable.cases.models import (
@@ -176,6 +177,14 @@ def case_open_tasks(*, case: Case) -> QuerySet[Task]:
     return Task.objects.filter(case=case, status=TaskStatus.OPEN).order_by("due_on", "pk")
 
 
+def case_next_task(*, case: Case) -> Task | None:
+    """The next thing to do on the case (the case page's summary): the open task due first, one without a
+    date after the dated ones; None when nothing is planned."""
+    return (
+        Task.objects.filter(case=case, status=TaskStatus.OPEN).order_by(F("due_on").asc(nulls_last=True), "pk").first()
+    )
+
+
 def case_contact_points(*, case: Case) -> QuerySet[ContactPoint]:
     return ContactPoint.objects.filter(debtor_id=case.debtor_id).order_by("kind", "-is_primary", "-created_at", "pk")
 
@@ -189,18 +198,45 @@ class TimelineEntry:
     details: str
 
 
+AGENCY_LABEL = "Agence"
+ROLE_SHORT = {
+    "agent": "gestionnaire",
+    "supervisor": "superviseur",
+    "agency_admin": "administrateur de l'agence",
+}
+
+
+def _actor_label(user: User, *, for_agency: bool) -> str:
+    """Who did it, by name and role. The agency sees its staff by name (« Claire Martin (gestionnaire) »); a
+    creditor's staff see the agency's people only as « Agence » (they deal with the agency, not with its
+    employees) and their own creditor's people by name."""
+    name = user.get_full_name() or user.email
+    if user.is_agency:
+        return f"{name} ({ROLE_SHORT.get(user.role, 'agence')})" if for_agency else AGENCY_LABEL
+    return f"{name} ({user.creditor.name})" if user.creditor_id else name
+
+
 def case_timeline(*, case: Case, include_internal: bool) -> list[TimelineEntry]:
-    """What happened on a case, oldest first, from the audit trail; labels and descriptions come from the
-    verbs each app declares (`audit.timeline`), internal ones only for the agency."""
-    events = AuditEvent.objects.for_case(case.pk)
+    """What happened on a case, newest first, from the audit trail; labels and descriptions come from the
+    verbs each app declares (`audit.timeline`). `include_internal` is the agency's view: internal events
+    and the agency staff's names; a creditor sees neither (its people see « Agence »). The authors come in
+    the same query as the events (a join); an author no longer found keeps the label recorded at the time
+    (shown to the agency only)."""
+    events = AuditEvent.objects.for_case(case.pk).select_related("actor__creditor").order_by("-at", "-pk")
     if not include_internal:
         events = events.exclude(verb__in=internal_verbs())
     entries = []
     for event in events:
+        if event.actor is not None:
+            actor = _actor_label(event.actor, for_agency=include_internal)
+        elif event.actor_id:
+            actor = event.actor_label if include_internal else AGENCY_LABEL
+        else:
+            actor = event.actor_label  # « Système »
         entries.append(
             TimelineEntry(
                 at=event.at,
-                actor=event.actor_label,
+                actor=actor,
                 verb=event.verb,
                 label=verb_label(event.verb),
                 details=event_details(event),

@@ -163,6 +163,8 @@ CSRF_COOKIE_HTTPONLY = True
 
 LANGUAGE_CODE = "fr-fr"
 LANGUAGES = [("fr", "Français")]
+# French labels for the third-party models of the administration (django-axes, django-tasks).
+LOCALE_PATHS = [BASE_DIR / "amiable" / "locale"]
 TIME_ZONE = "Europe/Paris"
 USE_I18N = True
 USE_TZ = True

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
+from amiable.accounts.models import User
 from amiable.accounts.services import user_deactivate
 from amiable.cases.models import Case, CaseStatus, ContactPoint, Debtor
 from amiable.cases.selectors import (
@@ -20,6 +21,7 @@ from amiable.cases.services import (
     case_assign,
     case_create,
     case_transition,
+    comment_add,
     contact_point_add,
     debtor_create,
 )
@@ -254,7 +256,9 @@ def test_every_sort_key_is_tested():
 # --- case_timeline ------------------------------------------------------------
 
 
-def test_case_timeline_oldest_first_and_internal_events_hidden_from_creditors(world, users):
+def test_case_timeline_newest_first_named_authors_and_internal_events_hidden_from_creditors(
+    world, users, reference, django_assert_max_num_queries
+):
     case = world.csr
     case_acknowledge(case=case, acknowledged_on=date(2026, 3, 2), certificate_months=12, actor=users.agent)
     case_assign(case=case, agent=users.agent, actor=users.supervisor)
@@ -262,34 +266,59 @@ def test_case_timeline_oldest_first_and_internal_events_hidden_from_creditors(wo
     contact_point_add(
         debtor=case.debtor, kind="phone", value="+33611223344", source="Annuaire", actor=users.agent, case=case
     )
+    comment_add(case=case, body="Merci de rappeler", author=users.collaborator)
     # Events of another case never show up.
     case_transition(case=world.cdop, to=CaseStatus.SUSPENDED, actor=users.agent)
 
-    full = case_timeline(case=case, include_internal=True)
-    assert [e.verb for e in full] == [
-        "case.created",
-        "case.acknowledged",
+    # The authors come with the events, however many: the events (with their authors) and their keys.
+    with django_assert_max_num_queries(3):
+        full = case_timeline(case=case, include_internal=True)
+    verbs = [e.verb for e in full]
+    assert verbs[:5] == [
+        "comment.added",
+        "contact_point.added",
+        "case.status_changed",
         "case.assigned",
-        "case.status_changed",
-        "contact_point.added",
-    ]
-    assert [e.at for e in full] == sorted(e.at for e in full)
-    assert full[0].actor == "Système"
-    assert full[0].label == "Dossier reçu"
-    assert full[2].actor == users.supervisor.email
-    assert full[2].details == str(users.agent)
-    assert full[3].label == "Changement de statut"
-    assert full[3].details == "Nouveau → En cours — Premier appel"
-    assert full[3].actor == users.agent.email
-    assert full[4].details == "06 11 22 33 44 (source : Annuaire)"
-
-    for_creditor = case_timeline(case=case, include_internal=False)
-    assert [e.verb for e in for_creditor] == [
-        "case.created",
         "case.acknowledged",
-        "case.status_changed",
-        "contact_point.added",
     ]
+    assert verbs[-1] == "case.created"
+    assert [e.at for e in full] == sorted((e.at for e in full), reverse=True)
+    by_verb = {e.verb: e for e in full}
+    assert by_verb["case.created"].actor == "Système"
+    assert by_verb["case.created"].label == "Dossier reçu"
+    agent_name = f"{users.agent.first_name} {users.agent.last_name}"
+    assert by_verb["case.assigned"].actor == f"{users.supervisor.get_full_name()} (superviseur)"
+    assert by_verb["case.assigned"].details == str(users.agent)
+    assert by_verb["case.status_changed"].label == "Changement de statut"
+    assert by_verb["case.status_changed"].details == "Nouveau → En cours — Premier appel"
+    assert by_verb["case.status_changed"].actor == f"{agent_name} (gestionnaire)"
+    assert by_verb["comment.added"].actor == f"{users.collaborator.get_full_name()} ({reference.cpam.name})"
+    assert by_verb["contact_point.added"].details == "06 11 22 33 44 (source : Annuaire)"
+    assert not any("@" in e.actor for e in full)
+
+    # A creditor sees neither the internal events nor the names of the agency's staff.
+    for_creditor = case_timeline(case=case, include_internal=False)
+    assert "case.assigned" not in [e.verb for e in for_creditor]
+    assert [e.verb for e in for_creditor][-4:] == [
+        "contact_point.added",
+        "case.status_changed",
+        "case.acknowledged",
+        "case.created",
+    ]
+    by_verb = {e.verb: e for e in for_creditor}
+    assert by_verb["case.status_changed"].actor == "Agence"
+    assert by_verb["comment.added"].actor == f"{users.collaborator.get_full_name()} ({reference.cpam.name})"
+    assert by_verb["case.created"].actor == "Système"
+
+
+def test_case_timeline_author_without_a_name_falls_back_to_the_recorded_label(world):
+    nameless = make_user("agent")
+    User.objects.filter(pk=nameless.pk).update(first_name="", last_name="")
+    case_transition(case=world.csr, to=CaseStatus.IN_PROGRESS, actor=nameless)
+    [entry] = [e for e in case_timeline(case=world.csr, include_internal=True) if e.verb == "case.status_changed"]
+    assert entry.actor == f"{nameless.email} (gestionnaire)"
+    [entry] = [e for e in case_timeline(case=world.csr, include_internal=False) if e.verb == "case.status_changed"]
+    assert entry.actor == "Agence"
 
 
 def test_case_timeline_of_a_case_with_only_its_creation(world):

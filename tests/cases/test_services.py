@@ -536,7 +536,7 @@ def test_contact_point_add_records_provenance_and_lands_on_the_case_timeline(cas
     assert event.target_id == str(point.pk)
     assert event.actor_id == users.agent.pk
     assert event.after == {"kind": "phone", "display": "06 12 34 56 78", "quality": "valid", "source": "Annuaire"}
-    assert [e.verb for e in case_timeline(case=case, include_internal=False)][-1] == "contact_point.added"
+    assert [e.verb for e in case_timeline(case=case, include_internal=False)][0] == "contact_point.added"
 
 
 def test_contact_point_add_address_is_trimmed(case, users):
@@ -611,8 +611,8 @@ def test_contact_point_set_quality_keeps_dates_and_audits(case, point, users):
     ]
     timeline = case_timeline(case=case, include_internal=False)
     assert [entry.details for entry in timeline if entry.verb == "contact_point.quality_changed"] == [
-        "unknown → invalid",
         "invalid → valid",
+        "unknown → invalid",
     ]
 
 

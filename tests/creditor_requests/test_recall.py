@@ -131,7 +131,8 @@ def test_the_case_page_shows_the_recall_in_the_timeline(client, case, users):
         assert '<span class="status status-recalled">Retourné au créancier</span>' in html
         assert "<strong>Changement de statut</strong> : Nouveau → Retourné au créancier — " in html
         assert "surendettement" in html
-        assert users.approver.email in html
+        assert users.approver.get_full_name() in html  # by name, never by e-mail address
+        assert users.approver.email not in html
         # An ended case has no recall form nor decision form any more.
         assert f'action="/dossiers/{case.pk}/retrait/"' not in html
         assert f'action="/dossiers/{case.pk}/decisions/"' not in html

@@ -23,10 +23,10 @@ from amiable.cases.models import Case, CaseStatus, ContactPoint, Debtor
 from amiable.creditors import reference_data
 from amiable.creditors.models import Agency, ContractTerms, Creditor, Structure
 from amiable.creditors.services import agency_save, terms_save
-from amiable.intake.demo import demo_batch
+from amiable.intake.demo import FEMALE_FIRST, demo_batch
 from amiable.intake.models import Batch, CreditorKey
 from amiable.ledger.selectors import ledger_balance
-from amiable.ops.management.commands.seed_demo import DEMO_USERS, STATUS_PLAN
+from amiable.ops.management.commands.seed_demo import DEMO_USERS, FIRST_NAMES_F, STATUS_PLAN
 from amiable.payments.models import Payment, Plan, Receipt
 from tests.banking.records import DATA
 from tests.intake.conftest import kill_gpg_agent, new_gnupg_home
@@ -249,6 +249,11 @@ def test_seed_demo_batch_comes_encrypted_and_signed_as_the_cpam_contract_asks(db
     # The keys that made it possible: the agency's, named to creditors, and the CPAM's, registered.
     assert Agency.objects.get().key_fingerprint == AGENCY_FPR
     assert list(CreditorKey.objects.values_list("creditor__slug", "fingerprint")) == [("cpam-paris", CPAM_FPR)]
+    # Believable names: the civility goes with the first name, in the batch as in the cases made by the seed.
+    female = FEMALE_FIRST | set(FIRST_NAMES_F)
+    pairs = set(Debtor.objects.values_list("civility", "first_name"))
+    assert len(pairs) > 10
+    assert [(civility, first) for civility, first in pairs if (civility == "MME") != (first in female)] == []
 
 
 def test_seed_demo_without_gpg_loads_everything_but_the_batch(db, settings):
