@@ -76,9 +76,10 @@ class CallForm(forms.Form):
     def clean(self):
         data = super().clean()
         number = (data.get("number_other") or "").strip() or data.get("number_choice") or ""
-        if not number:
-            raise forms.ValidationError("Choisissez le numéro appelé ou saisissez-en un.")
-        data["number"] = number
+        if number:
+            data["number"] = number
+        elif "number_other" not in self.errors:  # beside the number typed, and the promise is checked as well
+            self.add_error("number_other", "Choisissez le numéro appelé ou saisissez-en un.")
         self._clean_promise(data)
         return data
 

@@ -29,6 +29,7 @@ from django.db import models
 from django.db.models import Max, Q
 
 from amiable.closure.export import check_zip, file_sha256, history
+from amiable.letters.print_batch import print_files_of_days
 
 ERASED_TEXT = "[effacé]"
 ANONYMOUS = "Effacé"
@@ -198,6 +199,15 @@ def files_to_delete(creditor_pk: int) -> list[str]:
         qs = model(label)._base_manager.filter(**{FILE_SCOPES[label]: creditor_pk}).values_list(*fields)
         for row in qs.iterator(chunk_size=2000):
             names.update(name for name in row if name)
+    # The print runs of the days its letters went to the post: they hold those debtors' names and addresses
+    # (with other creditors' ones of the same day, already posted; nothing else refers to these files).
+    printed = (
+        model("letters.Letter")
+        ._base_manager.filter(case__creditor_id=creditor_pk, printed_on__isnull=False)
+        .values_list("printed_on", flat=True)
+        .distinct()
+    )
+    names.update(print_files_of_days(set(printed)))
     return sorted(names)
 
 

@@ -140,6 +140,11 @@ def contact_point_verify(*, case: Case, point: ContactPoint, actor) -> ContactPo
     require(can_work_cases(actor), AGENCY_ONLY)
     case = case_lock(case)
     point = _point_of_case(case, point)
+    if point.kind not in EDITABLE_KINDS:
+        # An address is confirmed by the address search (C9), not by a click.
+        raise ApplicationError(
+            "Seuls un téléphone ou un e-mail se vérifient ici ; une adresse se confirme par la recherche d'adresse."
+        )
     if point.quality == ContactQuality.INVALID:
         raise ApplicationError(f"{point.display} est invalide : saisissez la coordonnée correcte (« Corriger »).")
     return contact_point_set_quality(point=point, quality=ContactQuality.VALID, actor=actor, case=case)

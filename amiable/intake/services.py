@@ -5,6 +5,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -502,6 +503,43 @@ def import_job_cancel(*, job, actor):
         after={"filename": job.filename, "rejected": (job.outcome or {}).get("rejected")},
     )
     return job
+
+
+# A checked file waits this long for « Confirmer » or « Annuler »; then the daily run cancels it, so that its
+# encrypted content and its rejected lines (names, amounts) are not kept for a decision nobody takes.
+READY_KEEP_DAYS = 7
+
+
+def import_jobs_expire(*, now=None, days: int = READY_KEEP_DAYS) -> int:
+    """Cancel the checked files left unconfirmed for more than `days` days: their staged content and the
+    detail of their lines are erased, the counts kept (audited, by the system). Returns how many."""
+    from amiable.intake.models import ImportJob, ImportJobStatus
+
+    limit = (now or timezone.now()) - timedelta(days=days)
+    expired = 0
+    stale = ImportJob.objects.filter(
+        status=ImportJobStatus.READY, confirmed_at__isnull=True, created_at__lt=limit
+    ).values_list("pk", flat=True)
+    for pk in list(stale[:1000]):
+        with transaction.atomic():
+            job = ImportJob.objects.select_for_update().get(pk=pk)
+            if job.status != ImportJobStatus.READY or job.confirmed_at is not None:
+                continue  # confirmed or cancelled meanwhile
+            outcome = job.outcome or {}
+            job.status = ImportJobStatus.CANCELLED
+            job.staged = b""
+            job.outcome = {key: value for key, value in outcome.items() if isinstance(value, int | str | bool)}
+            job.finished_at = timezone.now()
+            job.save(update_fields=["status", "staged", "outcome", "finished_at"])
+            audit_record(
+                actor=None,
+                verb="batch.expired",
+                target=job,
+                creditor_pk=job.creditor_id,
+                after={"filename": job.filename, "days": days},
+            )
+            expired += 1
+    return expired
 
 
 def _not_waiting(job) -> str:

@@ -213,6 +213,24 @@ def print_file_name(*, stem: str, ext: str) -> str | None:
     return f"print/{name}"
 
 
+def print_files_of_days(days) -> list[str]:
+    """The print runs' PDFs and manifests of the given days: every debtor written to on those days is in them
+    (the erasure of a creditor's data removes those of the days its letters were printed)."""
+    wanted = {day.isoformat() for day in days}
+    if not wanted:
+        return []
+    try:
+        _, names = default_storage.listdir("print")
+    except FileNotFoundError:
+        return []
+    found = []
+    for name in sorted(names):
+        match = _PRINT_FILE.match(name)
+        if match and match.group(1) in wanted:
+            found.append(f"print/{name}")
+    return found
+
+
 def print_files_purge(*, days: int, today: date | None = None) -> list[str]:
     """Delete the print runs' PDFs and manifests of days more than `days` days before `today`, read from their
     names (`print/2026-11-02.pdf`, `print/2026-11-02-2.csv`): they hold the names and addresses of every debtor

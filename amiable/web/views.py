@@ -247,7 +247,8 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "contact_points": case_contact_points(case=case),
             "timeline": case_timeline(case=case, include_internal=request.user.is_agency),
             "tasks": case_open_tasks(case=case) if request.user.is_agency else [],
-            "next_task": case_next_task(case=case),
+            # The agency's to-do list stays the agency's: creditor staff see what was done, not what is planned.
+            "next_task": case_next_task(case=case) if request.user.is_agency else None,
             "letter_block": case_contact_block(case, Channel.LETTER) if can_work_cases(request.user) else None,
             "roles": Role,
             "closure_panel": case_closure_panel(case=case, user=request.user),

@@ -134,6 +134,7 @@ NOT_AUDITED = {
     "amiable.letters.print_batch.print_pending": "read: the letters waiting for the print batch",
     "amiable.letters.print_batch.print_runs_list": "read: the print runs whose files are still stored",
     "amiable.letters.print_batch.print_file_name": "pure: checks a print file's name from a link",
+    "amiable.letters.print_batch.print_files_of_days": "read: the print files of some days (the erasure deletes them)",
     "amiable.letters.services.template_check": "pure: the legal check of a template",
     "amiable.letters.services.first_letter_mentions": "pure: the mentions a first letter must carry",
     "amiable.letters.services.letter_check": "pure: the legal check of a rendered letter",
@@ -851,6 +852,10 @@ SERVICE_CALLS = {
     "amiable.intake.services.import_job_cancel": (
         "batch.cancelled",
         lambda w: intake_services.import_job_cancel(job=w.checked_import_job(), actor=w.users.agent),
+    ),
+    "amiable.intake.services.import_jobs_expire": (
+        "batch.expired",
+        lambda w: (w.checked_import_job(), intake_services.import_jobs_expire(days=0)),
     ),
     "amiable.intake.crypto.register_creditor_key": (
         "creditor_key.registered",

@@ -58,10 +58,9 @@ def test_the_preview_at_a_forbidden_hour_disables_envoyer_and_shows_the_next_slo
         assert DEBTOR_EMAIL in html  # the message itself is still shown
         assert "Envoi impossible maintenant" in html
         assert "Prochain créneau autorisé : lundi 30 novembre à 10 h 00." in html
-        assert '<button type="button" class="button" disabled aria-describedby="envoi-impossible">Envoyer</button>' in (
+        assert '<button type="submit" class="button" disabled aria-describedby="envoi-impossible">Envoyer</button>' in (
             html
         )
-        assert f'action="/travail/dossiers/{case.pk}/message/email/"' not in html
         # The POST is refused by the same rule, with the same sentence.
         sent = client.post(f"/travail/dossiers/{case.pk}/message/email/", follow=True).content.decode()
     assert "Prochain créneau autorisé : lundi 30 novembre à 10 h 00." in sent
@@ -140,6 +139,16 @@ def test_an_added_phone_is_unverified_until_verified(users, case):
     assert (point.quality, point.checked_on) == (ContactQuality.VALID, MONDAY_11.date())
     event = AuditEvent.objects.filter(verb="contact_point.quality_changed").latest("pk")
     assert (event.actor_id, event.case_pk) == (users.agent.pk, case.pk)
+
+
+def test_an_address_is_not_verified_by_a_click(users, case):
+    address = ContactPoint.objects.filter(debtor=case.debtor, kind="address").first()
+    address.quality = ContactQuality.DOUBTFUL
+    address.save()
+    with pytest.raises(ApplicationError, match="une adresse se confirme par la recherche d'adresse"):
+        contact_point_verify(case=case, point=address, actor=users.agent)
+    address.refresh_from_db()
+    assert address.quality == ContactQuality.DOUBTFUL
 
 
 def test_an_added_email_verified_with_the_debtor_is_valid_at_once(users, case):

@@ -162,3 +162,26 @@ def test_another_persons_job_is_404(client, checked, users, action):
     assert client.post(reverse(action, args=[checked.pk])).status_code == 404
     checked.refresh_from_db()
     assert checked.status == ImportJobStatus.READY
+
+
+def test_a_checked_file_nobody_decides_on_is_cancelled_after_a_week(checked, users):
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from amiable.intake.services import import_jobs_expire
+
+    assert import_jobs_expire(now=checked.created_at + timedelta(days=6)) == 0  # still within its week
+    assert any(isinstance(value, list | dict) for value in checked.outcome.values())  # the rejected lines
+    call_command("expire_import_jobs", "--days", "0")
+    checked.refresh_from_db()
+    assert checked.status == ImportJobStatus.CANCELLED and bytes(checked.staged) == b""
+    # The counts stay for the record; the lines themselves (names, amounts) are gone.
+    assert (checked.outcome["accepted"], checked.outcome["rejected"]) == (22, 18)
+    assert not any(isinstance(value, list | dict) for value in checked.outcome.values())
+    assert AuditEvent.objects.filter(verb="batch.expired", actor=None).count() == 1
+    assert import_jobs_expire(now=timezone.now() + timedelta(days=30)) == 0  # nothing twice
+    assert not Batch.objects.exists() and not Case.objects.exists()
+    with pytest.raises(ApplicationError, match="a été annulé"):
+        import_job_confirm(job=checked, actor=users.creditor_admin)

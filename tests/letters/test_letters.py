@@ -398,10 +398,10 @@ def test_case_page_shows_the_letters_card_to_agency_staff(client, users, case):
     assert "Prévisualiser la relance" in html and "Émettre la relance" in html
 
 
-def test_case_page_hides_the_letters_card_from_creditor_staff(client, users, case):
+def test_case_page_shows_creditor_staff_the_letters_sent_without_the_issuing_card(client, users, case):
     client.force_login(users.collaborator)
     html = client.get(f"/dossiers/{case.pk}/").content.decode()
-    assert 'id="courriers"' not in html and issue_url(case) not in html
+    assert '<h2 id="courriers-titre">Courriers envoyés</h2>' in html and issue_url(case) not in html
 
 
 def test_closed_case_offers_no_issue(client, users, case):

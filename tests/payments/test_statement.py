@@ -420,7 +420,7 @@ def test_a_statement_request_is_answered_at_once_with_the_statement(client, case
     assert not Notification.objects.filter(kind="request_created").exists()
 
     # The creditor reads the answer with its clock met and opens the stored statement.
-    for path in ("/demandes/", f"/dossiers/{case.pk}/"):
+    for path in ("/demandes/?etat=traitees", f"/dossiers/{case.pk}/"):
         html = client.get(path).content.decode()
         assert "DF-2026-000001" in html
         assert f'href="/paiements/decomptes/{document.pk}/"' in html

@@ -25,6 +25,7 @@ DAILY_JOBS = [
     "check_deadlines",
     "send_digest",
     "purge_print_files",
+    "expire_import_jobs",
     "purge_access_log",
 ]
 # The remittances are made each day for the creditors whose contract's remittance day has come this week
@@ -40,7 +41,7 @@ class Command(BaseCommand):
         "en échec, scénarios de recouvrement, lot d'impression des courriers, reversements de la semaine (au jour du "
         "contrat), rapprochement des virements et alerte des fonds non reversés, factures du mois écoulé, "
         "statistiques du trimestre écoulé, chiffres des tableaux de bord, réunions de suivi, échéances du contrat, "
-        "récapitulatif des notifications, purge des fichiers d'impression anciens et "
+        "récapitulatif des notifications, purge des fichiers d'impression anciens, des fichiers non confirmés et "
         "du journal des accès. "
         "Une tâche en échec n'empêche pas les suivantes ; la commande se termine alors en erreur en nommant les "
         "tâches en échec."

@@ -393,7 +393,7 @@ class Command(BaseCommand):
             )
         )
         # The outcome that goes with a promise: « promesse de paiement » where the calls have it.
-        promise_outcome = next((v for v in CallOutcome.values if "promise" in v), CallOutcome.REACHED)
+        promise_outcome = CallOutcome.PROMISE
         for n, email in enumerate(["agent@amiable.example", "agent2@amiable.example"]):
             agent = users[email]
             cases = list(

@@ -1,0 +1,17 @@
+"""`manage.py expire_import_jobs [--days N]`: cancel the checked files nobody confirmed nor cancelled, so that
+their content and the detail of their lines are not kept (run by `run_daily`)."""
+
+from django.core.management.base import BaseCommand
+
+from amiable.intake.services import READY_KEEP_DAYS, import_jobs_expire
+
+
+class Command(BaseCommand):
+    help = "Annule les fichiers vérifiés mais ni confirmés ni annulés depuis plus de N jours (7 par défaut)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--days", type=int, default=READY_KEEP_DAYS, help="Délai de confirmation en jours.")
+
+    def handle(self, *args, days, **options):
+        expired = import_jobs_expire(days=days)
+        self.stdout.write(f"{expired} fichier(s) non confirmé(s) depuis plus de {days} jours annulé(s).")
