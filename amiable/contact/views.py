@@ -15,13 +15,14 @@ from amiable.audit.services import access_log_record
 from amiable.cases.access import agency_case
 from amiable.cases.models import Channel, ContactPoint
 from amiable.cases.policy import case_contact_block
+from amiable.contact.forms import ContactPointAddForm, ContactPointCorrectForm
 from amiable.contact.messaging import MAX_ATTEMPTS, email_content, email_send, message_retry, sms_content, sms_send
 from amiable.contact.models import OutboxMessage
 from amiable.contact.points import contact_point_correct, contact_point_record, contact_point_verify
 from amiable.contact.selectors import outbox_list
 from amiable.core.dates import format_date
 from amiable.core.exceptions import ApplicationError
-from amiable.core.views import run_service
+from amiable.core.views import form_restore, run_service, submit_form
 
 SENDERS = {
     Channel.EMAIL: (
@@ -130,20 +131,45 @@ def _case_point(case, point_pk: int) -> ContactPoint:
     return point
 
 
+def _add_key(case) -> str:
+    return f"coordonnee-{case.pk}"
+
+
+def _correct_key(case, point) -> str:
+    return f"coordonnee-{case.pk}-{point.pk}"
+
+
+def _beside_value(action):
+    """A service's refusal of the value typed (invalid, already known) shown beside that field."""
+    try:
+        return action()
+    except ApplicationError as exc:
+        raise ApplicationError(exc.message, extra={"field": "value", **exc.extra}) from exc
+
+
+def contact_point_forms(request: HttpRequest, case, points) -> dict:
+    """The contact points card's forms, fresh or as they were refused (read once): the add form, and each
+    phone's or e-mail's correction form on the point itself (`point.correct_form`)."""
+    points = list(points)
+    for point in points:
+        point.correct_form = form_restore(request, _correct_key(case, point), ContactPointCorrectForm, point=point)
+    return {"contact_points": points, "point_add_form": form_restore(request, _add_key(case), ContactPointAddForm)}
+
+
 @login_required
 @require_POST
 def contact_point_add_post(request: HttpRequest, pk: int) -> HttpResponse:
     case = agency_case(request, pk)
-    run_service(
+    submit_form(
         request,
-        lambda: contact_point_record(
-            case=case,
-            kind=request.POST.get("kind", ""),
-            value=request.POST.get("value", ""),
-            verified=request.POST.get("verified") == "on",
-            actor=request.user,
+        ContactPointAddForm(request.POST),
+        lambda data: _beside_value(
+            lambda: contact_point_record(
+                case=case, kind=data["kind"], value=data["value"], verified=data["verified"], actor=request.user
+            )
         ),
         lambda point: f"Coordonnée ajoutée : {point.display} ({point.get_quality_display().lower()}).",
+        keep=_add_key(case),
     )
     return redirect(_points_page(case))
 
@@ -153,16 +179,16 @@ def contact_point_add_post(request: HttpRequest, pk: int) -> HttpResponse:
 def contact_point_correct_post(request: HttpRequest, pk: int, point_pk: int) -> HttpResponse:
     case = agency_case(request, pk)
     point = _case_point(case, point_pk)
-    run_service(
+    submit_form(
         request,
-        lambda: contact_point_correct(
-            case=case,
-            point=point,
-            value=request.POST.get("value", ""),
-            verified=request.POST.get("verified") == "on",
-            actor=request.user,
+        ContactPointCorrectForm(request.POST, point=point),
+        lambda data: _beside_value(
+            lambda: contact_point_correct(
+                case=case, point=point, value=data["value"], verified=data["verified"], actor=request.user
+            )
         ),
         lambda new: f"Coordonnée corrigée : {new.display} remplace {point.display}, qui est marquée invalide.",
+        keep=_correct_key(case, point),
     )
     return redirect(_points_page(case))
 

@@ -33,6 +33,7 @@ from amiable.casework.selectors import agency_people
 from amiable.casework.views import actions_context, actions_pending
 from amiable.closure.forms import IrrecoverableForm
 from amiable.closure.selectors import case_closure_panel
+from amiable.contact.views import contact_point_forms
 from amiable.core.spreadsheets import write_csv, write_xlsx
 from amiable.payments.forms import payment_card
 from amiable.payments.selectors import case_money
@@ -244,7 +245,12 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "case": case,
             "money": money,
             "payment_card": payment_card(case=case, user=request.user, money=money),
-            "contact_points": case_contact_points(case=case),
+            # The points, with their correction forms (agency staff) fresh or as refused, and the add form.
+            **(
+                contact_point_forms(request, case, case_contact_points(case=case))
+                if can_work_cases(request.user)
+                else {"contact_points": case_contact_points(case=case)}
+            ),
             "timeline": case_timeline(case=case, include_internal=request.user.is_agency),
             "tasks": case_open_tasks(case=case) if request.user.is_agency else [],
             # The agency's to-do list stays the agency's: creditor staff see what was done, not what is planned.

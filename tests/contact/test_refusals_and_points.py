@@ -239,3 +239,37 @@ def test_the_forms_add_correct_and_verify(client, users, case):
 
     bad = client.post(f"/travail/dossiers/{case.pk}/coordonnees/", {"kind": "email", "value": "x"}, follow=True)
     assert "Adresse e-mail invalide : « x »." in bad.content.decode()
+
+
+def test_a_refused_contact_point_comes_back_with_what_was_typed_beside_its_field(client, users, case):
+    from lxml import html as lxml_html
+
+    known = contact_point_add(debtor=case.debtor, kind="phone", value="+33699887766", source="Fichier", actor=None)
+    client.force_login(users.agent)
+    response = client.post(
+        f"/travail/dossiers/{case.pk}/coordonnees/", {"kind": "email", "value": "pas-un-email", "verified": "on"}
+    )
+    assert response.status_code == 302
+    doc = lxml_html.fromstring(client.get(f"/dossiers/{case.pk}/").content.decode())
+    value = doc.get_element_by_id("coordonnee-value")
+    assert value.get("value") == "pas-un-email" and value.get("aria-invalid") == "true"
+    assert "coordonnee-value_error" in value.get("aria-describedby")
+    error = doc.get_element_by_id("coordonnee-value_error").text_content()
+    assert "Adresse e-mail invalide : « pas-un-email »." in error
+    assert doc.get_element_by_id("coordonnee-kind").xpath("./option[@selected]")[0].get("value") == "email"
+    assert doc.get_element_by_id("coordonnee-verified").get("checked") is not None
+    assert value.xpath("ancestor::details")[0].get("open") is not None  # its panel open
+    assert not ContactPoint.objects.filter(debtor=case.debtor, kind="email", value="pas-un-email").exists()
+
+    # A correction refused (the value already known) comes back on its own point only, then is fresh again.
+    other = contact_point_add(debtor=case.debtor, kind="phone", value="+33611111111", source="Fichier", actor=None)
+    client.post(f"/travail/dossiers/{case.pk}/coordonnees/{other.pk}/corriger/", {"value": "06 99 88 77 66"})
+    doc = lxml_html.fromstring(client.get(f"/dossiers/{case.pk}/").content.decode())
+    field = doc.get_element_by_id(f"corriger-{other.pk}-value")
+    assert field.get("value") == "06 99 88 77 66"
+    assert "déjà connu pour ce débiteur" in doc.get_element_by_id(f"corriger-{other.pk}-value_error").text_content()
+    assert doc.get_element_by_id(f"corriger-{known.pk}-value").get("value") is None
+    for ref in {i for el in doc.xpath("//*[@aria-describedby]") for i in el.get("aria-describedby").split()}:
+        assert len(doc.xpath(f'//*[@id="{ref}"]')) == 1, ref
+    doc = lxml_html.fromstring(client.get(f"/dossiers/{case.pk}/").content.decode())
+    assert doc.get_element_by_id(f"corriger-{other.pk}-value").get("value") is None  # read once
