@@ -100,10 +100,11 @@ def test_each_role_home_cases_case_and_day_fit_a_phone(phone, case, users, role)
         _visit(phone, path)
 
     phone.goto(reverse("case_detail", args=[case.pk]))
-    # The long e-mail address stays inside the page; the summary gives the balance and the next action.
+    # The long e-mail address stays inside the page; the summary gives the balance (and the next action).
     summary = phone.get_by_role("region", name="Résumé du dossier")
     assert "12 345,67" in summary.inner_text().replace("\u202f", " ")
-    assert "Aucune action prévue" in summary.inner_text()
+    # The next action is the agency's to-do list: creditor staff see the balance, not the tasks planned.
+    assert ("Aucune action prévue" in summary.inner_text()) == user.is_agency
     # At phone width the summary is in the normal flow, not stuck over the content.
     assert phone.evaluate("getComputedStyle(document.querySelector('.case-summary')).position") == "static"
     # A wide table scrolls inside its card, reachable with the keyboard.
