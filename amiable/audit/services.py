@@ -9,6 +9,21 @@ from amiable.audit.models import AuditEvent
 from amiable.audit.personal import protect, scope_of
 
 SYSTEM_LABEL = "Système"
+# The columns of an audit row written in bulk (`core.bulk.insert_rows`), in the order of the tuples given.
+AUDIT_FIELDS = [
+    "at",
+    "actor",
+    "actor_label",
+    "verb",
+    "target_type",
+    "target_id",
+    "target_label",
+    "case_pk",
+    "creditor_pk",
+    "before",
+    "after",
+    "ip_address",
+]
 
 
 def _target_identity(target: Any) -> tuple[str, str, str]:

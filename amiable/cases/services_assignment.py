@@ -18,26 +18,12 @@ from django.utils import timezone
 
 from amiable.accounts.models import Role, User
 from amiable.audit.models import AuditEvent
-from amiable.audit.services import SYSTEM_LABEL
+from amiable.audit.services import AUDIT_FIELDS, SYSTEM_LABEL
 from amiable.cases.models import OPEN_STATUSES, Case
 from amiable.core.bulk import insert_rows
 from amiable.creditors.models import AutoAssignment, ContractTerms
 
 UPDATE_SLICE = 500  # ids per UPDATE: under SQLite's limit of bound parameters
-AUDIT_FIELDS = [
-    "at",
-    "actor",
-    "actor_label",
-    "verb",
-    "target_type",
-    "target_id",
-    "target_label",
-    "case_pk",
-    "creditor_pk",
-    "before",
-    "after",
-    "ip_address",
-]
 
 
 def _assignable_agents() -> list[User]:

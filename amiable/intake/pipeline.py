@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from amiable.audit.models import AuditEvent
 from amiable.audit.personal import Sealer
+from amiable.audit.services import AUDIT_FIELDS
 from amiable.cases.models import Case, CaseStatus, ContactPoint, Debtor, Task, TaskKind, TaskStatus
 from amiable.cases.search import contact_search_value, debtor_search_name
 from amiable.core.bulk import allocate_ids, insert_rows
@@ -362,18 +363,4 @@ CASE_FIELDS = [
     "status",
     "status_changed_at",
     "created_at",
-]
-AUDIT_FIELDS = [
-    "at",
-    "actor",
-    "actor_label",
-    "verb",
-    "target_type",
-    "target_id",
-    "target_label",
-    "case_pk",
-    "creditor_pk",
-    "before",
-    "after",
-    "ip_address",
 ]

@@ -26,7 +26,7 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from amiable.audit.models import AuditEvent
-from amiable.audit.services import SYSTEM_LABEL
+from amiable.audit.services import AUDIT_FIELDS, SYSTEM_LABEL
 from amiable.cases.models import Case
 from amiable.core.bulk import allocate_ids, insert_rows
 from amiable.core.money import ZERO, to_money
@@ -50,20 +50,6 @@ BANK_DETAILS = {
 }
 METHODS = (PaymentMethod.TRANSFER, PaymentMethod.CHEQUE, PaymentMethod.CARD)
 CHUNK = 5000
-AUDIT_FIELDS = [
-    "at",
-    "actor",
-    "actor_label",
-    "verb",
-    "target_type",
-    "target_id",
-    "target_label",
-    "case_pk",
-    "creditor_pk",
-    "before",
-    "after",
-    "ip_address",
-]
 
 # What the run spends in each step of `remittances_build`, by the function that does it.
 STEPS = [
