@@ -142,21 +142,26 @@ def day(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_POST
-@login_required
-def day_reassign(request: HttpRequest) -> HttpResponse:
+def _reassign_posted(request: HttpRequest, done: str) -> None:
+    """The ticked cases (of « Ma journée » or of the case list) given to one agent, for supervisors only."""
     if not can_reassign(request.user):
-        raise PermissionDenied("Seuls les superviseurs et administrateurs de l'agence peuvent réattribuer.")
+        raise PermissionDenied("Seuls les superviseurs et administrateurs de l'agence peuvent attribuer des dossiers.")
     form = ReassignForm(request.POST, agents=agency_people())
     if form.is_valid():
         agent = form.cleaned_data["agent"]
         run_service(
             request,
             lambda: cases_reassign(case_ids=form.cleaned_data["cases"], agent=agent, actor=request.user),
-            lambda n: f"{_plural(n, 'dossier')} confié{'s' if n > 1 else ''} à {agent}.",
+            lambda n: f"{_plural(n, 'dossier')} {done}{'s' if n > 1 else ''} à {agent}.",
         )
     else:
         form_errors_to_messages(request, form)
+
+
+@require_POST
+@login_required
+def day_reassign(request: HttpRequest) -> HttpResponse:
+    _reassign_posted(request, "confié")
     url = reverse("work:day")
     viewed = request.POST.get("vue", "")
     return redirect(f"{url}?agent={viewed}" if viewed.isdigit() or viewed == UNASSIGNED_VALUE else url)
@@ -176,18 +181,7 @@ def _list_url(retour: str) -> str:
 @login_required
 def cases_assign(request: HttpRequest) -> HttpResponse:
     """The case list's bulk « Attribuer à… »: the ticked cases go to one agent, then back to the same list."""
-    if not can_reassign(request.user):
-        raise PermissionDenied("Seuls les superviseurs et administrateurs de l'agence peuvent attribuer des dossiers.")
-    form = ReassignForm(request.POST, agents=agency_people())
-    if form.is_valid():
-        agent = form.cleaned_data["agent"]
-        run_service(
-            request,
-            lambda: cases_reassign(case_ids=form.cleaned_data["cases"], agent=agent, actor=request.user),
-            lambda n: f"{_plural(n, 'dossier')} attribué{'s' if n > 1 else ''} à {agent}.",
-        )
-    else:
-        form_errors_to_messages(request, form)
+    _reassign_posted(request, "attribué")
     return redirect(_list_url(request.POST.get("retour", "")))
 
 
