@@ -129,14 +129,19 @@ def batch_import(
             progress=progress or (lambda phase, done, total: None),
         )
     except ApplicationError as exc:
-        audit_record(
-            actor=actor,
-            verb="batch.refused",
-            target=("intake.batch", raw_sha[:16], filename[:200]),
-            creditor_pk=creditor.pk,
-            after={"filename": filename, "sha256": raw_sha, "size": len(content), "reason": exc.message},
-        )
-        return ImportOutcome(status="refused", error=exc.message)
+        return _refused(creditor=creditor, content=content, raw_sha=raw_sha, filename=filename, actor=actor, exc=exc)
+
+
+def _refused(*, creditor, content, raw_sha, filename, actor, exc: ApplicationError) -> ImportOutcome:
+    """A file refused, by the import or by the page's check: audited with its reason, nothing else written."""
+    audit_record(
+        actor=actor,
+        verb="batch.refused",
+        target=("intake.batch", raw_sha[:16], filename[:200]),
+        creditor_pk=creditor.pk,
+        after={"filename": filename, "sha256": raw_sha, "size": len(content), "reason": exc.message},
+    )
+    return ImportOutcome(status="refused", error=exc.message)
 
 
 def _import(*, creditor, content, raw_sha, filename, source, actor, default_structure, progress) -> ImportOutcome:
@@ -243,14 +248,7 @@ def _check(*, creditor, content, filename, actor, default_structure, progress) -
             if done % 1000 == 0:
                 progress("vérification", done, validated.row_count)
     except ApplicationError as exc:
-        audit_record(
-            actor=actor,
-            verb="batch.refused",
-            target=("intake.batch", raw_sha[:16], filename[:200]),
-            creditor_pk=creditor.pk,
-            after={"filename": filename, "sha256": raw_sha, "size": len(content), "reason": exc.message},
-        )
-        return ImportOutcome(status="refused", error=exc.message)
+        return _refused(creditor=creditor, content=content, raw_sha=raw_sha, filename=filename, actor=actor, exc=exc)
     return ImportOutcome(
         status="checked",
         rows=validated.row_count,
