@@ -289,6 +289,12 @@ class Case(models.Model):
         ]
         indexes = [
             models.Index(fields=["creditor", "reference"], name="case_creditor_ref_idx"),
+            # The case list's orders, each a walk of an index that stops after a page (DESIGN, Performance).
+            models.Index(fields=["received_on", "id"], name="case_received_idx"),
+            models.Index(fields=["assigned_agent", "received_on", "id"], name="case_agent_received_idx"),
+            models.Index(fields=["creditor", "received_on", "id"], name="case_creditor_received_idx"),
+            models.Index(fields=["status", "received_on", "id"], name="case_status_received_idx"),
+            models.Index(fields=["balance", "id"], name="case_balance_idx"),
             models.Index(fields=["creditor", "structure", "status"], name="case_scope_status_idx"),
             models.Index(fields=["assigned_agent", "status"], name="case_agent_status_idx"),
             # The « Échéances » pages walk the open cases by certificate due date, a page at a time.
@@ -315,6 +321,45 @@ class Case(models.Model):
     def recovered_amount(self):
         """What was recovered of the claim: the net payments, less any excess owed back to the debtor."""
         return self.paid_amount - self.overpaid_amount
+
+
+class CaseCounterQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "CaseCounterQuerySet":
+        """The same scope as the cases the rows count (`scope_to_user`)."""
+        return scope_to_user(self, user, creditor_field="creditor_id", structure_field="structure_id")
+
+
+class CaseCounter(models.Model):
+    """How many cases, and how much claimed, recovered and still due, per creditor, structure, status and agent
+    (`agent_id` 0: no agent). Home pages and totals read these few rows instead of summing every case on each
+    request. Database triggers on the case table keep them (migration `cases.0016_case_counters`), in the same
+    transaction as the change, whatever makes it: a service, a bulk insert of the intake, an SQL update.
+    Amounts are in cents, so that SQLite adds them exactly. No foreign keys: a row may outlive the creditor,
+    structure or agent it counted, with zeros."""
+
+    creditor_id = models.BigIntegerField("créancier")
+    structure_id = models.BigIntegerField("structure")
+    status = models.CharField("statut", max_length=20, choices=CaseStatus.choices)
+    agent_id = models.BigIntegerField("gestionnaire (0 : aucun)", default=0)
+    cases = models.BigIntegerField("dossiers", default=0)
+    claimed_cents = models.BigIntegerField("réclamé (centimes)", default=0)
+    recovered_cents = models.BigIntegerField("recouvré (centimes)", default=0)
+    balance_cents = models.BigIntegerField("reste dû (centimes)", default=0)
+
+    objects = CaseCounterQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "compteur de dossiers"
+        verbose_name_plural = "compteurs de dossiers"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["creditor_id", "structure_id", "status", "agent_id"], name="case_counter_key_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["agent_id", "status"], name="case_counter_agent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.creditor_id}/{self.structure_id}/{self.status}/{self.agent_id} : {self.cases}"
 
 
 class TaskKind(models.TextChoices):

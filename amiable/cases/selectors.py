@@ -15,6 +15,7 @@ from amiable.cases.models import (
     OPEN_STATUSES,
     STOPPING_EVENTS,
     Case,
+    CaseCounter,
     CaseEvent,
     CaseStatus,
     ContactPoint,
@@ -262,27 +263,86 @@ def money_figures(qs: QuerySet[Case], **extra) -> dict:
     return row
 
 
-def case_totals(*, user) -> dict:
-    """Counts, claimed, recovered and remaining amounts per status for the cases the user may see, in one
-    query, with the recovery rate overall (home dashboards)."""
+def _from_cents(cents) -> Decimal:
+    return to_money(Decimal(cents or 0) / 100)
+
+
+def counter_figures(*, user, by: str, **filters) -> dict:
+    """Figures of the cases the user may see per value of `by` (« creditor_id », « structure_id », « agent_id »,
+    « status »), read from the maintained counters (`CaseCounter`) in one query over a few rows, whatever the
+    number of cases: `count`, `claimed`, `recovered`, `balance` over all of them, and `open_count`,
+    `open_balance` over the open ones, with the recovery rate (recovered ÷ claimed). `filters` narrow the
+    counters (`agent_id=…`, `status__in=…`)."""
+    open_cases = Q(status__in=OPEN_STATUSES)
     rows = (
-        Case.objects.visible_to(user)
-        .values("status")
-        .annotate(count=Count("pk"), claimed=Sum("claimed_amount"), recovered=recovered_sum(), balance=Sum("balance"))
-        .order_by("status")
+        CaseCounter.objects.visible_to(user)
+        .filter(**filters)
+        .values(by)
+        .annotate(
+            count=Sum("cases"),
+            claimed=Sum("claimed_cents"),
+            recovered=Sum("recovered_cents"),
+            balance=Sum("balance_cents"),
+            open_count=Sum("cases", filter=open_cases),
+            open_balance=Sum("balance_cents", filter=open_cases),
+        )
+        .order_by(by)
     )
-    by_status = {row["status"]: row for row in rows}
+    result = {}
+    for row in rows:
+        figures = {
+            "count": row["count"] or 0,
+            "open_count": row["open_count"] or 0,
+            "claimed": _from_cents(row["claimed"]),
+            "recovered": _from_cents(row["recovered"]),
+            "balance": _from_cents(row["balance"]),
+            "open_balance": _from_cents(row["open_balance"]),
+        }
+        figures["rate"] = rate_percent(figures["recovered"], figures["claimed"])
+        result[row[by]] = figures
+    return result
+
+
+EMPTY_FIGURES = {
+    "count": 0,
+    "open_count": 0,
+    "claimed": ZERO,
+    "recovered": ZERO,
+    "balance": ZERO,
+    "open_balance": ZERO,
+    "rate": None,
+}
+
+
+def counter_total(*, user, **filters) -> dict:
+    """The figures of `counter_figures` summed over every key: one row (open cases of an agent, for instance)."""
+    rows = counter_figures(user=user, by="status", **filters).values()
+    if not rows:
+        return dict(EMPTY_FIGURES)
+    total = {
+        key: sum((row[key] for row in rows), ZERO if key not in ("count", "open_count") else 0)
+        for key in EMPTY_FIGURES
+        if key != "rate"
+    }
+    total["rate"] = rate_percent(total["recovered"], total["claimed"])
+    return total
+
+
+def case_totals(*, user) -> dict:
+    """Counts, claimed, recovered and remaining amounts per status for the cases the user may see, with the
+    recovery rate overall (home dashboards, the case list): from the maintained counters, one query."""
+    by_status = counter_figures(user=user, by="status")
     result = []
     for status in CaseStatus:
-        row = by_status.get(status.value, {})
+        row = by_status.get(status.value, EMPTY_FIGURES)
         result.append(
             {
                 "status": status.value,
                 "label": status.label,
-                "count": row.get("count", 0),
-                "amount": to_money(row.get("claimed") or ZERO),
-                "recovered": to_money(row.get("recovered") or ZERO),
-                "balance": to_money(row.get("balance") or ZERO),
+                "count": row["count"],
+                "amount": row["claimed"],
+                "recovered": row["recovered"],
+                "balance": row["balance"],
             }
         )
     total_amount: Decimal = sum((r["amount"] for r in result), ZERO)
@@ -295,3 +355,42 @@ def case_totals(*, user) -> dict:
         "balance": sum((r["balance"] for r in result), ZERO),
         "rate": rate_percent(recovered, total_amount),
     }
+
+
+def case_counts_fresh() -> dict[tuple, tuple[int, Decimal, Decimal, Decimal]]:
+    """Every counter's key → (cases, claimed, recovered, balance), counted again from the cases. Reads every
+    case: for the daily check and the rebuild, never for a page."""
+    rows = (
+        Case.objects.values("creditor_id", "structure_id", "status", "assigned_agent_id")
+        .annotate(cases=Count("pk"), claimed=Sum("claimed_amount"), recovered=recovered_sum(), balance=Sum("balance"))
+        .order_by()
+    )
+    return {
+        (row["creditor_id"], row["structure_id"], row["status"], row["assigned_agent_id"] or 0): (
+            row["cases"],
+            to_money(row["claimed"] or ZERO),
+            to_money(row["recovered"] or ZERO),
+            to_money(row["balance"] or ZERO),
+        )
+        for row in rows
+    }
+
+
+def case_counters_drift() -> list[dict]:
+    """The counters that differ from a fresh count of the cases (expected: none, the triggers keep them)."""
+    fresh = case_counts_fresh()
+    kept = {
+        (row.creditor_id, row.structure_id, row.status, row.agent_id): (
+            row.cases,
+            _from_cents(row.claimed_cents),
+            _from_cents(row.recovered_cents),
+            _from_cents(row.balance_cents),
+        )
+        for row in CaseCounter.objects.all()
+    }
+    nothing = (0, ZERO, ZERO, ZERO)
+    return [
+        {"key": key, "expected": fresh.get(key, nothing), "found": kept.get(key, nothing)}
+        for key in sorted(set(fresh) | set(kept), key=str)
+        if fresh.get(key, nothing) != kept.get(key, nothing)
+    ]

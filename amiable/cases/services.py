@@ -11,6 +11,7 @@ from amiable.audit.services import audit_record, snapshot
 from amiable.cases.hooks import case_ended_run, case_reopened_run
 from amiable.cases.models import (
     Case,
+    CaseCounter,
     CaseEvent,
     CaseReadMarker,
     CaseStatus,
@@ -22,6 +23,7 @@ from amiable.cases.models import (
     Task,
     TaskStatus,
 )
+from amiable.cases.selectors import case_counts_fresh
 from amiable.core.dates import add_months
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO, format_money, to_money
@@ -479,3 +481,39 @@ def debtor_do_not_contact_set(*, debtor: Debtor, actor, value: bool, case: Case 
         after={"do_not_contact": value},
     )
     return debtor
+
+
+@transaction.atomic
+def case_counters_rebuild(*, actor=None) -> int:
+    """Count every case again into `CaseCounter`, when the daily check finds a counter that drifted (a table
+    emptied row by row, an edit by hand in the database). On PostgreSQL the case table is locked against
+    writes meanwhile, so that no change slips between the count and the rewrite. Returns the rows written."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("LOCK TABLE cases_case IN SHARE MODE")
+    fresh = case_counts_fresh()
+    CaseCounter.objects.all().delete()
+    CaseCounter.objects.bulk_create(
+        CaseCounter(
+            creditor_id=creditor_id,
+            structure_id=structure_id,
+            status=status,
+            agent_id=agent_id,
+            cases=cases,
+            claimed_cents=int(claimed * 100),
+            recovered_cents=int(recovered * 100),
+            balance_cents=int(balance * 100),
+        )
+        for (creditor_id, structure_id, status, agent_id), (cases, claimed, recovered, balance) in sorted(
+            fresh.items(), key=str
+        )
+    )
+    audit_record(
+        actor=actor,
+        verb="case_counters.rebuilt",
+        target=("cases.casecounter", "", "Compteurs de dossiers"),
+        after={"rows": len(fresh)},
+    )
+    return len(fresh)

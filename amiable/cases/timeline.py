@@ -62,6 +62,7 @@ def register() -> None:
         ),
         internal=True,
     )
+    register_verb("case_counters.rebuilt", label="Compteurs de dossiers recomptés", internal=True)
     register_verb("debtor.created", label="Débiteur enregistré")
     register_verb(
         "contact_point.added",

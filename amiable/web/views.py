@@ -5,7 +5,6 @@ import tempfile
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -34,6 +33,7 @@ from amiable.casework.views import actions_context, actions_pending
 from amiable.closure.forms import IrrecoverableForm
 from amiable.closure.selectors import case_closure_panel
 from amiable.contact.views import contact_point_forms
+from amiable.core.pagination import CappedPaginator
 from amiable.core.spreadsheets import write_csv, write_xlsx
 from amiable.payments.forms import payment_card
 from amiable.payments.selectors import case_money
@@ -98,7 +98,7 @@ def cases(request: HttpRequest) -> HttpResponse:
     qs = case_list(user=request.user, **arguments)
     if "q" in form.errors:
         qs = qs.none()  # a refused search finds nothing: listing every case would pass for its answer
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     for case in page.object_list:
         case.next_action_label = TaskKind(case.next_action_kind).label if case.next_action_kind else ""
     query = form.data.copy()

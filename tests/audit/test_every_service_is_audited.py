@@ -630,6 +630,10 @@ SERVICE_CALLS = {
         "case.assigned",
         lambda w: cases_services.case_assign(case=w.case, agent=w.users.supervisor, actor=w.users.supervisor),
     ),
+    "amiable.cases.services.case_counters_rebuild": (
+        "case_counters.rebuilt",
+        lambda w: cases_services.case_counters_rebuild(actor=w.users.supervisor),
+    ),
     "amiable.cases.services.comment_add": (
         "comment.added",
         lambda w: cases_services.comment_add(

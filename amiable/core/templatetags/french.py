@@ -60,6 +60,14 @@ def pluriel(value: int, suffix: str = "s") -> str:
         return ""
 
 
+@register.filter(name="milliers")
+def milliers(value: int | None) -> str:
+    """A count with its thousands apart, the French way: ``10000`` -> ``"10 000"`` (narrow no-break space)."""
+    if value is None:
+        return ""
+    return f"{int(value):,}".replace(",", "\u202f")
+
+
 @register.filter(name="delai")
 def delai(value: datetime | None) -> str:
     """Time left before a deadline, or how late it is: « reste 1 j 4 h », « en retard de 3 h »."""

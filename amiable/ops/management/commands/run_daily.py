@@ -27,12 +27,13 @@ DAILY_JOBS = [
     "purge_print_files",
     "expire_import_jobs",
     "purge_access_log",
+    "check_case_counters",
 ]
 # The remittances are made each day for the creditors whose contract's remittance day has come this week
 # (idempotent: the days after find them made); the invoices of the last complete month likewise, and the
 # workbook of the last complete quarter. The dashboards' figures are refreshed before the meetings' packs
 # read them; the clocks come last so that they see what the other jobs have just done.
-JOB_ARGUMENTS = {"build_remittances": ["--due"]}
+JOB_ARGUMENTS = {"build_remittances": ["--due"], "check_case_counters": ["--repair"]}
 
 
 class Command(BaseCommand):
@@ -42,7 +43,7 @@ class Command(BaseCommand):
         "contrat), rapprochement des virements et alerte des fonds non reversés, factures du mois écoulé, "
         "statistiques du trimestre écoulé, chiffres des tableaux de bord, réunions de suivi, échéances du contrat, "
         "récapitulatif des notifications, purge des fichiers d'impression anciens, des fichiers non confirmés et "
-        "du journal des accès. "
+        "du journal des accès, vérification des compteurs de dossiers. "
         "Une tâche en échec n'empêche pas les suivantes ; la commande se termine alors en erreur en nommant les "
         "tâches en échec."
     )
