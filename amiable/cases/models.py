@@ -419,7 +419,11 @@ class Comment(models.Model):
         verbose_name = "commentaire"
         verbose_name_plural = "commentaires"
         ordering = ["created_at", "pk"]
-        indexes = [models.Index(fields=["case", "created_at"], name="comment_case_idx")]
+        indexes = [
+            models.Index(fields=["case", "created_at"], name="comment_case_idx"),
+            # The homes' unread messages walk the latest comments of all cases (`portal.selectors`).
+            models.Index(fields=["created_at", "id"], name="comment_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"Commentaire de {self.author} sur {self.case.reference}"

@@ -1,12 +1,13 @@
 """What the collaborative parts of a case page and the inboxes show to one person."""
 
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import Q
 from django.utils import timezone
 
 from amiable.accounts.permissions import can_decide
 from amiable.approvals.models import ApprovalRequest, ApprovalStatus
 from amiable.approvals.selectors import approvals_for_case
 from amiable.cases.models import Case, CaseReadMarker, Comment
+from amiable.core.scoping import scope_to_user
 from amiable.creditor_requests.models import CreditorRequest, RequestStatus
 from amiable.creditor_requests.selectors import requests_for_case
 from amiable.notifications.selectors import unread_count
@@ -35,24 +36,30 @@ def case_collaboration(*, case: Case, user) -> dict:
     }
 
 
+# How many of the latest messages the home looks through for unread ones: a walk of the comments by date that
+# stops there, whatever the number of cases (older unread messages stay in « Ma journée » and on the case page).
+UNREAD_WINDOW = 200
+
+
 def unread_comment_cases(*, user, limit: int = 10) -> list[Case]:
-    """Cases with messages from the other side posted since the person last opened them."""
+    """Cases with messages from the other side posted since the person last opened them, most recent first,
+    among the latest `UNREAD_WINDOW` such messages the person may see. Three queries whatever the data."""
     other_side = Q(author__creditor__isnull=False) if user.is_agency else Q(author__creditor__isnull=True)
-    last_message = (
-        Comment.objects.filter(other_side, case=OuterRef("pk"), internal=False)
-        .exclude(author=user)
-        .order_by("-created_at")
-        .values("created_at")[:1]
+    messages = scope_to_user(
+        Comment.objects.filter(other_side, internal=False).exclude(author=user),
+        user,
+        creditor_field="case__creditor_id",
+        structure_field="case__structure_id",
     )
-    read_at = CaseReadMarker.objects.filter(case=OuterRef("pk"), user=user).values("read_at")[:1]
-    return list(
-        Case.objects.visible_to(user)
-        .annotate(last_message=Subquery(last_message), read_at=Subquery(read_at))
-        .filter(last_message__isnull=False)
-        .filter(Q(read_at__isnull=True) | Q(last_message__gt=F("read_at")))
-        .select_related("structure", "debtor")
-        .order_by("-last_message", "-pk")[:limit]
-    )
+    latest: dict[int, object] = {}
+    for case_id, created_at in messages.order_by("-created_at", "-pk").values_list("case_id", "created_at")[
+        :UNREAD_WINDOW
+    ]:
+        latest.setdefault(case_id, created_at)
+    read = dict(CaseReadMarker.objects.filter(user=user, case_id__in=list(latest)).values_list("case_id", "read_at"))
+    unread = [pk for pk, at in latest.items() if read.get(pk) is None or at > read[pk]][:limit]
+    cases = Case.objects.visible_to(user).filter(pk__in=unread).select_related("structure", "debtor").in_bulk()
+    return [cases[pk] for pk in unread if pk in cases]
 
 
 def awaiting_me(*, user) -> dict:
