@@ -874,7 +874,9 @@ class VolumeWriter:
         """Every complete week before the last one remitted, as `remittances_build` leaves it: one remittance
         per structure and week, a line per payment, the ledger entry moving the money out."""
         last_monday = self.today - timedelta(days=self.today.weekday()) - timedelta(days=7)
-        weeks = sorted(key for key in self.to_remit if key[1] < last_monday)
+        # With --append, a week already remitted keeps its remittance: its new payments stay held.
+        done = set(Remittance.objects.values_list("structure_id", "period_start"))
+        weeks = sorted(key for key in self.to_remit if key[1] < last_monday and key not in done)
         if not weeks:
             return
         remittance_ids = allocate_ids(Remittance, len(weeks))
