@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 
+from amiable.core.scoping import scope_to_user
 from amiable.creditors.selectors import terms_for
 
 
@@ -23,9 +24,8 @@ class ApprovalStatus(models.TextChoices):
 
 class ApprovalQuerySet(models.QuerySet):
     def visible_to(self, user) -> "ApprovalQuerySet":
-        from amiable.cases.models import Case
-
-        return self.filter(case__in=Case.objects.visible_to(user))
+        """The case's scope, read through the join on the approval's own case (not an `IN` over every case)."""
+        return scope_to_user(self, user, creditor_field="case__creditor_id", structure_field="case__structure_id")
 
 
 class ApprovalRequest(models.Model):

@@ -4,7 +4,7 @@ Every read is a fixed number of queries whatever the amount of data (select_rela
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from amiable.accounts.models import AGENCY_ROLES, User
@@ -95,6 +95,11 @@ class Source:
     def capped(self) -> bool:
         return self.count > len(self.items)
 
+    @property
+    def more(self) -> bool:
+        """More rows than DAY_COUNT_CAP: the count shown is a floor (« 1 000+ »)."""
+        return self.count > DAY_COUNT_CAP
+
 
 @dataclass
 class DayQueue:
@@ -115,6 +120,10 @@ class DayQueue:
         return sum(s.count for k, s in self.sources.items() if not self.kind or k == self.kind)
 
     @property
+    def more(self) -> bool:
+        return any(s.more for k, s in self.sources.items() if not self.kind or k == self.kind)
+
+    @property
     def late(self) -> int:
         return sum(1 for item in self.items if item.late)
 
@@ -131,10 +140,18 @@ def _end_of(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
 
 
+# Beyond this many rows a source is counted as « plus de 1 000 »: counting every overdue task of a large backlog
+# would cost more than the page.
+DAY_COUNT_CAP = 1000
+
+
 def _bounded(qs: QuerySet, limit: int) -> tuple[list, int]:
-    """One query: the first `limit` rows and, on each, how many rows there are in all (a window count)."""
-    rows = list(qs.annotate(day_total=Window(Count("pk")))[:limit])
-    return rows, (rows[0].day_total if rows else 0)
+    """The first `limit` rows, an index walk that stops there; when the limit is reached, a second query counts
+    the rows up to DAY_COUNT_CAP + 1 (never a count over the whole backlog)."""
+    rows = list(qs[:limit])
+    if len(rows) < limit:
+        return rows, len(rows)
+    return rows, qs.order_by().values("pk")[: DAY_COUNT_CAP + 1].count()
 
 
 def _case_scope(agent: User | None, prefix: str = "case__") -> Q:

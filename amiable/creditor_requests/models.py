@@ -22,12 +22,15 @@ class RequestStatus(models.TextChoices):
 
 class CreditorRequestQuerySet(models.QuerySet):
     def visible_to(self, user) -> "CreditorRequestQuerySet":
-        """A request on a case follows the case's visibility; a meeting request is the creditor's."""
-        from amiable.cases.models import Case
-
+        """A request on a case follows the case's visibility; a meeting request is the creditor's. The case's
+        scope is read through the join on the request's own case, never as the list of every case the person
+        may see (an `IN` over a million cases)."""
         qs = scope_to_user(self, user, creditor_field="creditor_id")
         if getattr(user, "is_creditor_user", False):
-            qs = qs.filter(Q(case__isnull=True) | Q(case__in=Case.objects.visible_to(user)))
+            on_case = Q(case__creditor_id=user.creditor_id)
+            if user.allowed_structure_ids is not None:
+                on_case &= Q(case__structure_id__in=user.allowed_structure_ids)
+            qs = qs.filter(Q(case__isnull=True) | on_case)
         return qs
 
 

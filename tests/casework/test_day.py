@@ -445,3 +445,17 @@ def test_each_source_is_capped_and_counted_in_full(users, reference):
     queue = day_queue(agent=users.agent, limit=2)
     assert queue.count("tache") == 4 and queue.capped
     assert [item.case.reference for item in queue.items] == ["CAP-3", "CAP-2"]  # the most overdue kept
+
+
+def test_a_backlog_beyond_the_cap_is_counted_as_at_least(client, users, reference, monkeypatch):
+    """A source counts its rows only up to DAY_COUNT_CAP + 1: a large backlog reads « au moins … »."""
+    monkeypatch.setattr("amiable.casework.selectors.DAY_COUNT_CAP", 2)
+    for n in range(5):
+        case = make_case(structure=reference.csr, reference=f"ARRIERE-{n}", assigned_agent=users.agent)
+        task(case, "call", TODAY - timedelta(days=n))
+    queue = day_queue(agent=users.agent, limit=2)
+    assert queue.count("tache") == 3 and queue.more
+    assert day_queue(agent=users.agent, limit=10).count("tache") == 5  # under the limit: the rows are the count
+    client.force_login(users.agent)
+    html = client.get(URL).content.decode()
+    assert "au moins 5 éléments à traiter" in html
