@@ -13,7 +13,7 @@ the chunk is issued again without it.
 import hashlib
 import multiprocessing
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -114,11 +114,13 @@ class _Renderer:
             )
             self.workers = workers
 
-    def map(self, jobs: list[_Job]) -> list[tuple[bytes, str] | str]:
+    def map(self, jobs: list[_Job]) -> Iterator[tuple[bytes, str] | str]:
+        """The results in the order of the jobs, each as soon as it is ready (the parent stores the first
+        files while the workers render the last letters)."""
         if self.pool is None or len(jobs) < 2:
-            return [_render(job) for job in jobs]
+            return (_render(job) for job in jobs)
         chunksize = max(1, len(jobs) // (self.workers * 4))
-        return list(self.pool.map(_render, jobs, chunksize=chunksize))
+        return self.pool.map(_render, jobs, chunksize=chunksize)
 
     def close(self) -> None:
         if self.pool is not None:
@@ -187,9 +189,7 @@ def _prepare(cases: list[Case], context: _Context, report: FirstLettersReport) -
     for case, block in zip(cases, blocks, strict=True):
         try:
             if block is not None:
-                raise ApplicationError(
-                    f"Aucun courrier ne peut partir pour le dossier {case.reference} : {block.message}."
-                )
+                raise ApplicationError(_blocked(case, block))
             template = _template(case, context)
             if context.agency is None:
                 context.agency = agency_get()
@@ -210,6 +210,10 @@ def _prepare(cases: list[Case], context: _Context, report: FirstLettersReport) -
         signatory = letter_signatory(case=case, actor=context.actor)
         ready.append((case, _Job(case, template, inputs, signatory, "", context.issued_on)))
     return ready
+
+
+def _blocked(case: Case, block) -> str:
+    return f"Aucun courrier ne peut partir pour le dossier {case.reference} : {block.message}."
 
 
 def _template(case: Case, context: _Context) -> LetterTemplate:
@@ -236,7 +240,7 @@ def _issue_chunk(ids: list[int], context: _Context, renderer: _Renderer, report:
             _store(ready, context, renderer, report)
             return
         except _Refused as exc:
-            # The law refused some letters once rendered: their numbers go back with the rolled-back chunk.
+            # Refused once locked or once rendered: their numbers go back with the rolled-back chunk.
             for case, _job in ready:
                 if case.pk in exc.refused:
                     report.refused[case.reference] = exc.refused[case.pk]
@@ -248,24 +252,39 @@ def _store(ready: list[tuple[Case, _Job]], context: _Context, renderer: _Rendere
     """Number, render and store one chunk in one transaction."""
     ids = [case.pk for case, _job in ready]
     # The same locks as `letter_issue`: a letter issued by hand meanwhile is seen here, not issued twice.
-    list(Case.objects.select_for_update(of=("self",)).filter(pk__in=ids).values_list("pk", flat=True))
+    statuses = dict(Case.objects.select_for_update(of=("self",)).filter(pk__in=ids).values_list("pk", "status"))
     lettered = set(Letter.objects.filter(case_id__in=ids, kind=FIRST).values_list("case_id", flat=True))
-    report.skipped += [case.reference for case, _job in ready if case.pk in lettered]
+    skipped = [case.reference for case, _job in ready if case.pk in lettered]
     ready = [(case, job) for case, job in ready if case.pk not in lettered]
-    if not ready:
-        return
+    # A case suspended, recalled or paid since it was read is asked the contact rule again, now that it is locked.
+    moved = [case for case, _job in ready if statuses.get(case.pk) != case.status]
+    for case in moved:
+        case.status = statuses[case.pk]
+    blocks = case_contact_blocks([(case, context.at) for case in moved], Channel.LETTER)
+    blocked = {case.pk: _blocked(case, block) for case, block in zip(moved, blocks, strict=True) if block}
+    if blocked:
+        raise _Refused(blocked)
+    if ready:
+        report.letters += _number_render_write(ready, context, renderer)
+    report.skipped += skipped  # once the chunk is stored (a rolled-back attempt is done again)
+
+
+def _number_render_write(ready: list[tuple[Case, _Job]], context: _Context, renderer: _Renderer) -> list[Letter]:
     year = context.issued_on.year
     first = sequence_take(name="letter", year=year, count=len(ready))
     jobs = [_job_numbered(job, f"L-{year}-{first + n:06d}") for n, (_case, job) in enumerate(ready)]
-    results = renderer.map(jobs)
-    refused = {case.pk: result for (case, _job), result in zip(ready, results, strict=True) if isinstance(result, str)}
-    if refused:
-        raise _Refused(refused)
     actor = context.actor
     issued_by = actor if getattr(actor, "is_authenticated", False) else None
     letters: list[Letter] = []
+    refused: dict[int, str] = {}
     try:
-        for (case, _job), job, (pdf, sha256) in zip(ready, jobs, results, strict=True):
+        for (case, _job), job, result in zip(ready, jobs, renderer.map(jobs), strict=True):
+            if isinstance(result, str):
+                refused[case.pk] = result
+                continue
+            if refused:
+                continue  # the chunk is done again without the refused letters: nothing more to store
+            pdf, sha256 = result
             letter = Letter(
                 number=job.number,
                 case=case,
@@ -280,13 +299,15 @@ def _store(ready: list[tuple[Case, _Job]], context: _Context, renderer: _Rendere
             )
             letter.pdf.save(f"{year}/{job.number}.pdf", ContentFile(pdf), save=False)
             letters.append(letter)
+        if refused:
+            raise _Refused(refused)
         _write_rows(letters, actor=actor, at=context.at)
     except BaseException:
         # The rows are rolled back with the transaction: the files must not outlive them.
         for letter in letters:
             letter.pdf.delete(save=False)
         raise
-    report.letters += letters
+    return letters
 
 
 def _job_numbered(job: _Job, number: str) -> _Job:
