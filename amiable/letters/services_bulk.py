@@ -112,6 +112,7 @@ class _Renderer:
             self.pool = ProcessPoolExecutor(
                 max_workers=workers, mp_context=multiprocessing.get_context("fork"), initializer=_worker_init
             )
+            self.pool.submit(int).result()  # the processes are forked now, before any query of this call
             self.workers = workers
 
     def map(self, jobs: list[_Job]) -> Iterator[tuple[bytes, str] | str]:
