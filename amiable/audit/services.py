@@ -61,6 +61,35 @@ def audit_record(
                 creditor_pk=creditor_pk,
                 ip_address=ip_address,
             )
+    event = audit_event(
+        actor=actor,
+        verb=verb,
+        target=target,
+        before=before,
+        after=after,
+        case_pk=case_pk,
+        creditor_pk=creditor_pk,
+        ip_address=ip_address,
+    )
+    event.save(force_insert=True)
+    return event
+
+
+def audit_event(
+    *,
+    actor,
+    verb: str,
+    target: Any,
+    before: dict | None = None,
+    after: dict | None = None,
+    case_pk: int | None = None,
+    creditor_pk: int | None = None,
+    ip_address: str | None = None,
+    keys: dict | None = None,
+) -> AuditEvent:
+    """The event `audit_record` would write, not saved yet: a bulk service builds many and writes them with
+    `audit_record_many`, in the transaction of the changes they record; `keys` (a dict the service keeps)
+    spares a read of the creditor's data key per event."""
     target_type, target_id, target_label = _target_identity(target)
     if case_pk is None:
         case_pk = getattr(target, "case_id", None)
@@ -72,10 +101,10 @@ def audit_record(
             creditor_pk = target.pk
     scope = scope_of(target=target, target_type=target_type, case_pk=case_pk, creditor_pk=creditor_pk)
     target_label, before, after = protect(
-        scope=scope, target_type=target_type, target_label=target_label, before=before, after=after
+        scope=scope, target_type=target_type, target_label=target_label, before=before, after=after, keys=keys
     )
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
-    return AuditEvent.objects.create(
+    return AuditEvent(
         at=timezone.now(),
         actor=actor if is_user else None,
         actor_label=(actor.email if is_user else SYSTEM_LABEL),
@@ -89,6 +118,13 @@ def audit_record(
         after=after,
         ip_address=ip_address,
     )
+
+
+def audit_record_many(events: list[AuditEvent]) -> None:
+    """Write events built by `audit_event` in one insert; inside the transaction of the changes."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("audit_record_many doit être appelé dans une transaction.")
+    AuditEvent.objects.bulk_create(events, batch_size=500)
 
 
 def snapshot(instance: models.Model, fields: list[str]) -> dict:

@@ -4,6 +4,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from html import unescape
 
 from django.core.files.base import ContentFile
@@ -14,6 +15,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from weasyprint import HTML
+from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
 from amiable.accounts.permissions import can_work_cases, require
@@ -36,7 +38,7 @@ from amiable.core.sequences import sequence_next
 from amiable.creditors.models import Agency, Structure
 from amiable.creditors.selectors import agency_get, terms_for
 from amiable.letters.address import address_block, mailing_address
-from amiable.letters.amounts import amounts_due
+from amiable.letters.amounts import AmountsDue, amounts_due
 from amiable.letters.models import Letter, LetterKind, LetterTemplate
 
 AGENCY_ONLY = "Seule l'agence émet les courriers aux débiteurs."
@@ -180,6 +182,30 @@ def _body_html(body: str, variables: dict[str, str]) -> SafeString:
     return mark_safe("".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in paragraphs))
 
 
+@dataclass(frozen=True)
+class LetterInputs:
+    """What a letter is made of besides its case and wording, read from the database: the agency, the
+    creditor's terms, the address block and the amounts. Read once per letter by `letter_render`, or in
+    bulk for many letters (`services_bulk`), so that the rendering itself (`letter_compose`) reads nothing."""
+
+    agency: Agency
+    payment_days: int
+    lines: list[str]
+    amounts: AmountsDue
+
+
+def letter_inputs(*, case: Case) -> LetterInputs:
+    """The database reads of one letter; refuses a debtor without a valid or printable address, or amounts
+    that do not add up."""
+    return LetterInputs(
+        agency=agency_get(),
+        payment_days=terms_for(case.creditor).payment_days,
+        lines=address_block(debtor=case.debtor, point=mailing_address(case.debtor)),
+        # What is asked is the remaining balance: the payments already received are deducted (issue 9).
+        amounts=amounts_due(case),
+    )
+
+
 def letter_render(
     *,
     case: Case,
@@ -193,12 +219,33 @@ def letter_render(
 ) -> tuple[str, list[str]]:
     """The letter's HTML and its address block, checked against the law (no storage: also used for the
     preview)."""
-    signatory = signatory or letter_signatory(case=case, actor=None)
-    agency = agency_get()
-    terms = terms_for(case.creditor)
-    lines = address_block(debtor=case.debtor, point=mailing_address(case.debtor))
-    # What is asked is the remaining balance: the payments already received are deducted (issue 9).
-    amounts = amounts_due(case)
+    return letter_compose(
+        case=case,
+        kind=kind,
+        template=template,
+        number=number,
+        issued_on=issued_on,
+        inputs=letter_inputs(case=case),
+        first_letter=first_letter,
+        preview=preview,
+        signatory=signatory or letter_signatory(case=case, actor=None),
+    )
+
+
+def letter_compose(
+    *,
+    case: Case,
+    kind: str,
+    template: LetterTemplate,
+    number: str,
+    issued_on: date,
+    inputs: LetterInputs,
+    signatory: "Signatory",
+    first_letter=None,
+    preview: bool = False,
+) -> tuple[str, list[str]]:
+    """`letter_render` once its inputs are read: no query, so that it can run in a rendering process."""
+    agency, lines, amounts = inputs.agency, inputs.lines, inputs.amounts
     amount = amounts.due
     greeting = salutation(case.debtor)
     variables = {
@@ -229,7 +276,7 @@ def letter_render(
             "preview": preview,
             "basis": claim_basis(case),
             "salutation": greeting,
-            "pay_by": issued_on + timedelta(days=terms.payment_days),
+            "pay_by": issued_on + timedelta(days=inputs.payment_days),
             "signatory": signatory,
         },
     )
@@ -265,7 +312,14 @@ def letter_pdf(html: str, *, archival: bool = True) -> bytes:
     """The PDF of a rendered letter. Nothing is ever fetched (the letter needs no outside resource: a stray
     URL is refused, not followed); an issued letter is PDF/A-3b, the archival format."""
     document = HTML(string=html, url_fetcher=URLFetcher(allowed_protocols=set()))
-    return document.write_pdf(pdf_variant="pdf/a-3b") if archival else document.write_pdf()
+    options = {"pdf_variant": "pdf/a-3b"} if archival else {}
+    return document.write_pdf(font_config=_font_config(), **options)
+
+
+@lru_cache(maxsize=1)
+def _font_config() -> FontConfiguration:
+    """One font configuration per process: the system's fonts are looked up once, not for every letter."""
+    return FontConfiguration()
 
 
 def _prerequisites(
@@ -292,6 +346,13 @@ def _prerequisites(
                 f"Le courrier {same_day.number} est déjà parti le {format_date(issued_on)} pour le dossier "
                 f"{case.reference} : pas de relance le même jour."
             )
+    template = _prerequisite_template(case=case, kind=kind, template=template)
+    return template, (first if kind == LetterKind.REMINDER else None)
+
+
+def _prerequisite_template(*, case: Case, kind: str, template: LetterTemplate | None = None) -> LetterTemplate:
+    """The template a letter of `kind` to the debtor of `case` uses, checked against the current rules, or an
+    ApplicationError saying why there is none."""
     if template is None:
         template = (
             LetterTemplate.objects.filter(creditor_id=case.creditor_id, kind=kind, is_active=True)
@@ -312,7 +373,7 @@ def _prerequisites(
         )
     # The template may have been written before the current rules (or straight into the database).
     template_check(body=template.body, kind=kind, creditor=case.creditor)
-    return template, (first if kind == LetterKind.REMINDER else None)
+    return template
 
 
 def letter_preview(*, case: Case, kind: str, actor=None) -> bytes:

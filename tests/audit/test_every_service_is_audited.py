@@ -50,6 +50,7 @@ from amiable.ledger import services as ledger_services
 from amiable.letters import defaults as letters_defaults
 from amiable.letters import print_batch
 from amiable.letters import services as letters_services
+from amiable.letters import services_bulk as letters_bulk
 from amiable.payments import plans, services_statement
 from amiable.payments import receipts as payments_receipts
 from amiable.payments import services as payments_services
@@ -106,6 +107,8 @@ NOT_AUDITED = {
     "amiable.accounts.services_twofactor.normalise_code": "pure helper: cleans a typed code",
     "amiable.audit.services.audit_record": "writes the audit trail itself",
     "amiable.audit.services.snapshot": "pure helper: the fields of a row for before/after",
+    "amiable.audit.services.audit_event": "builds the event audit_record writes, for a bulk service to write",
+    "amiable.audit.services.audit_record_many": "writes the audit trail itself (events built by audit_event)",
     "amiable.audit.services.access_log_record": "is itself a trail, of the agency and creditor staff's reads (L11)",
     "amiable.cases.services.case_mark_read": "UI state: when a person last opened a case page (unread markers)",
     "amiable.contact.services.phone_e164": "pure helper: normalises a phone number",
@@ -140,6 +143,8 @@ NOT_AUDITED = {
     "amiable.letters.services.letter_check": "pure: the legal check of a rendered letter",
     "amiable.letters.services.letter_text": "pure: the text of a rendered letter",
     "amiable.letters.services.letter_render": "pure: renders the HTML of a letter",
+    "amiable.letters.services.letter_inputs": "read: what a letter prints besides its wording",
+    "amiable.letters.services.letter_compose": "pure: renders the HTML of a letter from its inputs",
     "amiable.letters.services.letter_signatory": "pure: who signs a letter",
     "amiable.letters.services.letter_pdf": "pure: HTML to PDF",
     "amiable.letters.services.letter_preview": "a PDF marked « APERÇU »: nothing numbered, stored or audited",
@@ -891,6 +896,10 @@ SERVICE_CALLS = {
     "amiable.letters.services.letter_issue": (
         "letter.issued",
         lambda w: letters_services.letter_issue(case=w.case, kind="first", actor=w.users.agent),
+    ),
+    "amiable.letters.services_bulk.letters_issue_first": (
+        "letter.issued",
+        lambda w: letters_bulk.letters_issue_first(cases=[w.case], actor=w.users.agent, workers=1),
     ),
     "amiable.letters.print_batch.print_batch_build": (
         "letters.printed",
