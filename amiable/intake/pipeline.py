@@ -32,7 +32,7 @@ from amiable.intake.validation import (
     structure_lookup,
 )
 
-CHUNK = 1000  # rows per bulk insert: few statements, bounded memory
+CHUNK = 5000  # rows per bulk insert: few statements and round trips, bounded memory
 CREDITOR_SOURCE = "Fichier du créancier"
 
 
