@@ -28,17 +28,26 @@ def do_import(creditor, content: bytes, filename: str):
 
 
 def test_import_queries_do_not_grow_with_the_rows(reference, media):
-    def queries(rows: int, prefix: str) -> int:
+    def queries(rows: int, prefix: str) -> list[str]:
         with CaptureQueriesContext(connection) as captured:
             outcome = do_import(reference.cpam, generate_batch(rows, prefix=prefix), f"{prefix}.csv")
         assert (outcome.status, outcome.rows) == ("accepted", rows)
-        return len(captured)
+        return [query["sql"] for query in captured.captured_queries]
 
     queries(5, "FIRST")  # the first import also makes the creditor's audit key and the year's numbering
     few = queries(50, "FEW")
     many = queries(500, "MANY")
 
-    assert few == many, (few, many)
+    if connection.vendor == "postgresql":
+        assert len(few) == len(many), (len(few), len(many))  # one COPY per table and chunk of 5,000 rows
+    else:
+        # SQLite binds at most 500 rows per multi-row INSERT (its parameter limit): only those repeat, one more
+        # per 500 rows of a table (1,470 contact points for 500 claims), never a query per row.
+        def others(sqls: list[str]) -> list[str]:
+            return [sql for sql in sqls if not sql.startswith("INSERT INTO")]
+
+        assert len(others(few)) == len(others(many))
+        assert len(many) - len(few) <= 2
     assert Case.objects.count() == 5 + 49 + 490  # one row in fifty has an unreadable balance
 
 
