@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS="${ROWS:-100000}"
-PY=.venv/bin/python
+PY="${PY:-.venv/bin/python}"
 work="$(mktemp -d /tmp/amiable-bench.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 export DJANGO_SETTINGS_MODULE=config.settings.dev DJANGO_DEBUG=false AMIABLE_VAR_DIR="$work"

@@ -171,10 +171,11 @@ def _aad(key_pk: int) -> bytes:
     return f"amiable-audit:v1:{key_pk}".encode()
 
 
-def _encrypt(value: Any, key_pk: int, data_key: bytes) -> str:
+def _encrypt(value: Any, key_pk: int, data_key: bytes, cipher: AESGCM | None = None) -> str:
     plain = json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False).encode()
     nonce = os.urandom(12)
-    token = base64.urlsafe_b64encode(nonce + AESGCM(data_key).encrypt(nonce, plain, _aad(key_pk))).decode()
+    cipher = cipher or AESGCM(data_key)
+    token = base64.urlsafe_b64encode(nonce + cipher.encrypt(nonce, plain, _aad(key_pk))).decode()
     return f"{PREFIX}{key_pk}:{token}"
 
 
@@ -249,10 +250,11 @@ class Sealer:
 
     def __init__(self, *, creditor_pk: int):
         self.key_pk, self._data_key = _live_key(creditor_pk=creditor_pk)
+        self._cipher = AESGCM(self._data_key)  # one key schedule for all the events, not one per value
 
     def seal(self, data: dict) -> dict:
         return {
-            name: _encrypt(value, self.key_pk, self._data_key) if _sealed(name, value) else value
+            name: _encrypt(value, self.key_pk, self._data_key, self._cipher) if _sealed(name, value) else value
             for name, value in data.items()
         }
 

@@ -32,7 +32,7 @@ from amiable.intake.validation import (
     structure_lookup,
 )
 
-CHUNK = 1000  # rows per bulk insert: few statements, bounded memory
+CHUNK = 5000  # rows per bulk insert: few statements and round trips, bounded memory
 CREDITOR_SOURCE = "Fichier du créancier"
 
 
@@ -145,7 +145,10 @@ def _open_references(creditor: Creditor, references: list[str]) -> set[str]:
     for start in range(0, len(references), 900):  # stay below SQLite's parameter limit
         part = references[start : start + 900]
         found.update(
-            Case.objects.open().filter(creditor=creditor, reference__in=part).values_list("reference", flat=True)
+            Case.objects.open()
+            .filter(creditor=creditor, reference__in=part)
+            .order_by()  # a set: no sort of the cases' default ordering
+            .values_list("reference", flat=True)
         )
     return found
 
