@@ -6,9 +6,10 @@ guarded in tests/reporting/test_quarterly.py).
 
 The data: what is in the database (`seed_volume`) when the creditor holds N cases already; otherwise the
 command adds, by set-based SQL on PostgreSQL, what the workbook reads — cases received over three years up
-to the quarter's end, a third of them paid in part or in full, half of them with an action, one in fifty
-with a plan — first up to M cases (the workbook is built and measured there), then up to N. The two builds'
-peak memory show whether memory grows with the cases.
+to the quarter's end, a third of them paid in part or in full (the payments before the quarter's last month
+invoiced, as the monthly run leaves them), half of them with an action, one in fifty with a plan — first up
+to M cases (the workbook is built and measured there), then up to N. The two builds' peak memory show whether
+memory grows with the cases.
 
 The floor is a bare streaming read (server-side cursor, no Python work but the fetch) of the rows the
 figures aggregate — the creditor's cases and their allocations up to the quarter's end — with the same
@@ -327,8 +328,48 @@ class Command(BaseCommand):
                      AND c.id > %(after)s""",
                 {},
             ),
+            # Commissions are invoiced every month (C23): every payment collected before the quarter's last month
+            # is on its structure's invoice of its month, as the monthly run leaves it; the last month waits.
+            (
+                """INSERT INTO invoicing_invoice (number, kind, creditor_id, structure_id, period_start, period_end,
+                       issued_on, due_on, credited_id, commission_rate, vat_rate, base, commission, vat, total, status,
+                       pdf, sha256, emailed_to, emailed_at, paid_on, created_at)
+                   SELECT 'FV-VOL-' || s.id || '-' || to_char(m, 'YYYY-MM'), 'invoice', s.creditor_id, s.id, m::date,
+                          (m + interval '1 month - 1 day')::date, (m + interval '1 month 5 days')::date,
+                          (m + interval '2 months')::date, NULL, 0.1, 0.2, 0, 0, 0, 0, 'prepared', '', '', '', NULL,
+                          NULL, %(now)s
+                   FROM creditors_structure s
+                   CROSS JOIN generate_series(date_trunc('month', %(start)s::date),
+                                              %(invoiced_until)s::date - interval '1 month', interval '1 month') AS m
+                   WHERE s.creditor_id = %(creditor)s
+                   ON CONFLICT DO NOTHING""",
+                {},
+            ),
+            (
+                """INSERT INTO invoicing_invoiceline (invoice_id, case_id, base, commission)
+                   SELECT i.id, p.case_id, SUM(p.amount), 0
+                   FROM payments_payment p
+                   JOIN cases_case c ON c.id = p.case_id
+                   JOIN invoicing_invoice i ON i.structure_id = c.structure_id AND i.kind = 'invoice'
+                        AND i.period_start = date_trunc('month', p.collected_on)::date
+                   WHERE c.id > %(after)s AND p.collected_on < %(invoiced_until)s
+                   GROUP BY i.id, p.case_id""",
+                {},
+            ),
+            (
+                """INSERT INTO invoicing_invoiceditem (line_id, payment_id, is_credit, base)
+                   SELECT l.id, p.id, false, p.amount
+                   FROM payments_payment p
+                   JOIN cases_case c ON c.id = p.case_id
+                   JOIN invoicing_invoice i ON i.structure_id = c.structure_id AND i.kind = 'invoice'
+                        AND i.period_start = date_trunc('month', p.collected_on)::date
+                   JOIN invoicing_invoiceline l ON l.invoice_id = i.id AND l.case_id = p.case_id
+                   WHERE c.id > %(after)s AND p.collected_on < %(invoiced_until)s""",
+                {},
+            ),
         ]
         params = {
+            "invoiced_until": end.replace(day=1),
             "now": now,
             "lo": lo,
             "hi": hi,
