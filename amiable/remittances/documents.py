@@ -88,29 +88,44 @@ class Statement:
         return len(self.rows)
 
 
+_STATEMENT_COLUMNS = {
+    PAYMENT: (
+        "payment__collected_on",
+        "payment__case__reference",
+        "payment__case__debtor__civility",
+        "payment__case__debtor__last_name",
+        "payment__case__debtor__first_name",
+    ),
+    REVERSAL: (
+        "reversal__reversed_on",
+        "reversal__case__reference",
+        "reversal__case__debtor__civility",
+        "reversal__case__debtor__last_name",
+        "reversal__case__debtor__first_name",
+    ),
+}
+
+
 def statement_get(remittance: Remittance) -> Statement:
     """The statement of a remittance, read in two queries whatever its number of lines (the agency and the
-    lines with their payment or reversal, case and debtor). `remittance` comes with its creditor and
-    structure. Rows are in date order, then by case reference."""
-    lines = RemittanceLine.objects.filter(remittance=remittance).select_related(
-        "payment__case__debtor", "reversal__case__debtor"
+    lines with their payment or reversal, case and debtor, as plain values: no model built per line).
+    `remittance` comes with its creditor and structure. Rows are in date order, then by case reference."""
+    lines = RemittanceLine.objects.filter(remittance=remittance).values_list(
+        "pk", "amount", "payment_id", *_STATEMENT_COLUMNS[PAYMENT], *_STATEMENT_COLUMNS[REVERSAL]
     )
     rows = []
-    for line in lines:
-        if line.payment_id is not None:
-            case, on, nature = line.payment.case, line.payment.collected_on, PAYMENT
-        else:
-            case, on, nature = line.reversal.case, line.reversal.reversed_on, REVERSAL
-        debtor = case.debtor
+    for pk, amount, payment_id, *columns in lines.order_by():
+        nature = PAYMENT if payment_id is not None else REVERSAL
+        on, reference, civility, last_name, first_name = columns[:5] if nature == PAYMENT else columns[5:]
         rows.append(
             (
-                (on, case.reference, line.pk),
+                (on, reference, pk),
                 StatementRow(
-                    civility=_CIVILITY_LABELS.get(debtor.civility, ""),
-                    last_name=debtor.last_name,
-                    first_name=debtor.first_name,
-                    reference=case.reference,
-                    amount=line.amount,
+                    civility=_CIVILITY_LABELS.get(civility, ""),
+                    last_name=last_name,
+                    first_name=first_name,
+                    reference=reference,
+                    amount=amount,
                     on=on,
                     nature=nature,
                 ),
@@ -140,13 +155,41 @@ def _period(remittance: Remittance) -> str:
 # --- the statement --------------------------------------------------------------------------------------
 
 
+# A PDF lists at most this many lines (about 45 pages); a larger week's PDF gives its totals per day and leaves
+# the lines to the XLSX and CSV sent with it. WeasyPrint lays a table out at about 50 lines a second and keeps
+# every page in memory: a week of 33,000 lines took more than a quarter of an hour and 3 GB, for a document
+# nobody reads on paper, when the spreadsheets of the same lines take seconds.
+PDF_LINES_MAX = 2000
+
+
+@dataclass(frozen=True)
+class DayTotal:
+    on: date
+    count: int
+    amount: Decimal
+
+
+def _day_totals(statement: Statement) -> list[DayTotal]:
+    totals: dict[date, list] = {}
+    for row in statement.rows:
+        entry = totals.setdefault(row.on, [0, ZERO])
+        entry[0] += 1
+        entry[1] += row.amount
+    return [DayTotal(on=on, count=count, amount=amount) for on, (count, amount) in sorted(totals.items())]
+
+
 def statement_pdf(statement: Statement) -> bytes:
-    """The statement as a PDF/A, drawn like the letters (nothing fetched from outside)."""
+    """The statement as a PDF/A, drawn like the letters (nothing fetched from outside): one row per line, or,
+    beyond `PDF_LINES_MAX` lines, one row per day (the lines are in the XLSX and the CSV)."""
     remittance = statement.remittance
+    detailed = statement.count <= PDF_LINES_MAX
     html = render_to_string(
         "remittances/statement_pdf.html",
         {
             "s": statement,
+            "detailed": detailed,
+            "days": None if detailed else _day_totals(statement),
+            "lines_max": PDF_LINES_MAX,
             "remittance": remittance,
             "agency": statement.agency,
             "creditor": remittance.creditor,

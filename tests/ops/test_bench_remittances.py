@@ -12,6 +12,7 @@ from django.core.management import call_command
 from amiable.core.money import ZERO
 from amiable.ledger.models import LedgerAccount
 from amiable.ledger.selectors import ledger_balance
+from amiable.ops.bench import BENCH_OUT_ENV
 from amiable.payments.models import Payment
 from amiable.remittances.models import Remittance, RemittanceStatus
 
@@ -46,8 +47,10 @@ KEYS = {
 }
 
 
-def test_the_bench_remits_every_payment_it_made_to_the_cent(db):
+def test_the_bench_remits_every_payment_it_made_to_the_cent(db, tmp_path, monkeypatch):
     out = io.StringIO()
+    measures = tmp_path / "bench.json"
+    monkeypatch.setenv(BENCH_OUT_ENV, str(measures))
 
     call_command("bench_remittances", "--payments", "30", "--json", stdout=out, stderr=io.StringIO())
 
@@ -75,5 +78,12 @@ def test_the_bench_remits_every_payment_it_made_to_the_cent(db):
         "finances-cesa@cpam-paris.example",
         "finances-csr@cpam-paris.example",
     ]
+    # The figures go to `make bench` in its one shape: the build beside its floor and the 10 s target.
+    recorded = {m["name"]: m for m in map(json.loads, measures.read_text().splitlines())}
+    assert set(recorded) == {"remittances.build", "remittances.peak_memory"}
+    build = recorded["remittances.build"]
+    assert build["value"] == result["build_s"] and build["floor"] == result["floor_s"] and build["limit"] == 10.0
+    assert recorded["remittances.peak_memory"]["value"] == result["peak_mb"]
+
     largest = result["largest_statement"]
     assert largest["lines"] == max(row["lines"] for row in result["remittances"]) and largest["pages"] >= 1

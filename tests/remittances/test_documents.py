@@ -255,3 +255,27 @@ def test_the_statement_reads_its_lines_in_a_fixed_number_of_queries(reference, u
         statement = documents.statement_get(remittance)
     assert [(r.last_name, r.amount, r.on) for r in statement.rows] == [(r[1], r[4], r[5]) for r in rows]
     assert isinstance(statement.rows[0].on, type(rows[0][5])) and not isinstance(statement.rows[0].on, datetime)
+
+
+def test_a_week_beyond_the_pdf_limit_gives_its_totals_per_day_and_leaves_the_lines_to_the_spreadsheets(
+    reference, users, monkeypatch
+):
+    """A PDF of tens of thousands of lines takes WeasyPrint a quarter of an hour: past `PDF_LINES_MAX` lines it
+    sums the week per day, and says the XLSX and CSV (which keep every line) hold the detail."""
+    remittance, rows = _week_with_a_reversal(reference, users)
+    statement = documents.statement_get(
+        Remittance.objects.select_related("creditor", "structure").get(pk=remittance.pk)
+    )
+    monkeypatch.setattr(documents, "PDF_LINES_MAX", 3)
+
+    text = pdf_text(documents.statement_pdf(statement))
+
+    assert "Ce reversement compte 4 lignes, plus que les 3 qu'un relevé PDF détaille" in text
+    day_1, day_2, end = rows[0][5], rows[2][5], rows[3][5]
+    assert f"{day_1:%d/%m/%Y} 2 {money(D('105.65'))}" in text
+    assert f"{day_2:%d/%m/%Y} 1 {money(D('-100.00'))}" in text
+    assert f"{end:%d/%m/%Y} 1 {money(D('120.00'))}" in text
+    assert f"Total reversé (4 lignes) {money(D('125.65'))}" in text
+    assert "Nguyen" not in text and "CSR-0100" not in text
+    # The spreadsheets of the same statement keep one row per line.
+    assert len(csv_rows(documents.statement_csv(statement))) == 1 + 4 + 1

@@ -349,3 +349,19 @@ def test_the_number_of_queries_does_not_grow_with_the_cases(reference, users):
             counts.append(len(queries))
             assert figures.money[None].received == start + count
     assert counts[0] == counts[1] <= 29, counts  # 13 of them the clocks (`clock_counts`)
+
+
+def test_building_the_workbook_costs_the_same_queries_at_ten_and_a_hundred_cases(reference, users):
+    """The whole build — figures, workbook, storing, audit — reads aggregates only: a hundred cases cost the
+    queries of ten, so a million cost them too (`manage.py bench_quarterly` times it)."""
+    counts = []
+    with time_machine.travel(BUILT, tick=False):
+        for count, start in ((10, 0), (90, 10)):
+            _cases_with_everything(reference, users, count, start)
+            with CaptureQueriesContext(connection) as queries:
+                report = quarterly_report_build(
+                    creditor=reference.cpam, quarter=QUARTER, actor=None, replace_final=True
+                )
+            counts.append(len(queries))
+            assert report.summary["received"] == start + count
+    assert counts[0] == counts[1], counts
