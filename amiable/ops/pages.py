@@ -115,7 +115,7 @@ class Result:
     runs: int = 0
 
 
-def measure(client: Client, url: str, *, runs: int, budget: float = 20.0) -> Result:
+def measure(client: Client, url: str, *, runs: int, budget: float = 10.0) -> Result:
     """One warm-up, up to `runs` timed requests (server time: the handler and its middleware, no network), then
     one more with the queries counted. A page slower than `budget` seconds in all gets fewer runs (at least
     one): at a million cases a slow page would otherwise hold the whole bench."""

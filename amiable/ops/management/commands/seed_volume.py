@@ -4,8 +4,10 @@ unless `--append` says so."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from amiable.cases.models import Case
+from amiable.ops.bench import Measure, record
 from amiable.ops.volume import OTHER_CREDITORS, SPENT, VolumeWriter
 
 PROD_SETTINGS = "config.settings.prod"
@@ -45,6 +47,14 @@ class Command(BaseCommand):
             spent = sorted(SPENT.items(), key=lambda item: -item[1])
             self.stderr.write("Écriture : " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in spent))
         self.stdout.write(f"Volume écrit en {summary.seconds:.1f} s : {counts}.")
+        measure = Measure(
+            name="volume.seed",
+            label=f"Génération du volume ({cases} dossiers, seed_volume)",
+            value=summary.seconds,
+            unit="s",
+            extra={"database": connection.vendor, **summary.counts},
+        )
+        record([measure], write=self.stdout.write)
 
     def _progress(self, text: str) -> None:
         if self.verbosity >= 2:
