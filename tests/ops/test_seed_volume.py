@@ -12,6 +12,7 @@ from django.db.models import Sum
 from amiable.accounts.models import Role, User
 from amiable.cases.models import Case, CaseStatus, ContactPoint, Debtor, Task, TaskStatus
 from amiable.cases.search import contact_search_value, debtor_search_name, search_filter
+from amiable.cases.selectors import case_counters_drift, case_totals
 from amiable.contact.models import CallRecord
 from amiable.core.models import NumberSequence
 from amiable.core.money import ZERO
@@ -113,6 +114,13 @@ def test_the_money_holds_together(seeded):
     last = Letter.objects.order_by("-number").values_list("number", flat=True).first()
     year = int(last.split("-")[1])
     assert NumberSequence.objects.get(name="letter", year=year).last == int(last.split("-")[2])
+
+
+def test_the_case_counters_count_what_was_written(seeded):
+    """The bulk writes (COPY on PostgreSQL) go through the case table's triggers like any other write."""
+    assert case_counters_drift() == []
+    supervisor = User.objects.get(email=volume.SUPERVISOR_EMAIL)
+    assert case_totals(user=supervisor)["count"] == Case.objects.count() == N
 
 
 def test_the_same_seed_gives_the_same_cases(seeded):
