@@ -212,13 +212,26 @@ def scope_of(*, target: Any, target_type: str, case_pk: int | None, creditor_pk:
 
 
 def protect(
-    *, scope: dict | None, target_type: str, target_label: str, before: dict | None, after: dict | None
+    *,
+    scope: dict | None,
+    target_type: str,
+    target_label: str,
+    before: dict | None,
+    after: dict | None,
+    keys: dict | None = None,
 ) -> tuple[str, dict | None, dict | None]:
-    """The label, before and after of an event as stored: personal values encrypted under the scope's key."""
+    """The label, before and after of an event as stored: personal values encrypted under the scope's key.
+    `keys`: a cache of the keys already read, for many events written at once (`audit_record_many`)."""
     personal_label = target_type in PERSONAL_LABEL_TYPES and bool(target_label)
     if scope is None or not (personal_label or _has_personal(before) or _has_personal(after)):
         return target_label, before, after
-    key_pk, data_key = _live_key(**scope)
+    if keys is None:
+        key_pk, data_key = _live_key(**scope)
+    else:
+        cached = tuple(sorted(scope.items()))
+        if cached not in keys:
+            keys[cached] = _live_key(**scope)
+        key_pk, data_key = keys[cached]
 
     def seal(data: dict | None) -> dict | None:
         if not data:

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from amiable.audit.models import AuditEvent
 from amiable.audit.personal import protect, scope_of
+from amiable.core.bulk import insert_rows
 
 SYSTEM_LABEL = "Système"
 # The columns of an audit row written in bulk (`core.bulk.insert_rows`), in the order of the tuples given.
@@ -89,6 +90,50 @@ def audit_record(
         after=after,
         ip_address=ip_address,
     )
+
+
+def audit_record_many(*, actor, events: list[dict]) -> int:
+    """Append many events at once, each given as the keyword arguments of `audit_record` but `actor` (verb,
+    target, before, after, case_pk, creditor_pk): stored exactly as `audit_record` stores them, personal values
+    sealed with one key read per creditor or debtor, in one bulk insert. For the daily runs that write
+    thousands of events (`run_scenarios`); inside the caller's transaction. Returns how many."""
+    if not events:
+        return 0
+    if not transaction.get_connection().in_atomic_block:
+        with transaction.atomic():
+            return audit_record_many(actor=actor, events=events)
+    is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    actor_id, actor_label = (actor.pk, actor.email) if is_user else (None, SYSTEM_LABEL)
+    now = timezone.now()
+    keys: dict = {}
+    rows = []
+    for event in events:
+        target = event["target"]
+        target_type, target_id, target_label = _target_identity(target)
+        case_pk, creditor_pk = event.get("case_pk"), event.get("creditor_pk")
+        if case_pk is None:
+            case_pk = getattr(target, "case_id", None)
+            if case_pk is None and target_type == "cases.case":
+                case_pk = target.pk
+        if creditor_pk is None:
+            creditor_pk = getattr(target, "creditor_id", None)
+            if creditor_pk is None and target_type == "creditors.creditor":
+                creditor_pk = target.pk
+        scope = scope_of(target=target, target_type=target_type, case_pk=case_pk, creditor_pk=creditor_pk)
+        target_label, before, after = protect(
+            scope=scope,
+            target_type=target_type,
+            target_label=target_label,
+            before=event.get("before"),
+            after=event.get("after"),
+            keys=keys,
+        )
+        rows.append(
+            (now, actor_id, actor_label, event["verb"], target_type, target_id, target_label, case_pk, creditor_pk)
+            + (before, after, None)
+        )
+    insert_rows(AuditEvent, AUDIT_FIELDS, rows)
+    return len(rows)
 
 
 def snapshot(instance: models.Model, fields: list[str]) -> dict:
