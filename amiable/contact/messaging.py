@@ -119,12 +119,12 @@ def _check(text: str, case: Case, *, html: str = "") -> None:
         raise ApplicationError("Message refusé : " + " ; ".join(problems) + ".")
 
 
-def _context(case: Case, first: Letter) -> dict:
+def _context(case: Case, first: Letter, agency=None) -> dict:
     """What a reminder says: the remaining balance, and what was already received when the debtor paid part."""
     if case.balance <= ZERO:
         raise ApplicationError(f"Rien ne reste dû sur le dossier {case.reference} : aucune relance.")
     return {
-        "agency": agency_get(),
+        "agency": agency or agency_get(),
         "case": case,
         "creditor": case.creditor,
         "amount": format_money(case.balance),
@@ -133,13 +133,13 @@ def _context(case: Case, first: Letter) -> dict:
     }
 
 
-def email_content(*, case: Case, first=_UNREAD, point=_UNREAD) -> dict:
+def email_content(*, case: Case, first=_UNREAD, point=_UNREAD, agency=None) -> dict:
     """Recipient, subject, text and HTML of the reminder e-mail, checked; used by the preview and the send.
     `first` and `point`: the case's first letter and the debtor's e-mail (`POINT_ORDER`'s first valid one),
-    or None, when the caller has read them for many cases at once."""
+    or None, and the agency, when the caller has read them for many cases at once."""
     first = _first_letter(case, first)
     point = _contact(case, ContactKind.EMAIL, point)
-    context = _context(case, first)
+    context = _context(case, first, agency)
     subject = f"Votre dossier {case.reference} — {case.creditor.name}"
     text = render_to_string("messages/email_reminder.txt", context)
     html = render_to_string("messages/email_reminder.html", context)
@@ -154,11 +154,11 @@ def email_content(*, case: Case, first=_UNREAD, point=_UNREAD) -> dict:
     }
 
 
-def sms_content(*, case: Case, first=_UNREAD, point=_UNREAD) -> dict:
-    """Recipient and text of the reminder SMS, checked (`first`, `point`: as for `email_content`)."""
+def sms_content(*, case: Case, first=_UNREAD, point=_UNREAD, agency=None) -> dict:
+    """Recipient and text of the reminder SMS, checked (`first`, `point`, `agency`: as for `email_content`)."""
     first = _first_letter(case, first)
     point = _contact(case, ContactKind.PHONE, point)
-    text = render_to_string("messages/sms_reminder.txt", _context(case, first)).strip()
+    text = render_to_string("messages/sms_reminder.txt", _context(case, first, agency)).strip()
     if len(text) > SMS_MAX:
         raise ApplicationError(f"SMS trop long ({len(text)} caractères sur {SMS_MAX}).")
     _check(text, case)

@@ -30,6 +30,8 @@ from amiable.contact.models import PromiseStatus, PromiseToPay
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO
 from amiable.core.storage import storage_location
+from amiable.creditors.models import Agency, Structure
+from amiable.creditors.selectors import agency_get
 from amiable.letters.models import Letter, LetterKind
 from amiable.letters.services import letter_issue
 from amiable.scenarios.models import Scenario, ScenarioStep, StepAction, StepRun
@@ -83,6 +85,7 @@ class _Facts:
     promised: set[int]  # cases with a promise pending
     awaiting: set[int]  # cases with a debtor's proposal awaiting the creditor
     open_tasks: set[tuple[int, str]]  # (case, kind) of the open tasks
+    agency: Agency  # what every message signs
 
     def point(self, case: Case, kind: str) -> ContactPoint | None:
         """The valid point a message would go to (`contact.messaging._contact`), or None."""
@@ -92,18 +95,35 @@ class _Facts:
         return any(p.kind == ContactKind.ADDRESS and p.line1 != "" for p in self.points.get(case.debtor_id, ()))
 
 
-def _facts(cases: list[Case], on: date) -> _Facts:
-    ids = [case.pk for case in cases]
+# The steps that read the debtor's contact points, and those that read the case's first letter.
+READS_POINTS = frozenset({StepAction.FIRST_LETTER, StepAction.REMINDER_LETTER, StepAction.EMAIL, StepAction.SMS})
+READS_FIRST_LETTER = frozenset({StepAction.FIRST_LETTER, StepAction.EMAIL, StepAction.SMS})
+
+
+def _facts(chosen: list[tuple[Case, ScenarioStep]], on: date) -> _Facts:
+    """Read for the chunk's cases, each only for the steps that need it (a review reads no contact point)."""
+    ids = [case.pk for case, _step in chosen]
+    debtors = {
+        case.debtor_id
+        for case, step in chosen
+        if step.action in READS_POINTS or step.requires_email or step.requires_phone
+    }
+    with_letters = [case.pk for case, step in chosen if step.action in READS_FIRST_LETTER]
     points: dict[int, list[ContactPoint]] = defaultdict(list)
-    for point in ContactPoint.objects.filter(
-        debtor_id__in={case.debtor_id for case in cases}, quality=ContactQuality.VALID
-    ).order_by(*POINT_ORDER):
-        points[point.debtor_id].append(point)
+    if debtors:
+        for point in ContactPoint.objects.filter(debtor_id__in=debtors, quality=ContactQuality.VALID).order_by(
+            *POINT_ORDER
+        ):
+            points[point.debtor_id].append(point)
+    first_letters = {}
+    if with_letters:
+        first_letters = {
+            letter.case_id: letter for letter in Letter.objects.filter(case_id__in=with_letters, kind=LetterKind.FIRST)
+        }
     return _Facts(
+        agency=agency_get(),
         points=points,
-        first_letters={
-            letter.case_id: letter for letter in Letter.objects.filter(case_id__in=ids, kind=LetterKind.FIRST)
-        },
+        first_letters=first_letters,
         promised=set(
             PromiseToPay.objects.filter(case_id__in=ids, status=PromiseStatus.PENDING, due_on__gte=on).values_list(
                 "case_id", flat=True
@@ -180,7 +200,7 @@ def scenarios_run(*, on: date, dry_run: bool = False, case_ids: Collection[int] 
         if inactive:
             report.skipped["case_not_active"] += inactive
         for start in range(0, len(due), CHUNK):
-            _run_chunk(report, steps, due[start : start + CHUNK], on, at, dry_run)
+            _run_chunk(report, scenario.creditor, steps, due[start : start + CHUNK], on, at, dry_run)
     return report
 
 
@@ -209,7 +229,7 @@ def _due_cases(scenario: Scenario, steps: list[ScenarioStep], on: date, case_ids
     return sorted(ids), inactive
 
 
-def _run_chunk(report: RunReport, steps, ids: list[int], on: date, at: datetime, dry_run: bool) -> None:
+def _run_chunk(report: RunReport, creditor, steps, ids: list[int], on: date, at: datetime, dry_run: bool) -> None:
     """Decide and do the due step of each case of `ids` as `_decide_one` says, reading and writing in bulk;
     the letters are issued one by one once the rest of the chunk is committed."""
     letters: list[tuple] = []
@@ -218,7 +238,7 @@ def _run_chunk(report: RunReport, steps, ids: list[int], on: date, at: datetime,
         letters = []
         try:
             with transaction.atomic() if not dry_run else nullcontext():
-                _decide_chunk(chunk, steps, ids, on, at, dry_run, letters)
+                _decide_chunk(chunk, creditor, steps, ids, on, at, dry_run, letters)
         except IntegrityError:
             # A task or a step run written meanwhile by another process: read the chunk again, once.
             if attempt == 2:
@@ -233,11 +253,17 @@ def _run_chunk(report: RunReport, steps, ids: list[int], on: date, at: datetime,
         _run_one(report, step, case, on, at, None, channel)
 
 
-def _decide_chunk(report: RunReport, steps, ids, on, at, dry_run, letters: list) -> None:
-    cases = Case.objects.filter(pk__in=ids).select_related("debtor", "creditor", "structure").order_by("pk")
+def _decide_chunk(report: RunReport, creditor, steps, ids, on, at, dry_run, letters: list) -> None:
+    cases = Case.objects.filter(pk__in=ids).select_related("debtor").order_by("pk")
     if not dry_run:
         # The cases are locked, as each single send locks its case: the contact rule's count holds.
         cases = cases.select_for_update(of=("self",))
+    cases = list(cases)
+    # The creditor and its few structures, read once rather than joined to each case.
+    structures = {s.pk: s for s in Structure.objects.filter(pk__in={case.structure_id for case in cases})}
+    for case in cases:
+        case.creditor = creditor
+        case.structure = structures[case.structure_id]
     runs: dict[int, list[tuple]] = defaultdict(list)
     for case_id, step_id, run_on, outcome in StepRun.objects.filter(case_id__in=ids, step__in=steps).values_list(
         "case_id", "step_id", "run_on", "outcome"
@@ -262,7 +288,7 @@ def _decide_chunk(report: RunReport, steps, ids, on, at, dry_run, letters: list)
         chosen.append((case, step))
     if not chosen:
         return
-    facts = _facts([case for case, _step in chosen], on)
+    facts = _facts(chosen, on)
     # A debtor's proposal (a long plan, another way to pay) awaits the creditor's decision: the debtor is not
     # chased meanwhile; the step stays due for the day after the decision.
     chosen = [(case, step) for case, step in chosen if not _awaits(report, case, step, facts)]
@@ -338,7 +364,10 @@ class _Writes:
             kind = ContactKind.EMAIL if channel == Channel.EMAIL else ContactKind.PHONE
             try:
                 content = make(
-                    case=case, first=self.facts.first_letters.get(case.pk), point=self.facts.point(case, kind)
+                    case=case,
+                    first=self.facts.first_letters.get(case.pk),
+                    point=self.facts.point(case, kind),
+                    agency=self.facts.agency,
                 )
             except ApplicationError as exc:
                 # A step that cannot be done (no first letter posted yet…) stays due; counted with its reason.
