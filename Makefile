@@ -8,7 +8,7 @@ TEST_WORKERS ?= auto
 # The suite, with its ten slowest tests; scripts/timed.sh then prints its total time.
 PYTEST := $(VENV)/bin/pytest -q --ds=config.settings.test -n $(TEST_WORKERS) --durations=10
 
-.PHONY: bench-intake bench-letters bench-remittances install system-packages run test test-sqlite test-pg test-browser lint format check-migrations check-deploy bench clean
+.PHONY: bench-intake bench-letters bench-remittances bench-scenarios install system-packages run test test-sqlite test-pg test-browser lint format check-migrations check-deploy bench clean
 
 install: $(VENV)/.installed
 
@@ -64,4 +64,7 @@ bench-letters: install
 bench-remittances: install
 	./scripts/bench-remittances.sh
 
-bench: bench-intake bench-letters bench-remittances
+bench-scenarios: install
+	./scripts/bench-scenarios.sh
+
+bench: bench-intake bench-letters bench-remittances bench-scenarios

@@ -204,18 +204,16 @@ def scenarios_run(*, on: date, dry_run: bool = False, case_ids: Collection[int] 
     return report
 
 
-def _due_cases(scenario: Scenario, steps: list[ScenarioStep], on: date, case_ids) -> tuple[list[int], int]:
-    """The cases of the scenario's creditor with a step due on `on` (its first step in order not run whose
-    delay has come) and no step run that day: the ids of those that may be worked, in order, and how many
-    may not (a plan, a suspension, an ended case: counted, nothing read). One query per step and one count."""
+def due_case_queries(scenario: Scenario, steps: list[ScenarioStep], on: date, case_ids=None) -> list:
+    """For each step of the scenario, the cases of its creditor for which it is the step due on `on` — the
+    first step in order not run whose delay has come — and no step ran that day (the bench explains them)."""
     base = Case.objects.filter(creditor_id=scenario.creditor_id, acknowledged_on__isnull=False)
     if case_ids is not None:
         base = base.filter(pk__in=list(case_ids))
     runs = StepRun.objects.filter(case=OuterRef("pk"))
     # At most one contact per case and per day, even when a date is run again.
     base = base.exclude(Exists(runs.filter(step__in=steps, run_on=on, outcome=EXECUTED)))
-    ids: list[int] = []
-    inactive = 0
+    queries = []
     for index, step in enumerate(steps):
         limit = on - timedelta(days=step.delay_days)
         due = base.filter(acknowledged_on__lte=limit).exclude(Exists(runs.filter(step=step)))
@@ -224,13 +222,23 @@ def _due_cases(scenario: Scenario, steps: list[ScenarioStep], on: date, case_ids
             earlier_limit = on - timedelta(days=earlier.delay_days)
             done = Exists(runs.filter(step=earlier))
             due = due.filter(done if earlier_limit >= limit else done | Q(acknowledged_on__gt=earlier_limit))
+        queries.append(due)
+    return queries
+
+
+def _due_cases(scenario: Scenario, steps: list[ScenarioStep], on: date, case_ids) -> tuple[list[int], int]:
+    """The ids of the cases with a step due that may be worked, in order, and how many may not (a plan, a
+    suspension, an ended case: counted, nothing read). One query per step and one count."""
+    ids: list[int] = []
+    inactive = 0
+    for due in due_case_queries(scenario, steps, on, case_ids):
         ids += due.filter(status__in=CaseStatus.CONTACTABLE).values_list("pk", flat=True)
         inactive += due.exclude(status__in=CaseStatus.CONTACTABLE).count()
     return sorted(ids), inactive
 
 
 def _run_chunk(report: RunReport, creditor, steps, ids: list[int], on: date, at: datetime, dry_run: bool) -> None:
-    """Decide and do the due step of each case of `ids` as `_decide_one` says, reading and writing in bulk;
+    """Decide and do the due step of each case of `ids` as a single case's run would, reading and writing in bulk;
     the letters are issued one by one once the rest of the chunk is committed."""
     letters: list[tuple] = []
     for attempt in (1, 2):

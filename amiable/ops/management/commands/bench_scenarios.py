@@ -112,8 +112,9 @@ class Command(BaseCommand):
         parser.add_argument("--cases", type=int, default=100_000)
         parser.add_argument("--letters", type=int, default=40, help="dossiers dus pour un courrier (PDF), à part")
         parser.add_argument("--json", action="store_true", dest="as_json")
+        parser.add_argument("--explain", action="store_true", help="plans des requêtes des dossiers dus (PostgreSQL)")
 
-    def handle(self, *args, cases: int, letters: int, as_json: bool, **options):
+    def handle(self, *args, cases: int, letters: int, as_json: bool, explain: bool, **options):
         call_command("seed_reference", stdout=self.stderr)
         creditor = Creditor.objects.get(slug="cpam-paris")
         letter_templates_ensure(creditor=creditor)
@@ -130,6 +131,14 @@ class Command(BaseCommand):
             if connection.vendor == "postgresql":
                 cursor.execute("ANALYZE")
 
+        if explain and connection.vendor == "postgresql":
+            steps_list = list(scenario.steps.order_by("order", "pk"))
+            for step, query in zip(
+                steps_list, scenario_services.due_case_queries(scenario, steps_list, day), strict=True
+            ):
+                self._progress(f"EXPLAIN ANALYZE — dossiers dus pour « {step} » :")
+                plan = query.filter(status__in=CaseStatus.CONTACTABLE).values_list("pk", flat=True)
+                self._progress(plan.explain(analyze=True))
         floor_s, floor_rows = self._floor(scenario, day)
         self._progress(f"Plancher (lecture des dossiers dus, une requête par étape) : {floor_s:.2f} s.")
 
@@ -152,9 +161,9 @@ class Command(BaseCommand):
         scenario_services.letter_issue = timed_letter
         try:
             with connection.execute_wrapper(count):
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
                 report = scenario_services.scenarios_run(on=day)
-                run_s = time.perf_counter() - start
+                run_s, cpu_s = time.perf_counter() - start, time.process_time() - cpu
         finally:
             scenario_services.letter_issue = original
         done = report.executed + sum(report.skipped.values())
@@ -167,6 +176,7 @@ class Command(BaseCommand):
             "floor_s": round(floor_s, 3),
             "floor_rows": floor_rows,
             "run_s": round(run_s, 2),
+            "cpu_s": round(cpu_s, 2),
             "letters_s": round(letter_s[0], 2),
             "without_letters_s": round(run_s - letter_s[0], 2),
             "cases_done": done,
@@ -183,7 +193,16 @@ class Command(BaseCommand):
             self._progress(f"  erreur : {line}")
         extra = {
             k: result[k]
-            for k in ("cases_done", "queries", "letters_s", "without_letters_s", "executed", "skipped", "errors")
+            for k in (
+                "cases_done",
+                "queries",
+                "cpu_s",
+                "letters_s",
+                "without_letters_s",
+                "executed",
+                "skipped",
+                "errors",
+            )
         }
         record(
             [
