@@ -207,7 +207,7 @@ def scenarios_run(*, on: date, dry_run: bool = False, case_ids: Collection[int] 
 def due_case_queries(scenario: Scenario, steps: list[ScenarioStep], on: date, case_ids=None) -> list:
     """For each step of the scenario, the cases of its creditor for which it is the step due on `on` — the
     first step in order not run whose delay has come — and no step ran that day (the bench explains them)."""
-    base = Case.objects.filter(creditor_id=scenario.creditor_id, acknowledged_on__isnull=False)
+    base = Case.objects.filter(creditor_id=scenario.creditor_id, acknowledged_on__isnull=False).order_by()
     if case_ids is not None:
         base = base.filter(pk__in=list(case_ids))
     runs = StepRun.objects.filter(case=OuterRef("pk"))
