@@ -8,7 +8,7 @@ TEST_WORKERS ?= auto
 # The suite, with its ten slowest tests; scripts/timed.sh then prints its total time.
 PYTEST := $(VENV)/bin/pytest -q --ds=config.settings.test -n $(TEST_WORKERS) --durations=10
 
-.PHONY: bench-intake bench-letters bench-remittances bench-quarterly install system-packages run test test-sqlite test-pg test-browser lint format check-migrations check-deploy bench clean
+.PHONY: bench-intake bench-letters bench-remittances bench-quarterly bench-scenarios install system-packages run test test-sqlite test-pg test-browser lint format check-migrations check-deploy bench clean
 
 install: $(VENV)/.installed
 
@@ -66,6 +66,9 @@ bench-remittances: install
 
 bench-quarterly: install
 	./scripts/bench-quarterly.sh
+
+bench-scenarios: install
+	./scripts/bench-scenarios.sh
 
 # Every measure on a throw-away PostgreSQL with 1,000,000 cases (CASES=100000 make bench for a quick run).
 bench: install system-packages

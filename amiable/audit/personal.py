@@ -222,17 +222,17 @@ def protect(
     keys: dict | None = None,
 ) -> tuple[str, dict | None, dict | None]:
     """The label, before and after of an event as stored: personal values encrypted under the scope's key.
-    `keys` keeps the keys read, for many events built at once."""
+    `keys`: a cache of the keys already read, for many events written at once (`audit_record_many`)."""
     personal_label = target_type in PERSONAL_LABEL_TYPES and bool(target_label)
     if scope is None or not (personal_label or _has_personal(before) or _has_personal(after)):
         return target_label, before, after
     if keys is None:
         key_pk, data_key = _live_key(**scope)
     else:
-        scope_key = tuple(sorted(scope.items()))
-        if scope_key not in keys:
-            keys[scope_key] = _live_key(**scope)
-        key_pk, data_key = keys[scope_key]
+        cached = tuple(sorted(scope.items()))
+        if cached not in keys:
+            keys[cached] = _live_key(**scope)
+        key_pk, data_key = keys[cached]
 
     def seal(data: dict | None) -> dict | None:
         if not data:

@@ -1,6 +1,7 @@
 """The rules French law sets on amicable-recovery letters, as code (CPCE R124-4, L111-8; Code pénal
 433-13; C. consom. L121-2): what a first letter must say, and what no letter may say."""
 
+import functools
 import re
 import unicodedata
 
@@ -40,14 +41,30 @@ def fold(text: str) -> str:
     """Lower case, no accents, single spaces and plain apostrophes: wording compared whatever its typography.
     Invisible characters (soft hyphen, zero-width space…) are dropped, so they cannot hide a word."""
     text = unicodedata.normalize("NFKD", text.replace("’", "'").replace("\u00a0", " ").replace("\u202f", " "))
-    text = "".join(c for c in text if not unicodedata.combining(c) and unicodedata.category(c) != "Cf").lower()
-    return re.sub(r"\s+", " ", text).strip()
+    # Each distinct character is looked at once (a message or a letter is thousands of characters, of a few
+    # dozen kinds): the accents and invisible ones are then dropped in one pass.
+    for c in {c for c in set(text) if unicodedata.combining(c) or unicodedata.category(c) == "Cf"}:
+        text = text.replace(c, "")
+    return " ".join(text.lower().split())  # str.split's whitespace is the `\s` of `re`
 
 
+@functools.cache
 def _word_pattern(word: str) -> str:
     """A word or phrase at the start of a word, each of its words also in the plural (« commissaires de
     justice », « huissiers »)."""
     return r"\b" + r"[sx]? ".join(re.escape(part) for part in fold(word).split(" "))
+
+
+@functools.lru_cache(maxsize=1024)
+def _fold_cached(text: str) -> str:
+    """`fold` of the texts checks compare with again and again (the L111-8 paragraphs, a creditor's name)."""
+    return fold(text)
+
+
+@functools.cache
+def _any_word_pattern() -> re.Pattern:
+    """One pattern for all the L7 and fee words: finds a text in which none of them is, in one pass."""
+    return re.compile("|".join(_word_pattern(word) for word in (*FORBIDDEN_WORDS, *FEE_WORDS)))
 
 
 def forbidden_wording(text: str, *, quoted: tuple[str, ...] = ()) -> list[str]:
@@ -57,7 +74,9 @@ def forbidden_wording(text: str, *, quoted: tuple[str, ...] = ()) -> list[str]:
     folded = fold(text)
     for paragraph in (*L111_8, *quoted):
         if paragraph:
-            folded = folded.replace(fold(paragraph), " ")
+            folded = folded.replace(_fold_cached(paragraph), " ")
+    if not _any_word_pattern().search(folded):
+        return []  # the usual case, in one pass over the text instead of one per word
     found = []
     for word in FORBIDDEN_WORDS:
         if re.search(_word_pattern(word), folded):
@@ -117,9 +136,9 @@ def medical_secrecy_problems(
     # The creditor's own name, and data printed as is (the debtor's name and address), are not wording.
     for allowed in (creditor_name, *quoted):
         if allowed and allowed.strip():
-            folded = folded.replace(fold(allowed), " ")
+            folded = folded.replace(_fold_cached(allowed), " ")
     problems = []
-    if structure_name and fold(structure_name) in folded:
+    if structure_name and _fold_cached(structure_name) in folded:
         problems.append(
             f"il nomme la structure « {structure_name} » (secret médical : seul le créancier peut être nommé)"
         )

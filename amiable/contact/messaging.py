@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from amiable.accounts.permissions import can_work_cases, require
-from amiable.audit.services import audit_record
+from amiable.audit.services import audit_record, audit_record_many
 from amiable.cases.models import Action, Case, Channel, ContactKind, ContactPoint, ContactQuality
 from amiable.cases.policy import ContactBlock, case_contact_block
 from amiable.cases.services import case_lock
@@ -59,10 +59,16 @@ class OutboxSmsSender:
         return None
 
 
-def _first_letter(case: Case) -> Letter:
+# What a caller that read the first letters and contact points of many cases at once passes for « not read ».
+_UNREAD = object()
+
+
+def _first_letter(case: Case, first=_UNREAD) -> Letter:
     """The first letter a message recalls (L2). It must be on its way to the debtor: a message that quotes a
-    letter still waiting for the print run would reach the debtor before the letter it recalls."""
-    first = Letter.objects.filter(case=case, kind=LetterKind.FIRST).first()
+    letter still waiting for the print run would reach the debtor before the letter it recalls. `first`: the
+    case's first letter (or None) when the caller has read it already."""
+    if first is _UNREAD:
+        first = Letter.objects.filter(case=case, kind=LetterKind.FIRST).first()
     if first is None:
         raise ApplicationError(
             "Le premier contact est la lettre de l'article R124-4 : envoyez-la avant tout e-mail ou SMS."
@@ -75,13 +81,18 @@ def _first_letter(case: Case) -> Letter:
     return first
 
 
-def _contact(case: Case, kind: str) -> ContactPoint:
-    point = (
-        ContactPoint.objects.filter(debtor=case.debtor, kind=kind, quality=ContactQuality.VALID)
-        .exclude(value="")
-        .order_by("-is_primary", "-created_at", "-pk")
-        .first()
-    )
+# The valid point a message goes to, when a debtor has several: the primary, then the latest.
+POINT_ORDER = ("-is_primary", "-created_at", "-pk")
+
+
+def _contact(case: Case, kind: str, point=_UNREAD) -> ContactPoint:
+    if point is _UNREAD:
+        point = (
+            ContactPoint.objects.filter(debtor=case.debtor, kind=kind, quality=ContactQuality.VALID)
+            .exclude(value="")
+            .order_by(*POINT_ORDER)
+            .first()
+        )
     if point is None:
         label = "e-mail" if kind == ContactKind.EMAIL else "numéro de téléphone"
         raise ApplicationError(f"Aucun {label} valide pour ce débiteur.")
@@ -108,12 +119,12 @@ def _check(text: str, case: Case, *, html: str = "") -> None:
         raise ApplicationError("Message refusé : " + " ; ".join(problems) + ".")
 
 
-def _context(case: Case, first: Letter) -> dict:
+def _context(case: Case, first: Letter, agency=None) -> dict:
     """What a reminder says: the remaining balance, and what was already received when the debtor paid part."""
     if case.balance <= ZERO:
         raise ApplicationError(f"Rien ne reste dû sur le dossier {case.reference} : aucune relance.")
     return {
-        "agency": agency_get(),
+        "agency": agency or agency_get(),
         "case": case,
         "creditor": case.creditor,
         "amount": format_money(case.balance),
@@ -122,11 +133,13 @@ def _context(case: Case, first: Letter) -> dict:
     }
 
 
-def email_content(*, case: Case) -> dict:
-    """Recipient, subject, text and HTML of the reminder e-mail, checked; used by the preview and the send."""
-    first = _first_letter(case)
-    point = _contact(case, ContactKind.EMAIL)
-    context = _context(case, first)
+def email_content(*, case: Case, first=_UNREAD, point=_UNREAD, agency=None) -> dict:
+    """Recipient, subject, text and HTML of the reminder e-mail, checked; used by the preview and the send.
+    `first` and `point`: the case's first letter and the debtor's e-mail (`POINT_ORDER`'s first valid one),
+    or None, and the agency, when the caller has read them for many cases at once."""
+    first = _first_letter(case, first)
+    point = _contact(case, ContactKind.EMAIL, point)
+    context = _context(case, first, agency)
     subject = f"Votre dossier {case.reference} — {case.creditor.name}"
     text = render_to_string("messages/email_reminder.txt", context)
     html = render_to_string("messages/email_reminder.html", context)
@@ -141,11 +154,11 @@ def email_content(*, case: Case) -> dict:
     }
 
 
-def sms_content(*, case: Case) -> dict:
-    """Recipient and text of the reminder SMS, checked."""
-    first = _first_letter(case)
-    point = _contact(case, ContactKind.PHONE)
-    text = render_to_string("messages/sms_reminder.txt", _context(case, first)).strip()
+def sms_content(*, case: Case, first=_UNREAD, point=_UNREAD, agency=None) -> dict:
+    """Recipient and text of the reminder SMS, checked (`first`, `point`, `agency`: as for `email_content`)."""
+    first = _first_letter(case, first)
+    point = _contact(case, ContactKind.PHONE, point)
+    text = render_to_string("messages/sms_reminder.txt", _context(case, first, agency)).strip()
     if len(text) > SMS_MAX:
         raise ApplicationError(f"SMS trop long ({len(text)} caractères sur {SMS_MAX}).")
     _check(text, case)
@@ -196,6 +209,65 @@ def _queue(
     # Robust: the decision is committed whatever happens to the queue; the command is the safety net.
     transaction.on_commit(lambda: _enqueue(message.pk), robust=True)
     return message
+
+
+def _enqueue_many(message_ids: list[int]) -> None:
+    from amiable.contact.tasks import outbox_deliver_many  # the task module imports this one
+
+    outbox_deliver_many.enqueue(message_ids=message_ids)
+
+
+@transaction.atomic
+def reminders_queue(*, channel: str, items: list[tuple[Case, dict, str]], actor, at: datetime) -> list[OutboxMessage]:
+    """The bulk twin of `email_send` / `sms_send` for the daily scenarios: many reminders decided at once, each
+    given as (case, content from `email_content` or `sms_content`, summary). The caller has locked the cases
+    and asked the contact rule for each (`case_contact_blocks`), as the single sends do one case at a time.
+    Stored as `_queue` stores one message (its action, the message, the `<channel>.queued` event), in a few
+    queries whatever their number; delivered after the commit by one task for them all, `deliver_outbox`
+    being the safety net as for any message."""
+    require(actor is None or can_work_cases(actor), AGENCY_ONLY)
+    if channel not in (Channel.EMAIL, Channel.SMS):
+        raise ApplicationError(f"Canal de message inconnu : « {channel} ».")
+    if not items:
+        return []
+    now = timezone.now()
+    user = _user(actor)
+    actions = Action.objects.bulk_create(
+        [Action(case=case, channel=channel, at=at, actor=user, summary=summary) for case, _c, summary in items]
+    )
+    messages = OutboxMessage.objects.bulk_create(
+        [
+            OutboxMessage(
+                case=case,
+                action=action,
+                channel=channel,
+                to=content["to"],
+                reply_to=content.get("reply_to") or "",
+                subject=content.get("subject", ""),
+                text=content["text"],
+                html=content.get("html", ""),
+                first_letter=content["first"],
+                created_at=now,
+                next_attempt_at=now + QUEUED_GRACE,
+                kind=MessageKind.RECOVERY,
+            )
+            for (case, content, _s), action in zip(items, actions, strict=True)
+        ]
+    )
+    audit_record_many(
+        actor=actor,
+        events=[
+            {
+                "verb": f"{channel}.queued",
+                "target": message,
+                "after": {"to": message.to, "subject": message.subject, "first_letter": content["first"].number},
+            }
+            for message, (_case, content, _s) in zip(messages, items, strict=True)
+        ],
+    )
+    ids = [message.pk for message in messages]
+    transaction.on_commit(lambda: _enqueue_many(ids), robust=True)
+    return messages
 
 
 @transaction.atomic

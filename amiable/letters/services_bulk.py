@@ -23,7 +23,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from amiable.accounts.permissions import can_work_cases, require
-from amiable.audit.services import audit_event, audit_record_many
+from amiable.audit.services import audit_event, audit_events_write
 from amiable.cases.models import Action, Case, CaseStatus, Channel, ContactKind, ContactPoint, ContactQuality
 from amiable.cases.policy import case_contact_blocks
 from amiable.core.exceptions import ApplicationError
@@ -369,4 +369,4 @@ def _write_rows(letters: list[Letter], *, actor, at: datetime) -> None:
                 keys=keys,
             )
         )
-    audit_record_many(events)
+    audit_events_write(events)

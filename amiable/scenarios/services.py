@@ -1,23 +1,37 @@
 """Running the recovery scenarios once a day: each due step of each case, once, within the contact policy."""
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Collection
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from amiable.approvals.models import ApprovalKind, ApprovalRequest, ApprovalStatus
-from amiable.audit.services import audit_record
-from amiable.cases.models import Case, CaseStatus, Channel, ContactKind, ContactPoint, ContactQuality, TaskKind
-from amiable.cases.policy import case_contact_block
+from amiable.audit.services import audit_record, audit_record_many
+from amiable.cases.models import (
+    Case,
+    CaseStatus,
+    Channel,
+    ContactKind,
+    ContactPoint,
+    ContactQuality,
+    Task,
+    TaskKind,
+    TaskStatus,
+)
+from amiable.cases.policy import case_contact_blocks
 from amiable.cases.services import task_open
-from amiable.contact.messaging import email_send, sms_send
+from amiable.contact.messaging import POINT_ORDER, email_content, email_send, reminders_queue, sms_content, sms_send
 from amiable.contact.models import PromiseStatus, PromiseToPay
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO
 from amiable.core.storage import storage_location
+from amiable.creditors.models import Agency, Structure
+from amiable.creditors.selectors import agency_get
 from amiable.letters.models import Letter, LetterKind
 from amiable.letters.services import letter_issue
 from amiable.scenarios.models import Scenario, ScenarioStep, StepAction, StepRun
@@ -29,6 +43,15 @@ CHANNEL_OF = {
     StepAction.SMS: Channel.SMS,
     StepAction.CALL: Channel.CALL,
 }
+# The steps that open a task for the agent, and what the task says.
+TASK_OF = {StepAction.CALL: TaskKind.CALL, StepAction.REVIEW: TaskKind.REVIEW}
+TASK_REASONS = {
+    TaskKind.CALL: "Appel prévu par le scénario",
+    TaskKind.REVIEW: "Revue : certificat d'irrécouvrabilité à envisager",
+}
+# The cases run together: their facts are read and their results written a chunk at a time.
+CHUNK = 1000
+EXECUTED = "executed"
 # The hour a run stands for when it is for another day than today (a catch-up, a test): within the
 # default contact hours.
 RUN_HOUR = time(11, 0)
@@ -53,31 +76,86 @@ class RunReport:
         }
 
 
-def _has_valid(case: Case, kind: str) -> bool:
-    return (
-        ContactPoint.objects.filter(debtor_id=case.debtor_id, kind=kind, quality=ContactQuality.VALID)
-        .exclude(value="")
-        .exists()
+@dataclass
+class _Facts:
+    """What the conditions and the messages of a chunk's cases read, one query each instead of one per case."""
+
+    points: dict[int, list[ContactPoint]]  # the debtors' valid contact points, by debtor, in POINT_ORDER
+    first_letters: dict[int, Letter]  # by case
+    promised: set[int]  # cases with a promise pending
+    awaiting: set[int]  # cases with a debtor's proposal awaiting the creditor
+    open_tasks: set[tuple[int, str]]  # (case, kind) of the open tasks
+    agency: Agency  # what every message signs
+
+    def point(self, case: Case, kind: str) -> ContactPoint | None:
+        """The valid point a message would go to (`contact.messaging._contact`), or None."""
+        return next((p for p in self.points.get(case.debtor_id, ()) if p.kind == kind and p.value != ""), None)
+
+    def has_address(self, case: Case) -> bool:
+        return any(p.kind == ContactKind.ADDRESS and p.line1 != "" for p in self.points.get(case.debtor_id, ()))
+
+
+# The steps that read the debtor's contact points, and those that read the case's first letter.
+READS_POINTS = frozenset({StepAction.FIRST_LETTER, StepAction.REMINDER_LETTER, StepAction.EMAIL, StepAction.SMS})
+READS_FIRST_LETTER = frozenset({StepAction.FIRST_LETTER, StepAction.EMAIL, StepAction.SMS})
+
+
+def _facts(chosen: list[tuple[Case, ScenarioStep]], on: date) -> _Facts:
+    """Read for the chunk's cases, each only for the steps that need it (a review reads no contact point)."""
+    ids = [case.pk for case, _step in chosen]
+    debtors = {
+        case.debtor_id
+        for case, step in chosen
+        if step.action in READS_POINTS or step.requires_email or step.requires_phone
+    }
+    with_letters = [case.pk for case, step in chosen if step.action in READS_FIRST_LETTER]
+    points: dict[int, list[ContactPoint]] = defaultdict(list)
+    if debtors:
+        for point in ContactPoint.objects.filter(debtor_id__in=debtors, quality=ContactQuality.VALID).order_by(
+            *POINT_ORDER
+        ):
+            points[point.debtor_id].append(point)
+    first_letters = {}
+    if with_letters:
+        first_letters = {
+            letter.case_id: letter for letter in Letter.objects.filter(case_id__in=with_letters, kind=LetterKind.FIRST)
+        }
+    return _Facts(
+        agency=agency_get(),
+        points=points,
+        first_letters=first_letters,
+        promised=set(
+            PromiseToPay.objects.filter(case_id__in=ids, status=PromiseStatus.PENDING, due_on__gte=on).values_list(
+                "case_id", flat=True
+            )
+        ),
+        awaiting=set(
+            ApprovalRequest.objects.filter(
+                case_id__in=ids, status=ApprovalStatus.PENDING, kind__in=PROPOSALS
+            ).values_list("case_id", flat=True)
+        ),
+        open_tasks=set(
+            Task.objects.filter(case_id__in=ids, status=TaskStatus.OPEN, kind__in=TASK_OF.values()).values_list(
+                "case_id", "kind"
+            )
+        ),
     )
 
 
-def _condition_failure(step: ScenarioStep, case: Case, on: date) -> str | None:
+def _condition_failure(step: ScenarioStep, case: Case, on: date, facts: _Facts) -> str | None:
     """Why the step does not apply to this case (it is then skipped for good), or None."""
-    if step.action == StepAction.FIRST_LETTER and Letter.objects.filter(case=case, kind=LetterKind.FIRST).exists():
+    if step.action == StepAction.FIRST_LETTER and case.pk in facts.first_letters:
         return "already_done"  # an agent sent it by hand: the scenario goes on from there
-    if step.requires_email and not _has_valid(case, ContactKind.EMAIL):
+    if step.requires_email and facts.point(case, ContactKind.EMAIL) is None:
         return "no_email"
-    if step.requires_phone and not _has_valid(case, ContactKind.PHONE):
+    if step.requires_phone and facts.point(case, ContactKind.PHONE) is None:
         return "no_phone"
     # The bands are on what remains due: a debtor who paid part is chased for the rest only.
     if step.min_balance is not None and case.balance < step.min_balance:
         return "balance_below_band"
     if step.max_balance is not None and case.balance > step.max_balance:
         return "balance_above_band"
-    if (
-        step.skip_if_promise
-        and PromiseToPay.objects.filter(case=case, status=PromiseStatus.PENDING, due_on__gte=on).exists()
-    ):
+    if step.skip_if_promise and case.pk in facts.promised:  # pending and due on or after the day run
         return "promise_pending"
     return None
 
@@ -94,11 +172,8 @@ def _execute(step: ScenarioStep, case: Case, on: date, at: datetime) -> tuple[ob
         return email_send(case=case, actor=None, at=at).action, None
     if step.action == StepAction.SMS:
         return sms_send(case=case, actor=None, at=at).action, None
-    kind = TaskKind.CALL if step.action == StepAction.CALL else TaskKind.REVIEW
-    reason = (
-        "Appel prévu par le scénario" if kind == TaskKind.CALL else "Revue : certificat d'irrécouvrabilité à envisager"
-    )
-    task_open(case=case, kind=kind, reason=reason, due_on=on)
+    kind = TASK_OF[step.action]
+    task_open(case=case, kind=kind, reason=TASK_REASONS[kind], due_on=on)
     return None, None
 
 
@@ -110,65 +185,259 @@ def scenarios_run(*, on: date, dry_run: bool = False, case_ids: Collection[int] 
     """Run, for the day `on`, the first due step of every case not yet run; a step refused by the contact
     policy today stays due and is tried again on the next run; a step whose conditions do not apply is
     skipped for good. Safe to run twice: a (case, step) pair runs once. `case_ids` limits the run to those
-    cases (the demo runs the day on a few cases only)."""
+    cases (the demo runs the day on a few cases only).
+
+    Built for a day of 100,000 due cases: the due cases are selected per step in SQL, then read, decided and
+    written a chunk at a time (`_run_chunk`), a few queries per chunk whatever its size; only the letters,
+    each a PDF, are issued one by one."""
     report = RunReport(date=on)
     at = timezone.now() if on == timezone.localdate() else timezone.make_aware(datetime.combine(on, RUN_HOUR))
     for scenario in Scenario.objects.filter(is_active=True).select_related("creditor").order_by("pk"):
         steps = list(scenario.steps.order_by("order", "pk"))
         if not steps:
             continue
-        first_ack = on - timedelta(days=min(s.delay_days for s in steps))
-        cases = (
-            Case.objects.filter(
-                creditor=scenario.creditor, acknowledged_on__isnull=False, acknowledged_on__lte=first_ack
-            )
-            .select_related("debtor", "creditor", "structure")
-            .order_by("pk")
-        )
-        if case_ids is not None:
-            cases = cases.filter(pk__in=list(case_ids))
-        # A debtor's proposal (a long plan, another way to pay) awaits the creditor's decision: the debtor is not
-        # chased meanwhile; the step stays due for the day after the decision.
-        awaiting = set(
-            ApprovalRequest.objects.filter(
-                case__creditor=scenario.creditor, status=ApprovalStatus.PENDING, kind__in=PROPOSALS
-            ).values_list("case_id", flat=True)
-        )
-        for case in cases.iterator(chunk_size=500):
-            runs = list(StepRun.objects.filter(case=case, step__in=steps).values_list("step_id", "run_on", "outcome"))
-            if any(run_on == on and outcome == "executed" for _step, run_on, outcome in runs):
-                continue  # at most one contact per case and per day, even when a date is run again
-            done = {step_id for step_id, _on, _outcome in runs}
-            due = [s for s in steps if s.pk not in done and case.acknowledged_on + timedelta(days=s.delay_days) <= on]
-            if not due:
-                continue
-            step = due[0]  # one step per case and per day at most: no burst of contacts
-            if case.status not in CaseStatus.CONTACTABLE:
-                report.skipped["case_not_active"] += 1
-                continue
-            if case.balance <= ZERO:  # nothing to chase, whatever the step (a review too); due again if reopened
-                report.skipped["nothing_due"] += 1
-                continue
-            if case.pk in awaiting and step.action != StepAction.REVIEW:
-                report.skipped["proposal_pending"] += 1
-                continue
-            failure = _condition_failure(step, case, on)
-            channel = CHANNEL_OF.get(step.action)
-            block = case_contact_block(case, channel, at) if channel else None
-            if block is not None:
-                report.skipped[block.key] += 1
-                continue
-            if dry_run:
-                if not failure and channel == Channel.LETTER and not _has_address(case):
-                    report.skipped["no_valid_address"] += 1
-                elif failure:
-                    report.skipped[failure] += 1
-                else:
-                    report.executed += 1
-                    report.by_channel[channel or step.action] += 1
-                continue
-            _run_one(report, step, case, on, at, failure, channel)
+        due, inactive = _due_cases(scenario, steps, on, case_ids)
+        if inactive:
+            report.skipped["case_not_active"] += inactive
+        for start in range(0, len(due), CHUNK):
+            _run_chunk(report, scenario.creditor, steps, due[start : start + CHUNK], on, at, dry_run)
     return report
+
+
+def due_case_queries(scenario: Scenario, steps: list[ScenarioStep], on: date, case_ids=None) -> list:
+    """For each step of the scenario, the cases of its creditor for which it is the step due on `on` — the
+    first step in order not run whose delay has come — and no step ran that day (the bench explains them)."""
+    base = Case.objects.filter(creditor_id=scenario.creditor_id, acknowledged_on__isnull=False).order_by()
+    if case_ids is not None:
+        base = base.filter(pk__in=list(case_ids))
+    runs = StepRun.objects.filter(case=OuterRef("pk"))
+    # At most one contact per case and per day, even when a date is run again.
+    base = base.exclude(Exists(runs.filter(step__in=steps, run_on=on, outcome=EXECUTED)))
+    queries = []
+    for index, step in enumerate(steps):
+        limit = on - timedelta(days=step.delay_days)
+        due = base.filter(acknowledged_on__lte=limit).exclude(Exists(runs.filter(step=step)))
+        for earlier in steps[:index]:
+            # Each step before it in order is run, or not due yet (a step whose delay is longer).
+            earlier_limit = on - timedelta(days=earlier.delay_days)
+            done = Exists(runs.filter(step=earlier))
+            due = due.filter(done if earlier_limit >= limit else done | Q(acknowledged_on__gt=earlier_limit))
+        queries.append(due)
+    return queries
+
+
+def _due_cases(scenario: Scenario, steps: list[ScenarioStep], on: date, case_ids) -> tuple[list[int], int]:
+    """The ids of the cases with a step due that may be worked, in order, and how many may not (a plan, a
+    suspension, an ended case: counted, nothing read). One query per step and one count."""
+    ids: list[int] = []
+    inactive = 0
+    for due in due_case_queries(scenario, steps, on, case_ids):
+        ids += due.filter(status__in=CaseStatus.CONTACTABLE).values_list("pk", flat=True)
+        inactive += due.exclude(status__in=CaseStatus.CONTACTABLE).count()
+    return sorted(ids), inactive
+
+
+def _run_chunk(report: RunReport, creditor, steps, ids: list[int], on: date, at: datetime, dry_run: bool) -> None:
+    """Decide and do the due step of each case of `ids` as a single case's run would, reading and writing in bulk;
+    the letters are issued one by one once the rest of the chunk is committed."""
+    letters: list[tuple] = []
+    for attempt in (1, 2):
+        chunk = RunReport(date=on)
+        letters = []
+        try:
+            with transaction.atomic() if not dry_run else nullcontext():
+                _decide_chunk(chunk, creditor, steps, ids, on, at, dry_run, letters)
+        except IntegrityError:
+            # A task or a step run written meanwhile by another process: read the chunk again, once.
+            if attempt == 2:
+                raise
+            continue
+        break
+    report.executed += chunk.executed
+    report.by_channel.update(chunk.by_channel)
+    report.skipped.update(chunk.skipped)
+    report.errors += chunk.errors
+    for step, case, channel in letters:
+        _run_one(report, step, case, on, at, None, channel)
+
+
+def _decide_chunk(report: RunReport, creditor, steps, ids, on, at, dry_run, letters: list) -> None:
+    cases = Case.objects.filter(pk__in=ids).select_related("debtor").order_by("pk")
+    if not dry_run:
+        # The cases are locked, as each single send locks its case: the contact rule's count holds.
+        cases = cases.select_for_update(of=("self",))
+    cases = list(cases)
+    # The creditor and its few structures, read once rather than joined to each case.
+    structures = {s.pk: s for s in Structure.objects.filter(pk__in={case.structure_id for case in cases})}
+    for case in cases:
+        case.creditor = creditor
+        case.structure = structures[case.structure_id]
+    runs: dict[int, list[tuple]] = defaultdict(list)
+    for case_id, step_id, run_on, outcome in StepRun.objects.filter(case_id__in=ids, step__in=steps).values_list(
+        "case_id", "step_id", "run_on", "outcome"
+    ):
+        runs[case_id].append((step_id, run_on, outcome))
+    chosen = []
+    for case in cases:
+        # Asked again under the lock, one case at a time: the selection may have been overtaken.
+        if any(run_on == on and outcome == EXECUTED for _step, run_on, outcome in runs[case.pk]):
+            continue
+        done = {step_id for step_id, _on, _outcome in runs[case.pk]}
+        due = [s for s in steps if s.pk not in done and case.acknowledged_on + timedelta(days=s.delay_days) <= on]
+        if not due:
+            continue
+        step = due[0]  # one step per case and per day at most: no burst of contacts
+        if case.status not in CaseStatus.CONTACTABLE:
+            report.skipped["case_not_active"] += 1
+            continue
+        if case.balance <= ZERO:  # nothing to chase, whatever the step (a review too); due again if reopened
+            report.skipped["nothing_due"] += 1
+            continue
+        chosen.append((case, step))
+    if not chosen:
+        return
+    facts = _facts(chosen, on)
+    # A debtor's proposal (a long plan, another way to pay) awaits the creditor's decision: the debtor is not
+    # chased meanwhile; the step stays due for the day after the decision.
+    chosen = [(case, step) for case, step in chosen if not _awaits(report, case, step, facts)]
+    blocks = _blocks(chosen, at)
+    writes = _Writes(report=report, on=on, at=at, facts=facts)
+    for case, step in chosen:
+        failure = _condition_failure(step, case, on, facts)
+        channel = CHANNEL_OF.get(step.action)
+        block = blocks.get(case.pk) if channel else None
+        if block is not None:
+            report.skipped[block.key] += 1
+            continue
+        if dry_run:
+            if not failure and channel == Channel.LETTER and not facts.has_address(case):
+                report.skipped["no_valid_address"] += 1
+            elif failure:
+                report.skipped[failure] += 1
+            else:
+                report.executed += 1
+                report.by_channel[channel or step.action] += 1
+            continue
+        if failure:
+            writes.skip(case, step, failure)
+        elif channel == Channel.LETTER:
+            letters.append((step, case, channel))  # a PDF each: after the chunk's commit, one by one
+        else:
+            writes.execute(case, step, channel)
+    if not dry_run:
+        writes.save()
+
+
+def _awaits(report: RunReport, case: Case, step: ScenarioStep, facts: _Facts) -> bool:
+    if case.pk in facts.awaiting and step.action != StepAction.REVIEW:
+        report.skipped["proposal_pending"] += 1
+        return True
+    return False
+
+
+def _blocks(chosen: list[tuple[Case, ScenarioStep]], at: datetime) -> dict[int, object]:
+    """The contact rule for each case by its step's channel: `case_contact_blocks`, a few queries per channel."""
+    by_channel: dict[str, list[Case]] = defaultdict(list)
+    for case, step in chosen:
+        channel = CHANNEL_OF.get(step.action)
+        if channel:
+            by_channel[channel].append(case)
+    blocks = {}
+    for channel, group in by_channel.items():
+        for case, block in zip(group, case_contact_blocks([(case, at) for case in group], channel), strict=True):
+            blocks[case.pk] = block
+    return blocks
+
+
+@dataclass
+class _Writes:
+    """What a chunk does, gathered case by case in order and written in bulk by `save()`: the messages (through
+    `contact.messaging.reminders_queue`), the tasks, the step runs and their audit events — what `_run_one`
+    writes for one case."""
+
+    report: RunReport
+    on: date
+    at: datetime
+    facts: _Facts
+    messages: dict[str, list[tuple]] = field(default_factory=lambda: defaultdict(list))
+    tasks: list[Task] = field(default_factory=list)
+    runs: list[tuple] = field(default_factory=list)  # (case, step, outcome, channel, message index or None)
+
+    def skip(self, case: Case, step: ScenarioStep, failure: str) -> None:
+        self.runs.append((case, step, f"skipped:{failure}", None, None))
+
+    def execute(self, case: Case, step: ScenarioStep, channel: str | None) -> None:
+        if channel in (Channel.EMAIL, Channel.SMS):
+            make = email_content if channel == Channel.EMAIL else sms_content
+            kind = ContactKind.EMAIL if channel == Channel.EMAIL else ContactKind.PHONE
+            try:
+                content = make(
+                    case=case,
+                    first=self.facts.first_letters.get(case.pk),
+                    point=self.facts.point(case, kind),
+                    agency=self.facts.agency,
+                )
+            except ApplicationError as exc:
+                # A step that cannot be done (no first letter posted yet…) stays due; counted with its reason.
+                self.report.skipped["error"] += 1
+                self.report.errors.append(f"{case.reference} : {exc.message}")
+                return
+            summary = (
+                f"E-mail de relance à {content['to']}"
+                if channel == Channel.EMAIL
+                else f"SMS de relance au {content['to']}"
+            )
+            self.messages[channel].append((case, content, summary))
+            self.runs.append((case, step, EXECUTED, channel, (channel, len(self.messages[channel]) - 1)))
+            return
+        kind = TASK_OF[step.action]
+        if (case.pk, kind) not in self.facts.open_tasks:  # one open task per kind: the existing one stands
+            self.facts.open_tasks.add((case.pk, kind))
+            self.tasks.append(Task(case=case, kind=kind, reason=TASK_REASONS[kind][:300], due_on=self.on))
+        self.runs.append((case, step, EXECUTED, channel, None))
+
+    def save(self) -> None:
+        actions = {
+            channel: [m.action for m in reminders_queue(channel=channel, items=items, actor=None, at=self.at)]
+            for channel, items in self.messages.items()
+        }
+        tasks = Task.objects.bulk_create(self.tasks)
+        audit_record_many(
+            actor=None,
+            events=[
+                {
+                    "verb": "task.opened",
+                    "target": task,
+                    "after": {"kind": task.kind, "reason": task.reason, "due_on": task.due_on},
+                }
+                for task in tasks
+            ],
+        )
+        StepRun.objects.bulk_create(
+            [
+                StepRun(
+                    case=case,
+                    step=step,
+                    run_on=self.on,
+                    outcome=outcome,
+                    action=actions[message[0]][message[1]] if message else None,
+                )
+                for case, step, outcome, _channel, message in self.runs
+            ]
+        )
+        events = []
+        for case, step, outcome, channel, _message in self.runs:
+            if outcome == EXECUTED:
+                events.append({"verb": "scenario.step_run", "target": case, "after": {"step": str(step)}})
+                self.report.executed += 1
+                self.report.by_channel[channel or step.action] += 1
+            else:
+                reason = outcome.removeprefix("skipped:")
+                events.append(
+                    {"verb": "scenario.step_skipped", "target": case, "after": {"step": str(step), "reason": reason}}
+                )
+                self.report.skipped[reason] += 1
+        audit_record_many(actor=None, events=events)
 
 
 def _has_address(case: Case) -> bool:

@@ -106,9 +106,10 @@ NOT_AUDITED = {
     "amiable.cases.services.case_lock": "locks the case row for its caller's transaction; writes nothing",
     "amiable.accounts.services_twofactor.normalise_code": "pure helper: cleans a typed code",
     "amiable.audit.services.audit_record": "writes the audit trail itself",
+    "amiable.audit.services.audit_record_many": "writes the audit trail itself, many events at once",
     "amiable.audit.services.snapshot": "pure helper: the fields of a row for before/after",
     "amiable.audit.services.audit_event": "builds the event audit_record writes, for a bulk service to write",
-    "amiable.audit.services.audit_record_many": "writes the audit trail itself (events built by audit_event)",
+    "amiable.audit.services.audit_events_write": "writes the audit trail itself (events built by audit_event)",
     "amiable.audit.services.access_log_record": "is itself a trail, of the agency and creditor staff's reads (L11)",
     "amiable.cases.services.case_mark_read": "UI state: when a person last opened a case page (unread markers)",
     "amiable.contact.services.phone_e164": "pure helper: normalises a phone number",
@@ -780,6 +781,15 @@ SERVICE_CALLS = {
     "amiable.contact.messaging.email_send": (
         "email.queued",
         lambda w: messaging.email_send(case=w.contacted_case, actor=w.users.agent),
+    ),
+    "amiable.contact.messaging.reminders_queue": (
+        "email.queued",
+        lambda w: messaging.reminders_queue(
+            channel="email",
+            items=[(w.contacted_case, messaging.email_content(case=w.contacted_case), "E-mail de relance")],
+            actor=w.users.agent,
+            at=timezone.now(),
+        ),
     ),
     "amiable.contact.messaging.sms_send": (
         "sms.queued",
