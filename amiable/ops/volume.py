@@ -934,6 +934,8 @@ class VolumeWriter:
             remittances,
         )
         _insert(RemittanceLine, ["remittance", "payment", "amount"], lines)
+        # As `payments_mark_remitted` does for each remittance made by the application.
+        Payment.objects.filter(remitted=False, remittance_line__isnull=False).update(remitted=True)
         _insert(LedgerEntry, ["id", "kind", "source", "posted_on", "memo", "created_at"], entries)
         _insert(LedgerLine, ["entry", "account", "amount", "posted_on", "creditor", "structure", "case"], ledger_lines)
         self.summary.counts["remittances"] += len(remittances)

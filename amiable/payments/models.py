@@ -67,6 +67,10 @@ class Payment(models.Model):
         related_name="+",
     )
     recorded_at = models.DateTimeField("saisi le", auto_now_add=True)
+    # Set when the payment goes into a remittance (`payments_mark_remitted`, in the remittance's transaction): the
+    # alert of funds held too long reads the few payments not remitted yet through a partial index, instead of
+    # every payment ever collected less those in a remittance.
+    remitted = models.BooleanField("reversé", default=False, db_default=False)
 
     objects = CaseScopedQuerySet.as_manager()
 
@@ -80,6 +84,7 @@ class Payment(models.Model):
             models.Index(fields=["collected_on"], name="payment_collected_idx"),
             # The review queue looks for payments recorded by hand of a bank credit's amount.
             models.Index(fields=["amount"], name="payment_amount_idx"),
+            models.Index(fields=["collected_on"], condition=Q(remitted=False), name="payment_unremitted_idx"),
         ]
 
     def __str__(self) -> str:

@@ -443,3 +443,8 @@ def refund_record(
         after={"amount": amount, "method": method, "refunded_on": refunded_on, "overpaid": case.overpaid_amount},
     )
     return refund
+
+
+def payments_mark_remitted(*, payment_ids: list[int]) -> int:
+    """Mark payments put into a remittance, in the remittance's transaction (the remittance is what is audited)."""
+    return Payment.objects.filter(pk__in=payment_ids, remitted=False).update(remitted=True)

@@ -64,7 +64,9 @@ def remittances_overdue(*, today: date | None = None) -> Overdue:
     today = today or timezone.localdate()
     until = today - timedelta(days=LATE_AFTER_DAYS + 1)
     late_sources = (
-        Payment.objects.filter(collected_on__lte=until, remittance_line__isnull=True, reversal__isnull=True)
+        Payment.objects.filter(
+            collected_on__lte=until, remitted=False, remittance_line__isnull=True, reversal__isnull=True
+        )
         .exclude(method=PaymentMethod.DIRECT)
         .annotate(ledger_source=Concat(Value("payment:"), Cast("pk", output_field=CharField())))
         .values("ledger_source")

@@ -25,6 +25,7 @@ from amiable.creditors.models import Structure
 from amiable.creditors.selectors import agency_get
 from amiable.ledger.models import EntryKind, LedgerAccount
 from amiable.ledger.services import Line, ledger_post
+from amiable.payments.services import payments_mark_remitted
 from amiable.remittances import documents
 from amiable.remittances.models import Remittance, RemittanceLine, RemittanceStatus
 from amiable.remittances.selectors import Due, remittance_pending, week_before
@@ -144,6 +145,7 @@ def _remittance_make(
         ["remittance", "payment", "reversal", "amount"],
         [(remittance.pk, item.payment_id, item.reversal_id, item.amount) for item in items],
     )
+    payments_mark_remitted(payment_ids=[item.payment_id for item in items if item.payment_id])
     ledger_post(
         kind=EntryKind.REMITTANCE,
         source=f"remittance:{remittance.pk}",

@@ -106,6 +106,10 @@ def test_the_money_holds_together(seeded):
         assert lines.aggregate(s=Sum("amount"))["s"] == remittance.total
         assert set(lines.values_list("payment__case__structure_id", flat=True)) == {remittance.structure_id}
     unremitted = Payment.objects.filter(remittance_line__isnull=True).aggregate(s=Sum("amount"))["s"] or ZERO
+    # The remitted mark is what the application sets: exactly the payments in a remittance.
+    assert set(Payment.objects.filter(remitted=True).values_list("pk", flat=True)) == set(
+        Payment.objects.filter(remittance_line__isnull=False).values_list("pk", flat=True)
+    )
     assert Remittance.objects.exists() and unremitted > ZERO
     assert ledger_balance(account=LedgerAccount.CREDITOR_FUNDS) == unremitted
     assert ledger_balance(account=LedgerAccount.BANK) == unremitted

@@ -13,7 +13,7 @@ from django.utils import timezone
 from amiable.core.exceptions import ApplicationError
 from amiable.ledger.models import LedgerAccount, LedgerEntry
 from amiable.ledger.selectors import ledger_balance
-from amiable.payments.models import PaymentMethod
+from amiable.payments.models import Payment, PaymentMethod
 from amiable.payments.services import payment_record, payment_reverse, refund_record
 from amiable.remittances import services
 from amiable.remittances.models import Remittance, RemittanceLine
@@ -86,11 +86,15 @@ def test_direct_payments_are_not_remitted(reference, users):
     week_of, start, end = weeks_ago(0)
     case = make_case(structure=reference.csr, principal="100.00")
     direct = pay(case, "40.00", start, users.agent, method=PaymentMethod.DIRECT)
-    pay(case, "25.00", start, users.agent)
+    transfer = pay(case, "25.00", start, users.agent)
     remittances_build(week_of=week_of, actor=None)
     remittance = Remittance.objects.get()
     assert remittance.total == D("25.00")
     assert not RemittanceLine.objects.filter(payment=direct).exists()
+    # The remitted mark the overdue alert reads follows the remittance's lines.
+    direct.refresh_from_db()
+    transfer.refresh_from_db()
+    assert transfer.remitted and not direct.remitted
 
 
 def test_only_direct_payments_make_no_remittance(reference, users):
@@ -151,6 +155,7 @@ def test_a_crash_half_way_leaves_no_partial_remittance_and_the_next_run_complete
         remittances_build(week_of=week_of, actor=None)
     assert Remittance.objects.count() == 1
     assert RemittanceLine.objects.count() == 1
+    assert Payment.objects.filter(remitted=True).count() == 1  # the rolled back structure's payment is not marked
     assert LedgerEntry.objects.filter(kind="remittance").count() == 1
     assert bank() == D("40.00")
 
