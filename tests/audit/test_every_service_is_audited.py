@@ -108,7 +108,7 @@ NOT_AUDITED = {
     "amiable.audit.services.audit_record": "writes the audit trail itself",
     "amiable.audit.services.audit_record_many": "writes the audit trail itself, many events at once",
     "amiable.audit.services.snapshot": "pure helper: the fields of a row for before/after",
-    "amiable.scenarios.services.due_case_queries": "reads: the query of each step's due cases, for the run and its bench",
+    "amiable.scenarios.services.due_case_queries": "reads: each step's due-case query, for the run and its bench",
     "amiable.payments.services.payments_mark_remitted": "part of remittance making, whose remittance is audited",
     "amiable.audit.services.audit_event": "builds the event audit_record writes, for a bulk service to write",
     "amiable.audit.services.audit_events_write": "writes the audit trail itself (events built by audit_event)",
