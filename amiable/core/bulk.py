@@ -68,8 +68,10 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # COPY takes Python values as they are (Decimal, date, aware datetime); only JSON needs text.
+            # The raw psycopg cursor bypasses Django's error translation: wrap it, so that a unique key taken
+            # by a concurrent run raises django.db.IntegrityError as any other write would.
             json_columns = [i for i in special if isinstance(model_fields[i], models.JSONField)]
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     if json_columns:
                         row = list(row)
