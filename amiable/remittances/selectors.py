@@ -92,8 +92,9 @@ def remittance_pending(*, until) -> dict[tuple[int, int], list[Due]]:
         link="payment_id",
         prefix="payment:",
         until=until,
-        extra="AND m.method <> %s",
-        extra_params=[PaymentMethod.DIRECT],
+        # The remitted mark narrows the read to the payments not remitted yet (partial index), not every payment.
+        extra="AND m.method <> %s AND m.remitted = %s",
+        extra_params=[PaymentMethod.DIRECT, False],
     )
     # Reversals of direct payments too: most move nothing, but one that takes back an overpayment turns
     # money held for the debtor in the client-funds account into the creditor's, to remit.
