@@ -171,6 +171,33 @@ def _enqueue(message_id: int) -> None:
     outbox_deliver.enqueue(message_id=message_id)
 
 
+def _outbox_message(*, case: Case, action: Action, channel: str, content: dict, now: datetime, kind: str):
+    """The message to store for a decided reminder (not saved): one shape for one send and for many."""
+    return OutboxMessage(
+        case=case,
+        action=action,
+        channel=channel,
+        to=content["to"],
+        reply_to=content.get("reply_to") or "",
+        subject=content.get("subject", ""),
+        text=content["text"],
+        html=content.get("html", ""),
+        first_letter=content["first"],
+        created_at=now,
+        next_attempt_at=now + QUEUED_GRACE,
+        kind=kind,
+    )
+
+
+def _queued_event(channel: str, message: OutboxMessage, content: dict) -> dict:
+    """The `<channel>.queued` audit event of a stored message, as `audit_record`'s arguments."""
+    return {
+        "verb": f"{channel}.queued",
+        "target": message,
+        "after": {"to": message.to, "subject": message.subject, "first_letter": content["first"].number},
+    }
+
+
 def _queue(
     *,
     case: Case,
@@ -186,26 +213,9 @@ def _queue(
     message over after QUEUED_GRACE."""
     now = timezone.now()
     action = Action.objects.create(case=case, channel=channel, at=at or now, actor=_user(actor), summary=summary)
-    message = OutboxMessage.objects.create(
-        case=case,
-        action=action,
-        channel=channel,
-        to=content["to"],
-        reply_to=content.get("reply_to") or "",
-        subject=content.get("subject", ""),
-        text=content["text"],
-        html=content.get("html", ""),
-        first_letter=content["first"],
-        created_at=now,
-        next_attempt_at=now + QUEUED_GRACE,
-        kind=kind,
-    )
-    audit_record(
-        actor=actor,
-        verb=f"{channel}.queued",
-        target=message,
-        after={"to": message.to, "subject": message.subject, "first_letter": content["first"].number},
-    )
+    message = _outbox_message(case=case, action=action, channel=channel, content=content, now=now, kind=kind)
+    message.save(force_insert=True)
+    audit_record(actor=actor, **_queued_event(channel, message, content))
     # Robust: the decision is committed whatever happens to the queue; the command is the safety net.
     transaction.on_commit(lambda: _enqueue(message.pk), robust=True)
     return message
@@ -237,19 +247,8 @@ def reminders_queue(*, channel: str, items: list[tuple[Case, dict, str]], actor,
     )
     messages = OutboxMessage.objects.bulk_create(
         [
-            OutboxMessage(
-                case=case,
-                action=action,
-                channel=channel,
-                to=content["to"],
-                reply_to=content.get("reply_to") or "",
-                subject=content.get("subject", ""),
-                text=content["text"],
-                html=content.get("html", ""),
-                first_letter=content["first"],
-                created_at=now,
-                next_attempt_at=now + QUEUED_GRACE,
-                kind=MessageKind.RECOVERY,
+            _outbox_message(
+                case=case, action=action, channel=channel, content=content, now=now, kind=MessageKind.RECOVERY
             )
             for (case, content, _s), action in zip(items, actions, strict=True)
         ]
@@ -257,11 +256,7 @@ def reminders_queue(*, channel: str, items: list[tuple[Case, dict, str]], actor,
     audit_record_many(
         actor=actor,
         events=[
-            {
-                "verb": f"{channel}.queued",
-                "target": message,
-                "after": {"to": message.to, "subject": message.subject, "first_letter": content["first"].number},
-            }
+            _queued_event(channel, message, content)
             for message, (_case, content, _s) in zip(messages, items, strict=True)
         ],
     )
