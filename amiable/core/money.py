@@ -189,6 +189,11 @@ def rate_percent(part: Decimal | int | str | None, whole: Decimal | int | str | 
     return (to_money(part or ZERO) * 100 / whole).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
+def format_count(value: int) -> str:
+    """A count with its thousands apart, the French way: ``10000`` → ``10 000`` (narrow no-break space)."""
+    return f"{int(value):,}".replace(",", "\u202f")
+
+
 def format_percent(value: Decimal | None) -> str:
     """A percentage the French way, ``12,3 %`` (no-break space before the sign); « — » when there is none."""
     if value is None:

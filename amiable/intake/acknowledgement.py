@@ -29,7 +29,7 @@ from weasyprint.urls import URLFetcher
 
 from amiable.cases.models import Civility
 from amiable.core.exceptions import ApplicationError
-from amiable.core.money import ZERO, to_money
+from amiable.core.money import ZERO, format_count, to_money
 from amiable.core.spreadsheets import write_csv, write_xlsx
 from amiable.core.storage import storage_location
 from amiable.creditors.selectors import agency_get, terms_for
@@ -241,12 +241,8 @@ def _pdf_context(batch: Batch, annexes: dict[str, str]) -> dict:
         "annex_xlsx_name": f"{batch.acknowledgement_number}.xlsx",
         "annex_csv_sha256": annexes["csv"],
         "annex_xlsx_sha256": annexes["xlsx"],
-        "size_display": _french_integer(batch.size),
+        "size_display": format_count(batch.size),
     }
-
-
-def _french_integer(number: int) -> str:
-    return f"{number:,}".replace(",", "\u202f")
 
 
 def _render_pdf(batch: Batch, annexes: dict[str, str]) -> bytes:

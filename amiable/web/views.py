@@ -33,6 +33,7 @@ from amiable.casework.views import actions_context, actions_pending
 from amiable.closure.forms import IrrecoverableForm
 from amiable.closure.selectors import case_closure_panel
 from amiable.contact.views import contact_point_forms
+from amiable.core.money import format_count
 from amiable.core.pagination import CappedPaginator
 from amiable.core.spreadsheets import write_csv, write_xlsx
 from amiable.payments.forms import payment_card
@@ -143,10 +144,6 @@ EXPORT_HEADER = [
 ]
 
 
-def _thousands(n: int) -> str:
-    return f"{n:,}".replace(",", "\u202f")
-
-
 def _export_rows(qs):
     for case in qs.iterator(chunk_size=2000):
         yield [
@@ -178,8 +175,8 @@ def cases_export(request: HttpRequest, fmt: str) -> HttpResponse:
     if count > EXPORT_MAX_ROWS:
         messages.error(
             request,
-            f"L'export est limité à {_thousands(EXPORT_MAX_ROWS)} dossiers ; la liste en compte {_thousands(count)} : "
-            "affinez les filtres.",
+            f"L'export est limité à {format_count(EXPORT_MAX_ROWS)} dossiers ; "
+            f"la liste en compte {format_count(count)} : affinez les filtres.",
         )
         return redirect(f"{reverse('case_list')}?{request.GET.urlencode()}")
     today = timezone.localdate()

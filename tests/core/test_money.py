@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from amiable.core.money import (
     ZERO,
     format_money,
+    format_count,
     format_percent,
     rate_percent,
     split_by_weights,
@@ -334,3 +335,13 @@ def test_rate_percent_refuses_floats():
 )
 def test_format_percent_french_typography(value, expected):
     assert format_percent(value) == expected
+
+
+def test_format_count_sets_thousands_apart():
+    assert [format_count(n) for n in (0, 999, 1000, 10001, 1_000_000)] == [
+        "0",
+        "999",
+        "1\u202f000",
+        "10\u202f001",
+        "1\u202f000\u202f000",
+    ]

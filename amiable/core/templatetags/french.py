@@ -15,7 +15,7 @@ from decimal import Decimal
 from django import template
 
 from amiable.core.dates import format_date, format_datetime
-from amiable.core.money import format_money, format_percent
+from amiable.core.money import format_count, format_money, format_percent
 
 register = template.Library()
 
@@ -65,7 +65,7 @@ def milliers(value: int | None) -> str:
     """A count with its thousands apart, the French way: ``10000`` -> ``"10 000"`` (narrow no-break space)."""
     if value is None:
         return ""
-    return f"{int(value):,}".replace(",", "\u202f")
+    return format_count(value)
 
 
 @register.filter(name="delai")

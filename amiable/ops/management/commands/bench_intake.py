@@ -15,6 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
+from amiable.core.money import format_count
 from amiable.creditors.models import Creditor
 from amiable.creditors.services import terms_save
 from amiable.intake.demo import generate_batch
@@ -77,7 +78,7 @@ class Command(BaseCommand):
         measures = [
             Measure(
                 name=f"intake.import_{vendor}",
-                label=f"Import d'un lot de {rows:,} lignes ({vendor})".replace(",", "\u202f"),
+                label=f"Import d'un lot de {format_count(rows)} lignes ({vendor})",
                 value=elapsed,
                 unit="s",
                 floor=floor,

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from amiable.accounts.models import Role
 from amiable.cases.models import Case, Debtor
+from amiable.core.money import format_count
 from amiable.creditors.models import Creditor, Structure
 from amiable.ops.bench import Measure, peak_memory_mb, record
 from amiable.reporting import services_quarterly
@@ -204,7 +205,7 @@ class Command(BaseCommand):
         measures = [
             Measure(
                 name="reports.quarterly",
-                label=f"Classeur trimestriel ({big['cases']:,} dossiers)".replace(",", "\u202f"),
+                label=f"Classeur trimestriel ({format_count(big['cases'])} dossiers)",
                 value=big["build_s"],
                 unit="s",
                 floor=big["floor_s"],
@@ -227,8 +228,9 @@ class Command(BaseCommand):
                 Measure(
                     name="reports.quarterly_memory_growth",
                     label=(
-                        f"Classeur trimestriel : pointe à {big['cases']:,} moins pointe à {small['cases']:,} dossiers"
-                    ).replace(",", "\u202f"),
+                        f"Classeur trimestriel : pointe à {format_count(big['cases'])} "
+                        f"moins pointe à {format_count(small['cases'])} dossiers"
+                    ),
                     value=big["peak_mb"] - small["peak_mb"],
                     unit="Mo",
                     limit=FLAT_GROWTH_MB,

@@ -29,7 +29,7 @@ from amiable.audit.models import AuditEvent
 from amiable.audit.services import AUDIT_FIELDS, SYSTEM_LABEL
 from amiable.cases.models import Case
 from amiable.core.bulk import allocate_ids, insert_rows
-from amiable.core.money import ZERO, to_money
+from amiable.core.money import ZERO, format_count, to_money
 from amiable.creditors.models import Creditor, Structure
 from amiable.creditors.services import structure_save, terms_save
 from amiable.intake.demo import generate_batch
@@ -410,7 +410,7 @@ def _measures(r: dict) -> list[Measure]:
     return [
         Measure(
             name="remittances.build",
-            label=f"Reversements de la semaine ({r['payments']:,} paiements)".replace(",", "\u202f"),
+            label=f"Reversements de la semaine ({format_count(r['payments'])} paiements)",
             value=r["build_s"],
             unit="s",
             floor=r["floor_s"],
