@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from amiable.core.money import (
     ZERO,
-    format_money,
     format_count,
+    format_money,
     format_percent,
     rate_percent,
     split_by_weights,
