@@ -6,9 +6,11 @@ on the user row already read."""
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.core.exceptions import ImproperlyConfigured
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from django_htmx.http import HttpResponseClientRedirect
 
 
@@ -50,3 +52,30 @@ class TwoFactorMiddleware:
         if request.headers.get("HX-Request") == "true":
             return HttpResponseClientRedirect(target)
         return redirect(target)
+
+
+class SessionTouchMiddleware:
+    """Pushes back the end of a logged-in session (the idle timeout) at most once every
+    AMIABLE_SESSION_TOUCH_SECONDS instead of on every request: a page that changes nothing then writes nothing
+    (no session UPDATE and its transaction on each click, no SQLite write lock taken by a mere read). The idle
+    timeout is thereby counted from a moment at most that many seconds before the last request.
+    Placed after SessionMiddleware, so that the session it marks is saved on the way out."""
+
+    KEY = "_touched"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if session is None or session.modified or session.session_key is None or SESSION_KEY not in session:
+            return response  # nobody logged in, or saved anyway (login, logout, a message…)
+        if int(timezone.now().timestamp()) - session.get(self.KEY, 0) >= settings.AMIABLE_SESSION_TOUCH_SECONDS:
+            session_touch(session)
+        return response
+
+
+def session_touch(session) -> None:
+    """Mark the session saved now (at login too: the login saves it, the first page need not)."""
+    session[SessionTouchMiddleware.KEY] = int(timezone.now().timestamp())

@@ -4,6 +4,7 @@ from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
+from amiable.accounts.middleware import session_touch
 from amiable.audit.services import audit_record
 
 
@@ -13,6 +14,8 @@ def _ip(request) -> str | None:
 
 @receiver(user_logged_in)
 def _logged_in(sender, request, user, **kwargs):
+    if request is not None and hasattr(request, "session"):
+        session_touch(request.session)
     audit_record(actor=user, verb="auth.login", target=user, creditor_pk=user.creditor_id, ip_address=_ip(request))
 
 

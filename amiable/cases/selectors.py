@@ -178,12 +178,10 @@ def case_open_tasks(*, case: Case) -> QuerySet[Task]:
     return Task.objects.filter(case=case, status=TaskStatus.OPEN).order_by("due_on", "pk")
 
 
-def case_next_task(*, case: Case) -> Task | None:
-    """The next thing to do on the case (the case page's summary): the open task due first, one without a
-    date after the dated ones; None when nothing is planned."""
-    return (
-        Task.objects.filter(case=case, status=TaskStatus.OPEN).order_by(F("due_on").asc(nulls_last=True), "pk").first()
-    )
+def next_task_of(tasks) -> Task | None:
+    """The next thing to do on the case (the case page's summary) among its open tasks, already read for the
+    page's list: the one due first, one without a date after the dated ones; None when nothing is planned."""
+    return min(tasks, key=lambda task: (task.due_on is None, task.due_on or date.min, task.pk), default=None)
 
 
 def case_contact_points(*, case: Case) -> QuerySet[ContactPoint]:

@@ -388,8 +388,11 @@ def comment_add(*, case: Case, author, body: str, internal: bool = False) -> Com
 
 
 def case_mark_read(*, case: Case, user) -> None:
-    """Remember that the person opened the case now (unread markers); not audited, it changes no data."""
-    CaseReadMarker.objects.update_or_create(case=case, user=user, defaults={"read_at": timezone.now()})
+    """Remember that the person opened the case now (unread markers); not audited, it changes no data.
+    One UPDATE on every visit but the first (the case page's hottest write), the row created on the first."""
+    now = timezone.now()
+    if not CaseReadMarker.objects.filter(case=case, user=user).update(read_at=now):
+        CaseReadMarker.objects.update_or_create(case=case, user=user, defaults={"read_at": now})
 
 
 # --- tasks, events and the do-not-contact flag: written here only, whichever app decides them ----------

@@ -22,10 +22,10 @@ from amiable.cases.selectors import (
     case_contact_points,
     case_get,
     case_list,
-    case_next_task,
     case_open_tasks,
     case_timeline,
     case_totals,
+    next_task_of,
 )
 from amiable.cases.services import case_mark_read
 from amiable.casework.selectors import agency_people
@@ -228,6 +228,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ip_address=request.META.get("REMOTE_ADDR"),
     )
     money = case_money(case=case)
+    tasks = list(case_open_tasks(case=case)) if request.user.is_agency else []
     # A refused form of the « Actions » card: the card is shown at once (no htmx), its form open.
     actions = actions_context(request, case) if can_work_cases(request.user) and actions_pending(request, case) else {}
     return render(
@@ -249,9 +250,9 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 else {"contact_points": case_contact_points(case=case)}
             ),
             "timeline": case_timeline(case=case, include_internal=request.user.is_agency),
-            "tasks": case_open_tasks(case=case) if request.user.is_agency else [],
             # The agency's to-do list stays the agency's: creditor staff see what was done, not what is planned.
-            "next_task": case_next_task(case=case) if request.user.is_agency else None,
+            "tasks": tasks,
+            "next_task": next_task_of(tasks),
             "letter_block": case_contact_block(case, Channel.LETTER) if can_work_cases(request.user) else None,
             "roles": Role,
             "closure_panel": case_closure_panel(case=case, user=request.user),

@@ -61,6 +61,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Pushes back a logged-in session's end once a minute (the idle timeout), not on every request.
+    "amiable.accounts.middleware.SessionTouchMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -155,7 +157,10 @@ OTP_TOTP_ISSUER = "Amiable"
 AMIABLE_INVITATION_DAYS = env_int("AMIABLE_INVITATION_DAYS", 7)
 
 SESSION_COOKIE_AGE = env_int("AMIABLE_SESSION_IDLE_MINUTES", 30) * 60
-SESSION_SAVE_EVERY_REQUEST = True  # the age above becomes an idle timeout
+# The age above becomes an idle timeout: SessionTouchMiddleware saves a logged-in session again (so pushes its end
+# back) once this many seconds have passed since it last did, not on every request.
+SESSION_SAVE_EVERY_REQUEST = False
+AMIABLE_SESSION_TOUCH_SECONDS = env_int("AMIABLE_SESSION_TOUCH_SECONDS", 60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -12,6 +12,7 @@ import pytest
 import time_machine
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.html import escape
@@ -650,10 +651,15 @@ def test_otp_devices_are_not_editable_in_the_technical_admin(client, users):
 # --- idle session timeout -----------------------------------------------------------------------
 
 
-def test_a_session_idle_longer_than_the_setting_requires_a_new_login(client, users):
+@pytest.fixture
+def touch_every_minute(settings):
+    """The production default (config/settings/test.py saves sessions once a day, for the query counts)."""
+    settings.AMIABLE_SESSION_TOUCH_SECONDS = 60
+
+
+def test_a_session_idle_longer_than_the_setting_requires_a_new_login(client, users, touch_every_minute):
     idle = settings.SESSION_COOKIE_AGE
     assert idle == 30 * 60
-    assert settings.SESSION_SAVE_EVERY_REQUEST is True
     with time_machine.travel(datetime(2026, 11, 2, 8, 0, tzinfo=UTC), tick=False) as clock:
         assert password_login(client, users.agent).status_code == 302
         # Each request pushes the end of the session back: activity keeps it open past 30 minutes in total.
@@ -672,12 +678,67 @@ def test_a_session_idle_longer_than_the_setting_requires_a_new_login(client, use
         assert client.get("/").status_code == 200
 
 
+def session_writes(queries) -> list[str]:
+    return [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith(("UPDATE", "INSERT")) and "django_session" in q["sql"]
+    ]
+
+
+def test_a_page_writes_the_session_at_most_once_a_minute(client, users, touch_every_minute):
+    with time_machine.travel(datetime(2026, 11, 2, 8, 0, tzinfo=UTC), tick=False) as clock:
+        assert password_login(client, users.agent).status_code == 302  # the login saves the session
+        with CaptureQueriesContext(connection) as within_the_minute:
+            assert client.get("/").status_code == 200
+            clock.shift(59)
+            assert client.get("/dossiers/").status_code == 200
+        clock.shift(1)
+        with CaptureQueriesContext(connection) as a_minute_later:
+            assert client.get("/").status_code == 200
+            assert client.get("/").status_code == 200
+
+    assert session_writes(within_the_minute) == []
+    assert len(session_writes(a_minute_later)) == 1
+
+
+def test_the_idle_timeout_counts_from_the_last_save_at_most_a_minute_before_the_last_request(
+    client, users, touch_every_minute
+):
+    idle = settings.SESSION_COOKIE_AGE
+    with time_machine.travel(datetime(2026, 11, 2, 8, 0, tzinfo=UTC), tick=False) as clock:
+        assert password_login(client, users.agent).status_code == 302  # saved: the session ends at 8:30
+        assert client.get("/").status_code == 200
+        clock.shift(50)
+        assert client.get("/").status_code == 200  # within the minute: not saved again
+        clock.shift(idle - 50 - 1)
+        assert client.get("/").status_code == 200  # 8:29:59, still open, and saved again: ends at 8:59:59
+        clock.shift(idle - 1)
+        assert client.get("/").status_code == 200
+        clock.shift(idle + 1)
+        assert client.get("/").status_code == 302
+
+
+def test_a_visit_with_a_stale_session_cookie_creates_no_session(client, db):
+    client.cookies[settings.SESSION_COOKIE_NAME] = "perimee0123456789abcdefghijklmnop"
+    response = client.get(LOGIN)
+
+    assert response.status_code == 200
+    assert not Session.objects.exists()
+    assert (
+        not response.cookies.get(settings.SESSION_COOKIE_NAME, None)
+        or not response.cookies[settings.SESSION_COOKIE_NAME].value
+    )
+
+
 def test_idle_timeout_follows_amiable_session_idle_minutes(monkeypatch):
     monkeypatch.setenv("AMIABLE_SESSION_IDLE_MINUTES", "10")
     sys.modules.pop("config.settings.base", None)
     try:
         base = importlib.import_module("config.settings.base")
         assert base.SESSION_COOKIE_AGE == 10 * 60
+        assert base.AMIABLE_SESSION_TOUCH_SECONDS == 60
+        assert base.SESSION_SAVE_EVERY_REQUEST is False  # SessionTouchMiddleware does it once a minute
     finally:
         sys.modules.pop("config.settings.base", None)
         importlib.import_module("config.settings.base")
