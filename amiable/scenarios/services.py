@@ -205,8 +205,8 @@ def scenarios_run(*, on: date, dry_run: bool = False, case_ids: Collection[int] 
     cases (the demo runs the day on a few cases only).
 
     Built for a day of 100,000 due cases: the due cases are selected per step in SQL, then read, decided and
-    written a chunk at a time (`_run_chunk`), a few queries per chunk whatever its size; only the letters,
-    each a PDF, are issued one by one."""
+    written a chunk at a time (`_run_chunk`), a few queries per chunk whatever its size; the letters, each a PDF,
+    come after: the first letters in bulk (`_first_letters`), the reminder letters one by one."""
     report = RunReport(date=on)
     at = timezone.now() if on == timezone.localdate() else timezone.make_aware(datetime.combine(on, RUN_HOUR))
     for scenario in Scenario.objects.filter(is_active=True).select_related("creditor").order_by("pk"):
@@ -256,7 +256,7 @@ def _due_cases(scenario: Scenario, steps: list[ScenarioStep], on: date, case_ids
 
 def _run_chunk(report: RunReport, creditor, steps, ids: list[int], on: date, at: datetime, dry_run: bool) -> None:
     """Decide and do the due step of each case of `ids` as a single case's run would, reading and writing in bulk;
-    the letters are issued one by one once the rest of the chunk is committed."""
+    the letters are issued once the rest of the chunk is committed."""
     letters: list[tuple] = []
     for attempt in (1, 2):
         chunk = RunReport(date=on)
