@@ -226,6 +226,7 @@ def protect(
     personal_label = target_type in PERSONAL_LABEL_TYPES and bool(target_label)
     if scope is None or not (personal_label or _has_personal(before) or _has_personal(after)):
         return target_label, before, after
+    cipher = None
     if keys is None:
         key_pk, data_key = _live_key(**scope)
     else:
@@ -233,15 +234,20 @@ def protect(
         if cached not in keys:
             keys[cached] = _live_key(**scope)
         key_pk, data_key = keys[cached]
+        # One key schedule per key for all the events written at once, not one per value.
+        cipher = keys.get(("cipher", key_pk))
+        if cipher is None:
+            cipher = keys[("cipher", key_pk)] = AESGCM(data_key)
 
     def seal(data: dict | None) -> dict | None:
         if not data:
             return data
         return {
-            name: _encrypt(value, key_pk, data_key) if _sealed(name, value) else value for name, value in data.items()
+            name: _encrypt(value, key_pk, data_key, cipher) if _sealed(name, value) else value
+            for name, value in data.items()
         }
 
-    label = _encrypt(target_label, key_pk, data_key) if personal_label else target_label
+    label = _encrypt(target_label, key_pk, data_key, cipher) if personal_label else target_label
     return label, seal(before), seal(after)
 
 

@@ -91,6 +91,35 @@ def audit_event(
     """The event `audit_record` would write, not saved yet: a bulk service builds many and writes them with
     `audit_events_write`, in the transaction of the changes they record; `keys` (a dict the service keeps)
     spares a read of the creditor's data key per event."""
+    return AuditEvent(
+        **_event_values(
+            actor=actor,
+            verb=verb,
+            target=target,
+            before=before,
+            after=after,
+            case_pk=case_pk,
+            creditor_pk=creditor_pk,
+            ip_address=ip_address,
+            keys=keys,
+        )
+    )
+
+
+def _event_values(
+    *,
+    actor,
+    verb: str,
+    target: Any,
+    before: dict | None = None,
+    after: dict | None = None,
+    case_pk: int | None = None,
+    creditor_pk: int | None = None,
+    ip_address: str | None = None,
+    keys: dict | None = None,
+) -> dict:
+    """The fields of the event `audit_event` builds, by AUDIT_FIELDS' names: `audit_record_many` writes them as
+    they are, without a model instance per event."""
     target_type, target_id, target_label = _target_identity(target)
     if case_pk is None:
         case_pk = getattr(target, "case_id", None)
@@ -105,7 +134,7 @@ def audit_event(
         scope=scope, target_type=target_type, target_label=target_label, before=before, after=after, keys=keys
     )
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
-    return AuditEvent(
+    return dict(
         at=timezone.now(),
         actor=actor if is_user else None,
         actor_label=(actor.email if is_user else SYSTEM_LABEL),
@@ -140,10 +169,13 @@ def audit_record_many(*, actor, events: list[dict]) -> int:
         with transaction.atomic():
             return audit_record_many(actor=actor, events=events)
     keys: dict = {}
-    built = [audit_event(actor=actor, keys=keys, **event) for event in events]
-    columns = [AuditEvent._meta.get_field(name).attname for name in AUDIT_FIELDS]  # the actor by its id
-    insert_rows(AuditEvent, AUDIT_FIELDS, [tuple(getattr(event, c) for c in columns) for event in built])
-    return len(built)
+    rows = []
+    for event in events:
+        values = _event_values(actor=actor, keys=keys, **event)
+        values["actor"] = values["actor"].pk if values["actor"] is not None else None  # the actor by its id
+        rows.append(tuple(values[name] for name in AUDIT_FIELDS))
+    insert_rows(AuditEvent, AUDIT_FIELDS, rows)
+    return len(rows)
 
 
 def snapshot(instance: models.Model, fields: list[str]) -> dict:

@@ -33,6 +33,7 @@ from amiable.cases.policy import ContactBlock, case_contact_block
 from amiable.cases.services import case_lock
 from amiable.compliance.legal import debtor_text_problems
 from amiable.contact.models import CONTACT_KINDS, MessageKind, MessageStatus, OutboxMessage
+from amiable.core.bulk import insert_objects
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO, format_money
 from amiable.creditors.selectors import agency_get
@@ -242,16 +243,18 @@ def reminders_queue(*, channel: str, items: list[tuple[Case, dict, str]], actor,
         return []
     now = timezone.now()
     user = _user(actor)
-    actions = Action.objects.bulk_create(
-        [Action(case=case, channel=channel, at=at, actor=user, summary=summary) for case, _c, summary in items]
+    # Written by COPY on PostgreSQL (`insert_objects`): the ORM's insert cost more than the database's.
+    actions = insert_objects(
+        Action, [Action(case=case, channel=channel, at=at, actor=user, summary=summary) for case, _c, summary in items]
     )
-    messages = OutboxMessage.objects.bulk_create(
+    messages = insert_objects(
+        OutboxMessage,
         [
             _outbox_message(
                 case=case, action=action, channel=channel, content=content, now=now, kind=MessageKind.RECOVERY
             )
             for (case, content, _s), action in zip(items, actions, strict=True)
-        ]
+        ],
     )
     audit_record_many(
         actor=actor,

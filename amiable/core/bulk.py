@@ -92,3 +92,24 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
                 params.extend(row)
             sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * len(part))}"
             cursor.execute(sql, params)
+
+
+def insert_objects(model: type[models.Model], objs: list[models.Model]) -> list[models.Model]:
+    """Save new, unsaved instances as `bulk_create` would (defaults and `auto_now_add` filled, primary keys set
+    on the instances, no signals), but written by `insert_rows`: COPY on PostgreSQL. For the daily runs that
+    write thousands of rows whose ORM insert costs more than the database."""
+    if not objs:
+        return objs
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    for obj, pk in zip(objs, allocate_ids(model, len(objs)), strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    files = {f for f in fields if isinstance(f, models.FileField)}  # stored by their name
+    rows = [
+        (obj.pk, *(f.get_prep_value(f.pre_save(obj, True)) if f in files else f.pre_save(obj, True) for f in fields))
+        for obj in objs
+    ]
+    insert_rows(model, [meta.pk.attname, *(f.attname for f in fields)], rows)
+    return objs

@@ -1,10 +1,12 @@
 """Running the recovery scenarios once a day: each due step of each case, once, within the contact policy."""
 
+import os
 from collections import Counter, defaultdict
 from collections.abc import Collection
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
@@ -27,6 +29,7 @@ from amiable.cases.policy import case_contact_blocks
 from amiable.cases.services import task_open
 from amiable.contact.messaging import POINT_ORDER, email_content, email_send, reminders_queue, sms_content, sms_send
 from amiable.contact.models import PromiseStatus, PromiseToPay
+from amiable.core.bulk import insert_objects, insert_rows
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO
 from amiable.core.storage import storage_location
@@ -34,6 +37,8 @@ from amiable.creditors.models import Agency, Structure
 from amiable.creditors.selectors import agency_get
 from amiable.letters.models import Letter, LetterKind
 from amiable.letters.services import letter_issue
+from amiable.letters.services_bulk import CHUNK_SIZE as FIRST_LETTERS_CHUNK
+from amiable.letters.services_bulk import letters_issue_first
 from amiable.scenarios.models import Scenario, ScenarioStep, StepAction, StepRun
 
 CHANNEL_OF = {
@@ -76,18 +81,27 @@ class RunReport:
         }
 
 
+class _Point(NamedTuple):
+    """What the run reads of a valid contact point."""
+
+    debtor_id: int
+    kind: str
+    value: str
+    line1: str
+
+
 @dataclass
 class _Facts:
     """What the conditions and the messages of a chunk's cases read, one query each instead of one per case."""
 
-    points: dict[int, list[ContactPoint]]  # the debtors' valid contact points, by debtor, in POINT_ORDER
+    points: dict[int, list[_Point]]  # the debtors' valid contact points, by debtor, in POINT_ORDER
     first_letters: dict[int, Letter]  # by case
     promised: set[int]  # cases with a promise pending
     awaiting: set[int]  # cases with a debtor's proposal awaiting the creditor
     open_tasks: set[tuple[int, str]]  # (case, kind) of the open tasks
     agency: Agency  # what every message signs
 
-    def point(self, case: Case, kind: str) -> ContactPoint | None:
+    def point(self, case: Case, kind: str) -> _Point | None:
         """The valid point a message would go to (`contact.messaging._contact`), or None."""
         return next((p for p in self.points.get(case.debtor_id, ()) if p.kind == kind and p.value != ""), None)
 
@@ -109,12 +123,15 @@ def _facts(chosen: list[tuple[Case, ScenarioStep]], on: date) -> _Facts:
         if step.action in READS_POINTS or step.requires_email or step.requires_phone
     }
     with_letters = [case.pk for case, step in chosen if step.action in READS_FIRST_LETTER]
-    points: dict[int, list[ContactPoint]] = defaultdict(list)
+    points: dict[int, list[_Point]] = defaultdict(list)
     if debtors:
-        for point in ContactPoint.objects.filter(debtor_id__in=debtors, quality=ContactQuality.VALID).order_by(
-            *POINT_ORDER
+        # Plain tuples: a message reads only the point's value, the conditions its kind and first line.
+        for row in (
+            ContactPoint.objects.filter(debtor_id__in=debtors, quality=ContactQuality.VALID)
+            .order_by(*POINT_ORDER)
+            .values_list(*_Point._fields)
         ):
-            points[point.debtor_id].append(point)
+            points[row[0]].append(_Point._make(row))
     first_letters = {}
     if with_letters:
         first_letters = {
@@ -188,8 +205,8 @@ def scenarios_run(*, on: date, dry_run: bool = False, case_ids: Collection[int] 
     cases (the demo runs the day on a few cases only).
 
     Built for a day of 100,000 due cases: the due cases are selected per step in SQL, then read, decided and
-    written a chunk at a time (`_run_chunk`), a few queries per chunk whatever its size; only the letters,
-    each a PDF, are issued one by one."""
+    written a chunk at a time (`_run_chunk`), a few queries per chunk whatever its size; the letters, each a PDF,
+    come after: the first letters in bulk (`_first_letters`), the reminder letters one by one."""
     report = RunReport(date=on)
     at = timezone.now() if on == timezone.localdate() else timezone.make_aware(datetime.combine(on, RUN_HOUR))
     for scenario in Scenario.objects.filter(is_active=True).select_related("creditor").order_by("pk"):
@@ -239,7 +256,7 @@ def _due_cases(scenario: Scenario, steps: list[ScenarioStep], on: date, case_ids
 
 def _run_chunk(report: RunReport, creditor, steps, ids: list[int], on: date, at: datetime, dry_run: bool) -> None:
     """Decide and do the due step of each case of `ids` as a single case's run would, reading and writing in bulk;
-    the letters are issued one by one once the rest of the chunk is committed."""
+    the letters are issued once the rest of the chunk is committed."""
     letters: list[tuple] = []
     for attempt in (1, 2):
         chunk = RunReport(date=on)
@@ -257,8 +274,80 @@ def _run_chunk(report: RunReport, creditor, steps, ids: list[int], on: date, at:
     report.by_channel.update(chunk.by_channel)
     report.skipped.update(chunk.skipped)
     report.errors += chunk.errors
+    # The first letters in bulk (rendered in parallel, numbered at commit); the reminder letters one by one.
+    _first_letters(
+        report, [(step, case) for step, case, _c in letters if step.action == StepAction.FIRST_LETTER], on, at
+    )
     for step, case, channel in letters:
-        _run_one(report, step, case, on, at, None, channel)
+        if step.action != StepAction.FIRST_LETTER:
+            _run_one(report, step, case, on, at, None, channel)
+
+
+# The first letters issued and recorded in one transaction: `letters_issue_first`'s own chunk, so that the letter
+# sequence is held a few seconds at most, as by the bulk issue itself.
+FIRST_LETTERS_AT_ONCE = FIRST_LETTERS_CHUNK
+
+
+def _first_letters(report: RunReport, items: list[tuple[ScenarioStep, Case]], on: date, at: datetime) -> None:
+    """The first letters of a chunk through `letters.letters_issue_first`: the same letters, contacts, status moves
+    and audit events as `letter_issue` one by one; each letter's step run and `scenario.step_run` event are
+    written in the transaction that issues it. A case without a valid address gets its address investigation,
+    and its step stays due, as in `_run_one`."""
+    items = [(step, case) for step, case in items if not _without_address(report, case)]
+    for start in range(0, len(items), FIRST_LETTERS_AT_ONCE):
+        part = items[start : start + FIRST_LETTERS_AT_ONCE]
+        try:
+            with transaction.atomic():
+                taken = set(
+                    StepRun.objects.filter(
+                        case_id__in=[case.pk for _s, case in part], step_id__in={step.pk for step, _c in part}
+                    ).values_list("case_id", flat=True)
+                )
+                part = [(step, case) for step, case in part if case.pk not in taken]  # run meanwhile elsewhere
+                issued = letters_issue_first(
+                    cases=[case for _s, case in part],
+                    actor=None,
+                    workers=max(1, min(os.cpu_count() or 1, len(part))),
+                    issued_on=on,
+                    at=at,
+                    chunk_size=FIRST_LETTERS_AT_ONCE,
+                )
+                letters = {letter.case_id: letter for letter in issued.letters}
+                done = [(step, case, letters[case.pk]) for step, case in part if case.pk in letters]
+                insert_rows(
+                    StepRun,
+                    ["case", "step", "run_on", "outcome", "action"],
+                    [(case.pk, step.pk, on, EXECUTED, letter.action_id) for step, case, letter in done],
+                )
+                audit_record_many(
+                    actor=None,
+                    events=[
+                        {"verb": "scenario.step_run", "target": case, "after": {"step": str(step)}}
+                        for step, case, _letter in done
+                    ],
+                )
+        except ApplicationError as exc:
+            report.skipped["error"] += len(part)
+            report.errors += [f"{case.reference} : {exc.message}" for _s, case in part]
+            continue
+        for _step, _case, letter in done:
+            report.executed += 1
+            report.by_channel[Channel.LETTER] += 1
+            report.documents.append(storage_location(letter.pdf.name, letter.pdf.storage))
+        # Refused by the law or the contact rule, or sent by hand since the chunk was read: the step stays due.
+        for reference, message in issued.refused.items():
+            report.skipped["error"] += 1
+            report.errors.append(f"{reference} : {message}")
+        for reference in issued.skipped:
+            report.skipped["error"] += 1
+            report.errors.append(f"{reference} : la première lettre est déjà partie.")
+
+
+def _without_address(report: RunReport, case: Case) -> bool:
+    if _no_address(case):
+        report.skipped["no_valid_address"] += 1
+        return True
+    return False
 
 
 def _decide_chunk(report: RunReport, creditor, steps, ids, on, at, dry_run, letters: list) -> None:
@@ -401,7 +490,7 @@ class _Writes:
             channel: [m.action for m in reminders_queue(channel=channel, items=items, actor=None, at=self.at)]
             for channel, items in self.messages.items()
         }
-        tasks = Task.objects.bulk_create(self.tasks)
+        tasks = insert_objects(Task, self.tasks)  # COPY on PostgreSQL, as the step runs and the audit events
         audit_record_many(
             actor=None,
             events=[
@@ -413,17 +502,13 @@ class _Writes:
                 for task in tasks
             ],
         )
-        StepRun.objects.bulk_create(
+        insert_rows(
+            StepRun,
+            ["case", "step", "run_on", "outcome", "action"],
             [
-                StepRun(
-                    case=case,
-                    step=step,
-                    run_on=self.on,
-                    outcome=outcome,
-                    action=actions[message[0]][message[1]] if message else None,
-                )
+                (case.pk, step.pk, self.on, outcome, actions[message[0]][message[1]].pk if message else None)
                 for case, step, outcome, _channel, message in self.runs
-            ]
+            ],
         )
         events = []
         for case, step, outcome, channel, _message in self.runs:

@@ -95,6 +95,37 @@ def test_json_report_first_letters_then_idempotent_second_run(case_factory):
     assert pdfs() == files
 
 
+def test_the_first_letters_of_a_day_are_issued_in_bulk(case_factory, monkeypatch):
+    """Several first letters due: one bulk issue (`letters_issue_first`), numbered in a row, each case with what
+    `letter_issue` writes (its contact, its move to « en cours », `letter.issued`) and its step run, audited."""
+    from amiable.audit.models import AuditEvent
+    from amiable.scenarios import services
+
+    day = date(2026, 10, 5)
+    due = [case_factory(ack=day) for _ in range(3)]
+    calls = []
+    bulk = services.letters_issue_first
+    monkeypatch.setattr(services, "letters_issue_first", lambda **kw: calls.append(kw["cases"]) or bulk(**kw))
+    monkeypatch.setattr(services, "letter_issue", None)  # the one-by-one path is not taken
+
+    report = run(day)
+
+    assert report["executed"] == 3 and report["by_channel"] == {"letter": 3}
+    assert [[case.pk for case in cases] for cases in calls] == [[case.pk for case in due]]
+    letters = list(Letter.objects.filter(kind=LetterKind.FIRST).order_by("number"))
+    assert [letter.case_id for letter in letters] == [case.pk for case in due]
+    numbers = [int(letter.number.rsplit("-", 1)[1]) for letter in letters]
+    assert numbers == list(range(numbers[0], numbers[0] + 3))
+    for case, letter in zip(due, letters, strict=True):
+        case.refresh_from_db()
+        assert case.status == "in_progress"
+        assert letter.action.channel == Channel.LETTER and letter.issued_on == day
+        assert step_run(case, StepAction.FIRST_LETTER).action == letter.action
+        verbs = sorted(AuditEvent.objects.filter(case_pk=case.pk).values_list("verb", flat=True))
+        assert verbs.count("letter.issued") == 1 and verbs.count("case.status_changed") == 1
+        assert verbs.count("scenario.step_run") == 1
+
+
 def test_a_run_may_be_limited_to_some_cases(case_factory):
     """The demo runs the day on a few cases: the others are left for the next run."""
     day = date(2026, 10, 5)
