@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import DecimalField, Exists, Min, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import DecimalField, Exists, F, Min, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -289,14 +289,12 @@ def invoice_pending_oldest(*, end: date, creditor_ids=None) -> dict[tuple[int, i
     )
     if creditor_ids is not None:
         payments = payments.filter(case__creditor_id__in=creditor_ids)
-    # Most payments overpay nothing: a hashed NOT EXISTS settles them, and the sum of the overpayment is read
-    # only for the few that have one (a sum per payment, for every payment, doubled the query's time).
-    overpaying = Allocation.objects.filter(payment_id=OuterRef("pk"), component=Component.OVERPAYMENT)
+    # The overpayment summed per payment, by index, on the payments left after the scan's filters: measured
+    # faster on PostgreSQL (1.0 s against 5.4 s at 100,000 cases) than `NOT EXISTS (overpayment) OR amount >
+    # its sum`, which the planner cannot turn into an anti-join.
     rows = (
-        payments.filter(
-            (~Exists(overpaying) & Q(amount__gt=0))
-            | Q(amount__gt=Coalesce(Subquery(overpaid), Value(ZERO), output_field=DecimalField()))
-        )
+        payments.annotate(over=Coalesce(Subquery(overpaid), Value(ZERO), output_field=DecimalField()))
+        .filter(amount__gt=F("over"))
         .values("case__creditor_id", "case__structure_id")
         .annotate(oldest=Min("collected_on"))
         .order_by()
