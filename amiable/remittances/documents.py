@@ -78,7 +78,7 @@ class StatementRow:
 @dataclass(frozen=True)
 class Statement:
     """The lines of a remittance, read once; the total and the table of the spreadsheets are computed once
-    too, on first use, and shared by the checks, the XLSX, the CSV and the audit."""
+    too, on first use, and shared by the check of the total, the XLSX and the CSV."""
 
     remittance: Remittance
     agency: Agency
