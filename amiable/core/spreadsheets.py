@@ -17,6 +17,7 @@ Both writers stream: rows are consumed one by one from any iterable (typically a
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import itertools
 import os
@@ -250,11 +251,18 @@ def write_xlsx(
             )
             out.write(f'<row r="{header_row}">{cells}</row>')
             number = header_row
+            text_tail, date_tail = _text_tail, _date_tail
             for row in itertools.chain(sample, rows):
                 number += 1
                 parts = [f'<row r="{number}">']
                 for index, value in enumerate(row):
-                    if value is not None:
+                    # Texts and plain dates, most cells, without the call to `_cell` (same XML).
+                    kind = type(value)
+                    if kind is str:
+                        parts.append(f'<c r="{letters[index]}{number}"' + text_tail(value, False))
+                    elif kind is date:
+                        parts.append(f'<c r="{letters[index]}{number}"' + date_tail(value))
+                    elif value is not None:
                         parts.append(_cell(f"{letters[index]}{number}", index, value, money, dates))
                 parts.append("</row>")
                 out.write("".join(parts))
@@ -286,9 +294,25 @@ def _xml(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
+# A sheet repeats the same texts and dates on many rows (a number, a code, a civility, the days of a week):
+# what follows the reference of such a cell is made once and reused. Bounded: a column of unique names only
+# churns the cache.
+@functools.lru_cache(maxsize=4096)
+def _text_tail(value: str, bold: bool) -> str:
+    style = f' s="{_S_BOLD}"' if bold else ""
+    return f'{style} t="inlineStr"><is><t xml:space="preserve">{_xml(_xlsx_text(value))}</t></is></c>'
+
+
+@functools.lru_cache(maxsize=1024)
+def _date_tail(value: date) -> str:
+    return f' s="{_S_DATE}"><v>{(value - _EXCEL_EPOCH.date()).days}</v></c>'
+
+
 def _cell(
     ref: str, index: int, value: object, money: frozenset[int], dates: frozenset[int], *, bold: bool = False
 ) -> str:
+    if type(value) is str:
+        return f'<c r="{ref}"' + _text_tail(value, bold)
     if isinstance(value, str):
         style = f' s="{_S_BOLD}"' if bold else ""
         return f'<c r="{ref}"{style} t="inlineStr"><is><t xml:space="preserve">{_xml(_xlsx_text(value))}</t></is></c>'
@@ -309,6 +333,8 @@ def _cell(
         serial = delta.days + delta.seconds / 86400
         style = _S_DATE if index in dates else _S_DATETIME
         return f'<c r="{ref}" s="{style}"><v>{serial!r}</v></c>'
+    if type(value) is date:
+        return f'<c r="{ref}"' + _date_tail(value)
     if isinstance(value, date):
         return f'<c r="{ref}" s="{_S_DATE}"><v>{(value - _EXCEL_EPOCH.date()).days}</v></c>'
     return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{_xml(_xlsx_text(str(value)))}</t></is></c>'

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Exists, OuterRef, Q, Sum
+from django.db.models import DecimalField, Exists, F, Min, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from amiable.audit.models import AuditEvent
@@ -141,11 +142,10 @@ def _failed(prefix: str) -> Q:
     )
 
 
-def _to_invoice(end: date) -> dict[tuple[int, int], list[Item]]:
-    """The payments collected up to `end`, not yet invoiced and not reversed by then, that bear commission.
-    What never will (failed cases, direct payments the contract leaves out) is left out in SQL, so that the
-    payments never invoiced are not read again every month."""
-    rows = list(
+def _not_invoiced(end: date):
+    """The payments collected up to `end`, not yet invoiced and not reversed by then, whose case did not fail
+    and that the contract does not leave out (direct payments): those that may still bear commission."""
+    return (
         Payment.objects.filter(collected_on__lte=end)
         # NOT EXISTS, an anti-join: PostgreSQL runs `NOT IN (subquery)` as a scan of the subquery per payment
         # once the invoiced items outgrow its memory for hashing (a quarter of an hour at 300,000 payments).
@@ -153,6 +153,15 @@ def _to_invoice(end: date) -> dict[tuple[int, int], list[Item]]:
         .exclude(reversal__reversed_on__lte=end)
         .exclude(_failed("case__"))
         .exclude(method=PaymentMethod.DIRECT, case__creditor__terms__direct_payments_bear_commission=False)
+    )
+
+
+def _to_invoice(end: date) -> dict[tuple[int, int], list[Item]]:
+    """The payments collected up to `end`, not yet invoiced and not reversed by then, that bear commission.
+    What never will (failed cases, direct payments the contract leaves out) is left out in SQL, so that the
+    payments never invoiced are not read again every month."""
+    rows = list(
+        _not_invoiced(end)
         .values(
             "pk",
             "case_id",
@@ -261,6 +270,36 @@ def _credited_per_line(line_ids: list[int]) -> dict[int, Decimal]:
         )
         credited.update({row["line_id"]: to_money(row["total"]) for row in rows})
     return credited
+
+
+def invoice_pending_oldest(*, end: date, creditor_ids=None) -> dict[tuple[int, int], date]:
+    """Per (creditor, structure), the collection date of the oldest payment that `invoice_pending(end=end)`
+    would list to invoice, in one grouped query: the deadline of the month's invoices needs that date only,
+    not every payment (a million cases hold hundreds of thousands). The rules of `_to_invoice` in SQL: after
+    a recall only what was recovered on or before its day (Paris date) bears commission, and a payment
+    wholly an overpayment bears none. `creditor_ids` limits the read to those creditors (None: all)."""
+    overpaid = (
+        Allocation.objects.filter(payment_id=OuterRef("pk"), component=Component.OVERPAYMENT)
+        .values("payment_id")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    payments = _not_invoiced(end).filter(
+        Q(case__recalled_at__isnull=True) | Q(collected_on__lte=TruncDate("case__recalled_at"))
+    )
+    if creditor_ids is not None:
+        payments = payments.filter(case__creditor_id__in=creditor_ids)
+    # The overpayment summed per payment, by index, on the payments left after the scan's filters: measured
+    # faster on PostgreSQL (1.0 s against 5.4 s at 100,000 cases) than `NOT EXISTS (overpayment) OR amount >
+    # its sum`, which the planner cannot turn into an anti-join.
+    rows = (
+        payments.annotate(over=Coalesce(Subquery(overpaid), Value(ZERO), output_field=DecimalField()))
+        .filter(amount__gt=F("over"))
+        .values("case__creditor_id", "case__structure_id")
+        .annotate(oldest=Min("collected_on"))
+        .order_by()
+    )
+    return {(row["case__creditor_id"], row["case__structure_id"]): row["oldest"] for row in rows}
 
 
 def invoice_pending(*, end: date) -> Pending:

@@ -7,9 +7,11 @@ hands to its bank. Building only: nothing here is stored, sent or audited (see `
 from __future__ import annotations
 
 import io
+import itertools
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -75,17 +77,29 @@ class StatementRow:
 
 @dataclass(frozen=True)
 class Statement:
+    """The lines of a remittance, read once; the total and the table of the spreadsheets are computed once
+    too, on first use, and shared by the check of the total, the XLSX and the CSV."""
+
     remittance: Remittance
     agency: Agency
     rows: list[StatementRow]
 
-    @property
+    @cached_property
     def total(self) -> Decimal:
         return sum((row.amount for row in self.rows), ZERO)
 
     @property
     def count(self) -> int:
         return len(self.rows)
+
+    @cached_property
+    def table(self) -> list[list]:
+        """One list of cells per line, as the XLSX and the CSV write them (HEADER's columns)."""
+        number, code = self.remittance.number, self.remittance.structure.code
+        return [
+            [number, code, row.civility, row.last_name, row.first_name, row.reference, row.amount, row.on, row.nature]
+            for row in self.rows
+        ]
 
 
 _STATEMENT_COLUMNS = {
@@ -199,22 +213,6 @@ def statement_pdf(statement: Statement) -> bytes:
     return letter_pdf(html)
 
 
-def _table(statement: Statement):
-    remittance = statement.remittance
-    for row in statement.rows:
-        yield [
-            remittance.number,
-            remittance.structure.code,
-            row.civility,
-            row.last_name,
-            row.first_name,
-            row.reference,
-            row.amount,
-            row.on,
-            row.nature,
-        ]
-
-
 def _totals(statement: Statement) -> list:
     lines = f"{statement.count} ligne{'s' if statement.count >= 2 else ''}"
     return ["Total", statement.remittance.structure.code, "", "", "", lines, statement.total, None, ""]
@@ -237,7 +235,7 @@ def statement_xlsx(statement: Statement) -> bytes:
         out,
         f"Reversement {statement.remittance.number}",
         HEADER,
-        _table(statement),
+        statement.table,
         money_columns=_MONEY_COLUMNS,
         date_columns=_DATE_COLUMNS,
         title=_title(statement),
@@ -250,7 +248,7 @@ def statement_csv(statement: Statement) -> bytes:
     """The statement as a French-Excel CSV: each row carries the number and the structure, so that weeks
     can be put end to end; the last row is the total."""
     out = io.BytesIO()
-    write_csv(out, HEADER, [*_table(statement), _totals(statement)])
+    write_csv(out, HEADER, itertools.chain(statement.table, [_totals(statement)]))
     return out.getvalue()
 
 

@@ -41,7 +41,7 @@ from amiable.core.scoping import scope_to_user
 from amiable.creditor_requests.models import CreditorRequest, RequestKind, RequestStatus
 from amiable.creditors.models import Creditor, Structure
 from amiable.invoicing.models import Invoice, InvoiceKind
-from amiable.invoicing.selectors import invoice_pending, last_complete_month
+from amiable.invoicing.selectors import invoice_pending_oldest, last_complete_month
 from amiable.payments.models import Allocation, Component, Payment, PaymentMethod
 from amiable.remittances.alerts import TRANSFER_EXECUTION_DAYS, remittances_overdue
 from amiable.remittances.models import RemittanceStatus
@@ -618,7 +618,8 @@ def invoice_due(month_start: date) -> date:
 def invoice_clocks(*, day: date, at: datetime, scope: Scope | None = None) -> list[Clock]:
     """One clock per creditor and month whose commissions were or are to be invoiced: met when its invoices
     were issued by the end of the following month. What is still to invoice is what the invoicing run
-    would invoice (`invoice_pending`): payments of structures whose month was not invoiced yet make that
+    would invoice (`invoice_pending`, of which one grouped query reads the oldest date per structure:
+    `invoice_pending_oldest`): payments of structures whose month was not invoiced yet make that
     month's clock open; a payment recorded after its month was invoiced goes, by design, into the next
     month's invoice and leaves the month it was collected in alone."""
     scope = scope or Scope()
@@ -646,18 +647,17 @@ def invoice_clocks(*, day: date, at: datetime, scope: Scope | None = None) -> li
             state="met" if row["issued"] <= due else "missed",
         )
     last = last_complete_month(day)
-    pending = {key: items for key, items in invoice_pending(end=month_bounds(last)[1]).invoice.items() if items}
-    pending = {key: items for key, items in pending.items() if scope.keeps(*key)}
-    if pending:
-        oldest = _oldest_collected([item.payment_id for items in pending.values() for item in items])
+    oldest = invoice_pending_oldest(end=month_bounds(last)[1], creditor_ids=scope.creditor_ids)
+    oldest = {key: on for key, on in oldest.items() if scope.keeps(*key)}
+    if oldest:
         last_invoiced = dict(
-            Invoice.objects.filter(kind=InvoiceKind.INVOICE, structure_id__in={s for _, s in pending})
+            Invoice.objects.filter(kind=InvoiceKind.INVOICE, structure_id__in={s for _, s in oldest})
             .values("structure_id")
             .annotate(last=Max("period_start"))
             .values_list("structure_id", "last")
         )
-        for (creditor_id, structure_id), items in sorted(pending.items()):
-            month = min(oldest[item.payment_id] for item in items).replace(day=1)
+        for (creditor_id, structure_id), collected_on in sorted(oldest.items()):
+            month = collected_on.replace(day=1)
             after = last_invoiced.get(structure_id)
             if after is not None and after >= month:
                 month = add_months(after, 1)
@@ -675,14 +675,6 @@ def invoice_clocks(*, day: date, at: datetime, scope: Scope | None = None) -> li
                 state=state,
             )
     return [clocks[key] for key in sorted(clocks)]
-
-
-def _oldest_collected(payment_ids: list[int]) -> dict[int, date]:
-    dates: dict[int, date] = {}
-    for i in range(0, len(payment_ids), 500):  # SQLite limits the parameters of one query
-        chunk = payment_ids[i : i + 500]
-        dates.update(Payment.objects.filter(pk__in=chunk).values_list("pk", "collected_on"))
-    return dates
 
 
 DERIVED_KINDS = {"remittance": remittance_clocks, "invoice": invoice_clocks}

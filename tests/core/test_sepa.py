@@ -153,3 +153,28 @@ def test_the_control_sum_is_the_exact_sum_of_any_amounts(cents):
     root = etree.fromstring(xml)
     assert Decimal(root.findtext(".//p:GrpHdr/p:CtrlSum", namespaces=NS)) == sum(amounts)
     assert root.findtext(".//p:GrpHdr/p:NbOfTxs", namespaces=NS) == str(len(cents))
+
+
+def test_the_schema_is_compiled_once_for_many_files(monkeypatch):
+    """Compiling the XSD costs seconds: a run of many structures compiles it once, and still validates each."""
+    from amiable.core import sepa
+
+    sepa._schema.cache_clear()
+    compiled = []
+    real = xmlschema.XMLSchema
+    monkeypatch.setattr(xmlschema, "XMLSchema", lambda *a, **k: compiled.append(a) or real(*a, **k))
+    build([transfer()])
+    build([transfer(ref="REV-2026-000002")])
+    assert len(compiled) == 1
+    validated = []
+    monkeypatch.setattr(sepa._schema(), "validate", lambda xml: validated.append(xml))
+    build([transfer(ref="REV-2026-000003")])
+    assert len(validated) == 1 and "REV-2026-000003" in validated[0]
+    sepa._schema.cache_clear()
+
+
+def test_a_file_outside_the_schema_is_refused():
+    from amiable.core import sepa
+
+    with pytest.raises(sepa.ValidationError, match="validation errors"):
+        sepa._validated(b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"><Nothing/></Document>')
