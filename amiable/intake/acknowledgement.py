@@ -31,6 +31,7 @@ from django.utils import timezone
 from weasyprint.urls import URLFetcher
 
 from amiable.cases.models import Civility
+from amiable.core.bulk import while_checking_constraints
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO, format_count, to_money
 from amiable.core.spreadsheets import CsvStream, XlsxStream, write_csv, write_xlsx
@@ -345,13 +346,17 @@ def _pdf_context(batch: Batch, annexes: dict[str, str]) -> dict:
 
 
 def _render_pdf(batch: Batch, annexes: dict[str, str]) -> bytes:
+    """The PDF, laid out while PostgreSQL checks the keys of the rows the import wrote (`while_checking_constraints`):
+    the two longest steps after the writing, each on its own core. The page's text is made before: it queries."""
     html = render_to_string("intake/acknowledgement_pdf.html", _pdf_context(batch, annexes))
     stylesheet = _documents_stylesheet()
     fetcher = _LocalFilesOnly(roots=(stylesheet.parent.parent,))
-    return weasyprint.HTML(string=html, base_url=str(stylesheet.parent), url_fetcher=fetcher).write_pdf(
-        stylesheets=[weasyprint.CSS(filename=str(stylesheet), url_fetcher=fetcher)],
-        # PDF/A-3b: an archival document (fonts embedded, colour profile, metadata).
-        pdf_variant="pdf/a-3b",
+    return while_checking_constraints(
+        lambda: weasyprint.HTML(string=html, base_url=str(stylesheet.parent), url_fetcher=fetcher).write_pdf(
+            stylesheets=[weasyprint.CSS(filename=str(stylesheet), url_fetcher=fetcher)],
+            # PDF/A-3b: an archival document (fonts embedded, colour profile, metadata).
+            pdf_variant="pdf/a-3b",
+        )
     )
 
 
