@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from urllib.request import url2pathname
@@ -28,14 +31,23 @@ from django.utils import timezone
 from weasyprint.urls import URLFetcher
 
 from amiable.cases.models import Civility
+from amiable.core.bulk import while_checking_constraints
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO, format_count, to_money
-from amiable.core.spreadsheets import write_csv, write_xlsx
+from amiable.core.spreadsheets import CsvStream, XlsxStream, write_csv, write_xlsx
 from amiable.core.storage import storage_location
 from amiable.creditors.selectors import agency_get, terms_for
 from amiable.intake.models import Batch, BatchCase
+from amiable.intake.validation import CleanRow
 
-__all__ = ["ANNEX_HEADER", "FLAG_LABELS", "REJECTED_ROWS_IN_PDF", "acknowledgement_build", "document_location"]
+__all__ = [
+    "ANNEX_HEADER",
+    "FLAG_LABELS",
+    "REJECTED_ROWS_IN_PDF",
+    "Annexes",
+    "acknowledgement_build",
+    "document_location",
+]
 
 # Beyond this the PDF would run to dozens of pages; the complete list stays on the batch page.
 REJECTED_ROWS_IN_PDF = 500
@@ -66,6 +78,9 @@ ANNEX_HEADER = [
 ]
 _MONEY_COLUMNS = ("Solde pris en charge", "Montant initial")
 _DATE_COLUMNS = ("Date de la créance", "Date de réception", "Échéance du certificat")
+# What each column holds, so that the writers format a cell by its column rather than by asking its type.
+_ANNEX_TYPES = (int, str, str, str, str, str, Decimal, Decimal, date, str, date, date, str)
+_ANNEX_SHEET = "Dossiers pris en charge"
 
 # The contractual basis of the mandate is the creditor's own clause (`ContractTerms.mandate_reference`,
 # article 1.2 of the CCTP for the CPAM de Paris); a creditor whose terms name none is not told of a
@@ -76,12 +91,79 @@ _CHUNK = 2000
 _CIVILITY_LABELS = {value: label for value, label in Civility.choices if value}
 
 
-def acknowledgement_build(*, batch: Batch) -> None:
+class Annexes:
+    """The CSV and XLSX annexes written while the batch's rows are stored, from the checked rows themselves
+    (`add`, a chunk at a time), rather than read back from the database once they are all stored: the same
+    files, without a second pass over 100,000 rows. Each cell is formatted by its column. Used as a context
+    manager, so that the temporary files go whatever happens."""
+
+    def __init__(self, *, batch: Batch, received_on: date, certificate_due_on: date):
+        self._received_on = received_on
+        self._certificate_due_on = certificate_due_on
+        # Closed by __exit__: the files outlive this method, to the storage of the acknowledgement.
+        self.csv_file = tempfile.TemporaryFile()  # noqa: SIM115
+        self.xlsx_file = tempfile.TemporaryFile()  # noqa: SIM115
+        self._csv = CsvStream(self.csv_file, ANNEX_HEADER, column_types=_ANNEX_TYPES)
+        self._xlsx = XlsxStream(
+            self.xlsx_file,
+            _ANNEX_SHEET,
+            ANNEX_HEADER,
+            money_columns=_MONEY_COLUMNS,
+            date_columns=_DATE_COLUMNS,
+            title=_annex_title(batch),
+            column_types=_ANNEX_TYPES,
+            compresslevel=1,  # 100,000 lines: a third of the deflating time, for a file a fifth larger
+        )
+        self._finished = False
+
+    def add(self, rows: Iterable[CleanRow]) -> None:
+        """Rows just stored, in file order, as the database now holds them (names and references cut to their
+        columns' lengths)."""
+        received_on, due_on = self._received_on, self._certificate_due_on
+        lines = [
+            (
+                r.line,
+                r.reference[:64],
+                r.structure_code,
+                _CIVILITY_LABELS.get(r.civility, ""),
+                r.last_name[:150],
+                r.first_name[:150],
+                r.balance,  # the case's claimed amount: its principal, with no interest nor other amount yet
+                r.initial_amount,
+                r.claim_date,
+                r.basis,
+                received_on,
+                due_on,
+                ", ".join([FLAG_LABELS.get(flag, flag) for flag in r.flags]) if r.flags else "",
+            )
+            for r in rows
+        ]
+        self._csv.write(lines)
+        self._xlsx.write(lines)
+
+    def finish(self) -> None:
+        if not self._finished:
+            self._csv.close()
+            self._xlsx.close()
+            self._finished = True
+
+    def __enter__(self) -> Annexes:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is not None and not self._finished:
+            self._xlsx.abort()
+        self.csv_file.close()
+        self.xlsx_file.close()
+
+
+def acknowledgement_build(*, batch: Batch, annexes: Annexes | None = None) -> None:
     """Render the acknowledgement PDF and its CSV/XLSX annexes and store them on the batch.
 
     The caller has numbered the batch (``acknowledgement_number``, ``acknowledged_at``) and stored its
-    cases; this runs inside its transaction. An acknowledgement is issued once: building it again
-    for a batch that already has one is refused.
+    cases; this runs inside its transaction. ``annexes`` are the annexes the import wrote as it stored the
+    rows; without them they are written from the batch's cases in the database. An acknowledgement is issued
+    once: building it again for a batch that already has one is refused.
     """
     if batch.acknowledgement_pdf or batch.acknowledgement_csv or batch.acknowledgement_xlsx:
         raise ApplicationError(
@@ -91,26 +173,15 @@ def acknowledgement_build(*, batch: Batch) -> None:
     folder = f"{timezone.localtime(batch.acknowledged_at).year}"
 
     # Annexes first: the PDF prints their SHA-256, which binds the per-claim list to the mandate.
-    with tempfile.TemporaryFile() as csv_file:
-        write_csv(csv_file, ANNEX_HEADER, _annex_rows(batch))
-        csv_sha256 = _sha256(csv_file)
-        batch.acknowledgement_csv.save(f"{folder}/{number}.csv", File(csv_file), save=False)
+    if annexes is None:
+        with tempfile.TemporaryFile() as csv_file, tempfile.TemporaryFile() as xlsx_file:
+            annex_files_write(batch, csv_file, xlsx_file)
+            hashes = _annexes_store(batch, csv_file, xlsx_file, folder=folder, number=number)
+    else:
+        annexes.finish()
+        hashes = _annexes_store(batch, annexes.csv_file, annexes.xlsx_file, folder=folder, number=number)
 
-    with tempfile.TemporaryFile() as xlsx_file:
-        write_xlsx(
-            xlsx_file,
-            "Dossiers pris en charge",
-            ANNEX_HEADER,
-            _annex_rows(batch),
-            money_columns=_MONEY_COLUMNS,
-            date_columns=_DATE_COLUMNS,
-            title=f"Accusé de réception {number} — lot {batch.number} — {batch.creditor.name} : "
-            "créances prises en charge",
-        )
-        xlsx_sha256 = _sha256(xlsx_file)
-        batch.acknowledgement_xlsx.save(f"{folder}/{number}.xlsx", File(xlsx_file), save=False)
-
-    pdf = _render_pdf(batch, annexes={"csv": csv_sha256, "xlsx": xlsx_sha256})
+    pdf = _render_pdf(batch, annexes=hashes)
     batch.acknowledgement_pdf.save(f"{folder}/{number}.pdf", ContentFile(pdf), save=False)
     batch.save(update_fields=["acknowledgement_pdf", "acknowledgement_csv", "acknowledgement_xlsx"])
 
@@ -128,6 +199,35 @@ def _sha256(handle) -> str:
 
 
 # --- Annexes ---------------------------------------------------------------------------------------
+
+
+def annex_files_write(batch: Batch, csv_file, xlsx_file) -> None:
+    """Both annexes of a batch whose cases are stored, read from the database (one pass each)."""
+    write_csv(csv_file, ANNEX_HEADER, _annex_rows(batch))
+    write_xlsx(
+        xlsx_file,
+        _ANNEX_SHEET,
+        ANNEX_HEADER,
+        _annex_rows(batch),
+        money_columns=_MONEY_COLUMNS,
+        date_columns=_DATE_COLUMNS,
+        title=_annex_title(batch),
+    )
+
+
+def _annex_title(batch: Batch) -> str:
+    return (
+        f"Accusé de réception {batch.acknowledgement_number} — lot {batch.number} — {batch.creditor.name} : "
+        "créances prises en charge"
+    )
+
+
+def _annexes_store(batch: Batch, csv_file, xlsx_file, *, folder: str, number: str) -> dict[str, str]:
+    """Store the annexes on the batch (not saved yet); their SHA-256."""
+    hashes = {"csv": _sha256(csv_file), "xlsx": _sha256(xlsx_file)}
+    batch.acknowledgement_csv.save(f"{folder}/{number}.csv", File(csv_file), save=False)
+    batch.acknowledgement_xlsx.save(f"{folder}/{number}.xlsx", File(xlsx_file), save=False)
+    return hashes
 
 
 def _annex_rows(batch: Batch):
@@ -246,13 +346,17 @@ def _pdf_context(batch: Batch, annexes: dict[str, str]) -> dict:
 
 
 def _render_pdf(batch: Batch, annexes: dict[str, str]) -> bytes:
+    """The PDF, laid out while PostgreSQL checks the keys of the rows the import wrote (`while_checking_constraints`):
+    the two longest steps after the writing, each on its own core. The page's text is made before: it queries."""
     html = render_to_string("intake/acknowledgement_pdf.html", _pdf_context(batch, annexes))
     stylesheet = _documents_stylesheet()
     fetcher = _LocalFilesOnly(roots=(stylesheet.parent.parent,))
-    return weasyprint.HTML(string=html, base_url=str(stylesheet.parent), url_fetcher=fetcher).write_pdf(
-        stylesheets=[weasyprint.CSS(filename=str(stylesheet), url_fetcher=fetcher)],
-        # PDF/A-3b: an archival document (fonts embedded, colour profile, metadata).
-        pdf_variant="pdf/a-3b",
+    return while_checking_constraints(
+        lambda: weasyprint.HTML(string=html, base_url=str(stylesheet.parent), url_fetcher=fetcher).write_pdf(
+            stylesheets=[weasyprint.CSS(filename=str(stylesheet), url_fetcher=fetcher)],
+            # PDF/A-3b: an archival document (fonts embedded, colour profile, metadata).
+            pdf_variant="pdf/a-3b",
+        )
     )
 
 

@@ -172,18 +172,29 @@ class Destination:
         return self.actor.pk if getattr(self.actor, "is_authenticated", False) else None
 
 
-def write(rows: Iterable[CleanRow], *, destination: Destination, progress: Callable[[int], None] | None = None) -> None:
-    """Store the rows exactly as given, CHUNK at a time, and report the last line stored after each full chunk."""
+def write(
+    rows: Iterable[CleanRow],
+    *,
+    destination: Destination,
+    progress: Callable[[int], None] | None = None,
+    stored: Callable[[list[CleanRow]], None] | None = None,
+) -> None:
+    """Store the rows exactly as given, CHUNK at a time, hand each chunk once stored to `stored` (the
+    acknowledgement's annexes are written from it), and report the last line stored after each full chunk."""
     chunk: list[CleanRow] = []
     for row in rows:
         chunk.append(row)
         if len(chunk) >= CHUNK:
             write_chunk(chunk, destination=destination)
+            if stored is not None:
+                stored(chunk)
             chunk = []
             if progress is not None:
                 progress(row.line)
     if chunk:
         write_chunk(chunk, destination=destination)
+        if stored is not None:
+            stored(chunk)
 
 
 def write_chunk(rows: list[CleanRow], *, destination: Destination) -> None:

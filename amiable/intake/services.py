@@ -24,7 +24,7 @@ from amiable.core.sequences import sequence_next
 from amiable.creditors.models import Creditor, Structure
 from amiable.creditors.selectors import terms_for
 from amiable.intake import crypto, pipeline
-from amiable.intake.acknowledgement import acknowledgement_build, document_location
+from amiable.intake.acknowledgement import Annexes, acknowledgement_build, document_location
 from amiable.intake.models import Batch, BatchSource
 
 logger = logging.getLogger(__name__)
@@ -201,13 +201,17 @@ def _import(*, creditor, content, raw_sha, filename, source, actor, default_stru
                 received_on=today,
                 certificate_due_on=add_months(today, certificate_months),
             )
-            pipeline.write(
-                validated, destination=destination, progress=lambda line: progress("enregistrement", line, row_count)
-            )
-            cases_auto_assign(creditor=creditor, cases=Case.objects.filter(batch_line__batch=batch), actor=actor)
-            progress("accusé de réception", row_count, row_count)
-            _batch_complete(batch, validated, unwrapped=unwrapped, raw_sha=raw_sha, actor=actor)
-            acknowledgement_build(batch=batch)
+            with Annexes(batch=batch, received_on=today, certificate_due_on=destination.certificate_due_on) as annexes:
+                pipeline.write(
+                    validated,
+                    destination=destination,
+                    progress=lambda line: progress("enregistrement", line, row_count),
+                    stored=annexes.add,
+                )
+                cases_auto_assign(creditor=creditor, cases=Case.objects.filter(batch_line__batch=batch), actor=actor)
+                progress("accusé de réception", row_count, row_count)
+                _batch_complete(batch, validated, unwrapped=unwrapped, raw_sha=raw_sha, actor=actor)
+                acknowledgement_build(batch=batch, annexes=annexes)
             transaction.on_commit(lambda: acknowledgement_send(batch_id=batch.pk))
     except IntegrityError:
         # The same content accepted at the same moment by another import.

@@ -764,7 +764,7 @@ def test_annexes_neutralise_formula_text(reference, gnupg_home, media):
 
 
 def test_failure_while_acknowledging_stores_nothing(reference, gnupg_home, media, monkeypatch):
-    def explode(*, batch):
+    def explode(*, batch, annexes):
         raise RuntimeError("panne du générateur")
 
     monkeypatch.setattr("amiable.intake.services.acknowledgement_build", explode)
@@ -779,7 +779,7 @@ def test_failure_while_acknowledging_stores_nothing(reference, gnupg_home, media
 
 
 def test_business_error_while_acknowledging_refuses_and_stores_nothing(reference, gnupg_home, media, monkeypatch):
-    def refuse(*, batch):
+    def refuse(*, batch, annexes):
         raise ApplicationError("L'identité de l'agence n'est pas renseignée.")
 
     monkeypatch.setattr("amiable.intake.services.acknowledgement_build", refuse)
