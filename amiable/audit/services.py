@@ -1,5 +1,6 @@
 """Writing to the audit trail; every service that changes data calls `audit_record` in its transaction."""
 
+from contextlib import nullcontext
 from typing import Any
 
 from django.db import models, transaction
@@ -49,30 +50,19 @@ def audit_record(
 ) -> AuditEvent:
     """Append one event. `actor` is a user or None for the system; `case_pk`/`creditor_pk` are taken
     from the target when it has them, so that timelines and creditor trails find the event."""
-    if not transaction.get_connection().in_atomic_block:
-        # Outside a transaction the event could be written without the change, or the reverse.
-        with transaction.atomic():
-            return audit_record(
-                actor=actor,
-                verb=verb,
-                target=target,
-                before=before,
-                after=after,
-                case_pk=case_pk,
-                creditor_pk=creditor_pk,
-                ip_address=ip_address,
-            )
-    event = audit_event(
-        actor=actor,
-        verb=verb,
-        target=target,
-        before=before,
-        after=after,
-        case_pk=case_pk,
-        creditor_pk=creditor_pk,
-        ip_address=ip_address,
-    )
-    event.save(force_insert=True)
+    # Outside a transaction the event could be written without the change, or the reverse.
+    with transaction.atomic() if not transaction.get_connection().in_atomic_block else nullcontext():
+        event = audit_event(
+            actor=actor,
+            verb=verb,
+            target=target,
+            before=before,
+            after=after,
+            case_pk=case_pk,
+            creditor_pk=creditor_pk,
+            ip_address=ip_address,
+        )
+        event.save(force_insert=True)
     return event
 
 

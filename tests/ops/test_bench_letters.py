@@ -5,6 +5,7 @@ import io
 import json
 
 from django.core.management import call_command
+from django.db import connection
 
 from amiable.letters.models import Letter, LetterKind
 from amiable.ops.bench import BENCH_OUT_ENV
@@ -20,6 +21,6 @@ def test_a_few_letters_without_the_one_core_sample(db, tmp_path, settings, monke
 
     assert Letter.objects.filter(kind=LetterKind.FIRST).count() == 3
     measures = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert [m["name"] for m in measures] == ["letters.first_letters_bulk.sqlite"]
+    assert [m["name"] for m in measures] == [f"letters.first_letters_bulk.{connection.vendor}"]
     assert measures[0]["extra"]["letters"] == 3 and measures[0]["floor"] is None
     assert "non mesuré (--sample 0)" in stdout.getvalue()

@@ -44,6 +44,7 @@ KEYS = {
     "problems",
     "peak_mb_setup",
     "peak_mb",
+    "build_cpu_s",
 }
 
 
