@@ -66,34 +66,11 @@ def audit_record(
     return event
 
 
-def audit_event(
-    *,
-    actor,
-    verb: str,
-    target: Any,
-    before: dict | None = None,
-    after: dict | None = None,
-    case_pk: int | None = None,
-    creditor_pk: int | None = None,
-    ip_address: str | None = None,
-    keys: dict | None = None,
-) -> AuditEvent:
-    """The event `audit_record` would write, not saved yet: a bulk service builds many and writes them with
-    `audit_events_write`, in the transaction of the changes they record; `keys` (a dict the service keeps)
-    spares a read of the creditor's data key per event."""
-    return AuditEvent(
-        **_event_values(
-            actor=actor,
-            verb=verb,
-            target=target,
-            before=before,
-            after=after,
-            case_pk=case_pk,
-            creditor_pk=creditor_pk,
-            ip_address=ip_address,
-            keys=keys,
-        )
-    )
+def audit_event(**fields) -> AuditEvent:
+    """The event `audit_record` would write, not saved yet (arguments: those of `_event_values`): a bulk service
+    builds many and writes them with `audit_events_write`, in the transaction of the changes they record; `keys`
+    (a dict the service keeps) spares a read of the creditor's data key per event."""
+    return AuditEvent(**_event_values(**fields))
 
 
 def _event_values(
