@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.http import HttpRequest, QueryDict
 
 from amiable.core.exceptions import ApplicationError
+from amiable.core.once import once_refused
 
 
 def run_service(request: HttpRequest, action: Callable[[], Any], success: str | Callable[[Any], str]) -> bool:
@@ -18,6 +19,7 @@ def run_service(request: HttpRequest, action: Callable[[], Any], success: str | 
     try:
         result = action()
     except ApplicationError as exc:
+        once_refused(request)
         messages.error(request, exc.message)
         return False
     messages.success(request, success(result) if callable(success) else success)
@@ -44,6 +46,7 @@ def submit_form(
     form (invalid, or valid but refused by the service) is kept for the page it goes back to; without it,
     its errors become messages (the page re-renders the bound form itself)."""
     if not form.is_valid():
+        once_refused(request)
         if keep:
             form_keep(request, keep, form)
         else:
@@ -52,6 +55,7 @@ def submit_form(
     try:
         result = action(form.cleaned_data)
     except ApplicationError as exc:
+        once_refused(request)
         if keep:
             form_keep(request, keep, form, refusal=exc)
         else:

@@ -75,6 +75,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After the CSRF check, the login and the messages: a second submit of a form's one-time token creates nothing.
+    "amiable.core.once.OnceMiddleware",
     # AxesMiddleware must stay last: it turns a lockout into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -94,7 +96,11 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "amiable.web.context_processors.amiable",
             ],
-            "builtins": ["amiable.core.templatetags.french", "amiable.accounts.templatetags.permissions"],
+            "builtins": [
+                "amiable.core.templatetags.french",
+                "amiable.core.templatetags.once",
+                "amiable.accounts.templatetags.permissions",
+            ],
         },
     }
 ]

@@ -27,6 +27,7 @@ DAILY_JOBS = [
     "purge_print_files",
     "expire_import_jobs",
     "purge_access_log",
+    "purge_form_tokens",
     "check_case_counters",
 ]
 # The remittances are made each day for the creditors whose contract's remittance day has come this week
@@ -42,8 +43,8 @@ class Command(BaseCommand):
         "en échec, scénarios de recouvrement, lot d'impression des courriers, reversements de la semaine (au jour du "
         "contrat), rapprochement des virements et alerte des fonds non reversés, factures du mois écoulé, "
         "statistiques du trimestre écoulé, chiffres des tableaux de bord, réunions de suivi, échéances du contrat, "
-        "récapitulatif des notifications, purge des fichiers d'impression anciens, des fichiers non confirmés et "
-        "du journal des accès, vérification des compteurs de dossiers. "
+        "récapitulatif des notifications, purge des fichiers d'impression anciens, des fichiers non confirmés, "
+        "du journal des accès et des jetons d'envoi de formulaires, vérification des compteurs de dossiers. "
         "Une tâche en échec n'empêche pas les suivantes ; la commande se termine alors en erreur en nommant les "
         "tâches en échec."
     )
