@@ -8,7 +8,7 @@ TEST_WORKERS ?= auto
 # The suite, with its ten slowest tests; scripts/timed.sh then prints its total time.
 PYTEST := $(VENV)/bin/pytest -q --ds=config.settings.test -n $(TEST_WORKERS) --durations=10
 
-.PHONY: bench-intake bench-letters bench-remittances bench-quarterly bench-scenarios install system-packages run test test-sqlite test-pg test-browser lint format check-migrations check-deploy bench clean
+.PHONY: loadtest bench-intake bench-letters bench-remittances bench-quarterly bench-scenarios install system-packages run test test-sqlite test-pg test-browser lint format check-migrations check-deploy bench clean
 
 install: $(VENV)/.installed
 
@@ -73,3 +73,12 @@ bench-scenarios: install
 # Every measure on a throw-away PostgreSQL with 1,000,000 cases (CASES=100000 make bench for a quick run).
 bench: install system-packages
 	./scripts/bench.sh
+
+# Fifty people at once on the production settings (gunicorn, PostgreSQL, 100,000 cases), while a batch imports and
+# the daily run runs: requests per second, p50/p95/p99 and errors (CASES, USERS, DURATION, WORKERS to change them).
+loadtest: install system-packages $(VENV)/.installed-load
+	./scripts/loadtest.sh
+
+$(VENV)/.installed-load: requirements-load.txt requirements-dev.txt requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-load.txt
+	touch $@
