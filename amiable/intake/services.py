@@ -144,9 +144,30 @@ def _refused(*, creditor, content, raw_sha, filename, actor, exc: ApplicationErr
     return ImportOutcome(status="refused", error=exc.message)
 
 
-def _import(*, creditor, content, raw_sha, filename, source, actor, default_structure, progress) -> ImportOutcome:
+# Attempts of an import overtaken by another one storing some of the same references (see `_import`).
+OVERLAP_ATTEMPTS = 2
+
+
+def _overlap_message(references: set[str]) -> str:
+    shown = sorted(references)
+    listed = ", ".join(shown[:5]) + (f" et {len(shown) - 5} autre(s)" if len(shown) > 5 else "")
+    return (
+        f"Un autre import, au même moment, a ouvert des dossiers portant des références de ce fichier ({listed}) : "
+        "fichier refusé, rien n'a été enregistré. Transmettez-le à nouveau : ces références seront alors rejetées "
+        "ligne à ligne comme déjà ouvertes, les autres prises en charge."
+    )
+
+
+def _import(
+    *, creditor, content, raw_sha, filename, source, actor, default_structure, progress, attempt: int = 1
+) -> ImportOutcome:
     """The stages in order: unwrap, read and validate outside the transaction (they only read), then the batch,
-    its rows (write) and its acknowledgement in one transaction."""
+    its rows (write) and its acknowledgement in one transaction.
+
+    Two imports of the same creditor may run at once: the open references are read before the transaction, so
+    the second to write can meet the first one's cases on the unique open reference and roll back whole. It is
+    then validated and written again, the overlapping lines rejected as already open; overtaken again, it is
+    refused with a French message. Nothing is ever half-written."""
     if default_structure is not None and default_structure.creditor_id != creditor.pk:
         raise ApplicationError(f"La structure {default_structure.code} n'appartient pas à {creditor.name}.")
     limit = settings.AMIABLE_BATCH_MAX_MB * 1024 * 1024
@@ -216,9 +237,25 @@ def _import(*, creditor, content, raw_sha, filename, source, actor, default_stru
     except IntegrityError:
         # The same content accepted at the same moment by another import.
         existing = Batch.objects.filter(creditor=creditor, sha256=unwrapped.sha256).first()
-        if existing is None:
+        if existing is not None:
+            return _duplicate(existing, actor=actor, filename=filename)
+        overtaken = pipeline.opened_since(validated, creditor=creditor)
+        if not overtaken:
             raise
-        return _duplicate(existing, actor=actor, filename=filename)
+        logger.info("Import of %s overtaken by another import (%d references)", filename, len(overtaken))
+        if attempt >= OVERLAP_ATTEMPTS:
+            raise ApplicationError(_overlap_message(overtaken)) from None
+        return _import(
+            creditor=creditor,
+            content=content,
+            raw_sha=raw_sha,
+            filename=filename,
+            source=source,
+            actor=actor,
+            default_structure=default_structure,
+            progress=progress,
+            attempt=attempt + 1,
+        )
     progress("terminé", row_count, row_count)
     return ImportOutcome.from_batch(batch)
 
