@@ -2,18 +2,20 @@
 first one's cases on the unique open reference. It must end cleanly — written again with those lines rejected as
 already open, or refused with a French message — never with an `IntegrityError`, and never half-written."""
 
+import html
 import json
 import threading
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.urls import reverse
 
 from amiable.audit.models import AuditEvent
 from amiable.cases.models import Case
 from amiable.intake import pipeline, services
 from amiable.intake.models import Batch, BatchSource
-from amiable.intake.services import batch_import
+from amiable.intake.services import batch_import, import_job_confirm, import_job_create, import_job_execute
 
 HEADER = "reference;structure;nom;solde"
 
@@ -144,3 +146,25 @@ def test_two_real_concurrent_imports_with_shared_references(reference, monkeypat
     assert sorted(outcome.accepted for outcome in outcomes.values()) == [1, 3]  # the second lost R2 and R3
     assert sorted(Case.objects.values_list("reference", flat=True)) == ["R1", "R2", "R3", "R4"]
     assert Batch.objects.count() == 2
+
+
+def test_the_page_tells_an_overtaken_import_was_refused(
+    reference, users, client, overtaken, gnupg_home, django_capture_on_commit_callbacks
+):
+    job = import_job_create(
+        creditor=reference.cpam, content=batch_file("R2", "R3", "R4"), filename="lot.csv", actor=users.creditor_admin
+    )
+    import_job_execute(job_id=str(job.pk))  # the check, before anyone else imports
+    overtaken.extend([batch_file("R2"), batch_file("R4", name="Martin")])
+    job.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        import_job_confirm(job=job, actor=users.creditor_admin)
+    client.force_login(users.creditor_admin)
+
+    page = html.unescape(client.get(reverse("intake:job", args=[job.pk])).content.decode())
+
+    assert "Fichier refusé : rien n'a été enregistré." in page
+    assert "Un autre import, au même moment, a ouvert des dossiers portant des références de ce fichier (R4)" in page
+    job.refresh_from_db()
+    assert job.batch is None and bytes(job.staged) == b""
+    assert sorted(Case.objects.values_list("reference", flat=True)) == ["R2", "R4"]
