@@ -264,6 +264,15 @@ def _import(
             hold=hold,
             attempt=attempt + 1,
         )
+    except OperationalError as exc:
+        # SQLite has one writer: another import holding the write lock for longer than the busy timeout. Nothing
+        # was written (the lock is taken when the transaction begins); the file is refused, to be sent again.
+        if "database is locked" not in str(exc):
+            raise
+        raise ApplicationError(
+            "Un autre import est en cours d'enregistrement et occupe la base de données : fichier refusé, rien "
+            "n'a été enregistré. Transmettez-le à nouveau dans quelques minutes."
+        ) from exc
     progress("terminé", row_count, row_count)
     return ImportOutcome.from_batch(batch)
 

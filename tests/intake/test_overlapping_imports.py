@@ -168,3 +168,29 @@ def test_the_page_tells_an_overtaken_import_was_refused(
     job.refresh_from_db()
     assert job.batch is None and bytes(job.staged) == b""
     assert sorted(Case.objects.values_list("reference", flat=True)) == ["R2", "R4"]
+
+
+def test_an_import_kept_waiting_by_another_ones_write_lock_is_refused_cleanly(reference, monkeypatch, tmp_path, capsys):
+    """SQLite has a single writer: an import that cannot get the write lock within the busy timeout (another
+    import is writing a large batch) is refused — exit status 2, a French message — not a traceback."""
+    from django.db import OperationalError
+
+    def locked(**kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(services, "sequence_next", locked)  # the first write of the import's transaction
+    path = tmp_path / "lot.csv"
+    path.write_bytes(batch_file("R1", "R2"))
+
+    with pytest.raises(SystemExit) as exit_status:
+        call_command("import_claims", str(path), "--creditor", reference.cpam.slug, "--json")
+
+    assert exit_status.value.code == 2
+    result = json.loads(capsys.readouterr().out)
+    assert result["status"] == "refused"
+    assert result["error"] == (
+        "Un autre import est en cours d'enregistrement et occupe la base de données : fichier refusé, rien n'a été "
+        "enregistré. Transmettez-le à nouveau dans quelques minutes."
+    )
+    assert not Batch.objects.exists() and not Case.objects.exists()
+    assert AuditEvent.objects.filter(verb="batch.refused").count() == 1
