@@ -339,7 +339,14 @@ def _invalid(reason: str, fingerprint: str) -> dict:
 def transmission_policy_check(*, creditor, terms, encrypted: bool, signature: str, signer: str = "") -> None:
     """Refuse a file that breaches the creditor's contract terms, whatever way it came in (page or command):
     the CCTP asks for an encrypted transmission, and a person's login does not make a clear file encrypted.
-    The French message says what to do instead."""
+    The French message says what to do instead. A signature that does not verify against the creditor's registered
+    keys refuses the file whatever the terms: its content may have been changed after signing."""
+    if signature == SignatureStatus.INVALID:
+        raise ApplicationError(
+            f"Signature du fichier invalide ({signer or 'motif inconnu'}) : fichier refusé, rien n'a été enregistré. "
+            f"Un fichier signé doit l'être par une clé enregistrée pour {creditor.name} et ne pas avoir été modifié "
+            "après sa signature : demandez au créancier de le signer à nouveau et de le transmettre."
+        )
     if terms is None:
         return
     if terms.require_encryption and not encrypted:
@@ -350,11 +357,8 @@ def transmission_policy_check(*, creditor, terms, encrypted: bool, signature: st
             f"Chiffrez-le pour la clé de l'agence{key}{signed}, puis transmettez-le à nouveau."
         )
     if terms.require_signature and signature != SignatureStatus.SIGNED:
-        problem = (
-            f"signature invalide ({signer})" if signature == SignatureStatus.INVALID and signer else "fichier non signé"
-        )
         raise ApplicationError(
-            f"{creditor.name} exige des fichiers signés par une clé enregistrée : {problem}. "
+            f"{creditor.name} exige des fichiers signés par une clé enregistrée : fichier non signé. "
             "Signez-le avec la clé de signature que l'agence a enregistrée pour vous, puis transmettez-le à nouveau."
         )
 

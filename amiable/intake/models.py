@@ -175,7 +175,8 @@ class ImportJob(models.Model):
     kept encrypted (never in clear at rest) and emptied once the import is over or cancelled.
 
     The worker first only checks the file (`READY`: the result waits for the person's confirmation, nothing
-    is stored); once confirmed (`confirmed_at`), it runs the import itself, which issues the acknowledgement."""
+    is stored); once confirmed (`confirmed_at`), it runs the import itself, which issues the acknowledgement.
+    A job whose worker died (`RUNNING` without a recent heartbeat) is failed and its staged content erased."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     creditor = models.ForeignKey(
@@ -201,6 +202,9 @@ class ImportJob(models.Model):
         Batch, verbose_name="lot", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField("créé le", auto_now_add=True)
+    # Written by the worker when it starts the job and as it progresses: a running job whose heartbeat is older
+    # than the lease (`services.IMPORT_LEASE`) has lost its worker (`services.import_jobs_fail_stale`).
+    heartbeat_at = models.DateTimeField("dernier signe de vie", null=True, blank=True)
     confirmed_at = models.DateTimeField("confirmé le", null=True, blank=True)
     finished_at = models.DateTimeField("terminé le", null=True, blank=True)
 

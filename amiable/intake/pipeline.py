@@ -94,8 +94,19 @@ class Validated:
     """The clean rows of a file, checked as they are iterated, so that 100,000 rows never sit in memory; the
     rejected rows and the clean rows' count, total and flags are gathered on the way, for the batch."""
 
-    def __init__(self, checked: Iterable[CleanRow | RejectedRow], *, row_count: int):
+    def __init__(
+        self,
+        checked: Iterable[CleanRow | RejectedRow],
+        *,
+        row_count: int,
+        references: Iterable[str] = (),
+        already_open: frozenset[str] = frozenset(),
+    ):
         self.row_count = row_count
+        # The file's references and those already open when it was validated: an import that finds more of them
+        # open when it writes was overtaken by another import (`services._import`).
+        self.references = list(references)
+        self.already_open = already_open
         self.accepted = 0
         self.total = ZERO
         self.flags: Counter[str] = Counter()
@@ -137,7 +148,18 @@ def validate(
         repeated={reference: lines for reference, lines in occurrences.items() if len(lines) > 1},
         already_open=frozenset(_open_references(creditor, list(occurrences))),
     )
-    return Validated((check_row(row, context=context) for row in rows), row_count=row_count)
+    return Validated(
+        (check_row(row, context=context) for row in rows),
+        row_count=row_count,
+        references=occurrences,
+        already_open=context.already_open,
+    )
+
+
+def opened_since(validated: Validated, *, creditor: Creditor) -> set[str]:
+    """The file's references that became open cases of the creditor after it was validated: what another
+    import, running at the same time, stored first."""
+    return _open_references(creditor, validated.references) - validated.already_open
 
 
 def _open_references(creditor: Creditor, references: list[str]) -> set[str]:

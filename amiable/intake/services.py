@@ -10,7 +10,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from amiable.accounts.permissions import can_upload_batch, require
@@ -105,11 +106,12 @@ def batch_import(
     actor,
     default_structure: Structure | None = None,
     progress: ProgressCallback | None = None,
+    hold: "ImportHold | None" = None,
 ) -> ImportOutcome:
     """Import one file for a creditor through the stages of `pipeline`. A refused file stores nothing but an
     audit event, which is why this is not atomic as a whole: the refusal is recorded after the import's own
     transaction has rolled back. A file whose content was already accepted is answered "duplicate" and stores
-    nothing."""
+    nothing. `hold` ties the write transaction to a background job (`import_job_execute`)."""
     # A person who may not transmit this creditor's batches is refused before anything, like at the upload
     # (the system, a command, may): not even a `batch.refused` event.
     if actor is not None:
@@ -127,6 +129,7 @@ def batch_import(
             actor=actor,
             default_structure=default_structure,
             progress=progress or (lambda phase, done, total: None),
+            hold=hold,
         )
     except ApplicationError as exc:
         return _refused(creditor=creditor, content=content, raw_sha=raw_sha, filename=filename, actor=actor, exc=exc)
@@ -144,9 +147,30 @@ def _refused(*, creditor, content, raw_sha, filename, actor, exc: ApplicationErr
     return ImportOutcome(status="refused", error=exc.message)
 
 
-def _import(*, creditor, content, raw_sha, filename, source, actor, default_structure, progress) -> ImportOutcome:
+# Attempts of an import overtaken by another one storing some of the same references (see `_import`).
+OVERLAP_ATTEMPTS = 2
+
+
+def _overlap_message(references: set[str]) -> str:
+    shown = sorted(references)
+    listed = ", ".join(shown[:5]) + (f" et {len(shown) - 5} autre(s)" if len(shown) > 5 else "")
+    return (
+        f"Un autre import, au même moment, a ouvert des dossiers portant des références de ce fichier ({listed}) : "
+        "fichier refusé, rien n'a été enregistré. Transmettez-le à nouveau : ces références seront alors rejetées "
+        "ligne à ligne comme déjà ouvertes, les autres prises en charge."
+    )
+
+
+def _import(
+    *, creditor, content, raw_sha, filename, source, actor, default_structure, progress, hold=None, attempt: int = 1
+) -> ImportOutcome:
     """The stages in order: unwrap, read and validate outside the transaction (they only read), then the batch,
-    its rows (write) and its acknowledgement in one transaction."""
+    its rows (write) and its acknowledgement in one transaction.
+
+    Two imports of the same creditor may run at once: the open references are read before the transaction, so
+    the second to write can meet the first one's cases on the unique open reference and roll back whole. It is
+    then validated and written again, the overlapping lines rejected as already open; overtaken again, it is
+    refused with a French message. Nothing is ever half-written."""
     if default_structure is not None and default_structure.creditor_id != creditor.pk:
         raise ApplicationError(f"La structure {default_structure.code} n'appartient pas à {creditor.name}.")
     limit = settings.AMIABLE_BATCH_MAX_MB * 1024 * 1024
@@ -174,6 +198,8 @@ def _import(*, creditor, content, raw_sha, filename, source, actor, default_stru
     certificate_months = terms.certificate_months
     try:
         with transaction.atomic():
+            if hold is not None:
+                hold.enter()
             batch = Batch.objects.create(
                 number=f"LOT-{today.year}-{sequence_next(name='batch', year=today.year):06d}",
                 creditor=creditor,
@@ -212,13 +238,41 @@ def _import(*, creditor, content, raw_sha, filename, source, actor, default_stru
                 progress("accusé de réception", row_count, row_count)
                 _batch_complete(batch, validated, unwrapped=unwrapped, raw_sha=raw_sha, actor=actor)
                 acknowledgement_build(batch=batch, annexes=annexes)
+            if hold is not None:
+                hold.written(ImportOutcome.from_batch(batch))
             transaction.on_commit(lambda: acknowledgement_send(batch_id=batch.pk))
     except IntegrityError:
         # The same content accepted at the same moment by another import.
         existing = Batch.objects.filter(creditor=creditor, sha256=unwrapped.sha256).first()
-        if existing is None:
+        if existing is not None:
+            return _duplicate(existing, actor=actor, filename=filename)
+        overtaken = pipeline.opened_since(validated, creditor=creditor)
+        if not overtaken:
             raise
-        return _duplicate(existing, actor=actor, filename=filename)
+        logger.info("Import of %s overtaken by another import (%d references)", filename, len(overtaken))
+        if attempt >= OVERLAP_ATTEMPTS:
+            raise ApplicationError(_overlap_message(overtaken)) from None
+        return _import(
+            creditor=creditor,
+            content=content,
+            raw_sha=raw_sha,
+            filename=filename,
+            source=source,
+            actor=actor,
+            default_structure=default_structure,
+            progress=progress,
+            hold=hold,
+            attempt=attempt + 1,
+        )
+    except OperationalError as exc:
+        # SQLite has one writer: another import holding the write lock for longer than the busy timeout. Nothing
+        # was written (the lock is taken when the transaction begins); the file is refused, to be sent again.
+        if "database is locked" not in str(exc):
+            raise
+        raise ApplicationError(
+            "Un autre import est en cours d'enregistrement et occupe la base de données : fichier refusé, rien "
+            "n'a été enregistré. Transmettez-le à nouveau dans quelques minutes."
+        ) from exc
     progress("terminé", row_count, row_count)
     return ImportOutcome.from_batch(batch)
 
@@ -386,23 +440,74 @@ def import_job_create(*, creditor: Creditor, content: bytes, filename: str, acto
     return job
 
 
+# A running job shows it is alive by its heartbeat, written at most every HEARTBEAT_EVERY; one silent for longer
+# than the lease has lost its worker (killed, machine restarted). Checking and writing a 100,000-row file beats
+# well within it; the write transaction itself locks the job row (see `ImportHold`).
+IMPORT_LEASE = timedelta(minutes=5)
+HEARTBEAT_EVERY = timedelta(seconds=15)
+
+
+class ImportAbandoned(Exception):
+    """The job was failed as stale while its worker still ran: the worker's import rolls back and stops."""
+
+
+class ImportHold:
+    """Ties an import's write transaction to its job: the transaction starts by locking the job row (a stale-job
+    sweep skips a locked job: its worker is alive and writing) and checking it is still running, and ends by
+    marking it done, so that the batch and the job's end commit together or not at all."""
+
+    def __init__(self, job_id: str):
+        self.job_id = job_id
+
+    def enter(self) -> None:
+        from amiable.intake.models import ImportJob, ImportJobStatus
+
+        job = ImportJob.objects.select_for_update().filter(pk=self.job_id).only("status").first()
+        if job is None or job.status != ImportJobStatus.RUNNING:
+            raise ImportAbandoned(self.job_id)
+
+    def written(self, outcome: ImportOutcome) -> None:
+        from amiable.intake.models import ImportJob, ImportJobStatus
+
+        ImportJob.objects.filter(pk=self.job_id).update(
+            status=ImportJobStatus.DONE,
+            outcome=_job_result(outcome),
+            batch=outcome.batch,
+            staged=b"",
+            finished_at=timezone.now(),
+        )
+
+
+def _job_result(outcome: ImportOutcome) -> dict:
+    result = outcome.as_json()
+    result["duplicates"] = _duplicate_count(outcome.rejected_rows)
+    return result
+
+
 def import_job_execute(*, job_id: str) -> None:
-    """Run a staged import once (a job already started or finished is left alone)."""
+    """Run a staged import once (a job already started or finished is left alone). The job's heartbeat is written
+    as it progresses; its end is recorded only if it is still running (not failed meanwhile as stale)."""
     from django.core.cache import cache
 
     from amiable.intake.models import ImportJob, ImportJobStatus
 
+    started = timezone.now()
     with transaction.atomic():
         claimed = ImportJob.objects.filter(pk=job_id, status=ImportJobStatus.PENDING).update(
-            status=ImportJobStatus.RUNNING
+            status=ImportJobStatus.RUNNING, heartbeat_at=started
         )
     if not claimed:
         return
     job = ImportJob.objects.select_related("creditor", "default_structure", "requested_by").get(pk=job_id)
     key = PROGRESS_KEY.format(job_id)
+    last_beat = [started]
 
     def progress(phase: str, done: int, total: int) -> None:
         cache.set(key, {"phase": phase, "done": done, "total": total}, timeout=3600)
+        now = timezone.now()
+        if now - last_beat[0] >= HEARTBEAT_EVERY:
+            last_beat[0] = now
+            _heartbeat(job_id, now)
 
     try:
         content = crypto.decrypt_from_storage(bytes(job.staged))
@@ -424,27 +529,33 @@ def import_job_execute(*, job_id: str) -> None:
                 actor=job.requested_by,
                 default_structure=job.default_structure,
                 progress=progress,
+                hold=ImportHold(job_id),
             )
-        result = outcome.as_json()
-        result["duplicates"] = _duplicate_count(outcome.rejected_rows)
+        result = _job_result(outcome)
         status = ImportJobStatus.READY if outcome.status == "checked" else ImportJobStatus.DONE
+    except ImportAbandoned:
+        logger.warning("Import %s abandoned: failed as stale while its worker ran", job_id)
+        cache.delete(key)
+        return
     except Exception:  # the page must learn that the import stopped, whatever the cause
         logger.exception("Import %s interrompu", job_id)
         outcome, status = None, ImportJobStatus.FAILED
         result = {"status": "refused", "error": "Erreur technique pendant l'import : rien n'a été enregistré."}
+    running = ImportJob.objects.filter(pk=job_id, status=ImportJobStatus.RUNNING)
     if status == ImportJobStatus.READY:
         # The file waits, still encrypted, for the person's confirmation; nothing else is stored.
         with transaction.atomic():
-            ImportJob.objects.filter(pk=job_id).update(status=status, outcome=result)
-            audit_record(
-                actor=job.requested_by,
-                verb="batch.checked",
-                target=job,
-                creditor_pk=job.creditor_id,
-                after={"filename": job.filename, "rows": outcome.rows, "accepted": outcome.accepted},
-            )
+            if running.update(status=status, outcome=result):
+                audit_record(
+                    actor=job.requested_by,
+                    verb="batch.checked",
+                    target=job,
+                    creditor_pk=job.creditor_id,
+                    after={"filename": job.filename, "rows": outcome.rows, "accepted": outcome.accepted},
+                )
     else:
-        ImportJob.objects.filter(pk=job_id).update(
+        # An accepted import already marked its job done in its own transaction (`ImportHold.written`).
+        running.update(
             status=status,
             outcome=result,
             batch=outcome.batch if outcome and outcome.status == "accepted" else None,
@@ -452,6 +563,93 @@ def import_job_execute(*, job_id: str) -> None:
             finished_at=timezone.now(),
         )
     cache.delete(key)
+
+
+def _heartbeat(job_id: str, now) -> None:
+    """Record that the job's worker is alive. Outside a transaction on SQLite, another import may hold the write
+    lock for longer than the busy timeout: a missed heartbeat is not worth failing the import for."""
+    from django.db import connection
+
+    from amiable.intake.models import ImportJob, ImportJobStatus
+
+    beat = ImportJob.objects.filter(pk=job_id, status=ImportJobStatus.RUNNING)
+    if connection.in_atomic_block:
+        beat.update(heartbeat_at=now)
+        return
+    try:
+        beat.update(heartbeat_at=now)
+    except OperationalError:
+        logger.warning("Heartbeat of import %s not written (database busy)", job_id)
+
+
+def _interrupted_message(job) -> str:
+    since = format_datetime(job.heartbeat_at or job.created_at)
+    return (
+        f"L'import du fichier « {job.filename} » s'est interrompu : le traitement en arrière-plan s'est arrêté "
+        f"sans finir (dernier signe de vie le {since}). Rien n'a été enregistré et le fichier en attente a été "
+        "effacé : transmettez-le à nouveau."
+    )
+
+
+def import_jobs_fail_stale(*, now=None, job_id=None) -> int:
+    """Fail the running jobs whose worker died (heartbeat older than IMPORT_LEASE): nothing of them was stored
+    (the import is one transaction), their staged content is erased, the page tells the person to transmit the
+    file again; audited `batch.interrupted` by the system. A job whose write transaction is running holds its
+    row locked and is skipped. Called by the job's page (`job_id`) and by `run_daily`. Returns how many."""
+    from amiable.intake.models import ImportJob, ImportJobStatus
+
+    now = now or timezone.now()
+    limit = now - IMPORT_LEASE
+    stale = ImportJob.objects.filter(status=ImportJobStatus.RUNNING).filter(
+        Q(heartbeat_at__lt=limit) | Q(heartbeat_at__isnull=True, created_at__lt=limit)
+    )
+    if job_id is not None:
+        stale = stale.filter(pk=job_id)
+    failed = 0
+    for pk in list(stale.values_list("pk", flat=True)[:1000]):
+        try:
+            failed += _fail_stale(pk, now=now, limit=limit)
+        except OperationalError:  # SQLite: an import holds the write lock; this one is looked at again later
+            logger.warning("Stale import %s not failed now (database busy)", pk)
+    return failed
+
+
+def import_job_stale(job, *, now=None) -> bool:
+    """Whether a job looks abandoned by its worker (pure: the page asks before calling the sweep)."""
+    from amiable.intake.models import ImportJobStatus
+
+    last = job.heartbeat_at or job.created_at
+    return job.status == ImportJobStatus.RUNNING and last < (now or timezone.now()) - IMPORT_LEASE
+
+
+def _fail_stale(pk, *, now, limit) -> int:
+    from amiable.intake.models import ImportJob, ImportJobStatus
+
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update(skip_locked=True).filter(pk=pk).first()
+        if job is None or job.status != ImportJobStatus.RUNNING:
+            return 0  # being written by its worker (row locked), or ended meanwhile
+        if (job.heartbeat_at or job.created_at) >= limit:
+            return 0  # it beat meanwhile
+        message = _interrupted_message(job)
+        job.status = ImportJobStatus.FAILED
+        job.staged = b""
+        job.outcome = {"status": "interrupted", "error": message}
+        job.finished_at = now
+        job.save(update_fields=["status", "staged", "outcome", "finished_at"])
+        audit_record(
+            actor=None,
+            verb="batch.interrupted",
+            target=job,
+            creditor_pk=job.creditor_id,
+            after={
+                "filename": job.filename,
+                "confirmed": job.confirmed_at is not None,
+                "heartbeat_at": job.heartbeat_at,
+                "reason": message,
+            },
+        )
+        return 1
 
 
 @transaction.atomic

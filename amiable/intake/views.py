@@ -25,7 +25,14 @@ from amiable.intake.selectors import (
     import_job_get,
     upload_guidance,
 )
-from amiable.intake.services import import_job_cancel, import_job_confirm, import_job_create, import_job_progress
+from amiable.intake.services import (
+    import_job_cancel,
+    import_job_confirm,
+    import_job_create,
+    import_job_progress,
+    import_job_stale,
+    import_jobs_fail_stale,
+)
 from amiable.intake.template import CONTENT_TYPES, batch_template
 from amiable.intake.validation import FLAG_LABELS
 
@@ -132,6 +139,10 @@ def _job_context(request, pk) -> dict:
 def job_status(request: HttpRequest, pk) -> HttpResponse:
     context = _job_context(request, pk)
     job = context["job"]
+    if import_job_stale(job) and import_jobs_fail_stale(job_id=job.pk):
+        # Its worker died: the page that polls it is where the person learns it, at once.
+        context = _job_context(request, pk)
+        job = context["job"]
     if job.status == ImportJobStatus.DONE and job.batch_id:
         if request.htmx:
             response = HttpResponse(status=204)

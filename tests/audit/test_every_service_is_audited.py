@@ -137,6 +137,7 @@ NOT_AUDITED = {
         "register_creditor_key"
     ),
     "amiable.intake.services.import_job_progress": "reads the progress of an import from the cache",
+    "amiable.intake.services.import_job_stale": "pure: whether a job's heartbeat is older than the lease",
     "amiable.letters.print_batch.print_pending": "read: the letters waiting for the print batch",
     "amiable.letters.print_batch.print_runs_list": "read: the print runs whose files are still stored",
     "amiable.letters.print_batch.print_file_name": "pure: checks a print file's name from a link",
@@ -294,6 +295,12 @@ class World:
         return intake_services.import_job_create(
             creditor=self.reference.cpam, content=(DATA / BATCH).read_bytes(), filename=BATCH, actor=self.users.agent
         )
+
+    def running_import_job(self):
+        """A job its worker started, then died."""
+        job = self.import_job()
+        type(job).objects.filter(pk=job.pk).update(status="running", heartbeat_at=job.created_at)
+        return job
 
     def checked_import_job(self):
         job = self.import_job()
@@ -877,6 +884,10 @@ SERVICE_CALLS = {
     "amiable.intake.services.import_jobs_expire": (
         "batch.expired",
         lambda w: (w.checked_import_job(), intake_services.import_jobs_expire(days=0)),
+    ),
+    "amiable.intake.services.import_jobs_fail_stale": (
+        "batch.interrupted",
+        lambda w: intake_services.import_jobs_fail_stale(now=w.running_import_job().created_at + timedelta(hours=1)),
     ),
     "amiable.intake.crypto.register_creditor_key": (
         "creditor_key.registered",

@@ -143,23 +143,22 @@ def test_signed_sample_with_registered_creditor_key_is_signed(reference, gnupg_h
     assert batch.was_encrypted is True
 
 
-def test_signed_sample_without_registered_key_is_invalid(reference, gnupg_home, media):
+def test_signed_sample_without_registered_key_is_refused(reference, gnupg_home, media):
     outcome = import_sample(reference.cpam, "cpam-lot-exemple.csv.gpg")
 
-    assert outcome.status == "accepted"
-    assert outcome.batch.signature_status == "invalid"
-    assert outcome.batch.signer.startswith("clé inconnue")  # French reason, not a signer's name
-    assert outcome.batch.was_encrypted is True
-    assert outcome.accepted == 60
+    assert outcome.status == "refused"
+    assert outcome.error.startswith("Signature du fichier invalide (clé inconnue")  # French reason
+    assert Batch.objects.count() == 0 and Case.objects.count() == 0
 
 
-def test_signed_sample_with_key_of_another_creditor_is_invalid(reference, gnupg_home, media):
+def test_signed_sample_with_key_of_another_creditor_is_refused(reference, gnupg_home, media):
     register_creditor_key(reference.other)
 
-    batch = import_sample(reference.cpam, "cpam-lot-exemple.csv.gpg").batch
+    outcome = import_sample(reference.cpam, "cpam-lot-exemple.csv.gpg")
 
-    assert batch.signature_status == "invalid"
-    assert batch.signer.startswith("clé non enregistrée pour ce créancier")
+    assert outcome.status == "refused"
+    assert outcome.error.startswith("Signature du fichier invalide (clé non enregistrée pour ce créancier")
+    assert Batch.objects.count() == 0 and Case.objects.count() == 0
 
 
 def test_armored_sample_is_encrypted_but_not_signed(reference, gnupg_home, media):

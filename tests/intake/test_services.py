@@ -315,6 +315,7 @@ def test_encrypted_copy_of_an_accepted_clear_file_is_a_duplicate(reference, gnup
 
 
 def test_clear_copy_of_an_accepted_encrypted_file_is_a_duplicate(reference, gnupg_home, media):
+    register_creditor_key(reference.cpam)
     first = do_import(reference.cpam, EXEMPLE_GPG.read_bytes(), filename="lot.csv.gpg")
     before = counts()
 
@@ -609,8 +610,9 @@ def test_required_signature_refuses_an_encrypted_unsigned_file(reference, gnupg_
     )
 
 
-def test_required_signature_refuses_a_signature_by_an_unregistered_key(reference, gnupg_home, media):
-    _terms(reference, require_signature=True)
+@pytest.mark.parametrize("required", [True, False])
+def test_a_signature_by_an_unregistered_key_refuses_the_file(reference, gnupg_home, media, required):
+    _terms(reference, require_signature=required)
     before = counts()
 
     outcome = do_import(reference.cpam, EXEMPLE_GPG.read_bytes(), filename="lot.csv.gpg")
@@ -618,9 +620,55 @@ def test_required_signature_refuses_a_signature_by_an_unregistered_key(reference
     assert_refused(
         outcome,
         before,
-        "exige des fichiers signés par une clé enregistrée : signature invalide (clé inconnue ",
+        "Signature du fichier invalide (clé inconnue ",
+        "fichier refusé, rien n'a été enregistré",
+        f"Un fichier signé doit l'être par une clé enregistrée pour {reference.cpam.name}",
         creditor=reference.cpam,
     )
+
+
+@pytest.fixture(scope="module")
+def signed_exemple():
+    """tests/data/cpam-lot-exemple.csv signed (not encrypted, not compressed) with the creditor's test key, so
+    that its amounts can be edited in place after signing."""
+    home = new_gnupg_home()
+    try:
+        gpg(home, "--import", str(KEYS / "creditor-test-secret.asc"))
+        yield gpg(home, "--passphrase", "", "--compress-algo", "none", "--sign", stdin=EXEMPLE.read_bytes())
+    finally:
+        kill_gpg_agent(home)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_a_signed_clear_file_is_accepted_as_signed(reference, gnupg_home, media, signed_exemple):
+    register_creditor_key(reference.cpam)
+
+    outcome = do_import(reference.cpam, signed_exemple, filename="lot.csv.gpg")
+
+    assert outcome.status == "accepted", outcome.error
+    assert (outcome.batch.was_encrypted, outcome.batch.signature_status) == (False, "signed")
+
+
+@pytest.mark.parametrize("required", [True, False])
+def test_a_signed_file_edited_after_signing_is_refused_whole(reference, gnupg_home, media, signed_exemple, required):
+    """The first claim's balance 82,41 becomes 92,41: the file must not be imported with the altered amount,
+    whether or not the creditor's terms require a signature."""
+    _terms(reference, require_signature=required)
+    register_creditor_key(reference.cpam)
+    assert signed_exemple.count(b";82,41;") == 1
+    altered = signed_exemple.replace(b";82,41;", b";92,41;")
+    before = counts()
+
+    outcome = do_import(reference.cpam, altered, filename="lot.csv.gpg")
+
+    assert_refused(
+        outcome,
+        before,
+        "Signature du fichier invalide (signature incorrecte (contenu modifié après signature) : CPAM de Paris TEST",
+        "fichier refusé, rien n'a été enregistré",
+        creditor=reference.cpam,
+    )
+    assert not Case.objects.filter(principal_amount=Decimal("92.41")).exists()
 
 
 @pytest.mark.parametrize("source", [BatchSource.COMMAND, *UPLOADS])

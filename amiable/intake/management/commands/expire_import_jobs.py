@@ -1,9 +1,10 @@
 """`manage.py expire_import_jobs [--days N]`: cancel the checked files nobody confirmed nor cancelled, so that
-their content and the detail of their lines are not kept (run by `run_daily`)."""
+their content and the detail of their lines are not kept, and fail the imports whose worker died, erasing their
+staged file (run by `run_daily`)."""
 
 from django.core.management.base import BaseCommand
 
-from amiable.intake.services import READY_KEEP_DAYS, import_jobs_expire
+from amiable.intake.services import READY_KEEP_DAYS, import_jobs_expire, import_jobs_fail_stale
 
 
 class Command(BaseCommand):
@@ -15,3 +16,5 @@ class Command(BaseCommand):
     def handle(self, *args, days, **options):
         expired = import_jobs_expire(days=days)
         self.stdout.write(f"{expired} fichier(s) non confirmé(s) depuis plus de {days} jours annulé(s).")
+        interrupted = import_jobs_fail_stale()
+        self.stdout.write(f"{interrupted} import(s) interrompu(s) (traitement arrêté) clos en échec.")
