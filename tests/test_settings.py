@@ -100,6 +100,18 @@ def test_prod_is_https_only_with_secure_cookies(prod):
     assert prod.CSRF_COOKIE_NAME.startswith("__Host-")
 
 
+def test_prod_reads_the_previous_secret_keys_of_a_rotation(monkeypatch):
+    old = [random_secret(), random_secret()]
+    monkeypatch.setenv("DJANGO_SECRET_KEY", random_secret())
+    monkeypatch.setenv("AMIABLE_AUDIT_KEY", random_secret())
+    monkeypatch.setenv("DJANGO_SECRET_KEY_FALLBACKS", ",".join(old))
+    sys.modules.pop("config.settings.prod", None)
+    try:
+        assert old == importlib.import_module("config.settings.prod").SECRET_KEY_FALLBACKS
+    finally:
+        sys.modules.pop("config.settings.prod", None)
+
+
 def test_prod_is_french(prod):
     assert prod.TIME_ZONE == "Europe/Paris"
     assert prod.LANGUAGE_CODE == "fr-fr"

@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from config.settings.base import *  # noqa: F403
-from config.settings.env import env_bool, env_int, env_str
+from config.settings.env import env_bool, env_int, env_list, env_str
 
 # A development switch only: debtors are never called or written to outside the contract's days and hours.
 if env_bool("AMIABLE_CONTACT_POLICY_OFF", False):
@@ -14,6 +14,9 @@ if env_bool("AMIABLE_CONTACT_POLICY_OFF", False):
 
 DEBUG = False
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")  # no default: refuse to start without one
+# The previous keys during a rotation: sessions, reset links and the staged uploads encrypted with them stay
+# readable until they expire (docs/operations.md « Rotation des clés OpenPGP »).
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS", [])
 # No default either: a lost or leaked key-encryption key loses or exposes the audit trail's personal data.
 AMIABLE_AUDIT_KEY = env_str("AMIABLE_AUDIT_KEY")
 if AMIABLE_AUDIT_KEY.startswith("dev-only") or len(AMIABLE_AUDIT_KEY) < 32:
