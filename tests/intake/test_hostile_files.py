@@ -22,6 +22,7 @@ from amiable.cases.models import Case
 from amiable.core.exceptions import ApplicationError
 from amiable.intake import parsing
 from amiable.intake.models import Batch, ImportJobStatus
+from tests.intake.conftest import kill_gpg_agent
 from tests.intake.test_command import JSON_KEYS, run_json
 from tests.intake.test_views import text_of, upload_and_follow
 
@@ -121,6 +122,7 @@ def openpgp_bomb(tmp_path_factory, agency_gnupg_template) -> Path:
         stdin=zeros.stdout,
     )
     zeros.wait()
+    kill_gpg_agent(agency_gnupg_template)
     assert path.stat().st_size < 2 * MiB
     return path
 
