@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import logging
 import re
 from dataclasses import dataclass
@@ -129,7 +130,60 @@ def _looks_like_binary_message(data: bytes) -> bool:
 # GnuPG plumbing
 
 
-def _gpg() -> gnupg.GPG:
+class _GPG(gnupg.GPG):
+    """python-gnupg's handle, remembering the gpg process it runs so that `_decrypt_bounded` can stop it."""
+
+    process = None
+
+    def _open_subprocess(self, *args, **kwargs):
+        self.process = super()._open_subprocess(*args, **kwargs)
+        return self.process
+
+
+def _clear_size_limit() -> int:
+    """The most clear bytes a file may give once decrypted: the upload limit (AMIABLE_BATCH_MAX_MB)."""
+    return settings.AMIABLE_BATCH_MAX_MB * 1024 * 1024
+
+
+def _decrypt_bounded(gpg: _GPG, data: bytes, *, limit: int, **kwargs):
+    """`gpg.decrypt`, but the clear output is read as a stream and gpg is stopped as soon as it passes `limit`
+    bytes: a compressed OpenPGP message of 1 KB can expand to gigabytes, which python-gnupg would keep whole
+    in memory. Returns (result, clear bytes); raises the French refusal when the limit is passed."""
+    clear = io.BytesIO()
+    over = False
+
+    def on_data(chunk: bytes) -> bool:
+        nonlocal over
+        if over:
+            return False
+        if clear.tell() + len(chunk) > limit:
+            over = True
+            if gpg.process is not None:
+                gpg.process.kill()
+            return False
+        clear.write(chunk)
+        return False  # python-gnupg keeps nothing: the clear bytes are in `clear`
+
+    gpg.on_data = on_data
+    gpg.buffer_size = 64 * 1024
+    try:
+        result = _run(gpg.decrypt, data, **kwargs)
+    except ApplicationError:
+        if not over:
+            raise
+        result = None  # gpg was stopped while python-gnupg still wrote its input: a broken pipe
+    finally:
+        gpg.on_data = None
+    if over:
+        logger.warning("OpenPGP file refused: its clear content exceeds %s bytes", limit)
+        raise ApplicationError(
+            f"Le fichier chiffré dépasse, une fois déchiffré, la taille maximale de {settings.AMIABLE_BATCH_MAX_MB} Mo "
+            "(données compressées à l'excès ?) : il n'a pas été lu jusqu'au bout. Rien n'a été enregistré."
+        )
+    return result, clear.getvalue()
+
+
+def _gpg() -> _GPG:
     """A python-gnupg handle on the agency GnuPG home, created private (0700) if missing, since gpg refuses
     or warns about a home that others can read."""
     home = Path(settings.AMIABLE_GNUPG_HOME)
@@ -138,7 +192,7 @@ def _gpg() -> gnupg.GPG:
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
         home.chmod(0o700)  # mkdir's mode is filtered by the umask
     try:
-        return gnupg.GPG(gnupghome=str(home), gpgbinary=binary)
+        return _GPG(gnupghome=str(home), gpgbinary=binary)
     except OSError as exc:
         raise ApplicationError(
             f"Le programme gpg est introuvable sur le serveur (réglage AMIABLE_GPG_BINARY = « {binary} ») : "
@@ -206,9 +260,10 @@ def decrypt(data: bytes, *, allowed_fingerprints: set[str] | frozenset[str] = fr
     gpg = _gpg()
     # loopback: a message that wants a passphrase fails at once instead of waiting for a pinentry;
     # no-auto-key-retrieve: never fetch a signer's key from the network.
-    result = _run(
-        gpg.decrypt,
+    result, plaintext = _decrypt_bounded(
+        gpg,
         data,
+        limit=_clear_size_limit(),
         extra_args=["--pinentry-mode", "loopback", "--no-auto-key-retrieve", "--no-symkey-cache"],
     )
     status = _status(result)
@@ -232,7 +287,7 @@ def decrypt(data: bytes, *, allowed_fingerprints: set[str] | frozenset[str] = fr
             "OpenPGP file refused (gpg exit %s, status %s)", result.returncode, [keyword for keyword, _ in status]
         )
         raise ApplicationError(_refusal_message(status, result.returncode))
-    return DecryptResult(plaintext=bytes(result.data), was_encrypted=encrypted, **signature)
+    return DecryptResult(plaintext=plaintext, was_encrypted=encrypted, **signature)
 
 
 def _refusal_message(status: list[tuple[str, str]], returncode) -> str:
@@ -407,9 +462,15 @@ def decrypt_from_storage(data: bytes) -> bytes:
     gpg = _gpg()
     secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
     for secret in secrets:
-        result = _run(gpg.decrypt, data, passphrase=_staging_passphrase(secret), extra_args=["--no-symkey-cache"])
+        result, clear = _decrypt_bounded(
+            gpg,
+            data,
+            limit=_clear_size_limit(),
+            passphrase=_staging_passphrase(secret),
+            extra_args=["--no-symkey-cache"],
+        )
         if result.ok:
-            return bytes(result.data)
+            return clear
     raise ApplicationError(
         "Le fichier en attente de traitement ne peut pas être relu (endommagé ou clé du serveur changée) : "
         "déposez-le à nouveau."

@@ -1,13 +1,33 @@
 from django import forms
+from django.conf import settings
 
 from amiable.creditors.models import Creditor, Structure
+
+
+def size_refusal(name: str, size: int) -> str:
+    """The French message for a file over AMIABLE_BATCH_MAX_MB."""
+    received = f" ({size / (1024 * 1024):.1f} Mo)".replace(".", ",") if size else ""
+    return f"Le fichier « {name} »{received} dépasse la taille maximale de {settings.AMIABLE_BATCH_MAX_MB} Mo."
+
+
+class BatchFileField(forms.FileField):
+    """A batch file, refused on the form when larger than AMIABLE_BATCH_MAX_MB, including one so large that the
+    upload handler kept none of it (`amiable.core.uploads`)."""
+
+    def to_python(self, data):
+        if getattr(data, "too_large", False):
+            raise forms.ValidationError(size_refusal(data.name, data.received_size), code="too_large")
+        file = super().to_python(data)
+        if file is not None and file.size > settings.AMIABLE_BATCH_MAX_MB * 1024 * 1024:
+            raise forms.ValidationError(size_refusal(file.name, file.size), code="too_large")
+        return file
 
 
 class BatchUploadForm(forms.Form):
     """Upload of a batch file; agency staff choose the creditor, creditor staff upload for their own."""
 
     creditor = forms.ModelChoiceField(label="Créancier", queryset=Creditor.objects.none(), empty_label=None)
-    file = forms.FileField(
+    file = BatchFileField(
         label="Fichier de créances",
         help_text="CSV (séparateur ; , ou tabulation) ou classeur XLSX, chiffré (OpenPGP) ou non selon les "
         "exigences du créancier indiquées sur cette page.",

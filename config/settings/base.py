@@ -199,8 +199,9 @@ CACHES = {
         "LOCATION": str(VAR_DIR / "cache"),
     }
 }
-# Uploaded batch files stay in memory, never in a temporary file on disk (they may be in clear).
-FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
+# Uploaded batch files stay in memory, never in a temporary file on disk (they may be in clear); a file over
+# FILE_UPLOAD_MAX_MEMORY_SIZE reaches its form marked too large, which names the limit.
+FILE_UPLOAD_HANDLERS = ["amiable.core.uploads.BoundedMemoryFileUploadHandler"]
 
 TASKS = {
     "default": {
