@@ -72,6 +72,15 @@ def _case_counters_after_flush(request):
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: the password-reset counters (per address, per client address)
+    would otherwise add up across the tests of a worker, all made from 127.0.0.1."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     """Generated documents go to a temporary folder, never into the working copy's var/."""
     settings.MEDIA_ROOT = tmp_path / "media"

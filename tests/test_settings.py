@@ -112,6 +112,35 @@ def test_prod_reads_the_previous_secret_keys_of_a_rotation(monkeypatch):
         sys.modules.pop("config.settings.prod", None)
 
 
+def test_prod_sends_mail_over_tls_by_default(prod):
+    assert prod.EMAIL_USE_TLS is True
+    assert prod.EMAIL_USE_SSL is False
+
+
+def test_prod_uses_implicit_tls_alone_when_asked(monkeypatch):
+    monkeypatch.setenv("DJANGO_SECRET_KEY", random_secret())
+    monkeypatch.setenv("AMIABLE_AUDIT_KEY", random_secret())
+    monkeypatch.setenv("DJANGO_EMAIL_USE_SSL", "true")
+    monkeypatch.delenv("DJANGO_EMAIL_USE_TLS", raising=False)
+    sys.modules.pop("config.settings.prod", None)
+    try:
+        prod = importlib.import_module("config.settings.prod")
+        assert (prod.EMAIL_USE_SSL, prod.EMAIL_USE_TLS) == (True, False)
+        sys.modules.pop("config.settings.prod", None)
+        monkeypatch.setenv("DJANGO_EMAIL_USE_TLS", "true")
+        with pytest.raises(ImproperlyConfigured, match="s'excluent"):
+            importlib.import_module("config.settings.prod")
+    finally:
+        sys.modules.pop("config.settings.prod", None)
+
+
+def test_stored_files_are_for_the_application_alone():
+    from config.settings import base
+
+    assert base.FILE_UPLOAD_PERMISSIONS == 0o600
+    assert base.FILE_UPLOAD_DIRECTORY_PERMISSIONS == 0o700
+
+
 def test_prod_is_french(prod):
     assert prod.TIME_ZONE == "Europe/Paris"
     assert prod.LANGUAGE_CODE == "fr-fr"

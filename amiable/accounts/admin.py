@@ -34,7 +34,7 @@ class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         ("Identité", {"fields": ["first_name", "last_name"]}),
-        ("Rôle et périmètre", {"fields": ["role", "creditor", "structures", "is_active"]}),
+        ("Rôle et périmètre", {"fields": ["role", "creditor", "all_structures", "structures", "is_active"]}),
         ("Dates et sécurité", {"fields": ["last_login", "date_joined", "two_factor_enabled"]}),
     ]
     add_fieldsets = [

@@ -3,6 +3,7 @@ verified by a code: a logged-in user who has an authenticator must give a code b
 and with AMIABLE_REQUIRE_2FA a user who has none must enrol first. Costs no query: `two_factor_enabled` is
 on the user row already read."""
 
+from functools import wraps
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -11,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from django_htmx.http import HttpResponseClientRedirect
 
 
@@ -79,3 +81,38 @@ class SessionTouchMiddleware:
 def session_touch(session) -> None:
     """Mark the session saved now (at login too: the login saves it, the first page need not)."""
     session[SessionTouchMiddleware.KEY] = int(timezone.now().timestamp())
+
+
+class NoStoreMiddleware:
+    """No browser, proxy or shared cache keeps a page or a file that may carry personal data: every response to a
+    logged-in person, and every download whoever asks, says `Cache-Control: no-store, private` (merged with what
+    the view set). A view whose response holds nothing personal opts out with `@cacheable`. Static files never
+    reach it: WhiteNoise answers them earlier in the chain."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if getattr(response, "cacheable", False):
+            return response
+        user = getattr(request, "user", None)
+        if (user is not None and user.is_authenticated) or _is_download(response):
+            patch_cache_control(response, no_store=True, private=True)
+        return response
+
+
+def _is_download(response) -> bool:
+    return response.streaming or response.get("Content-Disposition", "").startswith("attachment")
+
+
+def cacheable(view):
+    """Let caches keep this view's responses (a page with nothing personal on it)."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        response.cacheable = True
+        return response
+
+    return wrapped

@@ -78,7 +78,15 @@ class User(AbstractBaseUser, PermissionsMixin):
         verbose_name="structures autorisées",
         blank=True,
         related_name="limited_users",
-        help_text="Vide : toutes les structures du créancier.",
+        help_text="Les seules structures que voit la personne quand « toutes les structures » n'est pas coché ; "
+        "vide : aucune.",
+    )
+    # Explicit, so that an empty limit never means « all »: a person limited to structures that were all
+    # removed sees nothing (fail closed) instead of every structure of the creditor.
+    all_structures = models.BooleanField(
+        "toutes les structures",
+        default=True,
+        help_text="Coché : toutes les structures du créancier ; décoché : seulement les structures autorisées.",
     )
     is_active = models.BooleanField("actif", default=True)
     is_staff = models.BooleanField(
@@ -134,7 +142,11 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def is_creditor_user(self) -> bool:
-        return self.is_active and self.role in CREDITOR_ROLES and self.creditor_id is not None
+        """Active creditor staff of an active creditor: a deactivated creditor cuts all its staff at once (the
+        request's user is read with its creditor, so this costs no query there)."""
+        return (
+            self.is_active and self.role in CREDITOR_ROLES and self.creditor_id is not None and self.creditor.is_active
+        )
 
     @property
     def can_decide(self) -> bool:
@@ -164,6 +176,8 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @cached_property
     def allowed_structure_ids(self) -> list[int] | None:
-        """The structures a creditor user is limited to, or None when not limited (read once per request)."""
-        ids = list(self.structures.values_list("pk", flat=True))
-        return ids or None
+        """The structures a creditor user is limited to, or None when not limited (read once per request).
+        An empty list limits to nothing: it is never read as « all »."""
+        if self.all_structures:
+            return None
+        return list(self.structures.values_list("pk", flat=True))

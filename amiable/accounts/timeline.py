@@ -17,6 +17,8 @@ def register() -> None:
     register_verb("auth.logout", label="Déconnexion")
     register_verb("auth.login_failed", label="Échec de connexion")
     register_verb("auth.locked_out", label="Compte bloqué après des échecs de connexion")
+    register_verb("auth.lockout_lifted", label="Blocage levé par la réinitialisation du mot de passe")
+    register_verb("auth.password_reset_throttled", label="Demandes de réinitialisation trop nombreuses")
     register_verb("auth.2fa_enrolment_started", label="Activation de la double authentification commencée")
     register_verb("auth.2fa_enrolled", label="Double authentification activée")
     register_verb("auth.2fa_codes_regenerated", label="Codes de secours renouvelés")

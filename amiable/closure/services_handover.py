@@ -36,10 +36,11 @@ def creditor_export(*, creditor, actor, output_dir: str | os.PathLike | None = N
     made_at = timezone.now()
     reference = _reference(creditor, made_at)
     folder = Path(output_dir) if output_dir else Path(settings.AMIABLE_EXPORT_DIR) / creditor.slug
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / f"{reference}.zip"
     partial = folder / f".{reference}.zip.partial"
     try:
+        partial.touch(mode=0o600)  # every debtor of the creditor is in it: readable by the application alone
         written = write_export(path=partial, creditor=creditor, reference=reference, made_at=made_at)
         os.replace(partial, path)
     finally:

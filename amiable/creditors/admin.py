@@ -1,7 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.shortcuts import redirect
+from django.urls import reverse
 
 from amiable.audit.admin import AuditedAdminMixin
 from amiable.creditors.models import Agency, ContractTerms, Creditor, Structure
+from amiable.creditors.services import creditor_staff_sessions_end
 
 
 @admin.register(Agency)
@@ -36,12 +39,27 @@ class CreditorAdmin(AuditedAdminMixin, admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     inlines = [StructureInline]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            creditor_staff_sessions_end(creditor=obj)
+
 
 @admin.register(Structure)
 class StructureAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["code", "name", "creditor", "is_active"]
     list_filter = ["creditor"]
     search_fields = ["code", "name"]
+
+    def delete_view(self, request, object_id, extra_context=None):
+        """A structure with cases or people limited to it is deactivated, never deleted: said in French on its
+        page instead of the confirmation."""
+        structure = self.get_object(request, object_id)
+        refusal = structure.delete_refusal() if structure is not None else ""
+        if refusal:
+            self.message_user(request, refusal, messages.ERROR)
+            return redirect(reverse("admin:creditors_structure_change", args=[structure.pk]))
+        return super().delete_view(request, object_id, extra_context)
 
 
 @admin.register(ContractTerms)

@@ -5,7 +5,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import ProtectedError, Q
 
 from amiable.core.scoping import scope_to_user
 
@@ -194,6 +194,24 @@ class Structure(models.Model):
     def address_lines(self) -> list[str]:
         lines = [self.address_line1, self.address_line2, f"{self.postal_code} {self.city}"]
         return [line for line in lines if line.strip()]
+
+    def delete_refusal(self) -> str:
+        """Why this structure cannot be deleted (its cases or the people limited to it), or "": it is then
+        deactivated instead, so that nobody's access and no case loses its structure."""
+        if self.cases.exists():
+            return f"La structure {self.code} a des dossiers : désactivez-la au lieu de la supprimer."
+        if self.limited_users.exists():
+            return (
+                f"Des comptes sont limités à la structure {self.code} : désactivez-la au lieu de la supprimer, "
+                "ou retirez-la d'abord de ces comptes."
+            )
+        return ""
+
+    def delete(self, *args, **kwargs):
+        refusal = self.delete_refusal()
+        if refusal:
+            raise ProtectedError(refusal, set(self.limited_users.all()))
+        return super().delete(*args, **kwargs)
 
 
 class AutoAssignment(models.TextChoices):

@@ -2,6 +2,7 @@
 
 from django.db import models, transaction
 
+from amiable.accounts.sessions import sessions_end
 from amiable.audit.services import audit_record
 from amiable.creditors.models import Agency, ContractTerms, Creditor, Structure
 
@@ -53,7 +54,7 @@ def agency_save(*, actor, **values) -> Agency:
 
 @transaction.atomic
 def creditor_save(*, slug: str, actor, **values) -> Creditor:
-    """Create or update a creditor by its slug."""
+    """Create or update a creditor by its slug. Deactivating it ends every session of its staff at once."""
     creditor = Creditor.objects.filter(slug=slug).first()
     instance, _ = _upsert(
         Creditor,
@@ -63,7 +64,14 @@ def creditor_save(*, slug: str, actor, **values) -> Creditor:
         verb_prefix="creditor",
         creditor_pk=creditor.pk if creditor else None,
     )
+    if creditor is not None and creditor.is_active and not instance.is_active:
+        creditor_staff_sessions_end(creditor=instance)
     return instance
+
+
+def creditor_staff_sessions_end(*, creditor: Creditor) -> int:
+    """Log out every person of a deactivated creditor now (the login backend refuses them from then on)."""
+    return sessions_end(user_ids=creditor.users.values_list("pk", flat=True))
 
 
 @transaction.atomic

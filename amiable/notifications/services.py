@@ -61,7 +61,8 @@ def _site_url(path: str) -> str:
 
 
 def send_urgent(*, notification_ids: list[int]) -> int:
-    """E-mail urgent notifications to those who want them at once; marks them sent."""
+    """E-mail urgent notifications to those who want them at once; marks them sent. The e-mail carries the
+    title and a link, never the body (a comment's or a reason's text): mail travels and stays outside the app."""
     notes = list(
         Notification.objects.filter(pk__in=notification_ids, emailed_at__isnull=True).select_related("recipient")
     )
@@ -70,7 +71,8 @@ def send_urgent(*, notification_ids: list[int]) -> int:
     for note in notes:
         if not prefs[note.recipient_id].email_urgent:
             continue
-        body = f"{note.body}\n\n{_site_url(note.url)}\n\n— Amiable{FOOTER}"
+        # The title and a link only: the body may quote a comment or a reason, which stays behind the login.
+        body = f"{note.title}.\n\nPour le lire dans Amiable : {_site_url(note.url)}\n\n— Amiable{FOOTER}"
         messages.append(EmailMessage(subject=f"[Amiable] {note.title}", body=body, to=[note.recipient.email]))
         sent.append(note.pk)
     if messages:

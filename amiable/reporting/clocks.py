@@ -501,7 +501,9 @@ class Scope:
         if not user.is_creditor_user:
             return cls(creditor_ids=frozenset())
         limit = user.allowed_structure_ids
-        return cls(creditor_ids=frozenset({user.creditor_id}), structure_ids=frozenset(limit) if limit else None)
+        return cls(
+            creditor_ids=frozenset({user.creditor_id}), structure_ids=frozenset(limit) if limit is not None else None
+        )
 
     def keeps(self, creditor_id: int, structure_id: int | None) -> bool:
         if self.creditor_ids is not None and creditor_id not in self.creditor_ids:

@@ -6,6 +6,7 @@ from axes.helpers import get_lockout_response
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.views import redirect_to_login
@@ -13,7 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -22,7 +23,7 @@ from django_otp import login as otp_login
 
 from amiable.accounts import selectors
 from amiable.accounts.models import User
-from amiable.accounts.services import user_deactivate
+from amiable.accounts.services import login_lockout_lift, password_reset_throttle, user_deactivate
 from amiable.accounts.services_team import (
     user_activate,
     user_invitation_resend,
@@ -330,3 +331,32 @@ def invitation_accept(request: HttpRequest, uidb64: str, token: str) -> HttpResp
             messages.success(request, "Votre mot de passe est enregistré : vous pouvez vous connecter.")
             return redirect(settings.LOGIN_URL)
     return render(request, "accounts/invitation_accept.html", {"validlink": True, "form": form, "invitee": invitee})
+
+
+# --- Forgotten password -------------------------------------------------------------------------
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's, throttled per address and per client address: a refusal says so in French without telling
+    whether the address has an account."""
+
+    email_template_name = "registration/password_reset_email.txt"
+    subject_template_name = "registration/password_reset_subject.txt"
+    success_url = reverse_lazy("password_reset_done")
+
+    def form_valid(self, form):
+        refusal = password_reset_throttle(email=form.cleaned_data["email"], ip_address=_ip(self.request))
+        if refusal:
+            form.add_error("email", refusal)
+            return self.form_invalid(form)
+        return super().form_valid(form)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's; a new password chosen through the e-mailed link also lifts the lockout (the lockout page
+    sends people here)."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        login_lockout_lift(user=form.user, ip_address=_ip(self.request))
+        return response

@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Cache-Control: no-store, private on every response to a logged-in person and on every download.
+    "amiable.accounts.middleware.NoStoreMiddleware",
     # After authentication: marks the session verified by a second factor, then sends a user who still owes
     # one to the verification (or, when AMIABLE_REQUIRE_2FA, enrolment) page.
     "django_otp.middleware.OTPMiddleware",
@@ -123,7 +125,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, reading the user's creditor with the user and refusing a deactivated creditor's staff.
+    "amiable.accounts.backends.AmiableBackend",
 ]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -154,6 +157,12 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 # Wrong second-factor codes count as failed logins; never keep the code typed in the failure records.
 AXES_SENSITIVE_PARAMETERS = ["otp_token"]
+
+# Password-reset requests: at most so many per address and per client address (IP) in the window, then refused
+# with a message that does not tell whether the address has an account.
+AMIABLE_PASSWORD_RESET_PER_ADDRESS = env_int("AMIABLE_PASSWORD_RESET_PER_ADDRESS", 3)
+AMIABLE_PASSWORD_RESET_PER_CLIENT = env_int("AMIABLE_PASSWORD_RESET_PER_CLIENT", 10)
+AMIABLE_PASSWORD_RESET_WINDOW_MINUTES = env_int("AMIABLE_PASSWORD_RESET_WINDOW_MINUTES", 60)
 
 # Second factor (S1): TOTP authenticator apps through django-otp, recovery codes as static tokens.
 # When required, every account without an authenticator is sent to enrolment (True in production).
@@ -199,6 +208,10 @@ CACHES = {
         "LOCATION": str(VAR_DIR / "cache"),
     }
 }
+# Stored documents (letters, acknowledgements, statements, receipts…) carry debtors' personal data: readable by
+# the application's own system user only, in folders only it can enter.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 # Uploaded batch files stay in memory, never in a temporary file on disk (they may be in clear); a file over
 # FILE_UPLOAD_MAX_MEMORY_SIZE reaches its form marked too large, which names the limit.
 FILE_UPLOAD_HANDLERS = ["amiable.core.uploads.BoundedMemoryFileUploadHandler"]
@@ -216,6 +229,7 @@ EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("DJANGO_EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("DJANGO_EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("DJANGO_EMAIL_USE_SSL", False)
 # A relay that stops answering must not hold a delivery (and its worker) for ever: the attempt fails and is retried.
 EMAIL_TIMEOUT = env_int("DJANGO_EMAIL_TIMEOUT", 30)
 EMAIL_FILE_PATH = VAR_DIR / "outbox"
@@ -246,9 +260,12 @@ CONTENT_SECURITY_POLICY = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # The words of a search (often a debtor's name) are masked in every logged request line.
+    "filters": {"redact_search": {"()": "amiable.core.logging.RedactSearchFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_search"]}},
     "root": {"handlers": ["console"], "level": env_str("AMIABLE_LOG_LEVEL", "INFO")},
     "loggers": {
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "axes": {"level": "WARNING"},
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},

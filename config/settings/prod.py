@@ -31,5 +31,12 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_NAME = "__Host-sessionid"
 CSRF_COOKIE_NAME = "__Host-csrftoken"
+# Mail to staff goes over TLS: STARTTLS unless the relay speaks implicit TLS (DJANGO_EMAIL_USE_SSL, port 465).
+EMAIL_USE_SSL = env_bool("DJANGO_EMAIL_USE_SSL", False)
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", not EMAIL_USE_SSL)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured(
+        "DJANGO_EMAIL_USE_TLS et DJANGO_EMAIL_USE_SSL s'excluent : choisissez STARTTLS (TLS) ou TLS implicite (SSL)."
+    )
 # Every account must have a second factor in production (S1); set false only for a staged roll-out.
 AMIABLE_REQUIRE_2FA = env_bool("AMIABLE_REQUIRE_2FA", True)

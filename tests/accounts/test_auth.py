@@ -3,6 +3,7 @@ repeated failures (django-axes), POST-only logout, password change and reset, al
 
 import re
 
+import pytest
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.hashers import Argon2PasswordHasher
@@ -394,3 +395,73 @@ def test_password_reset_ignores_deactivated_accounts(client, users):
     response = client.post("/mot-de-passe/oublie/", {"email": users.agent.email})
     assert response.status_code == 302
     assert len(mail.outbox) == 0
+
+
+# --- password reset: lockout and throttling -------------------------------------------------------
+
+
+def _reset_through_the_link(client, email: str) -> None:
+    mail.outbox.clear()
+    assert client.post("/mot-de-passe/oublie/", {"email": email}).status_code == 302
+    link = RESET_LINK.search(mail.outbox[0].body).group(1)
+    form_url = client.get(link, follow=True).redirect_chain[-1][0]
+    done = client.post(form_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    assert done.status_code == 302
+
+
+def test_a_successful_password_reset_lifts_the_lockout(client, users):
+    """The lock page tells the person to reset their password: once they did, they can log in at once."""
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        login(client, users.agent.email, "mauvais-mot-de-passe")
+    assert login(client, users.agent.email, PASSWORD).status_code == 429
+
+    _reset_through_the_link(client, users.agent.email)
+
+    response = login(client, users.agent.email, NEW_PASSWORD)
+    assert response.status_code == 302
+    assert is_logged_in(client)
+    lifted = events("auth.lockout_lifted").get()
+    assert lifted.target_id == str(users.agent.pk)
+
+
+def test_a_reset_link_not_used_leaves_the_lockout(client, users):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        login(client, users.agent.email, "mauvais-mot-de-passe")
+    client.post("/mot-de-passe/oublie/", {"email": users.agent.email})  # asked, never followed
+    assert login(client, users.agent.email, PASSWORD).status_code == 429
+
+
+THROTTLED = "Trop de demandes de réinitialisation ont été faites depuis ce poste ou pour cette adresse."
+
+
+@pytest.mark.parametrize("known", [True, False])
+def test_reset_requests_are_throttled_per_address_without_telling_whether_it_exists(client, users, known):
+    email = users.agent.email if known else "inconnu@test.example"
+    for _ in range(settings.AMIABLE_PASSWORD_RESET_PER_ADDRESS):
+        assert client.post("/mot-de-passe/oublie/", {"email": email}).status_code == 302
+    mail.outbox.clear()
+
+    refused = client.post("/mot-de-passe/oublie/", {"email": email.upper()}, REMOTE_ADDR="10.9.9.9")
+
+    assert refused.status_code == 200
+    assert THROTTLED in refused.content.decode()
+    assert not mail.outbox
+    assert events("auth.password_reset_throttled").get().target_id == email
+    # Another address from the same client is still served.
+    assert client.post("/mot-de-passe/oublie/", {"email": users.supervisor.email}).status_code == 302
+    assert len(mail.outbox) == 1
+
+
+def test_reset_requests_are_throttled_per_client_address(client, users, settings):
+    settings.AMIABLE_PASSWORD_RESET_PER_CLIENT = 4
+    for n in range(4):
+        assert client.post("/mot-de-passe/oublie/", {"email": f"essai{n}@test.example"}).status_code == 302
+
+    refused = client.post("/mot-de-passe/oublie/", {"email": users.agent.email})
+    assert refused.status_code == 200
+    assert THROTTLED in refused.content.decode()
+    assert not mail.outbox
+
+    elsewhere = client.post("/mot-de-passe/oublie/", {"email": users.agent.email}, REMOTE_ADDR="10.1.2.3")
+    assert elsewhere.status_code == 302
+    assert len(mail.outbox) == 1

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -103,6 +104,9 @@ AUDITING_NON_SERVICES = {
 
 # Public functions of those modules that legitimately write no audit event.
 NOT_AUDITED = {
+    "amiable.creditors.services.creditor_staff_sessions_end": (
+        "logs out a deactivated creditor's staff; the deactivation itself is audited (creditor.updated)"
+    ),
     "amiable.cases.services.case_lock": "locks the case row for its caller's transaction; writes nothing",
     "amiable.accounts.services_twofactor.normalise_code": "pure helper: cleans a typed code",
     "amiable.audit.services.audit_record": "writes the audit trail itself",
@@ -470,6 +474,29 @@ SERVICE_CALLS = {
     "amiable.accounts.services.user_deactivate": (
         "user.deactivated",
         lambda w: accounts_services.user_deactivate(user=w.users.collaborator, actor=w.users.agency_admin),
+    ),
+    "amiable.accounts.services.password_reset_throttle": (
+        "auth.password_reset_throttled",
+        lambda w: [
+            accounts_services.password_reset_throttle(email="oubli@test.example", ip_address="10.0.0.9")
+            for _ in range(settings.AMIABLE_PASSWORD_RESET_PER_ADDRESS + 1)
+        ],
+    ),
+    "amiable.accounts.services.login_lockout_lift": (
+        "auth.lockout_lifted",
+        lambda w: (
+            AccessAttempt.objects.create(
+                username=w.users.agent.email,
+                ip_address="10.0.0.9",
+                user_agent="",
+                http_accept="",
+                path_info="/connexion/",
+                get_data="",
+                post_data="",
+                failures_since_start=5,
+            ),
+            accounts_services.login_lockout_lift(user=w.users.agent, ip_address="10.0.0.9"),
+        ),
     ),
     "amiable.accounts.services_team.user_invite": ("user.invited", lambda w: w.invitee()),
     "amiable.accounts.services_team.user_invitation_resend": (

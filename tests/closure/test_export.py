@@ -5,6 +5,8 @@ import csv
 import hashlib
 import io
 import json
+import os
+import stat
 import zipfile
 from datetime import timedelta
 from decimal import Decimal
@@ -125,6 +127,17 @@ def test_the_export_reads_in_chunks_whatever_the_number_of_cases(reference, user
         comment_add(case=case, author=users.agent, body=f"Note {n}")
     assert queries() == few
     assert CreditorExport.objects.order_by("-pk").first().case_count == 8
+
+
+def test_the_export_file_is_readable_by_the_application_alone(reference, tmp_path):
+    make_case(structure=reference.csr)
+    previous = os.umask(0o022)
+    try:
+        made = creditor_export(creditor=reference.cpam, actor=None, output_dir=tmp_path / "exports")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(os.stat(made.path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / "exports").st_mode) == 0o700
 
 
 def test_a_tampered_export_fails_its_verification(reference, users, tmp_path):

@@ -266,6 +266,8 @@ def test_after_a_recall_comments_work_but_decisions_are_refused(case, users):
 def test_other_creditor_and_other_structure_get_404(client, reference, case, users):
     cdop_approver = type(users.approver).objects.get(pk=users.approver.pk)
     cdop_approver.structures.set([reference.cdop])
+    cdop_approver.all_structures = False
+    cdop_approver.save(update_fields=["all_structures"])
     for user in (users.other_admin, cdop_approver):
         client.force_login(user)
         response = client.post(url(case), {"reason": REASON, "confirm": "on"})

@@ -90,7 +90,8 @@ def test_urgent_is_emailed_after_commit_to_those_who_want_it(users, mailoutbox, 
     (message,) = mailoutbox
     assert message.to == [users.agent.email]
     assert message.subject == "[Amiable] Dossier X retiré"
-    assert "Motif" in message.body
+    assert "Dossier X retiré" in message.body
+    assert "Motif" not in message.body  # the text stays in the application, behind the login
     assert f"{settings.AMIABLE_SITE_URL.rstrip('/')}/dossiers/7/" in message.body
     assert Notification.objects.get(recipient=users.agent).emailed_at is not None
     assert Notification.objects.get(recipient=users.collaborator).emailed_at is None

@@ -12,6 +12,7 @@ import openpyxl
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
@@ -36,7 +37,7 @@ from amiable.payments.services import payment_record
 from amiable.remittances.models import Remittance, RemittanceLine
 from amiable.reporting.models import FollowUpMeeting, QuarterlyReport
 from tests.banking.records import balance, cfonb, movement
-from tests.factories import make_case
+from tests.factories import PASSWORD, make_case
 from tests.invoicing.pages_data import written_invoice
 from tests.remittances.pages_data import written_remittance
 
@@ -428,4 +429,58 @@ def test_every_url_asks_an_anonymous_visitor_to_log_in(client, victim):
             location = response.get("Location", "")
             if not (response.status_code == 302 and location.startswith("/connexion/")) and response.status_code != 404:
                 failures.append(f"{method.upper()} {url} ({name}): {response.status_code} {location}")
+    assert not failures, "\n".join(failures)
+
+
+def _creditor_urls(victim) -> list[str]:
+    """Every URL of the victim's objects, the lists, the export and the upload page."""
+    urls = ["/", "/dossiers/", "/dossiers/?q=Victime", "/lots/", "/lots/transmettre/", "/etat-des-creances.xlsx"]
+    for route, name in _patterns(get_resolver().url_patterns):
+        if name in OBJECTS:
+            urls.append("/" + _fill(route, {k: victim.get(v, v) for k, v in OBJECTS[name].items()}))
+    return urls
+
+
+def _still_let_in(client, urls) -> list[str]:
+    let_in = []
+    for url in urls:
+        response = client.get(url)
+        if response.status_code == 405:
+            response = client.post(url, POST_DATA)
+        if not (response.status_code == 302 and response["Location"].startswith("/connexion/")):
+            let_in.append(f"{url}: {response.status_code}")
+    return let_in
+
+
+def test_deactivating_a_creditor_logs_out_all_its_staff_at_once(client, users, victim, reference):
+    from django.contrib.sessions.models import Session
+
+    from amiable.creditors.services import creditor_save
+
+    _log_in(client, users.creditor_admin)
+    assert client.get("/lots/transmettre/").status_code == 200
+    other = Client()
+    _log_in(other, users.other_admin)
+    assert Session.objects.count() == 2
+
+    creditor_save(slug=reference.cpam.slug, is_active=False, actor=users.agency_admin)
+
+    assert Session.objects.count() == 1  # the CPAM admin's session is gone, the other creditor's stays
+    assert not _still_let_in(client, _creditor_urls(victim))
+    assert other.get("/dossiers/").status_code == 200
+    refused = client.post("/connexion/", {"username": users.creditor_admin.email, "password": PASSWORD})
+    assert refused.status_code == 200 and "_auth_user_id" not in client.session
+
+
+def _log_in(client, user) -> None:
+    response = client.post("/connexion/", {"username": user.email, "password": PASSWORD})
+    assert response.status_code == 302, response.content.decode()[:500]
+
+
+def test_a_deactivated_creditors_staff_is_refused_on_every_request(client, users, victim, reference):
+    """Even with a session left over (the creditor switched off without the service): the check is on every
+    request, not only at login."""
+    client.force_login(users.creditor_admin)
+    type(reference.cpam).objects.filter(pk=reference.cpam.pk).update(is_active=False)
+    failures = _still_let_in(client, _creditor_urls(victim))
     assert not failures, "\n".join(failures)

@@ -30,7 +30,7 @@ from amiable.ops import volume
 
 PROD_SETTINGS = "config.settings.prod"
 CASES_PER_JOURNEY = 200
-BACKEND = "django.contrib.auth.backends.ModelBackend"
+BACKEND = "amiable.accounts.backends.AmiableBackend"
 
 
 def _verified_session(user: User) -> str:
