@@ -35,6 +35,7 @@ def render(source: str, **context) -> str:
         ("1234,5", f"1{NNBSP}234,50{NBSP}€"),
         (Decimal("-0.5"), f"-0,50{NBSP}€"),
         (None, ""),
+        ("", ""),  # a figure missing from a report's summary: the page shows nothing rather than failing
     ],
 )
 def test_euros_filter_function(value, expected):

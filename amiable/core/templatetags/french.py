@@ -22,8 +22,9 @@ register = template.Library()
 
 @register.filter(name="euros")
 def euros(value: Decimal | int | str | None) -> str:
-    """``Decimal("1234.5")`` -> ``"1 234,50 €"`` (narrow no-break spaces, see ``format_money``)."""
-    if value is None:
+    """``Decimal("1234.5")`` -> ``"1 234,50 €"`` (narrow no-break spaces, see ``format_money``). Nothing (None,
+    or the empty string a template gives for a figure missing from a dict) -> ``""``."""
+    if value is None or value == "":
         return ""
     return format_money(value)
 
