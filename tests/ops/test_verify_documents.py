@@ -98,6 +98,7 @@ def test_run_daily_checks_the_documents_on_mondays_only(letter, monkeypatch):
         call_command("run_daily", stdout=out, stderr=err)
     assert "== verify_documents\nTâche hebdomadaire : le lundi seulement." in out.getvalue()
 
+    err = io.StringIO()
     with time_machine.travel(f"{MONDAY} 10:30 +01:00", tick=False), pytest.raises(CommandError) as raised:
-        call_command("run_daily", stdout=io.StringIO(), stderr=io.StringIO())
-    assert str(raised.value) == "Tâches en échec : verify_documents"
+        call_command("run_daily", stdout=io.StringIO(), stderr=err)
+    assert str(raised.value) == "Tâches en échec : verify_documents", err.getvalue()
