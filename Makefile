@@ -8,7 +8,9 @@ TEST_WORKERS ?= auto
 # The suite, with its ten slowest tests; scripts/timed.sh then prints its total time.
 PYTEST := $(VENV)/bin/pytest -q --ds=config.settings.test -n $(TEST_WORKERS) --durations=10
 
-.PHONY: loadtest bench-intake bench-letters bench-remittances bench-quarterly bench-scenarios install system-packages run test test-sqlite test-pg test-browser lint format check-migrations check-deploy bench clean
+BACKUP_DIR ?= var/backups
+
+.PHONY: backup restore loadtest bench-intake bench-letters bench-remittances bench-quarterly bench-scenarios install system-packages run test test-sqlite test-pg test-browser lint format check-migrations check-deploy bench clean
 
 install: $(VENV)/.installed
 
@@ -54,6 +56,16 @@ check-deploy: install
 
 clean:
 	rm -rf $(VENV) var
+
+# The database (pg_dump -Fc, or SQLite's online backup), the stored documents and their SHA-256 manifest, in a
+# timestamped folder under BACKUP_DIR; `make restore BACKUP=<folder>` checks it and restores it into an empty
+# database and media folder (docs/operations.md, « Sauvegarde et restauration »).
+backup: install
+	BACKUP_DIR=$(BACKUP_DIR) ./scripts/backup.sh
+
+restore: install
+	@test -n "$(BACKUP)" || { echo "Indiquez la sauvegarde : make restore BACKUP=var/backups/amiable-…"; exit 1; }
+	BACKUP=$(BACKUP) ./scripts/restore.sh
 
 bench-intake: install system-packages
 	./scripts/bench-intake.sh

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models
+from django.db import models, transaction
 from django.db.models.query import ModelIterable
 
 from amiable.core.exceptions import ApplicationError
@@ -41,6 +41,21 @@ class AuditEventQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise ApplicationError("Le journal d'audit ne peut pas être modifié.")
 
+    def bulk_create(self, objs, *args, **kwargs):
+        """Chain the events in one pass (audit.chain), then insert them as Django would."""
+        from amiable.audit.chain import Appender, instance_content
+
+        if kwargs.get("ignore_conflicts") or kwargs.get("update_conflicts"):
+            raise ValueError("Un événement d'audit écarté romprait le chaînage du journal.")
+        objs = list(objs)
+        with transaction.atomic(using=self.db, savepoint=False):
+            chain = Appender()
+            for event in objs:
+                event.hash = chain.link(instance_content(event))
+            created = super().bulk_create(objs, *args, **kwargs)
+            chain.done()
+        return created
+
     def delete(self):
         raise ApplicationError("Le journal d'audit ne peut pas être effacé.")
 
@@ -50,7 +65,8 @@ class AuditEventQuerySet(models.QuerySet):
 
 class AuditEvent(models.Model):
     """One change made by a person or by the system. Never updated nor deleted by the application; on
-    PostgreSQL a trigger refuses UPDATE and DELETE, on SQLite one refuses UPDATE."""
+    PostgreSQL triggers refuse UPDATE, DELETE and TRUNCATE, on SQLite one refuses UPDATE. Each event is chained
+    to the one before it by `hash` (audit.chain), which `manage.py verify_audit` checks."""
 
     at = models.DateTimeField("date", db_index=True)
     actor = models.ForeignKey(
@@ -74,6 +90,9 @@ class AuditEvent(models.Model):
     before = models.JSONField("avant", encoder=DjangoJSONEncoder, null=True, blank=True)
     after = models.JSONField("après", encoder=DjangoJSONEncoder, null=True, blank=True)
     ip_address = models.GenericIPAddressField("adresse IP", null=True, blank=True)
+    # SHA-256 of the previous event's hash and this event's content: set by every writer (save, bulk_create,
+    # audit.services.audit_rows_write), never null, so that a writer that forgot the chain fails at once.
+    hash = models.CharField("empreinte chaînée", max_length=64, editable=False)
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -89,7 +108,13 @@ class AuditEvent(models.Model):
     def save(self, *args, **kwargs):
         if self.pk is not None and not self._state.adding:
             raise ApplicationError("Le journal d'audit ne peut pas être modifié.")
-        super().save(*args, **kwargs)
+        from amiable.audit.chain import Appender, instance_content
+
+        with transaction.atomic(using=kwargs.get("using"), savepoint=False):
+            chain = Appender()
+            self.hash = chain.link(instance_content(self))
+            super().save(*args, **kwargs)
+            chain.done()
 
     def delete(self, *args, **kwargs):
         raise ApplicationError("Le journal d'audit ne peut pas être effacé.")

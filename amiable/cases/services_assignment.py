@@ -17,10 +17,8 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from amiable.accounts.models import Role, User
-from amiable.audit.models import AuditEvent
-from amiable.audit.services import AUDIT_FIELDS, SYSTEM_LABEL
+from amiable.audit.services import SYSTEM_LABEL, audit_rows_write
 from amiable.cases.models import OPEN_STATUSES, Case
-from amiable.core.bulk import insert_rows
 from amiable.creditors.models import AutoAssignment, ContractTerms
 
 UPDATE_SLICE = 500  # ids per UPDATE: under SQLite's limit of bound parameters
@@ -88,9 +86,7 @@ def cases_auto_assign(*, creditor, cases: QuerySet[Case], actor=None) -> dict[in
             Case.objects.filter(pk__in=agent_ids[start : start + UPDATE_SLICE]).update(assigned_agent_id=agent_pk)
     is_user = getattr(actor, "is_authenticated", False)
     now = timezone.now()
-    insert_rows(
-        AuditEvent,
-        AUDIT_FIELDS,
+    audit_rows_write(
         [
             (
                 now,

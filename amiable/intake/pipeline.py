@@ -11,9 +11,8 @@ from datetime import date
 
 from django.utils import timezone
 
-from amiable.audit.models import AuditEvent
 from amiable.audit.personal import Sealer
-from amiable.audit.services import AUDIT_FIELDS
+from amiable.audit.services import audit_rows_write
 from amiable.cases.models import Case, CaseStatus, ContactPoint, Debtor, Task, TaskKind, TaskStatus
 from amiable.cases.search import contact_search_value, debtor_search_name
 from amiable.core.bulk import allocate_ids, insert_rows
@@ -316,9 +315,7 @@ def write_chunk(rows: list[CleanRow], *, destination: Destination) -> None:
             if r.needs_address_investigation
         ],
     )
-    insert_rows(
-        AuditEvent,
-        AUDIT_FIELDS,
+    audit_rows_write(
         [
             (
                 now,

@@ -214,7 +214,7 @@ def test_raw_sql_delete_follows_the_documented_policy_of_the_engine(event):
     """PostgreSQL refuses DELETE too. SQLite refuses only UPDATE, on purpose: Django's test flush empties
     tables with DELETE there (see migration audit 0002), so the only trigger is the UPDATE one."""
     if connection.vendor == "postgresql":
-        assert _trigger_names() == ["audit_auditevent_append_only"]
+        assert _trigger_names() == ["audit_auditevent_append_only", "audit_auditevent_no_truncate"]
         with pytest.raises(DatabaseError) as excinfo, transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("DELETE FROM audit_auditevent WHERE id = %s", [event.pk])
         assert "Le journal d'audit est en ajout seul : DELETE refusé." in str(excinfo.value)

@@ -116,6 +116,7 @@ NOT_AUDITED = {
     "amiable.payments.services.payments_mark_remitted": "part of remittance making, whose remittance is audited",
     "amiable.audit.services.audit_event": "builds the event audit_record writes, for a bulk service to write",
     "amiable.audit.services.audit_events_write": "writes the audit trail itself (events built by audit_event)",
+    "amiable.audit.services.audit_rows_write": "writes the audit trail itself (rows of AUDIT_FIELDS, chained)",
     "amiable.audit.services.access_log_record": "is itself a trail, of the agency and creditor staff's reads (L11)",
     "amiable.cases.services.case_mark_read": "UI state: when a person last opened a case page (unread markers)",
     "amiable.contact.services.phone_e164": "pure helper: normalises a phone number",

@@ -334,7 +334,9 @@ def test_write_queries_do_not_grow_with_the_rows(reference):
     few = queries([clean_row(n, reference=f"A-{n}", needs_address_investigation=True) for n in range(1, 4)])
     many = queries([clean_row(n, reference=f"B-{n}", needs_address_investigation=True) for n in range(4, 304)])
 
-    assert few == many
+    # The first write of the transaction also reads the tip of the audit chain (audit.chain), once: the later
+    # chunks chain on from it without a query.
+    assert few == many + 1
     assert Debtor.objects.count() == Case.objects.count() == 303
 
 

@@ -25,8 +25,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 from pypdf import PdfReader
 
-from amiable.audit.models import AuditEvent
-from amiable.audit.services import AUDIT_FIELDS, SYSTEM_LABEL
+from amiable.audit.services import SYSTEM_LABEL, audit_rows_write
 from amiable.cases.models import Case
 from amiable.core.bulk import allocate_ids, insert_rows
 from amiable.core.money import ZERO, format_count, to_money
@@ -336,7 +335,7 @@ class Command(BaseCommand):
             insert_rows(
                 LedgerLine, ["entry", "account", "amount", "posted_on", "creditor", "structure", "case"], rows["line"]
             )
-            insert_rows(AuditEvent, AUDIT_FIELDS, rows["audit"])
+            audit_rows_write(rows["audit"])
         # The paid amount computed here, not by the database (as `payments.services._apply` does).
         table = connection.ops.quote_name(Case._meta.db_table)
         with connection.cursor() as cursor:

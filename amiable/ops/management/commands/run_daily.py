@@ -8,6 +8,7 @@ import traceback
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 # The plans are checked before the scenarios, so that a case whose plan broke today resumes its scenario at once.
 DAILY_JOBS = [
@@ -29,12 +30,18 @@ DAILY_JOBS = [
     "purge_access_log",
     "purge_form_tokens",
     "check_case_counters",
+    "verify_audit",
+    "verify_documents",
 ]
 # The remittances are made each day for the creditors whose contract's remittance day has come this week
 # (idempotent: the days after find them made); the invoices of the last complete month likewise, and the
 # workbook of the last complete quarter. The dashboards' figures are refreshed before the meetings' packs
 # read them; the clocks come last so that they see what the other jobs have just done.
 JOB_ARGUMENTS = {"build_remittances": ["--due"], "check_case_counters": ["--repair"]}
+# Jobs that read everything once a week, on this weekday (0 = Monday, the first run of the week): the audit
+# trail's chain and the hash of every stored document (docs/operations.md).
+WEEKLY_JOBS = {"verify_audit": 0, "verify_documents": 0}
+WEEKDAYS = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
 
 
 class Command(BaseCommand):
@@ -44,15 +51,20 @@ class Command(BaseCommand):
         "contrat), rapprochement des virements et alerte des fonds non reversés, factures du mois écoulé, "
         "statistiques du trimestre écoulé, chiffres des tableaux de bord, réunions de suivi, échéances du contrat, "
         "récapitulatif des notifications, purge des fichiers d'impression anciens, des fichiers non confirmés, "
-        "du journal des accès et des jetons d'envoi de formulaires, vérification des compteurs de dossiers. "
+        "du journal des accès et des jetons d'envoi de formulaires, vérification des compteurs de dossiers ; le "
+        "lundi, vérification du chaînage du journal d'audit et de l'intégrité des documents conservés. "
         "Une tâche en échec n'empêche pas les suivantes ; la commande se termine alors en erreur en nommant les "
         "tâches en échec."
     )
 
     def handle(self, *args, **options):
         failed = []
+        weekday = timezone.localdate().weekday()
         for job in DAILY_JOBS:
             self.stdout.write(f"== {job}")
+            if job in WEEKLY_JOBS and WEEKLY_JOBS[job] != weekday:
+                self.stdout.write(f"Tâche hebdomadaire : le {WEEKDAYS[WEEKLY_JOBS[job]]} seulement.")
+                continue
             try:
                 call_command(job, *JOB_ARGUMENTS.get(job, []), stdout=self.stdout, stderr=self.stderr)
             except Exception:  # one broken job must not stop the print batch or the digest of the others
