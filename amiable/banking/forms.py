@@ -1,12 +1,13 @@
 from django import forms
 
+from amiable.core.forms import SizedFileField
 from amiable.creditors.models import Creditor
 
 
 class StatementUploadForm(forms.Form):
     """A statement file received from the bank, as the bank sent it."""
 
-    file = forms.FileField(
+    file = SizedFileField(
         label="Relevé bancaire",
         help_text="Relevé du compte des fonds de tiers au format camt.053 (XML, versions 001.02 à 001.08) ou "
         "CFONB 120 (relevé de compte 120 caractères).",

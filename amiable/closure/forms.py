@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from amiable.closure.models import IrrecoverableReason
 from amiable.closure.services import EVIDENCE_MAX_BYTES
+from amiable.core.forms import SizedFileField
 
 EVIDENCE_TYPES = (".pdf", ".jpg", ".jpeg", ".png")
 
@@ -16,9 +17,10 @@ class IrrecoverableForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         max_length=5000,
     )
-    evidence_file = forms.FileField(
+    evidence_file = SizedFileField(
         label="Pièce justificative (PDF, JPEG ou PNG, 10 Mo au plus)",
         required=False,
+        max_bytes=EVIDENCE_MAX_BYTES,
     )
     confirm = forms.BooleanField(
         label="Je confirme : le dossier est clos sans commission et son certificat est délivré au créancier."
@@ -30,8 +32,6 @@ class IrrecoverableForm(forms.Form):
             return None
         if not upload.name.lower().endswith(EVIDENCE_TYPES):
             raise forms.ValidationError("Joignez un fichier PDF, JPEG ou PNG.")
-        if upload.size > EVIDENCE_MAX_BYTES:
-            raise forms.ValidationError("La pièce justificative dépasse 10 Mo.")
         return upload
 
 

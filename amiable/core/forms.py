@@ -1,9 +1,10 @@
-"""Form fields shared by the apps: an amount typed the French way."""
+"""Form fields shared by the apps: an amount typed the French way, an uploaded file bounded in size."""
 
 import re
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from amiable.core.money import CENT, NARROW_NBSP, format_money, to_money
@@ -42,3 +43,30 @@ class MoneyField(forms.Field):
         if amount > MAX_AMOUNT:
             raise ValidationError(self.error_messages["max"], code="max")
         return amount
+
+
+def file_size_refusal(name: str, size: int, limit_bytes: int) -> str:
+    """The French message for a file over its form's limit, naming the file, its size when known, and the limit."""
+    received = f" ({size / (1024 * 1024):.1f} Mo)".replace(".", ",") if size else ""
+    return f"Le fichier « {name} »{received} dépasse la taille maximale de {limit_bytes // (1024 * 1024)} Mo."
+
+
+class SizedFileField(forms.FileField):
+    """An uploaded file refused on its form when larger than `max_bytes` (default: the upload limit,
+    AMIABLE_BATCH_MAX_MB), including one so large that the upload handler kept none of it
+    (`amiable.core.uploads`): the form names the size instead of « Ce champ est obligatoire » or « vide »."""
+
+    def __init__(self, *args, max_bytes: int | None = None, **kwargs):
+        self.max_bytes = max_bytes
+        super().__init__(*args, **kwargs)
+
+    def limit(self) -> int:
+        return self.max_bytes or settings.AMIABLE_BATCH_MAX_MB * 1024 * 1024
+
+    def to_python(self, data):
+        if getattr(data, "too_large", False):
+            raise ValidationError(file_size_refusal(data.name, data.received_size, self.limit()), code="too_large")
+        file = super().to_python(data)
+        if file is not None and file.size > self.limit():
+            raise ValidationError(file_size_refusal(file.name, file.size, self.limit()), code="too_large")
+        return file

@@ -1,26 +1,17 @@
 from django import forms
 from django.conf import settings
 
+from amiable.core.forms import SizedFileField, file_size_refusal
 from amiable.creditors.models import Creditor, Structure
 
 
 def size_refusal(name: str, size: int) -> str:
     """The French message for a file over AMIABLE_BATCH_MAX_MB."""
-    received = f" ({size / (1024 * 1024):.1f} Mo)".replace(".", ",") if size else ""
-    return f"Le fichier « {name} »{received} dépasse la taille maximale de {settings.AMIABLE_BATCH_MAX_MB} Mo."
+    return file_size_refusal(name, size, settings.AMIABLE_BATCH_MAX_MB * 1024 * 1024)
 
 
-class BatchFileField(forms.FileField):
-    """A batch file, refused on the form when larger than AMIABLE_BATCH_MAX_MB, including one so large that the
-    upload handler kept none of it (`amiable.core.uploads`)."""
-
-    def to_python(self, data):
-        if getattr(data, "too_large", False):
-            raise forms.ValidationError(size_refusal(data.name, data.received_size), code="too_large")
-        file = super().to_python(data)
-        if file is not None and file.size > settings.AMIABLE_BATCH_MAX_MB * 1024 * 1024:
-            raise forms.ValidationError(size_refusal(file.name, file.size), code="too_large")
-        return file
+class BatchFileField(SizedFileField):
+    """A batch file, refused on the form when larger than AMIABLE_BATCH_MAX_MB (the field's default limit)."""
 
 
 class BatchUploadForm(forms.Form):

@@ -3,6 +3,9 @@
 from django import forms
 from django.utils import timezone
 
+from amiable.core.forms import SizedFileField
+from amiable.reporting.services_meetings import MAX_MINUTES_FILE
+
 
 class MinutesForm(forms.Form):
     held_on = forms.DateField(
@@ -15,8 +18,9 @@ class MinutesForm(forms.Form):
         help_text="Le compte rendu détaillé remis au créancier (CCTP §1.7) : participants, chiffres commentés, "
         "décisions et suites à donner.",
     )
-    upload = forms.FileField(
+    upload = SizedFileField(
         label="Fichier du compte rendu",
+        max_bytes=MAX_MINUTES_FILE,
         required=False,
         help_text="Facultatif : PDF, Word (.docx), OpenDocument (.odt) ou texte, 20 Mo au plus.",
     )
