@@ -6,27 +6,15 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
-from amiable.audit.chain import Appender, content
+from amiable.audit.chain import COLUMNS, Appender, content
 from amiable.audit.models import AuditEvent
 from amiable.audit.personal import protect, scope_of
 from amiable.core.bulk import insert_rows
 
 SYSTEM_LABEL = "Système"
-# The columns of an audit row written in bulk (`core.bulk.insert_rows`), in the order of the tuples given.
-AUDIT_FIELDS = [
-    "at",
-    "actor",
-    "actor_label",
-    "verb",
-    "target_type",
-    "target_id",
-    "target_label",
-    "case_pk",
-    "creditor_pk",
-    "before",
-    "after",
-    "ip_address",
-]
+# The columns of an audit row written in bulk (`core.bulk.insert_rows`), in the order of the tuples given: the
+# columns the chain's hash covers, in the same order (the actor by its field name).
+AUDIT_FIELDS = ["actor" if column == "actor_id" else column for column in COLUMNS]
 
 
 def _target_identity(target: Any) -> tuple[str, str, str]:
