@@ -4,10 +4,13 @@ the write stage inside its transaction. Rows stream from one stage to the next, 
 the size of the file."""
 
 import hashlib
+import pickle
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
+from typing import IO
 
 from django.utils import timezone
 
@@ -187,6 +190,8 @@ class Destination:
     actor: object
     received_on: date
     certificate_due_on: date
+    # Where `write` keeps the cases' audit events until every row is stored (see `write`); None: written at once.
+    audit_spool: IO[bytes] | None = None
 
     @property
     def actor_id(self) -> int | None:
@@ -201,21 +206,34 @@ def write(
     stored: Callable[[list[CleanRow]], None] | None = None,
 ) -> None:
     """Store the rows exactly as given, CHUNK at a time, hand each chunk once stored to `stored` (the
-    acknowledgement's annexes are written from it), and report the last line stored after each full chunk."""
-    chunk: list[CleanRow] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= CHUNK:
-            write_chunk(chunk, destination=destination)
+    acknowledgement's annexes are written from it), and report the last line stored after each full chunk.
+
+    The cases' audit events are spooled to a private temporary file and appended to the trail once every row
+    is stored: appending takes the audit chain's lock until the transaction commits (audit.chain), and a
+    large batch would otherwise hold it, and make every other audited change wait, for the whole import."""
+    with tempfile.TemporaryFile(prefix="amiable-audit-") as spool:
+        spooled = replace(destination, audit_spool=spool)
+        chunk: list[CleanRow] = []
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) >= CHUNK:
+                write_chunk(chunk, destination=spooled)
+                if stored is not None:
+                    stored(chunk)
+                chunk = []
+                if progress is not None:
+                    progress(row.line)
+        if chunk:
+            write_chunk(chunk, destination=spooled)
             if stored is not None:
                 stored(chunk)
-            chunk = []
-            if progress is not None:
-                progress(row.line)
-    if chunk:
-        write_chunk(chunk, destination=destination)
-        if stored is not None:
-            stored(chunk)
+        spool.seek(0)
+        while True:
+            try:
+                events = pickle.load(spool)  # our own file, written just above, never shared
+            except EOFError:
+                break
+            audit_rows_write(events)
 
 
 def write_chunk(rows: list[CleanRow], *, destination: Destination) -> None:
@@ -315,25 +333,27 @@ def write_chunk(rows: list[CleanRow], *, destination: Destination) -> None:
             if r.needs_address_investigation
         ],
     )
-    audit_rows_write(
-        [
-            (
-                now,
-                actor_id,
-                actor_label,
-                "case.created",
-                "cases.case",
-                str(case_id),
-                f"Dossier {r.reference}"[:255],
-                case_id,
-                creditor_id,
-                None,
-                sealer.seal(_case_event(r, destination)),
-                None,
-            )
-            for r, case_id in zip(rows, case_ids, strict=True)
-        ],
-    )
+    events = [
+        (
+            now,
+            actor_id,
+            actor_label,
+            "case.created",
+            "cases.case",
+            str(case_id),
+            f"Dossier {r.reference}"[:255],
+            case_id,
+            creditor_id,
+            None,
+            sealer.seal(_case_event(r, destination)),
+            None,
+        )
+        for r, case_id in zip(rows, case_ids, strict=True)
+    ]
+    if destination.audit_spool is not None:
+        pickle.dump(events, destination.audit_spool, protocol=pickle.HIGHEST_PROTOCOL)
+    else:
+        audit_rows_write(events)
 
 
 def _case_event(row: CleanRow, destination: Destination) -> dict:
