@@ -86,7 +86,8 @@ def test_agency_asks_and_only_the_creditors_deciders_are_told_urgently(
     assert mailoutbox[0].subject == (
         "[Amiable] Décision attendue sur le dossier DEC-0001 : Autorisation d'une action en justice"
     )
-    assert "Assigner le débiteur devant le tribunal judiciaire." in mailoutbox[0].body
+    # The title and a link only: the agency's proposal stays behind the login (no free text in an e-mail).
+    assert "Assigner le débiteur devant le tribunal judiciaire." not in mailoutbox[0].body
     assert "/validations/" in mailoutbox[0].body
     assert all(n.emailed_at is not None for n in Notification.objects.filter(kind="approval_requested"))
 

@@ -61,9 +61,13 @@ try:
         for _row in parsed.rows:
             pass
 except ApplicationError as exc:
-    print(json.dumps({"refused": exc.message}))
+    refused = exc.message
 else:
-    print(json.dumps({"refused": None}))
+    refused = None
+# The peak of this process since it started Python (VmHWM is per address space, which exec replaces): not the
+# test worker's memory that the forked child held for a moment before exec, which ru_maxrss would count.
+peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"refused": refused, "peak_kb": peak_kb}))
 """
 
 
@@ -85,13 +89,14 @@ def probe(kind: str, path: Path, *extra: str) -> tuple[str | None, float]:
             stderr=err,
             preexec_fn=_limits,
         )
-        _pid, status, usage = os.wait4(child.pid, 0)
+        _pid, status, _usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         output, errors = out.read().decode(), err.read().decode()
     assert child.returncode == 0, errors[-3000:]
-    return json.loads(output.strip().splitlines()[-1])["refused"], usage.ru_maxrss / 1024
+    result = json.loads(output.strip().splitlines()[-1])
+    return result["refused"], result["peak_kb"] / 1024
 
 
 # --- builders ------------------------------------------------------------------------------------------------
