@@ -1,24 +1,15 @@
 from django import forms
-from django.conf import settings
 
-from amiable.core.forms import SizedFileField, file_size_refusal
+from amiable.core.forms import SizedFileField
 from amiable.creditors.models import Creditor, Structure
-
-
-def size_refusal(name: str, size: int) -> str:
-    """The French message for a file over AMIABLE_BATCH_MAX_MB."""
-    return file_size_refusal(name, size, settings.AMIABLE_BATCH_MAX_MB * 1024 * 1024)
-
-
-class BatchFileField(SizedFileField):
-    """A batch file, refused on the form when larger than AMIABLE_BATCH_MAX_MB (the field's default limit)."""
 
 
 class BatchUploadForm(forms.Form):
     """Upload of a batch file; agency staff choose the creditor, creditor staff upload for their own."""
 
     creditor = forms.ModelChoiceField(label="Créancier", queryset=Creditor.objects.none(), empty_label=None)
-    file = BatchFileField(
+    # Refused on the form past AMIABLE_BATCH_MAX_MB, the field's default limit.
+    file = SizedFileField(
         label="Fichier de créances",
         help_text="CSV (séparateur ; , ou tabulation) ou classeur XLSX, chiffré (OpenPGP) ou non selon les "
         "exigences du créancier indiquées sur cette page.",
