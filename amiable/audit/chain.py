@@ -129,24 +129,45 @@ class Appender:
         setattr(self.connection, _STATE, (self.connection.run_on_commit, self.tip))
 
 
-def verify(rows) -> dict:
-    """Walk rows `(id, hash, *COLUMNS)` in id order; the first broken link, if any. Constant memory."""
+def verify(rows, *, anchor: tuple[int, str] | None = None) -> dict:
+    """Walk rows `(id, hash, *COLUMNS)` in id order; the first broken link, if any. Constant memory.
+
+    `anchor` is a tip published earlier (its id and hash, kept outside the database): a chain recomputed from
+    some point on, or cut off at its end, is consistent with itself, and only shows against such a tip."""
     previous = GENESIS
     checked = 0
     last_id = None
+    anchor_seen = False
     for row in rows:
         pk, stored = row[0], row[1]
         expected = link(previous, content(row[2:]))
         if stored != expected:
             return {
                 "ok": False,
+                "reason": "broken_link",
                 "checked": checked,
                 "first_broken_id": pk,
                 "previous_id": last_id,
                 "expected_hash": expected,
                 "stored_hash": stored,
             }
+        if anchor is not None and pk == anchor[0]:
+            if stored != anchor[1]:
+                return {
+                    "ok": False,
+                    "reason": "anchor_changed",
+                    "checked": checked,
+                    "anchor_id": pk,
+                    "expected_hash": anchor[1],
+                    "stored_hash": stored,
+                }
+            anchor_seen = True
         checked += 1
         previous = stored
         last_id = pk
-    return {"ok": True, "checked": checked, "last_id": last_id, "last_hash": previous if last_id else None}
+    if anchor is not None and not anchor_seen:
+        return {"ok": False, "reason": "anchor_missing", "checked": checked, "anchor_id": anchor[0], "last_id": last_id}
+    result = {"ok": True, "checked": checked, "last_id": last_id, "last_hash": previous if last_id else None}
+    if anchor is not None:
+        result["anchor_id"] = anchor[0]
+    return result

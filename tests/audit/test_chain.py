@@ -64,7 +64,7 @@ def _tamper(sql: str, params=()) -> None:
             cursor.execute(sql, params)
             cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_auditevent_append_only")
         else:
-            cursor.execute("DROP TRIGGER audit_auditevent_no_update")
+            cursor.execute("DROP TRIGGER IF EXISTS audit_auditevent_no_update")
             cursor.execute(sql, params)
 
 
@@ -279,3 +279,64 @@ def test_concurrent_writers_keep_one_chain():
     assert failures == []
     result, _ = _verify()
     assert result["ok"] and result["checked"] == 4 * 10 * 4
+
+
+# --- against a tip published earlier --------------------------------------------------------------------
+
+
+def _verify_against(anchor: str) -> tuple[dict, str]:
+    out = io.StringIO()
+    try:
+        call_command("verify_audit", "--json", "--expect", anchor, stdout=out)
+    except CommandError as error:
+        return (json.loads(out.getvalue()) if out.getvalue() else {}), str(error)
+    return json.loads(out.getvalue()), ""
+
+
+def test_the_published_tip_still_in_the_chain_passes(five):
+    _record(6)  # events written since the tip was published
+
+    result, error = _verify_against(f"{five[-1].pk}:{five[-1].hash}")
+    assert (result["ok"], result["checked"], result["anchor_id"], error) == (True, 6, five[-1].pk, "")
+
+
+def test_a_trail_cut_off_at_its_end_is_found_only_against_the_published_tip(five):
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_auditevent_append_only")
+        cursor.execute("DELETE FROM audit_auditevent WHERE id >= %s", [five[3].pk])
+    assert _verify()[0]["ok"] is True  # consistent with itself
+
+    result, error = _verify_against(f"{five[-1].pk}:{five[-1].hash}")
+    assert (result["ok"], result["reason"], result["anchor_id"]) == (False, "anchor_missing", five[-1].pk)
+    assert f"l'événement n° {five[-1].pk} publié auparavant n'existe plus" in error
+    assert f"dernier événement : n° {five[2].pk}" in error
+
+
+def test_a_chain_recomputed_from_a_changed_event_is_found_against_the_published_tip(five):
+    """An intruder who rewrites an event and recomputes every link after it leaves a chain consistent with
+    itself; the tip kept outside the database no longer matches."""
+    published = f"{five[-1].pk}:{five[-1].hash}"
+    _tamper("UPDATE audit_auditevent SET target_label = 'Autre chose' WHERE id = %s", [five[1].pk])
+    previous = five[0].hash
+    for pk in [e.pk for e in five[1:]]:
+        row = AuditEvent.objects.filter(pk=pk).values_list(*COLUMNS).get()
+        previous = link(previous, content(row))
+        _tamper("UPDATE audit_auditevent SET hash = %s WHERE id = %s", [previous, pk])
+    assert _verify()[0]["ok"] is True
+
+    result, error = _verify_against(published)
+    assert (result["ok"], result["reason"], result["stored_hash"]) == (False, "anchor_changed", previous)
+    assert f"l'événement n° {five[-1].pk} n'a plus l'empreinte publiée" in error
+
+
+def test_the_success_message_gives_the_tip_to_publish(five):
+    out = io.StringIO()
+    call_command("verify_audit", stdout=out)
+    assert f"--expect {five[-1].pk}:{five[-1].hash}" in out.getvalue()
+
+
+@pytest.mark.parametrize("anchor", ["12", "x:abc", f"12:{'0' * 63}"])
+def test_a_malformed_tip_is_refused_in_french(five, anchor):
+    with pytest.raises(CommandError, match="--expect attend « numéro:empreinte »"):
+        call_command("verify_audit", "--expect", anchor, stdout=io.StringIO())
