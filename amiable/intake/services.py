@@ -652,6 +652,64 @@ def _fail_stale(pk, *, now, limit) -> int:
         return 1
 
 
+def _pending_since(job):
+    """When a waiting job last had a task queued for it: its upload, its confirmation or its last re-queueing
+    (written in `heartbeat_at`, which a pending job has no other use for)."""
+    return max(t for t in (job.created_at, job.confirmed_at, job.heartbeat_at) if t is not None)
+
+
+def import_job_lost(job, *, now=None) -> bool:
+    """Whether a job has waited for a worker longer than the lease (pure: the page asks before re-queueing)."""
+    from amiable.intake.models import ImportJobStatus
+
+    return job.status == ImportJobStatus.PENDING and _pending_since(job) < (now or timezone.now()) - IMPORT_LEASE
+
+
+def import_jobs_requeue_lost(*, now=None, job_id=None) -> int:
+    """Queue again the jobs left waiting longer than the lease: their task was lost (the process stopped between
+    the commit and the queueing, or the queue was emptied). Running a job twice is harmless (`import_job_execute`
+    claims it once), so a job merely waiting behind a long import costs one spare task per lease at most.
+    Audited `batch.requeued` by the system. Called by the job's page (`job_id`) and by `run_daily`."""
+    from amiable.intake.models import ImportJob, ImportJobStatus
+    from amiable.intake.tasks import import_job_run
+
+    now = now or timezone.now()
+    limit = now - IMPORT_LEASE
+    lost = (
+        ImportJob.objects.filter(status=ImportJobStatus.PENDING, created_at__lt=limit)
+        .filter(Q(confirmed_at__isnull=True) | Q(confirmed_at__lt=limit))
+        .filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=limit))
+    )
+    if job_id is not None:
+        lost = lost.filter(pk=job_id)
+    requeued = 0
+    for pk in list(lost.values_list("pk", flat=True)[:1000]):
+        try:
+            with transaction.atomic():
+                job = ImportJob.objects.select_for_update(skip_locked=True).filter(pk=pk).first()
+                if job is None or not import_job_lost(job, now=now):
+                    continue  # claimed by a worker or queued again meanwhile
+                waited = now - _pending_since(job)
+                job.heartbeat_at = now
+                job.save(update_fields=["heartbeat_at"])
+                audit_record(
+                    actor=None,
+                    verb="batch.requeued",
+                    target=job,
+                    creditor_pk=job.creditor_id,
+                    after={
+                        "filename": job.filename,
+                        "confirmed": job.confirmed_at is not None,
+                        "waited_minutes": int(waited.total_seconds() // 60),
+                    },
+                )
+                transaction.on_commit(lambda pk=pk: import_job_run.enqueue(job_id=str(pk)))
+                requeued += 1
+        except OperationalError:  # SQLite: an import holds the write lock; looked at again later
+            logger.warning("Lost import %s not queued again now (database busy)", pk)
+    return requeued
+
+
 @transaction.atomic
 def import_job_confirm(*, job, actor):
     """The person confirms a checked file: its import is queued, which stores the cases and issues the

@@ -10,6 +10,7 @@ def register() -> None:
     register_verb("batch.cancelled", label="Lot annulé avant import")
     register_verb("batch.expired", label="Lot non confirmé, annulé après le délai")
     register_verb("batch.interrupted", label="Import interrompu (traitement arrêté), rien n'a été enregistré")
+    register_verb("batch.requeued", label="Import remis dans la file d'attente (tâche perdue)")
     register_verb("batch.imported", label="Lot importé")
     register_verb("batch.refused", label="Lot refusé")
     register_verb("batch.duplicate", label="Lot déjà reçu")

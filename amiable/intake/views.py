@@ -29,9 +29,11 @@ from amiable.intake.services import (
     import_job_cancel,
     import_job_confirm,
     import_job_create,
+    import_job_lost,
     import_job_progress,
     import_job_stale,
     import_jobs_fail_stale,
+    import_jobs_requeue_lost,
 )
 from amiable.intake.template import CONTENT_TYPES, batch_template
 from amiable.intake.validation import FLAG_LABELS
@@ -129,6 +131,12 @@ def _job_context(request, pk) -> dict:
         "progress": progress,
         "percent": percent,
         "finished": job.status in FINISHED,
+        # Queued again after its task was lost (`import_jobs_requeue_lost` marks it in heartbeat_at).
+        "requeued_at": job.heartbeat_at
+        if job.status == ImportJobStatus.PENDING
+        and job.heartbeat_at
+        and job.heartbeat_at > (job.confirmed_at or job.created_at)
+        else None,
         "accepted_total": Decimal(outcome.get("accepted_balance_total") or "0"),
         "rejected": Paginator(outcome.get("rejected_rows") or [], 100).get_page(request.GET.get("page")),
     }
@@ -141,6 +149,10 @@ def job_status(request: HttpRequest, pk) -> HttpResponse:
     job = context["job"]
     if import_job_stale(job) and import_jobs_fail_stale(job_id=job.pk):
         # Its worker died: the page that polls it is where the person learns it, at once.
+        context = _job_context(request, pk)
+        job = context["job"]
+    elif import_job_lost(job) and import_jobs_requeue_lost(job_id=job.pk):
+        # Its task was lost: queued again, and the page says why it waits.
         context = _job_context(request, pk)
         job = context["job"]
     if job.status == ImportJobStatus.DONE and job.batch_id:

@@ -143,6 +143,7 @@ NOT_AUDITED = {
     ),
     "amiable.intake.services.import_job_progress": "reads the progress of an import from the cache",
     "amiable.intake.services.import_job_stale": "pure: whether a job's heartbeat is older than the lease",
+    "amiable.intake.services.import_job_lost": "pure: whether a waiting job has waited longer than the lease",
     "amiable.letters.print_batch.print_pending": "read: the letters waiting for the print batch",
     "amiable.letters.print_batch.print_runs_list": "read: the print runs whose files are still stored",
     "amiable.letters.print_batch.print_file_name": "pure: checks a print file's name from a link",
@@ -916,6 +917,10 @@ SERVICE_CALLS = {
     "amiable.intake.services.import_jobs_fail_stale": (
         "batch.interrupted",
         lambda w: intake_services.import_jobs_fail_stale(now=w.running_import_job().created_at + timedelta(hours=1)),
+    ),
+    "amiable.intake.services.import_jobs_requeue_lost": (
+        "batch.requeued",
+        lambda w: intake_services.import_jobs_requeue_lost(now=w.import_job().created_at + timedelta(hours=1)),
     ),
     "amiable.intake.crypto.register_creditor_key": (
         "creditor_key.registered",

@@ -4,6 +4,7 @@ failed with a French reason, its staged file erased, audited by the system; noth
 file can be transmitted again."""
 
 import html
+import io
 import threading
 from datetime import timedelta
 
@@ -23,6 +24,7 @@ from amiable.intake.services import (
     import_job_create,
     import_job_execute,
     import_jobs_fail_stale,
+    import_jobs_requeue_lost,
 )
 from tests.intake.conftest import DATA
 
@@ -215,3 +217,64 @@ def test_a_job_whose_write_transaction_runs_is_never_failed(reference, users, gn
     second.refresh_from_db()
     assert second.status == ImportJobStatus.DONE and second.batch is not None
     assert not AuditEvent.objects.filter(verb="batch.interrupted").exists()
+
+
+# --- a job whose task was lost -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def queue(settings):
+    """The database queue of production, instead of the tests' immediate one: queued tasks stay visible."""
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+    return DBTaskResult.objects
+
+
+def test_a_confirmed_job_whose_task_was_lost_is_queued_again_from_its_page(
+    confirmed, users, client, time_machine, queue, django_capture_on_commit_callbacks
+):
+    """The process stopped between the confirmation's commit and the queueing: the job would wait « En
+    attente » for ever. Past the lease its page queues it again, once; the worker then imports it."""
+    client.force_login(users.creditor_admin)
+    url = reverse("intake:job", args=[confirmed.pk])
+    time_machine.move_to(timezone.now() + IMPORT_LEASE - timedelta(seconds=30))
+    with django_capture_on_commit_callbacks(execute=True):
+        client.get(url)
+    assert not queue.exists()  # within the lease: nothing queued
+
+    time_machine.move_to(timezone.now() + timedelta(minutes=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        page = html.unescape(client.get(url).content.decode())
+    assert "il a été remis dans la file d'attente" in page
+    assert queue.get().args_kwargs["kwargs"] == {"job_id": str(confirmed.pk)}
+    event = AuditEvent.objects.get(verb="batch.requeued")
+    assert event.actor is None and event.after["confirmed"] is True and event.after["waited_minutes"] == 5
+    # Once per lease: the page polled again and the daily run queue nothing more.
+    with django_capture_on_commit_callbacks(execute=True):
+        client.get(url)
+        call_command("expire_import_jobs", stdout=io.StringIO())
+    assert queue.count() == 1
+
+    import_job_execute(job_id=str(confirmed.pk))  # what the worker runs for the queued task
+    confirmed.refresh_from_db()
+    assert confirmed.status == ImportJobStatus.DONE and Batch.objects.count() == 1
+    assert import_jobs_requeue_lost(now=timezone.now() + timedelta(days=1)) == 0
+
+
+def test_the_daily_run_queues_again_an_unchecked_upload_left_waiting(
+    uploaded, queue, django_capture_on_commit_callbacks
+):
+    assert import_jobs_requeue_lost(now=timezone.now() + IMPORT_LEASE - timedelta(seconds=1)) == 0
+    later = timezone.now() + IMPORT_LEASE + timedelta(seconds=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert import_jobs_requeue_lost(now=later) == 1
+    assert queue.count() == 1
+    assert import_jobs_requeue_lost(now=later + timedelta(seconds=1)) == 0  # queued again: waits a new lease
+    assert import_jobs_requeue_lost(now=later + IMPORT_LEASE + timedelta(seconds=1)) == 1
+
+
+def test_a_job_claimed_by_its_worker_is_not_queued_again(uploaded):
+    import_job_execute(job_id=str(uploaded.pk))  # checked: « À confirmer »
+    assert import_jobs_requeue_lost(now=timezone.now() + timedelta(days=1)) == 0
+    assert not AuditEvent.objects.filter(verb="batch.requeued").exists()
