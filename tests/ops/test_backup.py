@@ -92,6 +92,10 @@ class Site:
         return json.loads(self.manage("shell", "-c", SUMMARY).stdout.strip().splitlines()[-1])
 
     def drop(self) -> None:
+        # The demo's keys started a gpg-agent for this site's GnuPG home: it would outlive the test.
+        subprocess.run(
+            ["gpgconf", "--homedir", str(self.var / "gnupg"), "--kill", "gpg-agent"], check=False, capture_output=True
+        )
         if connection.vendor == "postgresql":
             _admin(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
 
