@@ -2,10 +2,12 @@
 and the creditors' staff, and N cases with their debtors, contact points, letters, calls, tasks, payments,
 plans, requests and remittances, as the application would have left them after three years of work.
 
-Fast: rows are built in Python from one seeded random generator (the same seed gives the same data) and
-written a chunk at a time by `core.bulk.insert_rows`, which is COPY on PostgreSQL and multi-row INSERTs on
-SQLite. Building the rows in Python keeps one generator for both engines and lets the derived search columns
-(`Debtor.search_name`, `ContactPoint.search_value`) be folded by the very functions the application uses.
+Fast: on PostgreSQL the cases and all that hangs on them are written set-based, one `INSERT … SELECT` per
+table (`volume_sql.SqlVolume`), so that a million cases take minutes and almost no Python. On SQLite, used
+for small runs only, the rows are built here in Python from one seeded random generator and written a chunk
+at a time by `core.bulk.insert_rows` (multi-row INSERTs). Both give the same data for the same seed, each in
+its own way, and both fold the search columns (`Debtor.search_name`, `ContactPoint.search_value`) with the
+very functions the application uses.
 
 What is left out, because no page reads it in bulk: the audit trail of the generated rows, receipts and
 their PDFs, the e-mails and SMS of the outbox. Letters share one small stored PDF."""
@@ -194,6 +196,21 @@ def _weighted(rng: random.Random, pairs):
     return pairs[-1][0]
 
 
+def person_name(rng: random.Random) -> tuple[str, str, str]:
+    """Civility, last name and first name. Zipf-like: the head of the list is common, its tail and invented
+    names rare."""
+    if rng.random() < 0.25:
+        syllables = ("ber", "lan", "mé", "rou", "chè", "val", "don", "gui", "lé", "mar", "pé", "zin", "tho", "fa")
+        last = "".join(rng.choice(syllables) for _ in range(rng.randint(2, 3))).capitalize()
+    else:
+        last = LAST_NAMES[int(len(LAST_NAMES) * rng.random() ** 1.5)]
+    if rng.random() < 0.05:
+        last = f"{last}-{rng.choice(LAST_NAMES)}"
+    first = rng.choice(FIRST_NAMES)
+    civility = rng.choice(("M", "MME", "MME", "M", ""))
+    return civility, last, first
+
+
 def _at(day: date, hour: int = 10) -> datetime:
     return datetime.combine(day, time(hour, 0), tzinfo=UTC)
 
@@ -251,6 +268,7 @@ class VolumeWriter:
     def __init__(self, *, cases: int, creditors: int, seed: int, progress: Callable[[str], None] | None = None):
         self.total = cases
         self.creditor_count = creditors
+        self.seed = seed
         self.rng = random.Random(seed)
         self.progress = progress or (lambda text: None)
         self.today = timezone.localdate()
@@ -373,16 +391,25 @@ class VolumeWriter:
         with transaction.atomic():
             self.setup()
         self.progress(f"Créanciers et comptes prêts en {perf_counter() - start:.1f} s")
-        for first in range(0, self.total, CHUNK):
+        set_based = connection.vendor == "postgresql"
+        if set_based:
+            from amiable.ops.volume_sql import SqlVolume
+
             with transaction.atomic():
-                self._chunk(min(CHUNK, self.total - first))
-            self.progress(f"{first + min(CHUNK, self.total - first)} dossiers écrits ({perf_counter() - start:.0f} s)")
+                SqlVolume(self, seed=self.seed).write()
+        else:
+            for first in range(0, self.total, CHUNK):
+                with transaction.atomic():
+                    self._chunk(min(CHUNK, self.total - first))
+                done = first + min(CHUNK, self.total - first)
+                self.progress(f"{done} dossiers écrits ({perf_counter() - start:.0f} s)")
         with transaction.atomic():
-            self._remittances()
+            if not set_based:
+                self._remittances()
             self._requests()
             self._save_numbers()
         self.progress(f"Reversements et demandes écrits ({perf_counter() - start:.0f} s)")
-        if connection.vendor == "postgresql":
+        if set_based:
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
             self.progress(f"ANALYZE fait ({perf_counter() - start:.0f} s)")
@@ -390,18 +417,7 @@ class VolumeWriter:
         return self.summary
 
     def _name(self) -> tuple[str, str, str]:
-        rng = self.rng
-        # Zipf-like: the head of the list is common, its tail and invented names rare.
-        if rng.random() < 0.25:
-            syllables = ("ber", "lan", "mé", "rou", "chè", "val", "don", "gui", "lé", "mar", "pé", "zin", "tho", "fa")
-            last = "".join(rng.choice(syllables) for _ in range(rng.randint(2, 3))).capitalize()
-        else:
-            last = LAST_NAMES[int(len(LAST_NAMES) * rng.random() ** 1.5)]
-        if rng.random() < 0.05:
-            last = f"{last}-{rng.choice(LAST_NAMES)}"
-        first = rng.choice(FIRST_NAMES)
-        civility = rng.choice(("M", "MME", "MME", "M", ""))
-        return civility, last, first
+        return person_name(self.rng)
 
     def _chunk(self, count: int) -> None:
         rng, today = self.rng, self.today
