@@ -389,12 +389,28 @@ class Task(models.Model):
     due_on = models.DateField("à faire pour le", null=True, blank=True)
     created_at = models.DateTimeField("créée le", auto_now_add=True)
     closed_at = models.DateTimeField("close le", null=True, blank=True)
+    # The case's agent, copied by the database (triggers of migration 0018) whenever a task is written or its
+    # case changes hands, whatever the path (services, bulk updates, COPY): « Ma journée » reads an agent's open
+    # tasks on one index instead of joining every open task to its case. Never written by the code.
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="gestionnaire du dossier",
+        on_delete=models.DO_NOTHING,  # the case's own link protects the user
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
 
     class Meta:
         verbose_name = "tâche"
         verbose_name_plural = "tâches"
         ordering = ["due_on", "pk"]
-        indexes = [models.Index(fields=["status", "due_on"], name="task_status_due_idx")]
+        indexes = [
+            models.Index(fields=["status", "due_on"], name="task_status_due_idx"),
+            # « Ma journée »: an agent's open tasks in due order (undated last, as PostgreSQL sorts NULLs).
+            models.Index(fields=["agent", "due_on", "id"], condition=Q(status="open"), name="task_open_agent_due_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["case", "kind"], condition=Q(status="open"), name="task_one_open_per_kind")
         ]

@@ -374,6 +374,15 @@ def case_counts_fresh() -> dict[tuple, tuple[int, Decimal, Decimal, Decimal]]:
     }
 
 
+def task_agents_drift() -> list[int]:
+    """The tasks whose copy of their case's agent (`Task.agent`) differs from the case's, by id (expected: none,
+    the database's triggers keep it)."""
+    drifted = Task.objects.exclude(agent__isnull=True, case__assigned_agent__isnull=True).exclude(
+        agent_id=F("case__assigned_agent_id")
+    )
+    return list(drifted.order_by("pk").values_list("pk", flat=True))
+
+
 def case_counters_drift() -> list[dict]:
     """The counters that differ from a fresh count of the cases (expected: none, the triggers keep them)."""
     fresh = case_counts_fresh()

@@ -4,6 +4,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from amiable.accounts.permissions import can_work_cases, require
@@ -23,7 +24,7 @@ from amiable.cases.models import (
     Task,
     TaskStatus,
 )
-from amiable.cases.selectors import case_counts_fresh
+from amiable.cases.selectors import case_counts_fresh, task_agents_drift
 from amiable.core.dates import add_months
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO, format_money, to_money
@@ -520,3 +521,22 @@ def case_counters_rebuild(*, actor=None) -> int:
         after={"rows": len(fresh)},
     )
     return len(fresh)
+
+
+@transaction.atomic
+def task_agents_repair(*, actor=None) -> int:
+    """Give every task whose copy of its case's agent drifted (an edit by hand in the database, a trigger
+    dropped) its case's agent again: « Ma journée » reads the copy. Audited even when nothing drifted (the
+    daily check only calls it on a drift). Returns the tasks corrected."""
+    ids = task_agents_drift()
+    for start in range(0, len(ids), 500):  # under SQLite's limit of bound parameters
+        Task.objects.filter(pk__in=ids[start : start + 500]).update(
+            agent_id=Subquery(Case.objects.filter(pk=OuterRef("case_id")).values("assigned_agent_id")[:1])
+        )
+    audit_record(
+        actor=actor,
+        verb="task_agents.repaired",
+        target=("cases.task", "", "Gestionnaires des tâches"),
+        after={"tasks": len(ids)},
+    )
+    return len(ids)

@@ -63,6 +63,7 @@ def register() -> None:
         internal=True,
     )
     register_verb("case_counters.rebuilt", label="Compteurs de dossiers recomptés", internal=True)
+    register_verb("task_agents.repaired", label="Gestionnaires des tâches corrigés", internal=True)
     register_verb("debtor.created", label="Débiteur enregistré")
     register_verb(
         "contact_point.added",

@@ -160,6 +160,12 @@ def _case_scope(agent: User | None, prefix: str = "case__") -> Q:
     return Q(**{f"{prefix}assigned_agent": agent})
 
 
+def _task_scope(agent: User | None) -> Q:
+    """A task carries its case's agent (`Task.agent`, kept by the database): the agent's open tasks are read on
+    their own index in due order, not by joining every open task to its case."""
+    return Q(agent__isnull=True) if agent is UNASSIGNED else Q(agent=agent)
+
+
 def _case_url(case, anchor: str = "") -> str:
     return f"/dossiers/{case.pk}/{'#' + anchor if anchor else ''}"
 
@@ -167,7 +173,7 @@ def _case_url(case, anchor: str = "") -> str:
 def _tasks(agent, today, creditor_id, task_kind, limit) -> Source:
     """Open tasks due today or before (undated: today), whatever the state of the case: a task still open
     on an ended case (a receipt to hand over) is work to do; ending a case cancels the others."""
-    qs = Task.objects.filter(_case_scope(agent), status=TaskStatus.OPEN).filter(
+    qs = Task.objects.filter(_task_scope(agent), status=TaskStatus.OPEN).filter(
         Q(due_on__lte=today) | Q(due_on__isnull=True)
     )
     if creditor_id:

@@ -4,6 +4,7 @@ than pay a full `COUNT(*)` on every page."""
 from functools import cached_property
 
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 
 COUNT_CAP = 10_000
 
@@ -19,7 +20,12 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def _bounded_count(self) -> int:
-        return self.object_list[: self.cap + 1].count()
+        rows = self.object_list
+        if isinstance(rows, QuerySet):
+            # Only the ids: neither the joins of select_related nor the annotated columns (the list's « prochaine
+            # action », two subqueries a row) are worth computing for up to 10 001 rows that are only counted.
+            rows = rows.order_by().values("pk")
+        return rows[: self.cap + 1].count()
 
     @cached_property
     def count(self) -> int:

@@ -411,6 +411,12 @@ class VolumeWriter:
         self.progress(f"Reversements et demandes écrits ({perf_counter() - start:.0f} s)")
         if set_based:
             with connection.cursor() as cursor:
+                # The rows COPY left in the trigram indexes' pending lists (up to 4 MB each, read in full by every
+                # search) go into the indexes, as autovacuum would do a while after a real import.
+                cursor.execute(
+                    "SELECT gin_clean_pending_list(i.indexrelid) FROM pg_index i "
+                    "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam WHERE a.amname = 'gin'"
+                )
                 cursor.execute("ANALYZE")
             self.progress(f"ANALYZE fait ({perf_counter() - start:.0f} s)")
         self.summary.seconds = perf_counter() - start

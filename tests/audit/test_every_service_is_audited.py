@@ -678,6 +678,10 @@ SERVICE_CALLS = {
         "case_counters.rebuilt",
         lambda w: cases_services.case_counters_rebuild(actor=w.users.supervisor),
     ),
+    "amiable.cases.services.task_agents_repair": (
+        "task_agents.repaired",
+        lambda w: cases_services.task_agents_repair(actor=w.users.supervisor),
+    ),
     "amiable.cases.services.comment_add": (
         "comment.added",
         lambda w: cases_services.comment_add(

@@ -459,3 +459,14 @@ def test_a_backlog_beyond_the_cap_is_counted_as_at_least(client, users, referenc
     client.force_login(users.agent)
     html = client.get(URL).content.decode()
     assert "au moins 5 éléments à traiter" in html
+
+
+def test_the_tasks_are_read_by_the_agent_they_carry_not_through_their_cases(users, world):
+    """At a million cases, joining every open task to its case to find the agent's cost most of the page: a task
+    carries its case's agent (`Task.agent`, kept by the database) and the day filters on it."""
+    with CaptureQueriesContext(connection) as queries:
+        day_queue(agent=users.agent, today=TODAY)
+    sql = next(q["sql"] for q in queries.captured_queries if q["sql"].split(" FROM ")[1].startswith('"cases_task"'))
+    where = sql.split(" WHERE ")[1]
+    assert '"cases_task"."agent_id" =' in where
+    assert "assigned_agent_id" not in where

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from amiable.accounts.models import Role, User
 from amiable.cases.models import Case, CaseStatus, ContactPoint, Debtor, Task, TaskStatus
 from amiable.cases.search import contact_search_value, debtor_search_name, search_filter
-from amiable.cases.selectors import case_counters_drift, case_totals
+from amiable.cases.selectors import case_counters_drift, case_totals, task_agents_drift
 from amiable.contact.models import CallRecord
 from amiable.core.models import NumberSequence
 from amiable.core.money import ZERO
@@ -125,6 +125,9 @@ def test_the_money_holds_together(seeded):
 def test_the_case_counters_count_what_was_written(seeded):
     """The bulk writes (COPY on PostgreSQL) go through the case table's triggers like any other write."""
     assert case_counters_drift() == []
+    # The tasks written by COPY carry their case's agent too (« Ma journée » reads it).
+    assert task_agents_drift() == []
+    assert Task.objects.filter(agent__isnull=False).exists()
     supervisor = User.objects.get(email=volume.SUPERVISOR_EMAIL)
     assert case_totals(user=supervisor)["count"] == Case.objects.count() == N
 

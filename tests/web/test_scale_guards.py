@@ -107,3 +107,5 @@ def test_the_case_list_counts_no_further_than_its_cap(client, reference, users, 
     assert "Page 1 sur plus de 2" in text
     counts = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper() and "cases_case" in q["sql"]]
     assert counts and all("LIMIT 11" in sql for sql in counts), counts
+    # Only ids are counted: neither the « prochaine action » subqueries (on the tasks) nor the joined rows.
+    assert not any("cases_task" in sql or "cases_debtor" in sql for sql in counts), counts
