@@ -10,6 +10,8 @@ pages' server time. The functions below produce exactly the bytes of Django's te
 textarea.html), tested against them in tests/core/test_form_rendering.py; every other widget (radio buttons,
 multiple check boxes, files, multi-widgets, a project's own template) still goes through its template."""
 
+import html
+
 from django.forms.renderers import DjangoTemplates
 from django.template.defaultfilters import stringformat
 from django.utils.formats import localize
@@ -44,15 +46,17 @@ SELECT_OPTION = WIDGETS + "select_option.html"
 TEXTAREA = WIDGETS + "textarea.html"
 
 
-def _value(value) -> str:
+def template_value(value) -> str:
     """`{{ value }}` in an autoescaping template: local time, localised, escaped unless marked safe."""
+    if type(value) is str:
+        return html.escape(value)  # what the three steps below do to a plain string, in one call
     return conditional_escape(localize(template_localtime(value)))
 
 
 def _formatted(value) -> str:
     """`{{ value|stringformat:'s' }}`: the filter keeps a safe value safe (it is declared `is_safe`)."""
     text = stringformat(value, "s")
-    return _value(mark_safe(text) if isinstance(value, SafeData) else text)
+    return template_value(mark_safe(text) if isinstance(value, SafeData) else text)
 
 
 def _attrs(attrs: dict) -> str:
@@ -61,25 +65,27 @@ def _attrs(attrs: dict) -> str:
     for name, value in attrs.items():
         if value is False:
             continue
-        parts.append(f" {_value(name)}" if value is True else f' {_value(name)}="{_formatted(value)}"')
+        parts.append(f" {template_value(name)}" if value is True else f' {template_value(name)}="{_formatted(value)}"')
     return "".join(parts)
 
 
 def _input(widget: dict) -> str:
     value = widget["value"]
     shown = f' value="{_formatted(value)}"' if value is not None else ""
-    return f'<input type="{_value(widget["type"])}" name="{_value(widget["name"])}"{shown}{_attrs(widget["attrs"])}>'
+    kind, name = template_value(widget["type"]), template_value(widget["name"])
+    return f'<input type="{kind}" name="{name}"{shown}{_attrs(widget["attrs"])}>'
 
 
 def _option(option: dict) -> str:
-    return f'<option value="{_formatted(option["value"])}"{_attrs(option["attrs"])}>{_value(option["label"])}</option>'
+    label = template_value(option["label"])
+    return f'<option value="{_formatted(option["value"])}"{_attrs(option["attrs"])}>{label}</option>'
 
 
 def _select(widget: dict) -> str | None:
-    parts = [f'<select name="{_value(widget["name"])}"{_attrs(widget["attrs"])}>']
+    parts = [f'<select name="{template_value(widget["name"])}"{_attrs(widget["attrs"])}>']
     for group_name, group_choices, _index in widget["optgroups"]:
         if group_name:
-            parts.append(f'\n  <optgroup label="{_value(group_name)}">')
+            parts.append(f'\n  <optgroup label="{template_value(group_name)}">')
         for option in group_choices:
             if option["template_name"] != SELECT_OPTION:
                 return None  # a select whose options have their own template: Django renders it
@@ -92,8 +98,8 @@ def _select(widget: dict) -> str | None:
 
 def _textarea(widget: dict) -> str:
     value = widget["value"]
-    text = _value(value) if value else ""
-    return f'<textarea name="{_value(widget["name"])}"{_attrs(widget["attrs"])}>\n{text}</textarea>'
+    text = template_value(value) if value else ""
+    return f'<textarea name="{template_value(widget["name"])}"{_attrs(widget["attrs"])}>\n{text}</textarea>'
 
 
 class FormRenderer(DjangoTemplates):
