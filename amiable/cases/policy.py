@@ -19,7 +19,7 @@ from datetime import datetime, time, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from amiable.cases.models import STOPPING_EVENTS, Action, CaseEvent, CaseStatus, Channel
+from amiable.cases.models import STOPPING_EVENTS, Action, Case, CaseEvent, CaseStatus, Channel
 from amiable.cases.selectors import case_stopping_event
 from amiable.core.dates import is_public_holiday
 from amiable.core.money import ZERO, format_money
@@ -156,7 +156,8 @@ def case_contact_block(
         at,
         plan_follow_up=plan_follow_up,
         stopped=lambda: case_stopping_event(case=case),
-        terms=lambda: terms_for(case.creditor_id),
+        # The case's creditor when already read (the case page's): its terms may be already read too.
+        terms=lambda: terms_for(case.creditor if Case.creditor.is_cached(case) else case.creditor_id),
         attempts=lambda: list(
             _attempts(channel).filter(case=case, at__gt=at - WINDOW, at__lte=at).values_list("at", flat=True)
         ),

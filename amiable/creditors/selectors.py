@@ -16,7 +16,8 @@ def agency_get() -> Agency:
 
 def terms_for(creditor: Creditor | int) -> ContractTerms:
     """The contract terms of a creditor (by instance or id). Every active creditor has them (see
-    `creditors/checks.py`): there is no default to fall back on, so their absence is refused by name."""
+    `creditors/checks.py`): there is no default to fall back on, so their absence is refused by name. Read once
+    per creditor instance: kept on it as `creditor.terms` would be (the case page asks from several cards)."""
     creditor_id = creditor if isinstance(creditor, int) else creditor.pk
     if not isinstance(creditor, int):
         cached = getattr(creditor, "_state", None) and creditor._state.fields_cache.get("terms")
@@ -28,4 +29,6 @@ def terms_for(creditor: Creditor | int) -> ContractTerms:
         raise ApplicationError(
             f"Le créancier {name} n'a pas de conditions contractuelles : renseignez-les dans l'administration."
         )
+    if not isinstance(creditor, int):
+        creditor._state.fields_cache["terms"] = terms
     return terms

@@ -1,6 +1,6 @@
 """What the collaborative parts of a case page and the inboxes show to one person."""
 
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from amiable.accounts.permissions import can_decide
@@ -66,15 +66,15 @@ def awaiting_me(*, user) -> dict:
     """The counters of « ce qui m'attend » on the home pages."""
     data = {"notifications": unread_count(user=user)}
     if user.is_creditor_user:
-        approvals = ApprovalRequest.objects.visible_to(user).filter(status=ApprovalStatus.PENDING)
-        data["approvals"] = approvals.count() if can_decide(user) else 0
-        data["approvals_seen"] = approvals.count()
+        pending = ApprovalRequest.objects.visible_to(user).filter(status=ApprovalStatus.PENDING).count()
+        data["approvals"] = pending if can_decide(user) else 0
+        data["approvals_seen"] = pending
         data["requests_open"] = CreditorRequest.objects.visible_to(user).filter(status=RequestStatus.OPEN).count()
     else:
-        data["requests_open"] = CreditorRequest.objects.filter(status=RequestStatus.OPEN).count()
-        data["requests_late"] = CreditorRequest.objects.filter(
-            status=RequestStatus.OPEN, due_at__lt=timezone.now()
-        ).count()
+        # Open and late requests in one query.
+        data |= CreditorRequest.objects.filter(status=RequestStatus.OPEN).aggregate(
+            requests_open=Count("pk"), requests_late=Count("pk", filter=Q(due_at__lt=timezone.now()))
+        )
         data["approvals_answered"] = ApprovalRequest.objects.filter(
             asked_by=user, status__in=[ApprovalStatus.ACCEPTED, ApprovalStatus.REFUSED]
         ).count()

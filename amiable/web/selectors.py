@@ -34,6 +34,7 @@ def home_for(*, user) -> dict:
     context = _home_for(user=user)
     if user.is_agency or user.is_creditor_user:
         context["awaiting"] = awaiting_me(user=user)
+        context["unread_notifications"] = context["awaiting"]["notifications"]  # the navigation's badge: counted once
         context["unread_cases"] = unread_comment_cases(user=user)
     return context
 

@@ -106,6 +106,8 @@ TEMPLATES = [
         },
     }
 ]
+# Django's form renderer, with the common widgets written in Python rather than through their templates (faster).
+FORM_RENDERER = "amiable.core.form_rendering.FormRenderer"
 
 DATABASES = {
     "default": dj_database_url.parse(
