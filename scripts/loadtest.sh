@@ -4,10 +4,12 @@
 # agents and creditor staff (scripts/locustfile.py) for DURATION, while a batch of BATCH_ROWS claims is imported
 # and the daily run runs. Prints requests per second, p50/p95/p99 and errors per step, kept in var/loadtest.json.
 #   CASES=100000 USERS=50 DURATION=5m WORKERS=3 BATCH_ROWS=20000 make loadtest
+#   BACKGROUND_NICE=0 runs the import and the daily run at the web server's priority instead of nice 10
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CASES="${CASES:-100000}" USERS="${USERS:-50}" DURATION="${DURATION:-5m}" WORKERS="${WORKERS:-3}"
 export BATCH_ROWS="${BATCH_ROWS:-20000}" LOAD_PORT="${LOAD_PORT:-8765}" PY="${PY:-.venv/bin/python}"
+export BACKGROUND_NICE="${BACKGROUND_NICE:-10}"
 work="$(mktemp -d /tmp/amiable-load.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 export WORK="$work" AMIABLE_VAR_DIR="$work"
@@ -41,11 +43,12 @@ mkdir -p var
     sleep 1
   done
 
-  # While the users work: a batch import after 30 s, the daily run after 60 s (their own processes).
-  ( sleep 30; prod import_claims "$WORK/batch.csv" --creditor cpam-paris --json >"$WORK/import.json" 2>&1
+  # While the users work: a batch import after 30 s, the daily run after 60 s (their own processes), at the lower
+  # CPU priority production gives background work (docs/operations.md, « Processus et priorités »).
+  ( sleep 30; DJANGO_SETTINGS_MODULE=config.settings.prod nice -n "$BACKGROUND_NICE" "$PY" manage.py import_claims "$WORK/batch.csv" --creditor cpam-paris --json >"$WORK/import.json" 2>&1
     echo "== Import pendant le test : code $? ($(head -c 300 "$WORK/import.json"))" ) &
   importer=$!
-  ( sleep 60; prod run_daily >"$WORK/daily.log" 2>&1
+  ( sleep 60; DJANGO_SETTINGS_MODULE=config.settings.prod nice -n "$BACKGROUND_NICE" "$PY" manage.py run_daily >"$WORK/daily.log" 2>&1
     echo "== run_daily pendant le test : code $?" ) &
   daily=$!
 
@@ -58,5 +61,5 @@ mkdir -p var
   errors=$(grep -c " 500 \| 502 \| 503 \| 504 " "$WORK/access.log" || true)
   echo "== Réponses 5xx dans le journal de gunicorn : $errors"
   "$PY" manage.py loadtest_report "$WORK/locust" --output var/loadtest.json \
-    --context "{\"cases\": $CASES, \"users\": $USERS, \"duration\": \"$DURATION\", \"workers\": $WORKERS, \"batch_rows\": $BATCH_ROWS}"
+    --context "{\"cases\": $CASES, \"users\": $USERS, \"duration\": \"$DURATION\", \"workers\": $WORKERS, \"batch_rows\": $BATCH_ROWS, \"background_nice\": $BACKGROUND_NICE}"
 '
