@@ -163,7 +163,11 @@ class Spooled:
     CHUNK at a time, in a private temporary file; iterated in file order. On SQLite that transaction holds the
     single write lock of the database: checking 100,000 rows inside it made every page that writes (a comment, a
     login, a session) wait for the whole import. The validated file's counts are complete once spooled; each
-    chunk is also handed to `checked` (the acknowledgement's annexes are written from it)."""
+    chunk is also handed to `checked` (the acknowledgement's annexes are written from it).
+
+    `spool=False` (PostgreSQL, whose transactions lock rows, not the database): the rows are checked as they
+    are iterated, inside the transaction, as before, which saves writing and reading them back (≈ 3 s of CPU
+    for 100,000 rows); the counts are complete once iterated."""
 
     def __init__(
         self,
@@ -171,9 +175,14 @@ class Spooled:
         *,
         progress: Callable[[int], None] | None = None,
         checked: Callable[[list[CleanRow]], None] | None = None,
+        spool: bool = True,
     ):
         self.validated = validated
-        self._file = tempfile.TemporaryFile(prefix="amiable-rows-")  # noqa: SIM115  (closed by close())
+        self.spooled = spool
+        self._checked = checked
+        self._file = tempfile.TemporaryFile(prefix="amiable-rows-") if spool else None  # noqa: SIM115
+        if not spool:
+            return
         try:
             chunk: list[CleanRow] = []
             for row in validated:
@@ -195,6 +204,9 @@ class Spooled:
             checked(chunk)
 
     def __iter__(self) -> Iterator[CleanRow]:
+        if self._file is None:
+            yield from self._checked_as_iterated()
+            return
         self._file.seek(0)
         while True:
             try:
@@ -203,8 +215,23 @@ class Spooled:
                 return
             yield from chunk
 
+    def _checked_as_iterated(self) -> Iterator[CleanRow]:
+        chunk: list[CleanRow] = []
+        for row in self.validated:
+            chunk.append(row)
+            if len(chunk) >= CHUNK:
+                yield from self._handed(chunk)
+                chunk = []
+        yield from self._handed(chunk)
+
+    def _handed(self, chunk: list[CleanRow]) -> list[CleanRow]:
+        if chunk and self._checked is not None:
+            self._checked(chunk)
+        return chunk
+
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
     def __enter__(self) -> "Spooled":
         return self

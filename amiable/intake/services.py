@@ -166,8 +166,8 @@ def _import(
     *, creditor, content, raw_sha, filename, source, actor, default_structure, progress, hold=None, attempt: int = 1
 ) -> ImportOutcome:
     """The stages in order: unwrap, read and validate outside the transaction (they only read), then the batch,
-    its rows (write) and its acknowledgement in one transaction. Every row is checked, the clean ones spooled to
-    a temporary file, the annexes written and, on SQLite, the PDF made before the transaction begins: there it
+    its rows (write) and its acknowledgement in one transaction. On SQLite, every row is checked, the clean ones
+    spooled to a temporary file, the annexes written and the PDF made before the transaction begins: there it
     holds the database's single write lock, which every page that writes waits for.
 
     Two imports of the same creditor may run at once: the open references are read before the transaction, so
@@ -222,16 +222,22 @@ def _import(
         acknowledgement_number=foreseen_acknowledgement,
         acknowledged_at=received_at,
     )
+    # On PostgreSQL, whose transactions lock rows, the rows are checked as they are written and the PDF is made
+    # inside the transaction while the server checks the keys (`core.bulk.while_checking_constraints`).
+    early = connection.vendor == "sqlite"
     try:
         with (
             Annexes(batch=batch, received_on=today, certificate_due_on=certificate_due_on) as annexes,
             pipeline.Spooled(
-                validated, progress=lambda line: progress("vérification", line, row_count), checked=annexes.add
+                validated,
+                progress=lambda line: progress("vérification", line, row_count),
+                checked=annexes.add,
+                spool=early,
             ) as clean,
         ):
-            _counts_set(batch, validated)
             pdf = None
-            if connection.vendor == "sqlite":  # PostgreSQL makes it inside, while it checks the keys (bulk.py)
+            if early:
+                _counts_set(batch, validated)
                 pdf = acknowledgement_render(batch=batch, annexes=annexes, structures=structures)
             with transaction.atomic():
                 if hold is not None:
@@ -252,6 +258,9 @@ def _import(
                 pipeline.write(
                     clean, destination=destination, progress=lambda line: progress("enregistrement", line, row_count)
                 )
+                if not clean.spooled:  # counted as they were written
+                    _counts_set(batch, validated)
+                    batch.save(update_fields=COUNT_FIELDS)
                 cases_auto_assign(creditor=creditor, cases=Case.objects.filter(batch_line__batch=batch), actor=actor)
                 progress("accusé de réception", row_count, row_count)
                 _batch_audit(batch, validated, unwrapped=unwrapped, raw_sha=raw_sha, actor=actor)
@@ -365,8 +374,11 @@ def _numbers_foreseen(year: int) -> tuple[str, str]:
     )
 
 
+COUNT_FIELDS = ["row_count", "accepted_count", "rejected_count", "accepted_total", "flags", "rejected_rows"]
+
+
 def _counts_set(batch: Batch, validated: pipeline.Validated) -> None:
-    """Record on the batch, not stored yet, what the validate stage counted once every row is checked."""
+    """Record on the batch what the validate stage counted once every row is checked."""
     batch.row_count = validated.row_count
     batch.accepted_count = validated.accepted
     batch.rejected_count = validated.rejected
