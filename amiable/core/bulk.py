@@ -55,6 +55,37 @@ def _adapt(value, field: models.Field):
     return value
 
 
+def _column_adapter(field: models.Field, ops) -> Callable:
+    """`_adapt` for one column of many rows: the backend's adapter looked up once, and each date, moment or
+    amount converted once per distinct value (an import's rows share the day of receipt, the moment of writing,
+    many amounts), for the SQLite path of `insert_rows`, where converting cost more than inserting."""
+    if isinstance(field, models.JSONField):
+        encode = DjangoJSONEncoder(ensure_ascii=False).encode  # what json.dumps(value, cls=…) does
+        return lambda value: None if value is None else encode(value)
+    if isinstance(field, models.DateTimeField):
+        convert = ops.adapt_datetimefield_value
+    elif isinstance(field, models.DateField):
+        convert = ops.adapt_datefield_value
+    else:
+        adapt_decimal, digits, places = ops.adapt_decimalfield_value, field.max_digits, field.decimal_places
+
+        def convert(value):
+            return adapt_decimal(value, digits, places)
+
+    done: dict = {}
+
+    def adapt(value):
+        if value is None:
+            return None
+        try:
+            return done[value]
+        except KeyError:
+            done[value] = converted = convert(value)
+            return converted
+
+    return adapt
+
+
 def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence]) -> None:
     """INSERT many rows given as tuples in the order of `fields` (model field names; FKs by their `_id`):
     COPY on PostgreSQL, multi-row INSERTs on SQLite."""
@@ -85,14 +116,15 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
             return
         per_statement = max(1, min(500, 30000 // len(fields)))
         one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        adapters = [(i, _column_adapter(model_fields[i], connection.ops)) for i in special]
         for start in range(0, len(rows), per_statement):
             part = rows[start : start + per_statement]
             params: list = []
             for row in part:
-                if special:
+                if adapters:
                     row = list(row)
-                    for i in special:
-                        row[i] = _adapt(row[i], model_fields[i])
+                    for i, adapt in adapters:
+                        row[i] = adapt(row[i])
                 params.extend(row)
             sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * len(part))}"
             cursor.execute(sql, params)

@@ -36,6 +36,7 @@ from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO, format_count, to_money
 from amiable.core.spreadsheets import CsvStream, XlsxStream, write_csv, write_xlsx
 from amiable.core.storage import storage_location
+from amiable.creditors.models import Structure
 from amiable.creditors.selectors import agency_get, terms_for
 from amiable.intake.models import Batch, BatchCase
 from amiable.intake.validation import CleanRow
@@ -46,6 +47,7 @@ __all__ = [
     "REJECTED_ROWS_IN_PDF",
     "Annexes",
     "acknowledgement_build",
+    "acknowledgement_render",
     "document_location",
 ]
 
@@ -92,8 +94,8 @@ _CIVILITY_LABELS = {value: label for value, label in Civility.choices if value}
 
 
 class Annexes:
-    """The CSV and XLSX annexes written while the batch's rows are stored, from the checked rows themselves
-    (`add`, a chunk at a time), rather than read back from the database once they are all stored: the same
+    """The CSV and XLSX annexes written as the batch's rows are checked, from the clean rows themselves (`add`, a
+    chunk at a time), rather than read back from the database once they are all stored: the same
     files, without a second pass over 100,000 rows. Each cell is formatted by its column. Used as a context
     manager, so that the temporary files go whatever happens."""
 
@@ -115,10 +117,11 @@ class Annexes:
             compresslevel=1,  # 100,000 lines: a third of the deflating time, for a file a fifth larger
         )
         self._finished = False
+        self._structures: dict[str, list] = {}  # code: [count, total], for the PDF made before the batch is stored
 
     def add(self, rows: Iterable[CleanRow]) -> None:
-        """Rows just stored, in file order, as the database now holds them (names and references cut to their
-        columns' lengths)."""
+        """Clean rows, in file order, as the database will hold them (names and references cut to their columns'
+        lengths)."""
         received_on, due_on = self._received_on, self._certificate_due_on
         lines = [
             (
@@ -140,6 +143,18 @@ class Annexes:
         ]
         self._csv.write(lines)
         self._xlsx.write(lines)
+        for r in rows:
+            totals = self._structures.setdefault(r.structure_code, [0, ZERO])
+            totals[0] += 1
+            totals[1] += r.balance
+
+    def structure_totals(self, structures: dict[str, Structure]) -> list[dict]:
+        """The claims added and their total balance per structure, as `_structure_totals` reads them from the
+        stored cases."""
+        return [
+            {"code": code, "name": structures[code].name, "count": count, "total": to_money(total)}
+            for code, (count, total) in sorted(self._structures.items())
+        ]
 
     def finish(self) -> None:
         if not self._finished:
@@ -157,13 +172,23 @@ class Annexes:
         self.xlsx_file.close()
 
 
-def acknowledgement_build(*, batch: Batch, annexes: Annexes | None = None) -> None:
+def acknowledgement_render(*, batch: Batch, annexes: Annexes, structures: dict[str, Structure]) -> bytes:
+    """The PDF of a batch not stored yet, every row of which went through `annexes`: its numbers, counts and
+    file's details set as they will be stored. Made before the import's transaction on SQLite, where that
+    transaction holds the database's single write lock; `acknowledgement_build(pdf=...)` then stores it."""
+    annexes.finish()
+    hashes = {"csv": _sha256(annexes.csv_file), "xlsx": _sha256(annexes.xlsx_file)}
+    return _render_pdf(batch, annexes=hashes, structures=annexes.structure_totals(structures))
+
+
+def acknowledgement_build(*, batch: Batch, annexes: Annexes | None = None, pdf: bytes | None = None) -> None:
     """Render the acknowledgement PDF and its CSV/XLSX annexes and store them on the batch.
 
     The caller has numbered the batch (``acknowledgement_number``, ``acknowledged_at``) and stored its
-    cases; this runs inside its transaction. ``annexes`` are the annexes the import wrote as it stored the
-    rows; without them they are written from the batch's cases in the database. An acknowledgement is issued
-    once: building it again for a batch that already has one is refused.
+    cases; this runs inside its transaction. ``annexes`` are the annexes the import wrote as it checked the
+    rows; without them they are written from the batch's cases in the database. ``pdf`` is the PDF
+    `acknowledgement_render` made from the same batch and ``annexes``. An acknowledgement is issued once:
+    building it again for a batch that already has one is refused.
     """
     if batch.acknowledgement_pdf or batch.acknowledgement_csv or batch.acknowledgement_xlsx:
         raise ApplicationError(
@@ -181,7 +206,8 @@ def acknowledgement_build(*, batch: Batch, annexes: Annexes | None = None) -> No
         annexes.finish()
         hashes = _annexes_store(batch, annexes.csv_file, annexes.xlsx_file, folder=folder, number=number)
 
-    pdf = _render_pdf(batch, annexes=hashes)
+    if pdf is None:
+        pdf = _render_pdf(batch, annexes=hashes)
     batch.acknowledgement_pdf.save(f"{folder}/{number}.pdf", ContentFile(pdf), save=False)
     batch.save(update_fields=["acknowledgement_pdf", "acknowledgement_csv", "acknowledgement_xlsx"])
 
@@ -322,9 +348,10 @@ def _rejected_rows(batch: Batch) -> list[dict]:
     return shown
 
 
-def _pdf_context(batch: Batch, annexes: dict[str, str]) -> dict:
+def _pdf_context(batch: Batch, annexes: dict[str, str], structures: list[dict] | None = None) -> dict:
     creditor = batch.creditor
-    structures = _structure_totals(batch)
+    if structures is None:
+        structures = _structure_totals(batch)
     rejected = _rejected_rows(batch)
     rejected_total = max(len(batch.rejected_rows or []), batch.rejected_count)
     return {
@@ -345,10 +372,10 @@ def _pdf_context(batch: Batch, annexes: dict[str, str]) -> dict:
     }
 
 
-def _render_pdf(batch: Batch, annexes: dict[str, str]) -> bytes:
+def _render_pdf(batch: Batch, annexes: dict[str, str], structures: list[dict] | None = None) -> bytes:
     """The PDF, laid out while PostgreSQL checks the keys of the rows the import wrote (`while_checking_constraints`):
     the two longest steps after the writing, each on its own core. The page's text is made before: it queries."""
-    html = render_to_string("intake/acknowledgement_pdf.html", _pdf_context(batch, annexes))
+    html = render_to_string("intake/acknowledgement_pdf.html", _pdf_context(batch, annexes, structures))
     stylesheet = _documents_stylesheet()
     fetcher = _LocalFilesOnly(roots=(stylesheet.parent.parent,))
     return while_checking_constraints(

@@ -158,6 +158,88 @@ def validate(
     )
 
 
+class Spooled:
+    """The clean rows of a file, every row checked before the write transaction begins and the clean ones kept,
+    CHUNK at a time, in a private temporary file; iterated in file order. On SQLite that transaction holds the
+    single write lock of the database: checking 100,000 rows inside it made every page that writes (a comment, a
+    login, a session) wait for the whole import. The validated file's counts are complete once spooled; each
+    chunk is also handed to `checked` (the acknowledgement's annexes are written from it).
+
+    `spool=False` (PostgreSQL, whose transactions lock rows, not the database): the rows are checked as they
+    are iterated, inside the transaction, as before, which saves writing and reading them back (≈ 3 s of CPU
+    for 100,000 rows); the counts are complete once iterated."""
+
+    def __init__(
+        self,
+        validated: Validated,
+        *,
+        progress: Callable[[int], None] | None = None,
+        checked: Callable[[list[CleanRow]], None] | None = None,
+        spool: bool = True,
+    ):
+        self.validated = validated
+        self.spooled = spool
+        self._checked = checked
+        self._file = tempfile.TemporaryFile(prefix="amiable-rows-") if spool else None  # noqa: SIM115
+        if not spool:
+            return
+        try:
+            chunk: list[CleanRow] = []
+            for row in validated:
+                chunk.append(row)
+                if len(chunk) >= CHUNK:
+                    self._keep(chunk, checked)
+                    chunk = []
+                    if progress is not None:
+                        progress(row.line)
+            if chunk:
+                self._keep(chunk, checked)
+        except BaseException:
+            self._file.close()
+            raise
+
+    def _keep(self, chunk: list[CleanRow], checked) -> None:
+        pickle.dump(chunk, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        if checked is not None:
+            checked(chunk)
+
+    def __iter__(self) -> Iterator[CleanRow]:
+        if self._file is None:
+            yield from self._checked_as_iterated()
+            return
+        self._file.seek(0)
+        while True:
+            try:
+                chunk = pickle.load(self._file)  # our own file, written just above, never shared
+            except EOFError:
+                return
+            yield from chunk
+
+    def _checked_as_iterated(self) -> Iterator[CleanRow]:
+        chunk: list[CleanRow] = []
+        for row in self.validated:
+            chunk.append(row)
+            if len(chunk) >= CHUNK:
+                yield from self._handed(chunk)
+                chunk = []
+        yield from self._handed(chunk)
+
+    def _handed(self, chunk: list[CleanRow]) -> list[CleanRow]:
+        if chunk and self._checked is not None:
+            self._checked(chunk)
+        return chunk
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def __enter__(self) -> "Spooled":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def opened_since(validated: Validated, *, creditor: Creditor) -> set[str]:
     """The file's references that became open cases of the creditor after it was validated: what another
     import, running at the same time, stored first."""

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -20,12 +20,13 @@ from amiable.cases.models import Case
 from amiable.cases.services_assignment import cases_auto_assign
 from amiable.core.dates import add_months, format_datetime
 from amiable.core.exceptions import ApplicationError
+from amiable.core.models import NumberSequence
 from amiable.core.money import ZERO
 from amiable.core.sequences import sequence_next
 from amiable.creditors.models import Creditor, Structure
 from amiable.creditors.selectors import terms_for
 from amiable.intake import crypto, pipeline
-from amiable.intake.acknowledgement import Annexes, acknowledgement_build, document_location
+from amiable.intake.acknowledgement import Annexes, acknowledgement_build, acknowledgement_render, document_location
 from amiable.intake.models import Batch, BatchSource
 
 logger = logging.getLogger(__name__)
@@ -165,7 +166,9 @@ def _import(
     *, creditor, content, raw_sha, filename, source, actor, default_structure, progress, hold=None, attempt: int = 1
 ) -> ImportOutcome:
     """The stages in order: unwrap, read and validate outside the transaction (they only read), then the batch,
-    its rows (write) and its acknowledgement in one transaction.
+    its rows (write) and its acknowledgement in one transaction. On SQLite, every row is checked, the clean ones
+    spooled to a temporary file, the annexes written and the PDF made before the transaction begins: there it
+    holds the database's single write lock, which every page that writes waits for.
 
     Two imports of the same creditor may run at once: the open references are read before the transaction, so
     the second to write can meet the first one's cases on the unique open reference and roll back whole. It is
@@ -195,52 +198,79 @@ def _import(
         today=today,
     )
     row_count = validated.row_count
-    certificate_months = terms.certificate_months
+    certificate_due_on = add_months(today, terms.certificate_months)
+    foreseen_number, foreseen_acknowledgement = _numbers_foreseen(today.year)
+    # The batch as it will be stored, numbered as it most likely will be: every row is checked, the annexes are
+    # written and, on SQLite, the PDF made before the transaction, which there holds the single write lock.
+    batch = Batch(
+        number=foreseen_number,
+        creditor=creditor,
+        default_structure=default_structure,
+        source=source,
+        received_at=received_at,
+        received_by=actor if getattr(actor, "is_authenticated", False) else None,
+        filename=filename[:255],
+        sha256=unwrapped.sha256,
+        size=len(content),
+        file_format=parsed.file_format,
+        encoding=parsed.encoding,
+        was_encrypted=unwrapped.encrypted,
+        signature_status=unwrapped.signature,
+        signer=unwrapped.signer[:255],
+        signer_fingerprint=unwrapped.signer_fingerprint,
+        unknown_columns=parsed.layout.unknown,
+        acknowledgement_number=foreseen_acknowledgement,
+        acknowledged_at=received_at,
+    )
+    # On PostgreSQL, whose transactions lock rows, the rows are checked as they are written and the PDF is made
+    # inside the transaction while the server checks the keys (`core.bulk.while_checking_constraints`).
+    early = connection.vendor == "sqlite"
     try:
-        with transaction.atomic():
-            if hold is not None:
-                hold.enter()
-            batch = Batch.objects.create(
-                number=f"LOT-{today.year}-{sequence_next(name='batch', year=today.year):06d}",
-                creditor=creditor,
-                default_structure=default_structure,
-                source=source,
-                received_at=received_at,
-                received_by=actor if getattr(actor, "is_authenticated", False) else None,
-                filename=filename[:255],
-                sha256=unwrapped.sha256,
-                size=len(content),
-                file_format=parsed.file_format,
-                encoding=parsed.encoding,
-                was_encrypted=unwrapped.encrypted,
-                signature_status=unwrapped.signature,
-                signer=unwrapped.signer[:255],
-                signer_fingerprint=unwrapped.signer_fingerprint,
-                unknown_columns=parsed.layout.unknown,
-                acknowledgement_number=f"AR-{today.year}-{sequence_next(name='acknowledgement', year=today.year):06d}",
-                acknowledged_at=received_at,
-            )
-            destination = pipeline.Destination(
-                batch=batch,
-                structures=structures,
-                actor=actor,
-                received_on=today,
-                certificate_due_on=add_months(today, certificate_months),
-            )
-            with Annexes(batch=batch, received_on=today, certificate_due_on=destination.certificate_due_on) as annexes:
-                pipeline.write(
-                    validated,
-                    destination=destination,
-                    progress=lambda line: progress("enregistrement", line, row_count),
-                    stored=annexes.add,
+        with (
+            Annexes(batch=batch, received_on=today, certificate_due_on=certificate_due_on) as annexes,
+            pipeline.Spooled(
+                validated,
+                progress=lambda line: progress("vérification", line, row_count),
+                checked=annexes.add,
+                spool=early,
+            ) as clean,
+        ):
+            pdf = None
+            if early:
+                _counts_set(batch, validated)
+                pdf = acknowledgement_render(batch=batch, annexes=annexes, structures=structures)
+            with transaction.atomic():
+                if hold is not None:
+                    hold.enter()
+                batch.number = _batch_number(today.year, sequence_next(name="batch", year=today.year))
+                batch.acknowledgement_number = _acknowledgement_number(
+                    today.year, sequence_next(name="acknowledgement", year=today.year)
                 )
+                batch.save(force_insert=True)
+                foreseen = (batch.number, batch.acknowledgement_number) == (foreseen_number, foreseen_acknowledgement)
+                destination = pipeline.Destination(
+                    batch=batch,
+                    structures=structures,
+                    actor=actor,
+                    received_on=today,
+                    certificate_due_on=certificate_due_on,
+                )
+                pipeline.write(
+                    clean, destination=destination, progress=lambda line: progress("enregistrement", line, row_count)
+                )
+                if not clean.spooled:  # counted as they were written
+                    _counts_set(batch, validated)
+                    batch.save(update_fields=COUNT_FIELDS)
                 cases_auto_assign(creditor=creditor, cases=Case.objects.filter(batch_line__batch=batch), actor=actor)
                 progress("accusé de réception", row_count, row_count)
-                _batch_complete(batch, validated, unwrapped=unwrapped, raw_sha=raw_sha, actor=actor)
-                acknowledgement_build(batch=batch, annexes=annexes)
-            if hold is not None:
-                hold.written(ImportOutcome.from_batch(batch))
-            transaction.on_commit(lambda: acknowledgement_send(batch_id=batch.pk))
+                _batch_audit(batch, validated, unwrapped=unwrapped, raw_sha=raw_sha, actor=actor)
+                if foreseen:
+                    acknowledgement_build(batch=batch, annexes=annexes, pdf=pdf)
+                else:  # another batch was numbered meanwhile: the annexes and the PDF bear other numbers
+                    acknowledgement_build(batch=batch)
+                if hold is not None:
+                    hold.written(ImportOutcome.from_batch(batch))
+                transaction.on_commit(lambda: acknowledgement_send(batch_id=batch.pk))
     except IntegrityError:
         # The same content accepted at the same moment by another import.
         existing = Batch.objects.filter(creditor=creditor, sha256=unwrapped.sha256).first()
@@ -323,19 +353,44 @@ def _duplicate_count(rejected_rows: list[dict]) -> int:
     return sum(1 for r in rejected_rows if any(e.get("reason") in DUPLICATE_REASONS for e in r["errors"]))
 
 
-def _batch_complete(
-    batch: Batch, validated: pipeline.Validated, *, unwrapped: pipeline.Unwrapped, raw_sha: str, actor
-) -> None:
-    """Record on the batch what the validate stage counted once the rows are written, and audit the import."""
+def _batch_number(year: int, number: int) -> str:
+    return f"LOT-{year}-{number:06d}"
+
+
+def _acknowledgement_number(year: int, number: int) -> str:
+    return f"AR-{year}-{number:06d}"
+
+
+def _numbers_foreseen(year: int) -> tuple[str, str]:
+    """The numbers the batch and its acknowledgement take unless another batch is numbered first: read, not
+    taken (they are taken inside the import's transaction, gap-free). The annexes and the PDF are made with
+    them before it; numbered otherwise meanwhile, they are made again inside it (`_import`)."""
+    last = dict(
+        NumberSequence.objects.filter(name__in=["batch", "acknowledgement"], year=year).values_list("name", "last")
+    )
+    return (
+        _batch_number(year, last.get("batch", 0) + 1),
+        _acknowledgement_number(year, last.get("acknowledgement", 0) + 1),
+    )
+
+
+COUNT_FIELDS = ["row_count", "accepted_count", "rejected_count", "accepted_total", "flags", "rejected_rows"]
+
+
+def _counts_set(batch: Batch, validated: pipeline.Validated) -> None:
+    """Record on the batch what the validate stage counted once every row is checked."""
     batch.row_count = validated.row_count
     batch.accepted_count = validated.accepted
     batch.rejected_count = validated.rejected
     batch.accepted_total = validated.total
     batch.flags = dict(sorted(validated.flags.items()))
     batch.rejected_rows = validated.rejected_rows
-    batch.save(
-        update_fields=["row_count", "accepted_count", "rejected_count", "accepted_total", "flags", "rejected_rows"]
-    )
+
+
+def _batch_audit(
+    batch: Batch, validated: pipeline.Validated, *, unwrapped: pipeline.Unwrapped, raw_sha: str, actor
+) -> None:
+    """Audit the import, once its rows are written."""
     audit_record(
         actor=actor,
         verb="batch.imported",

@@ -2,15 +2,17 @@
 batch's cases give once read back from the database (`acknowledgement.annex_files_write`, the way they were
 written before): the same CSV bytes, the same sheet and the same cell values in the XLSX."""
 
+import hashlib
 import io
 import tempfile
 import zipfile
 
 import openpyxl
 import pytest
+from pypdf import PdfReader
 
-from amiable.intake import pipeline
-from amiable.intake.acknowledgement import annex_files_write
+from amiable.intake import pipeline, services
+from amiable.intake.acknowledgement import _render_pdf, _structure_totals, annex_files_write
 from amiable.intake.demo import generate_batch
 from amiable.intake.models import Batch, BatchSource
 from amiable.intake.services import batch_import
@@ -91,3 +93,41 @@ def test_annexes_of_a_batch_written_in_several_chunks(reference, media, monkeypa
 
     assert batch.accepted_count > 250
     _assert_annexes_as_read_back(batch)
+
+
+def _pdf_text(pdf: bytes) -> str:
+    return " ".join("\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages).split())
+
+
+def _stored(file) -> bytes:
+    with file.open("rb") as handle:
+        return handle.read()
+
+
+def test_the_pdf_made_before_the_transaction_is_the_one_made_from_the_stored_cases(reference, media):
+    """The PDF is made from the checked rows before the import's transaction (SQLite) or inside it (PostgreSQL):
+    either way it says what the stored batch and its cases say, structure by structure."""
+    batch = _import(reference.cpam, (DATA / "cpam-lot-anomalies.csv").read_bytes(), "cpam-lot-anomalies.csv")
+    hashes = {
+        "csv": hashlib.sha256(_stored(batch.acknowledgement_csv)).hexdigest(),
+        "xlsx": hashlib.sha256(_stored(batch.acknowledgement_xlsx)).hexdigest(),
+    }
+
+    from_database = _render_pdf(batch, annexes=hashes)
+
+    assert len({row["code"] for row in _structure_totals(batch)}) > 1
+    assert _pdf_text(_stored(batch.acknowledgement_pdf)) == _pdf_text(from_database)
+
+
+def test_a_batch_numbered_otherwise_than_foreseen_gets_its_acknowledgement_made_again(reference, media, monkeypatch):
+    """The annexes (and on SQLite the PDF) are made before the transaction with the numbers the batch will most
+    likely take; had another batch been numbered meanwhile, they are made again with the numbers taken."""
+    monkeypatch.setattr(services, "_numbers_foreseen", lambda year: (f"LOT-{year}-999999", f"AR-{year}-999999"))
+
+    batch = _import(reference.cpam, (DATA / "cpam-lot-anomalies.csv").read_bytes(), "cpam-lot-anomalies.csv")
+
+    assert batch.number != f"LOT-{batch.received_at.year}-999999"
+    _assert_annexes_as_read_back(batch)  # their title bears the numbers taken
+    text = _pdf_text(_stored(batch.acknowledgement_pdf))
+    assert batch.number in text and batch.acknowledgement_number in text
+    assert "999999" not in text

@@ -812,7 +812,7 @@ def test_annexes_neutralise_formula_text(reference, gnupg_home, media):
 
 
 def test_failure_while_acknowledging_stores_nothing(reference, gnupg_home, media, monkeypatch):
-    def explode(*, batch, annexes):
+    def explode(**kwargs):
         raise RuntimeError("panne du générateur")
 
     monkeypatch.setattr("amiable.intake.services.acknowledgement_build", explode)
@@ -827,7 +827,7 @@ def test_failure_while_acknowledging_stores_nothing(reference, gnupg_home, media
 
 
 def test_business_error_while_acknowledging_refuses_and_stores_nothing(reference, gnupg_home, media, monkeypatch):
-    def refuse(*, batch, annexes):
+    def refuse(**kwargs):
         raise ApplicationError("L'identité de l'agence n'est pas renseignée.")
 
     monkeypatch.setattr("amiable.intake.services.acknowledgement_build", refuse)
