@@ -22,3 +22,6 @@ urlpatterns = [
     path("", include("amiable.portal.urls")),
     path("", include("amiable.web.urls")),
 ]
+
+# A database busy with a large import (SQLite) is told apart from a fault: « réessayez dans une minute », 503.
+handler500 = "amiable.web.errors.server_error"
