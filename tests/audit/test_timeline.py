@@ -35,6 +35,7 @@ DYNAMIC_VERBS = {
 # What creditor staff never see on a case timeline nor as the claims report's last action.
 EXPECTED_INTERNAL = {
     "case_counters.rebuilt",
+    "task_agents.repaired",
     "email.document_queued",
     "ledger.posted",
     "case.assigned",
