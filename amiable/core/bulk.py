@@ -46,10 +46,6 @@ class JSONText(str):
     SQLite, encoded before it takes the write lock)."""
 
 
-def json_text(value) -> JSONText:
-    return JSONText(json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False))
-
-
 def _adapt(value, field: models.Field):
     """The value in the form the backend stores it, as Django's own adapters would give it."""
     if value is None:

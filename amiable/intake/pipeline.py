@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import IO, NamedTuple
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.utils import timezone
 
@@ -19,7 +20,7 @@ from amiable.audit.personal import Sealer
 from amiable.audit.services import audit_rows_write
 from amiable.cases.models import Case, CaseStatus, ContactPoint, Debtor, Task, TaskKind, TaskStatus
 from amiable.cases.search import contact_search_value, debtor_search_name
-from amiable.core.bulk import JSONText, allocate_ids, insert_rows, json_text
+from amiable.core.bulk import JSONText, allocate_ids, insert_rows
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO
 from amiable.creditors.models import ContractTerms, Creditor, Structure
@@ -460,7 +461,7 @@ class Prepared(NamedTuple):
 
     search_name: str
     contact_search: tuple[str, ...]
-    event: JSONText | None  # the `after` of the case's `case.created` event, personal values encrypted, as JSON
+    event: str | None  # the `after` of the case's `case.created` event, personal values encrypted, as JSON text
     sealed_as: tuple | None  # (data key, batch number, acknowledgement number) the event was made with
 
 
@@ -476,9 +477,12 @@ def prepare(rows: list[CleanRow], *, destination: Destination, sealer: Sealer | 
         r.prepared = Prepared(
             search_name=_search_name(r),
             contact_search=_contact_search(r),
-            event=json_text(sealer.seal(_case_event(r, destination))) if sealer is not None else None,
+            event=_json(sealer.seal(_case_event(r, destination))) if sealer is not None else None,
             sealed_as=sealed_as,
         )
+
+
+_json = DjangoJSONEncoder(ensure_ascii=False).encode  # what a JSONField stores (core.bulk.JSONText)
 
 
 def _search_name(row: CleanRow) -> str:
@@ -494,7 +498,7 @@ def _contact_search(row: CleanRow) -> tuple[str, ...]:
 def _event_sealed(row: CleanRow, destination: Destination, sealer: Sealer) -> dict | JSONText:
     prepared, batch = row.prepared, destination.batch
     if prepared is not None and prepared.sealed_as == (sealer.key_pk, batch.number, batch.acknowledgement_number):
-        return prepared.event
+        return JSONText(prepared.event)  # a plain str in the spool: `pickle` stores a str subclass far slower
     return sealer.seal(_case_event(row, destination))
 
 
