@@ -17,6 +17,8 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
+from amiable.core.bulk import JSONText
+
 GENESIS = "0" * 64
 # The stored columns the hash covers, in the order `content` takes them (the values as the database returns them).
 COLUMNS = (
@@ -46,6 +48,8 @@ def _json(value: Any) -> Any:
     """A JSON value as stored (Django's encoder: Decimal and dates as strings, tuples as lists), read back."""
     if value is None:
         return None
+    if isinstance(value, JSONText):  # encoded already: read back as the database will give it
+        return json.loads(value, parse_float=_number)
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False), parse_float=_number)
 
 

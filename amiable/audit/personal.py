@@ -254,9 +254,16 @@ def protect(
 class Sealer:
     """Encrypts the personal values of many events of one creditor with one key read (bulk inserts)."""
 
-    def __init__(self, *, creditor_pk: int):
-        self.key_pk, self._data_key = _live_key(creditor_pk=creditor_pk)
+    def __init__(self, *, creditor_pk: int, key: tuple[int, bytes] | None = None):
+        self.key_pk, self._data_key = key or _live_key(creditor_pk=creditor_pk)
         self._cipher = AESGCM(self._data_key)  # one key schedule for all the events, not one per value
+
+    @classmethod
+    def existing(cls, *, creditor_pk: int) -> "Sealer | None":
+        """A sealer with the creditor's live key if there is one, None otherwise: it never makes a key, so that
+        work done ahead of a transaction (the intake's, on SQLite) writes nothing."""
+        key = PersonalDataKey.objects.filter(destroyed_at__isnull=True, creditor_pk=creditor_pk).first()
+        return None if key is None else cls(creditor_pk=creditor_pk, key=(key.pk, _unwrap(key)))
 
     def seal(self, data: dict) -> dict:
         return {

@@ -40,12 +40,18 @@ def allocate_ids(model: type[models.Model], count: int) -> list[int]:
     raise NotImplementedError(connection.vendor)
 
 
+class JSONText(str):
+    """A JSON value already encoded as a JSONField stores it (`DjangoJSONEncoder`, `ensure_ascii=False`), written
+    as it is: encoded ahead of a transaction, so that the transaction does not do it (the intake's events, on
+    SQLite, encoded before it takes the write lock)."""
+
+
 def _adapt(value, field: models.Field):
     """The value in the form the backend stores it, as Django's own adapters would give it."""
     if value is None:
         return None
     if isinstance(field, models.JSONField):
-        return json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False)
+        return value if isinstance(value, JSONText) else json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False)
     if isinstance(field, models.DateTimeField):
         return connection.ops.adapt_datetimefield_value(value)
     if isinstance(field, models.DateField):
@@ -61,7 +67,7 @@ def _column_adapter(field: models.Field, ops) -> Callable:
     many amounts), for the SQLite path of `insert_rows`, where converting cost more than inserting."""
     if isinstance(field, models.JSONField):
         encode = DjangoJSONEncoder(ensure_ascii=False).encode  # what json.dumps(value, cls=…) does
-        return lambda value: None if value is None else encode(value)
+        return lambda value: value if value is None or isinstance(value, JSONText) else encode(value)
     if isinstance(field, models.DateTimeField):
         convert = ops.adapt_datetimefield_value
     elif isinstance(field, models.DateField):

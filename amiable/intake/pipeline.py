@@ -10,15 +10,17 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import IO
+from typing import IO, NamedTuple
 
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
 from django.utils import timezone
 
 from amiable.audit.personal import Sealer
 from amiable.audit.services import audit_rows_write
 from amiable.cases.models import Case, CaseStatus, ContactPoint, Debtor, Task, TaskKind, TaskStatus
 from amiable.cases.search import contact_search_value, debtor_search_name
-from amiable.core.bulk import allocate_ids, insert_rows
+from amiable.core.bulk import JSONText, allocate_ids, insert_rows
 from amiable.core.exceptions import ApplicationError
 from amiable.core.money import ZERO
 from amiable.creditors.models import ContractTerms, Creditor, Structure
@@ -163,7 +165,8 @@ class Spooled:
     CHUNK at a time, in a private temporary file; iterated in file order. On SQLite that transaction holds the
     single write lock of the database: checking 100,000 rows inside it made every page that writes (a comment, a
     login, a session) wait for the whole import. The validated file's counts are complete once spooled; each
-    chunk is also handed to `checked` (the acknowledgement's annexes are written from it).
+    chunk is also handed to `checked` (the acknowledgement's annexes are written from it) and, before it is
+    kept, to `prepared` (`prepare`: what the write stage derives from each row, worked out outside the lock).
 
     `spool=False` (PostgreSQL, whose transactions lock rows, not the database): the rows are checked as they
     are iterated, inside the transaction, as before, which saves writing and reading them back (≈ 3 s of CPU
@@ -175,11 +178,13 @@ class Spooled:
         *,
         progress: Callable[[int], None] | None = None,
         checked: Callable[[list[CleanRow]], None] | None = None,
+        prepared: Callable[[list[CleanRow]], None] | None = None,
         spool: bool = True,
     ):
         self.validated = validated
         self.spooled = spool
         self._checked = checked
+        self._prepared = prepared
         self._file = tempfile.TemporaryFile(prefix="amiable-rows-") if spool else None  # noqa: SIM115
         if not spool:
             return
@@ -199,6 +204,8 @@ class Spooled:
             raise
 
     def _keep(self, chunk: list[CleanRow], checked) -> None:
+        if self._prepared is not None:
+            self._prepared(chunk)
         pickle.dump(chunk, self._file, protocol=pickle.HIGHEST_PROTOCOL)
         if checked is not None:
             checked(chunk)
@@ -292,23 +299,14 @@ def write(
 
     The cases' audit events are spooled to a private temporary file and appended to the trail once every row
     is stored: appending takes the audit chain's lock until the transaction commits (audit.chain), and a
-    large batch would otherwise hold it, and make every other audited change wait, for the whole import."""
+    large batch would otherwise hold it, and make every other audited change wait, for the whole import. Not on
+    SQLite, where the transaction holds the whole database's lock from its start: there each chunk's events are
+    appended with the chunk, which saves writing and reading them back inside that lock."""
+    if connection.vendor == "sqlite":
+        _chunks_write(rows, destination=destination, progress=progress, stored=stored)
+        return
     with tempfile.TemporaryFile(prefix="amiable-audit-") as spool:
-        spooled = replace(destination, audit_spool=spool)
-        chunk: list[CleanRow] = []
-        for row in rows:
-            chunk.append(row)
-            if len(chunk) >= CHUNK:
-                write_chunk(chunk, destination=spooled)
-                if stored is not None:
-                    stored(chunk)
-                chunk = []
-                if progress is not None:
-                    progress(row.line)
-        if chunk:
-            write_chunk(chunk, destination=spooled)
-            if stored is not None:
-                stored(chunk)
+        _chunks_write(rows, destination=replace(destination, audit_spool=spool), progress=progress, stored=stored)
         spool.seek(0)
         while True:
             try:
@@ -316,6 +314,23 @@ def write(
             except EOFError:
                 break
             audit_rows_write(events)
+
+
+def _chunks_write(rows, *, destination: Destination, progress, stored) -> None:
+    chunk: list[CleanRow] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= CHUNK:
+            write_chunk(chunk, destination=destination)
+            if stored is not None:
+                stored(chunk)
+            chunk = []
+            if progress is not None:
+                progress(row.line)
+    if chunk:
+        write_chunk(chunk, destination=destination)
+        if stored is not None:
+            stored(chunk)
 
 
 def write_chunk(rows: list[CleanRow], *, destination: Destination) -> None:
@@ -342,7 +357,7 @@ def write_chunk(rows: list[CleanRow], *, destination: Destination) -> None:
                 None,
                 False,
                 now,
-                debtor_search_name(first_name=r.first_name[:150], last_name=r.last_name[:150]),
+                r.prepared.search_name if r.prepared else _search_name(r),
             )
             for r, d in zip(rows, debtor_ids, strict=True)
         ],
@@ -368,10 +383,12 @@ def write_chunk(rows: list[CleanRow], *, destination: Destination) -> None:
                 None,
                 c.kind == "address",
                 now,
-                contact_search_value(kind=c.kind, value=c.value[:254], raw_value=c.raw_value[:500]),
+                search,
             )
             for r, d in zip(rows, debtor_ids, strict=True)
-            for c in r.contacts
+            for c, search in zip(
+                r.contacts, r.prepared.contact_search if r.prepared else _contact_search(r), strict=True
+            )
         ],
     )
     insert_rows(
@@ -427,7 +444,7 @@ def write_chunk(rows: list[CleanRow], *, destination: Destination) -> None:
             case_id,
             creditor_id,
             None,
-            sealer.seal(_case_event(r, destination)),
+            _event_sealed(r, destination, sealer),
             None,
         )
         for r, case_id in zip(rows, case_ids, strict=True)
@@ -436,6 +453,53 @@ def write_chunk(rows: list[CleanRow], *, destination: Destination) -> None:
         pickle.dump(events, destination.audit_spool, protocol=pickle.HIGHEST_PROTOCOL)
     else:
         audit_rows_write(events)
+
+
+class Prepared(NamedTuple):
+    """What the write stage derives from a clean row that needs neither ids nor the database's lock: the
+    debtor's and the contact points' search columns and the case's audit event, sealed."""
+
+    search_name: str
+    contact_search: tuple[str, ...]
+    event: str | None  # the `after` of the case's `case.created` event, personal values encrypted, as JSON text
+    sealed_as: tuple | None  # (data key, batch number, acknowledgement number) the event was made with
+
+
+def prepare(rows: list[CleanRow], *, destination: Destination, sealer: Sealer | None) -> None:
+    """Work out, before the write transaction (SQLite, where it holds the single write lock), what `write_chunk`
+    would otherwise compute inside it, and keep it on each row. The batch of `destination` bears the numbers
+    foreseen; `write_chunk` uses a prepared event only if the batch got those numbers and the creditor's data
+    key is still the one that sealed it, and makes the event again otherwise. No `sealer` (the creditor has no
+    data key yet, and making one would write): the events are sealed in the transaction."""
+    batch = destination.batch
+    sealed_as = (sealer.key_pk, batch.number, batch.acknowledgement_number) if sealer is not None else None
+    for r in rows:
+        r.prepared = Prepared(
+            search_name=_search_name(r),
+            contact_search=_contact_search(r),
+            event=_json(sealer.seal(_case_event(r, destination))) if sealer is not None else None,
+            sealed_as=sealed_as,
+        )
+
+
+_json = DjangoJSONEncoder(ensure_ascii=False).encode  # what a JSONField stores (core.bulk.JSONText)
+
+
+def _search_name(row: CleanRow) -> str:
+    return debtor_search_name(first_name=row.first_name[:150], last_name=row.last_name[:150])
+
+
+def _contact_search(row: CleanRow) -> tuple[str, ...]:
+    return tuple(
+        contact_search_value(kind=c.kind, value=c.value[:254], raw_value=c.raw_value[:500]) for c in row.contacts
+    )
+
+
+def _event_sealed(row: CleanRow, destination: Destination, sealer: Sealer) -> dict | JSONText:
+    prepared, batch = row.prepared, destination.batch
+    if prepared is not None and prepared.sealed_as == (sealer.key_pk, batch.number, batch.acknowledgement_number):
+        return JSONText(prepared.event)  # a plain str in the spool: `pickle` stores a str subclass far slower
+    return sealer.seal(_case_event(row, destination))
 
 
 def _case_event(row: CleanRow, destination: Destination) -> dict:

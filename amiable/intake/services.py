@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -15,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from amiable.accounts.permissions import can_upload_batch, require
+from amiable.audit.personal import Sealer
 from amiable.audit.services import audit_record
 from amiable.cases.models import Case
 from amiable.cases.services_assignment import cases_auto_assign
@@ -225,6 +227,17 @@ def _import(
     # On PostgreSQL, whose transactions lock rows, the rows are checked as they are written and the PDF is made
     # inside the transaction while the server checks the keys (`core.bulk.while_checking_constraints`).
     early = connection.vendor == "sqlite"
+    prepared = None
+    if early:  # the rows' search columns and sealed events, worked out as they are checked
+        ahead = pipeline.Destination(
+            batch=batch,
+            structures=structures,
+            actor=actor,
+            received_on=today,
+            certificate_due_on=certificate_due_on,
+        )
+        sealer = Sealer.existing(creditor_pk=creditor.pk)
+        prepared = partial(pipeline.prepare, destination=ahead, sealer=sealer)
     try:
         with (
             Annexes(batch=batch, received_on=today, certificate_due_on=certificate_due_on) as annexes,
@@ -232,6 +245,7 @@ def _import(
                 validated,
                 progress=lambda line: progress("vérification", line, row_count),
                 checked=annexes.add,
+                prepared=prepared,
                 spool=early,
             ) as clean,
         ):

@@ -129,6 +129,8 @@ class CleanRow:
     contacts: list[Contact] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     needs_address_investigation: bool = False
+    # What the write stage derives from the row, worked out before its transaction on SQLite (pipeline.prepare).
+    prepared: object = None
 
 
 @dataclass

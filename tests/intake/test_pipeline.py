@@ -358,7 +358,8 @@ def test_write_goes_chunk_by_chunk_and_reports_each_full_chunk(reference, monkey
 def test_write_appends_the_audit_events_once_every_row_is_stored(reference, monkeypatch):
     """While the chunks are written, the import writes nothing to the audit trail, and so does not take its chain's
     lock (audit.chain takes it at the first event a transaction appends): other audited changes do not wait for
-    a large batch. The events are all there, in the order of the lines, at the end."""
+    a large batch. The events are all there, in the order of the lines, at the end. On SQLite, whose transaction
+    locks the whole database from its start, each chunk's events are appended with it (no spool to read back)."""
     monkeypatch.setattr(pipeline, "CHUNK", 2)
     batch = make_batch(reference)
     before = AuditEvent.objects.count()
@@ -373,7 +374,7 @@ def test_write_appends_the_audit_events_once_every_row_is_stored(reference, monk
         progress=midway,
     )
 
-    assert seen == [(2, 0), (4, 0)]
+    assert seen == ([(2, 2), (4, 4)] if connection.vendor == "sqlite" else [(2, 0), (4, 0)])
     events = AuditEvent.objects.filter(verb="case.created").order_by("pk")
     assert [e.after["line"] for e in events] == [1, 2, 3, 4, 5]
     assert [e.case_pk for e in events] == sorted(
