@@ -923,6 +923,8 @@ class VolumeWriter:
                     _at(sent, 7),
                     _at(sent, 8),
                     sent + timedelta(days=1),
+                    _at(sent, 7),
+                    _at(sent, 8),
                 )
             )
             lines.extend((remittance_id, payment_id, amount) for payment_id, amount, _ in paid)
@@ -952,6 +954,10 @@ class VolumeWriter:
                 "created_at",
                 "sent_at",
                 "executed_on",
+                # Made and sent long ago: the daily run must not make three years of statements again. Their
+                # files are not generated (the volume measures reads and runs, not stored PDFs).
+                "documents_at",
+                "emailed_at",
             ],
             remittances,
         )

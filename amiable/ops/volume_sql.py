@@ -820,10 +820,13 @@ class SqlVolume:
                 "created_at",
                 "sent_at",
                 "executed_on",
+                # Made and sent long ago (see volume.VolumeWriter._remittances): not made again by the daily run.
+                "documents_at",
+                "emailed_at",
             ],
             f"""SELECT {remittance_base} + r_rank - 1, {remittance_number}, creditor_id, structure_id, monday,
                 monday + 6, total, {_q(RemittanceStatus.EXECUTED)}, {_at("monday + 8", 7)}, {_at("monday + 8", 8)},
-                monday + 9
+                monday + 9, {_at("monday + 8", 7)}, {_at("monday + 8", 8)}
             FROM vol_r ORDER BY r_rank""",
         )
         w.summary.counts["remittances"] += count

@@ -132,6 +132,16 @@ def test_the_case_counters_count_what_was_written(seeded):
     assert case_totals(user=supervisor)["count"] == Case.objects.count() == N
 
 
+def test_the_remittances_of_the_past_are_complete(seeded):
+    """Three years of remittances made and sent long ago: the daily run finds none to make again (it used to
+    lay out a PDF statement for each of them, for many minutes, in the load test)."""
+    from amiable.remittances.models import Remittance
+    from amiable.remittances.services import remittances_complete
+
+    assert Remittance.objects.exists()
+    assert remittances_complete() == []
+
+
 def test_postgresql_writes_the_cases_set_based(seeded):
     """On PostgreSQL each table is one INSERT ... SELECT: as many queries for 600 cases as for 30. On SQLite the
     rows are built in Python and written by groups: more cases, more INSERTs."""
