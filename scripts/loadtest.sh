@@ -45,11 +45,14 @@ mkdir -p var
 
   # While the users work: a batch import after 30 s, the daily run after 60 s (their own processes), at the lower
   # CPU priority production gives background work (docs/operations.md, « Processus et priorités »).
-  ( sleep 30; DJANGO_SETTINGS_MODULE=config.settings.prod nice -n "$BACKGROUND_NICE" "$PY" manage.py import_claims "$WORK/batch.csv" --creditor cpam-paris --json >"$WORK/import.json" 2>&1
-    echo "== Import pendant le test : code $? ($(head -c 300 "$WORK/import.json"))" ) &
+  ( sleep 30; start=$SECONDS; DJANGO_SETTINGS_MODULE=config.settings.prod nice -n "$BACKGROUND_NICE" "$PY" manage.py import_claims "$WORK/batch.csv" --creditor cpam-paris --json >"$WORK/import.json" 2>&1 \
+      && code=0 || code=$?
+    echo "== Import pendant le test : code $code en $((SECONDS - start)) s ($(head -c 300 "$WORK/import.json"))" ) &
   importer=$!
-  ( sleep 60; DJANGO_SETTINGS_MODULE=config.settings.prod nice -n "$BACKGROUND_NICE" "$PY" manage.py run_daily >"$WORK/daily.log" 2>&1
-    echo "== run_daily pendant le test : code $?" ) &
+  ( sleep 60; start=$SECONDS; DJANGO_SETTINGS_MODULE=config.settings.prod nice -n "$BACKGROUND_NICE" "$PY" manage.py run_daily >"$WORK/daily.log" 2>&1 \
+      && code=0 || code=$?
+    echo "== run_daily pendant le test : code $code en $((SECONDS - start)) s, $(grep -c '^== ' "$WORK/daily.log") tâche(s) lancée(s)"
+    [ "$code" = 0 ] || tail -n 20 "$WORK/daily.log" ) &
   daily=$!
 
   echo "== Locust : $USERS utilisateurs pendant $DURATION"
