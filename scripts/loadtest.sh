@@ -51,7 +51,7 @@ mkdir -p var
   importer=$!
   ( sleep 60; start=$SECONDS; DJANGO_SETTINGS_MODULE=config.settings.prod nice -n "$BACKGROUND_NICE" "$PY" manage.py run_daily >"$WORK/daily.log" 2>&1 \
       && code=0 || code=$?
-    echo "== run_daily pendant le test : code $code en $((SECONDS - start)) s, $(grep -c '^== ' "$WORK/daily.log") tâche(s) lancée(s)"
+    echo "== run_daily pendant le test : code $code en $((SECONDS - start)) s, $(grep -c "^== " "$WORK/daily.log") tâche(s) lancée(s)"
     [ "$code" = 0 ] || tail -n 20 "$WORK/daily.log" ) &
   daily=$!
 
