@@ -262,6 +262,17 @@ def _insert(model, fields: list[str], rows: list[tuple]) -> None:
     SPENT[model.__name__] += perf_counter() - start
 
 
+def _siret(rank: int) -> str:
+    """A made-up SIRET of 14 digits whose Luhn key holds, one per bench creditor."""
+    body = f"9990{rank:09d}"
+    for key in range(10):
+        digits = [int(c) for c in body + str(key)]
+        total = sum(d if i % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2) for i, d in enumerate(reversed(digits)))
+        if total % 10 == 0:
+            return body + str(key)
+    raise AssertionError("unreachable: one key in ten holds")
+
+
 class VolumeWriter:
     """Writes the volume; `run()` is the whole of it. One instance, one generator, one pass."""
 
@@ -352,6 +363,7 @@ class VolumeWriter:
                 city=city,
                 contact_email=f"recouvrement@{slug}.example",
                 transmission_email=f"lots@{slug}.example",
+                siret=_siret(rank),  # a mandatory mention of the invoices the daily run issues
             )
         for n in range(structures):
             code = f"S{rank}{n + 1}"

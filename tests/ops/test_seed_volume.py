@@ -142,6 +142,16 @@ def test_the_remittances_of_the_past_are_complete(seeded):
     assert remittances_complete() == []
 
 
+def test_the_daily_invoicing_of_the_volume_refuses_no_structure(seeded):
+    """Every bench creditor has the SIRET an invoice must carry: the daily run's invoicing (dry run here)
+    refuses none of their structures (it used to fail the load test's daily run)."""
+    from amiable.invoicing.services import invoices_build
+
+    run = invoices_build(month=None, actor=None, dry_run=True)
+
+    assert run.failures == []
+
+
 def test_postgresql_writes_the_cases_set_based(seeded):
     """On PostgreSQL each table is one INSERT ... SELECT: as many queries for 600 cases as for 30. On SQLite the
     rows are built in Python and written by groups: more cases, more INSERTs."""
