@@ -38,6 +38,7 @@ from amiable.letters.models import Letter, LetterKind
 from amiable.ops.volume import (
     BASES,
     CITIES,
+    COLUMNS,
     ENDED,
     MAIL_DOMAINS,
     METHODS,
@@ -428,7 +429,7 @@ class SqlVolume:
         self._run("ANALYZE vol_d")
         count = self._insert(
             Debtor,
-            ["id", "civility", "last_name", "first_name", "birth_date", "do_not_contact", "created_at", "search_name"],
+            COLUMNS[Debtor],
             f"SELECT debtor_id, civility, last_name, first_name, birth_date, do_not_contact, {now}, search_name "
             "FROM vol_d ORDER BY debtor_id",
         )
@@ -436,23 +437,7 @@ class SqlVolume:
         source = _q("Lot du créancier")
         count = self._insert(
             ContactPoint,
-            [
-                "debtor",
-                "kind",
-                "line1",
-                "line2",
-                "postal_code",
-                "city",
-                "country",
-                "value",
-                "raw_value",
-                "quality",
-                "source",
-                "valid_from",
-                "is_primary",
-                "created_at",
-                "search_value",
-            ],
+            COLUMNS[ContactPoint],
             f"""SELECT * FROM (
                 SELECT debtor_id, {_q(ContactKind.ADDRESS)}, line1, line2, postal_code, city, 'FR', '', '', quality,
                     {source}, valid_from, true, {now}, ''
@@ -491,28 +476,7 @@ class SqlVolume:
         bases = _texts(BASES)
         count = self._insert(
             Case,
-            [
-                "id",
-                "reference",
-                "creditor",
-                "structure",
-                "debtor",
-                "initial_amount",
-                "principal_amount",
-                "interest_amount",
-                "other_amount",
-                "paid_amount",
-                "claim_date",
-                "basis",
-                "received_on",
-                "acknowledged_on",
-                "certificate_due_on",
-                "assigned_agent",
-                "status",
-                "status_changed_at",
-                "recalled_at",
-                "created_at",
-            ],
+            COLUMNS[Case],
             f"""SELECT case_id,
                 ({_texts(self.prefixes)})[idx + 1] || to_char(received, 'YY')
                     || lpad(case_id::text, greatest(8, length(case_id::text)), '0'),
@@ -565,7 +529,7 @@ class SqlVolume:
         outcome = _label("a.outcome", CallOutcome.choices)
         self._insert(
             Action,
-            ["id", "case", "channel", "at", "actor", "summary"],
+            COLUMNS[Action],
             f"""SELECT {action_base} + a.a_rank - 1, c.case_id,
                 CASE WHEN a.seq < 2 THEN {_q(Channel.LETTER)} ELSE {_q(Channel.CALL)} END,
                 {_at("a.day", "0")} + a.hour * interval '1 hour', a.actor,
@@ -610,7 +574,7 @@ class SqlVolume:
         self._count_numbers("letter", "SELECT extract(year FROM day), count(*) FROM vol_a WHERE seq < 2 GROUP BY 1")
         count = self._insert(
             CallRecord,
-            ["action", "direction", "number", "outcome", "notes", "first_letter"],
+            COLUMNS[CallRecord],
             f"""SELECT {action_base} + a.a_rank - 1, {_q(CallDirection.OUTBOUND)}, d.phone, a.outcome, '', NULL::bigint
             FROM vol_a AS a JOIN vol_c AS c USING (n) JOIN vol_d AS d ON d.d = c.d
             WHERE a.seq >= 2 ORDER BY a.a_rank""",
@@ -619,7 +583,7 @@ class SqlVolume:
         all_kinds, plain_kinds = _texts(TASK_KINDS), _texts(TASK_KINDS[:3])
         count = self._insert(
             Task,
-            ["case", "kind", "status", "reason", "due_on", "created_at"],
+            COLUMNS[Task],
             f"""SELECT case_id,
                 CASE WHEN status = {_q(CaseStatus.PAYMENT_PLAN)} THEN ({all_kinds})[{_ri("n", 71, "1", "4")}]
                      ELSE ({plain_kinds})[{_ri("n", 72, "1", "3")}] END,
@@ -648,22 +612,7 @@ class SqlVolume:
         )
         count = self._insert(
             Plan,
-            [
-                "id",
-                "number",
-                "case",
-                "status",
-                "total",
-                "rhythm",
-                "months",
-                "proposed_by",
-                "proposed_at",
-                "granted_at",
-                "missed_count",
-                "pdf",
-                "sha256",
-                "address_lines",
-            ],
+            COLUMNS[Plan],
             f"""SELECT {plan_base} + row_number() OVER (ORDER BY c.n) - 1,
                 {_number("PA", granted_year, plan_rank)},
                 c.case_id, {_q(PlanStatus.ACTIVE)}, c.principal, {_q(PlanRhythm.MONTHLY)}, c.months,
@@ -680,7 +629,7 @@ class SqlVolume:
         )
         self._insert(
             Instalment,
-            ["plan", "rank", "due_on", "amount", "paid_amount", "status"],
+            COLUMNS[Instalment],
             f"""SELECT p.plan_id, i.rank, i.due_on, i.amount,
                 CASE WHEN i.status = {_q(InstalmentStatus.PAID)} THEN i.amount ELSE 0 END, i.status
             FROM vol_i AS i
@@ -761,7 +710,7 @@ class SqlVolume:
         w.summary.counts["payments"] += count
         self._insert(
             Allocation,
-            ["case", "component", "amount", "payment"],
+            COLUMNS[Allocation],
             f"SELECT case_id, {_q(Component.PRINCIPAL)}, amount, {payment_base} + p_rank - 1 "
             "FROM vol_p ORDER BY p_rank",
         )
@@ -773,7 +722,7 @@ class SqlVolume:
         )
         self._insert(
             LedgerEntry,
-            ["id", "kind", "source", "posted_on", "memo", "created_at"],
+            COLUMNS[LedgerEntry],
             f"""SELECT {entry_base} + p_rank - 1, {_q(EntryKind.PAYMENT)},
                 'payment:' || ({payment_base} + p_rank - 1)::text, collected_on,
                 {method} || ' — dossier ' || case_id::text, {_at("collected_on", 15)}
@@ -787,7 +736,7 @@ class SqlVolume:
         )
         self._insert(
             LedgerLine,
-            ["entry", "account", "amount", "posted_on", "creditor", "structure", "case"],
+            COLUMNS[LedgerLine],
             f"""SELECT * FROM (
                 SELECT {entry_base} + p_rank - 1 AS entry, {_q(LedgerAccount.BANK)}, amount, collected_on,
                     NULL::bigint, NULL::bigint, case_id
@@ -808,22 +757,7 @@ class SqlVolume:
         )
         count = self._insert(
             Remittance,
-            [
-                "id",
-                "number",
-                "creditor",
-                "structure",
-                "period_start",
-                "period_end",
-                "total",
-                "status",
-                "created_at",
-                "sent_at",
-                "executed_on",
-                # Made and sent long ago (see volume.VolumeWriter._remittances): not made again by the daily run.
-                "documents_at",
-                "emailed_at",
-            ],
+            COLUMNS[Remittance],
             f"""SELECT {remittance_base} + r_rank - 1, {remittance_number}, creditor_id, structure_id, monday,
                 monday + 6, total, {_q(RemittanceStatus.EXECUTED)}, {_at("monday + 8", 7)}, {_at("monday + 8", 8)},
                 monday + 9, {_at("monday + 8", 7)}, {_at("monday + 8", 8)}
@@ -833,7 +767,7 @@ class SqlVolume:
         self._count_numbers("remittance", "SELECT extract(year FROM monday + 8), count(*) FROM vol_r GROUP BY 1")
         self._insert(
             RemittanceLine,
-            ["remittance", "payment", "amount"],
+            COLUMNS[RemittanceLine],
             f"""SELECT {remittance_base} + r.r_rank - 1, {payment_base} + p.p_rank - 1, p.amount
             FROM vol_p AS p JOIN vol_r AS r USING (structure_id, monday) ORDER BY p.p_rank""",
         )
