@@ -308,6 +308,23 @@ COLUMNS: dict[type, list[str]] = {
     ],
     Debtor: ["id", "civility", "last_name", "first_name", "birth_date", "do_not_contact", "created_at", "search_name"],
     Instalment: ["plan", "rank", "due_on", "amount", "paid_amount", "status"],
+    Letter: [
+        "id",
+        "number",
+        "case",
+        "kind",
+        "template",
+        "first_letter",
+        "issued_on",
+        "issued_at",
+        "issued_by",
+        "address_lines",
+        "amount",
+        "pdf",
+        "sha256",
+        "printed_on",
+        "action",
+    ],
     LedgerEntry: ["id", "kind", "source", "posted_on", "memo", "created_at"],
     LedgerLine: ["entry", "account", "amount", "posted_on", "creditor", "structure", "case"],
     Plan: [
@@ -803,24 +820,7 @@ class VolumeWriter:
                 )
                 call_rows.append((action_id, CallDirection.OUTBOUND, phones[debtor_id], outcome, "", None))
         _insert(Action, COLUMNS[Action], actions)
-        letter_fields = [
-            "id",
-            "number",
-            "case",
-            "kind",
-            "template",
-            "first_letter",
-            "issued_on",
-            "issued_at",
-            "issued_by",
-            "address_lines",
-            "amount",
-            "pdf",
-            "sha256",
-            "printed_on",
-            "action",
-        ]
-        _insert(Letter, letter_fields, firsts + reminders)
+        _insert(Letter, COLUMNS[Letter], firsts + reminders)
         _insert(CallRecord, COLUMNS[CallRecord], call_rows)
         self.summary.counts["letters"] += len(firsts) + len(reminders)
         self.summary.counts["calls"] += len(call_rows)
