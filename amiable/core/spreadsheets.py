@@ -253,6 +253,7 @@ def write_xlsx(
     date_columns: Iterable[int | str] = (),
     title: str | None = None,
     totals: Sequence[object] | None = None,
+    compresslevel: int | None = None,
 ) -> int:
     """Write a one-sheet workbook, streaming; returns the number of data rows written.
 
@@ -261,14 +262,22 @@ def write_xlsx(
     decimal numbers, never through float. Any other date or datetime is also shown the French way.
     Aware datetimes are written in Paris time (Excel has no time zones). An optional ``title`` goes in a
     first row above the header. The header is bold, frozen and filterable; column widths are estimated
-    from the header and the first rows. An optional ``totals`` row is written in bold below the data, after
+    from the header and the first rows (``compresslevel``: zlib's, as for ``XlsxStream``). An optional ``totals`` row is written in bold below the data, after
     an empty row and outside the filter's range, so that sorting or filtering the data leaves it in place.
 
     The sheet's XML is written straight into the zip archive: openpyxl's writer, even in write-only
     mode, costs about 0.1 ms a row, which is most of the time of a 100,000-row acknowledgement.
     Strings are inline strings, so no shared-strings table has to be kept in memory.
     """
-    stream = XlsxStream(path, sheet_title, header, money_columns=money_columns, date_columns=date_columns, title=title)
+    stream = XlsxStream(
+        path,
+        sheet_title,
+        header,
+        money_columns=money_columns,
+        date_columns=date_columns,
+        title=title,
+        compresslevel=compresslevel,
+    )
     try:
         stream.write(rows)
     except BaseException:

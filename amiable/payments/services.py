@@ -445,6 +445,8 @@ def refund_record(
     return refund
 
 
-def payments_mark_remitted(*, payment_ids: list[int]) -> int:
-    """Mark payments put into a remittance, in the remittance's transaction (the remittance is what is audited)."""
+def payments_mark_remitted(*, payment_ids) -> int:
+    """Mark payments put into a remittance, in the remittance's transaction (the remittance is what is audited).
+    `payment_ids` is a list or a query of ids: a week's 33,000 ids as a list cost a second of Python to bind
+    and parse, the same ids read by a subquery cost nothing."""
     return Payment.objects.filter(pk__in=payment_ids, remitted=False).update(remitted=True)

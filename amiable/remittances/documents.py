@@ -240,6 +240,7 @@ def statement_xlsx(statement: Statement) -> bytes:
         date_columns=_DATE_COLUMNS,
         title=_title(statement),
         totals=_totals(statement),
+        compresslevel=1,  # a week of 33,000 lines: a third of the deflating time, for a file a fifth larger
     )
     return out.getvalue()
 

@@ -145,7 +145,9 @@ def _remittance_make(
         ["remittance", "payment", "reversal", "amount"],
         [(remittance.pk, item.payment_id, item.reversal_id, item.amount) for item in items],
     )
-    payments_mark_remitted(payment_ids=[item.payment_id for item in items if item.payment_id])
+    payments_mark_remitted(
+        payment_ids=RemittanceLine.objects.filter(remittance=remittance, payment__isnull=False).values("payment_id")
+    )
     ledger_post(
         kind=EntryKind.REMITTANCE,
         source=f"remittance:{remittance.pk}",
