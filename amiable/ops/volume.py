@@ -166,6 +166,8 @@ OTHER_CREDITORS = (
 ENDED = ((CaseStatus.PAID, 40), (CaseStatus.CLOSED, 25), (CaseStatus.IRRECOVERABLE, 20), (CaseStatus.RECALLED, 15))
 OPEN = ((CaseStatus.IN_PROGRESS, 80), (CaseStatus.PAYMENT_PLAN, 12), (CaseStatus.SUSPENDED, 8))
 TASK_KINDS = (TaskKind.CALL, TaskKind.CALLBACK, TaskKind.REVIEW, TaskKind.PLAN_FOLLOW_UP)
+# How sure the agency is of a contact point, with weights.
+QUALITIES = ((ContactQuality.VALID, 80), (ContactQuality.DOUBTFUL, 10), (ContactQuality.UNKNOWN, 10))
 OUTCOMES = (
     (CallOutcome.NO_ANSWER, 35),
     (CallOutcome.MESSAGE_LEFT, 25),
@@ -667,9 +669,7 @@ class VolumeWriter:
         postal_code, city = rng.choice(CITIES)
         line1 = f"{rng.randint(1, 180)}, {rng.choice(STREETS)}"
         line2 = f"Bâtiment {rng.choice('ABCD')}, appartement {rng.randint(1, 60)}" if rng.random() < 0.2 else ""
-        quality = _weighted(
-            rng, ((ContactQuality.VALID, 80), (ContactQuality.DOUBTFUL, 10), (ContactQuality.UNKNOWN, 10))
-        )
+        quality = _weighted(rng, QUALITIES)
         valid_from = self.today - timedelta(days=rng.randint(30, 2000))
         contact_rows.append(
             (

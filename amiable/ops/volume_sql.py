@@ -44,6 +44,7 @@ from amiable.ops.volume import (
     METHODS,
     OPEN,
     OUTCOMES,
+    QUALITIES,
     SPENT,
     STREETS,
     TASK_KINDS,
@@ -66,7 +67,6 @@ from amiable.remittances.models import Remittance, RemittanceLine, RemittanceSta
 if TYPE_CHECKING:
     from amiable.ops.volume import VolumeWriter
 
-QUALITIES = ((ContactQuality.VALID, 80), (ContactQuality.DOUBTFUL, 10), (ContactQuality.UNKNOWN, 10))
 # The tables filled here.
 FILLED = (
     Debtor,
