@@ -727,6 +727,15 @@ def _pending_since(job):
     return max(t for t in (job.created_at, job.confirmed_at, job.heartbeat_at) if t is not None)
 
 
+def import_job_requeued_at(job):
+    """When a waiting job was queued again after its task was lost, or None (pure, for its page)."""
+    from amiable.intake.models import ImportJobStatus
+
+    if job.status != ImportJobStatus.PENDING or job.heartbeat_at is None:
+        return None
+    return job.heartbeat_at if job.heartbeat_at > (job.confirmed_at or job.created_at) else None
+
+
 def import_job_lost(job, *, now=None) -> bool:
     """Whether a job has waited for a worker longer than the lease (pure: the page asks before re-queueing)."""
     from amiable.intake.models import ImportJobStatus

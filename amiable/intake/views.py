@@ -31,6 +31,7 @@ from amiable.intake.services import (
     import_job_create,
     import_job_lost,
     import_job_progress,
+    import_job_requeued_at,
     import_job_stale,
     import_jobs_fail_stale,
     import_jobs_requeue_lost,
@@ -131,12 +132,7 @@ def _job_context(request, pk) -> dict:
         "progress": progress,
         "percent": percent,
         "finished": job.status in FINISHED,
-        # Queued again after its task was lost (`import_jobs_requeue_lost` marks it in heartbeat_at).
-        "requeued_at": job.heartbeat_at
-        if job.status == ImportJobStatus.PENDING
-        and job.heartbeat_at
-        and job.heartbeat_at > (job.confirmed_at or job.created_at)
-        else None,
+        "requeued_at": import_job_requeued_at(job),
         "accepted_total": Decimal(outcome.get("accepted_balance_total") or "0"),
         "rejected": Paginator(outcome.get("rejected_rows") or [], 100).get_page(request.GET.get("page")),
     }

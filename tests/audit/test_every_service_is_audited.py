@@ -144,6 +144,7 @@ NOT_AUDITED = {
     "amiable.intake.services.import_job_progress": "reads the progress of an import from the cache",
     "amiable.intake.services.import_job_stale": "pure: whether a job's heartbeat is older than the lease",
     "amiable.intake.services.import_job_lost": "pure: whether a waiting job has waited longer than the lease",
+    "amiable.intake.services.import_job_requeued_at": "pure: when a waiting job was queued again, for its page",
     "amiable.letters.print_batch.print_pending": "read: the letters waiting for the print batch",
     "amiable.letters.print_batch.print_runs_list": "read: the print runs whose files are still stored",
     "amiable.letters.print_batch.print_file_name": "pure: checks a print file's name from a link",
