@@ -77,6 +77,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # A view that meets SQLite's write lock (a large import storing its rows) answers « Base de données occupée ».
+    "amiable.web.errors.DatabaseBusyMiddleware",
     # After the CSRF check, the login and the messages: a second submit of a form's one-time token creates nothing.
     "amiable.core.once.OnceMiddleware",
     # AxesMiddleware must stay last: it turns a lockout into the lockout page.

@@ -27,7 +27,11 @@ def _on_file(path, *, timeout: float) -> None:
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL writers lock rows, not the database")
 @pytest.mark.django_db(transaction=True)
-def test_a_comment_posted_while_the_database_is_locked_says_so_and_records_nothing(reference, users, tmp_path):
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "demo"])
+def test_a_comment_posted_while_the_database_is_locked_says_so_and_records_nothing(
+    reference, users, tmp_path, settings, debug
+):
+    settings.DEBUG = debug  # the demo (`make run`) runs with DEBUG on
     case = make_case(structure=reference.csr)
     path = tmp_path / "amiable.sqlite3"
     connection.ensure_connection()
