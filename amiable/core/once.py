@@ -13,11 +13,12 @@ import uuid
 from datetime import timedelta
 
 from django.contrib import messages
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from amiable.core.busy import busy_response, database_busy
 from amiable.core.models import FormSubmission
 
 FIELD = "_once"
@@ -101,6 +102,11 @@ class OnceMiddleware:
                 response = _first_result(request, token)
                 if response is not None:
                     return response
+            except OperationalError as exc:
+                # The claim is a write, before the view: on SQLite it may meet a large import's write lock.
+                if database_busy(exc):
+                    return busy_response()
+                raise
         return _in_progress(request)
 
 

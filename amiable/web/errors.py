@@ -1,29 +1,13 @@
-"""The server-error page (`handler500`), which tells a busy database apart from a fault.
-
-On SQLite (the demo, `make run`) a transaction that writes holds the database's only write lock; a page that
-writes while a large import stores its rows waits for the busy timeout, then fails with « database is locked ».
-Its own transaction was rolled back, so nothing was half-written: the person is told to try again in a moment
-(503, Retry-After), not that something broke."""
+"""The server-error page (`handler500`) and a middleware that tell a busy database apart from a fault
+(`core.busy`)."""
 
 import sys
 
-from django.db import OperationalError
 from django.http import HttpResponseServerError
 from django.template import loader
 from django.views.decorators.csrf import requires_csrf_token
 
-BUSY_RETRY_SECONDS = 60
-
-
-def database_busy(exc: BaseException | None) -> bool:
-    """Whether an exception is SQLite's lock timeout (PostgreSQL never raises it: writers lock rows)."""
-    return isinstance(exc, OperationalError) and "database is locked" in str(exc)
-
-
-def busy_response() -> HttpResponseServerError:
-    response = HttpResponseServerError(loader.get_template("503_busy.html").render(), status=503)
-    response["Retry-After"] = str(BUSY_RETRY_SECONDS)
-    return response
+from amiable.core.busy import busy_response, database_busy
 
 
 @requires_csrf_token

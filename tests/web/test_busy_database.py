@@ -6,6 +6,7 @@ import copy
 import html
 import sqlite3
 import threading
+import uuid
 
 import pytest
 from django.db import OperationalError, connection, connections
@@ -27,10 +28,12 @@ def _on_file(path, *, timeout: float) -> None:
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL writers lock rows, not the database")
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("once_token", [False, True], ids=["view", "one-time token"])
 @pytest.mark.parametrize("debug", [False, True], ids=["production", "demo"])
 def test_a_comment_posted_while_the_database_is_locked_says_so_and_records_nothing(
-    reference, users, tmp_path, settings, debug
+    reference, users, tmp_path, settings, debug, once_token
 ):
+    """The lock is met by the view's service, or before it by the claim of the form's one-time token."""
     settings.DEBUG = debug  # the demo (`make run`) runs with DEBUG on
     case = make_case(structure=reference.csr)
     path = tmp_path / "amiable.sqlite3"
@@ -48,9 +51,10 @@ def test_a_comment_posted_while_the_database_is_locked_says_so_and_records_nothi
             importer = sqlite3.connect(path, isolation_level=None)
             importer.execute("BEGIN IMMEDIATE")  # what an import's transaction holds while it stores its rows
             try:
-                results["response"] = client.post(
-                    f"/dossiers/{case.pk}/commentaires/", {"body": "Rappel demandé", "internal": "on"}
-                )
+                data = {"body": "Rappel demandé", "internal": "on"}
+                if once_token:
+                    data["_once"] = str(uuid.uuid4())
+                results["response"] = client.post(f"/dossiers/{case.pk}/commentaires/", data)
             finally:
                 importer.execute("ROLLBACK")
                 importer.close()
@@ -67,6 +71,7 @@ def test_a_comment_posted_while_the_database_is_locked_says_so_and_records_nothi
     assert "Base de données occupée" in text and "Rien n'a été enregistré." in text
     with sqlite3.connect(path) as stored:
         assert stored.execute("SELECT COUNT(*) FROM cases_comment").fetchone()[0] == 0
+        assert stored.execute("SELECT COUNT(*) FROM core_formsubmission").fetchone()[0] == 0
     stored.close()
 
 
